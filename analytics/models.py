@@ -1,0 +1,164 @@
+"""Analytics: imported and live chat sessions, dashboards and daily roll-ups."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from routing_service.tenancy.managers import TenantModel
+
+
+class Sentiment(models.TextChoices):
+    POSITIVE = "Positive", "Positive"
+    NEUTRAL = "Neutral", "Neutral"
+    NEGATIVE = "Negative", "Negative"
+
+
+class DataSource(TenantModel):
+    """An uploaded CSV of chat sessions (or the live feed), with its import report."""
+
+    class Kind(models.TextChoices):
+        CSV = "csv", "CSV upload"
+        LIVE = "live", "Live conversations"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        IMPORTING = "importing", "Importing"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    name = models.CharField(max_length=200)
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.CSV)
+    file = models.FileField(upload_to="imports/%Y/%m/", blank=True)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
+    bytes_total = models.BigIntegerField(default=0)
+    bytes_processed = models.BigIntegerField(default=0)
+    rows_imported = models.PositiveIntegerField(default=0)
+    rows_rejected = models.PositiveIntegerField(default=0)
+    duplicates = models.PositiveIntegerField(default=0)
+    # [{line, column, reason}], capped so a hopeless file cannot bloat the row.
+    errors = models.JSONField(default=list, blank=True)
+    error = models.TextField(blank=True, default="", help_text="Why the whole import failed.")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["company", "-created_at"], name="datasource_company_idx")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ChatSession(TenantModel):
+    """One chat session, imported from CSV or made from a resolved live conversation."""
+
+    data_source = models.ForeignKey(
+        DataSource, on_delete=models.CASCADE, null=True, blank=True, related_name="sessions"
+    )
+    conversation = models.OneToOneField(
+        "chats.Conversation",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="session",
+    )
+    session_id = models.CharField(max_length=255)
+    start_time = models.DateTimeField()
+    end_time = models.DateTimeField()
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    country = models.CharField(max_length=64, blank=True, default="")
+    language = models.CharField(max_length=16, blank=True, default="")
+    messages_sent = models.PositiveIntegerField(default=0)
+    sentiment = models.CharField(max_length=8, choices=Sentiment.choices, blank=True, default="")
+    escalated = models.BooleanField(default=False)
+    forwarded_hr = models.BooleanField(default=False)
+    full_transcript = models.TextField(blank=True, default="")
+    avg_response_time = models.FloatField(null=True, blank=True, help_text="Seconds.")
+    tokens = models.PositiveIntegerField(default=0)
+    tokens_eur = models.DecimalField(max_digits=12, decimal_places=4, default=0)
+    category = models.CharField(max_length=64, blank=True, default="")
+    initial_msg = models.TextField(blank=True, default="")
+    user_rating = models.PositiveSmallIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-start_time"]
+        constraints = [
+            # Re-importing the same file does not duplicate sessions.
+            models.UniqueConstraint(fields=["company", "session_id"], name="session_unique_id"),
+        ]
+        indexes = [
+            # Dashboards and search by date: "WHERE company_id = ? AND start_time BETWEEN ...".
+            models.Index(fields=["company", "start_time"], name="session_company_start_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.session_id
+
+
+class Dashboard(TenantModel):
+    """A saved view over some data sources and a date range."""
+
+    name = models.CharField(max_length=200)
+    data_sources = models.ManyToManyField(DataSource, blank=True, related_name="dashboards")
+    include_live = models.BooleanField(default=True)
+    date_from = models.DateField(null=True, blank=True)
+    date_to = models.DateField(null=True, blank=True)
+    # When no explicit dates are set: the last N days.
+    last_days = models.PositiveIntegerField(default=30)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ChatResponseTracking(TenantModel):
+    """Daily metrics per company (agent null) and per agent, filled by a roll-up job."""
+
+    date = models.DateField()
+    agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    chats = models.PositiveIntegerField(default=0)
+    resolved = models.PositiveIntegerField(default=0)
+    abandoned = models.PositiveIntegerField(default=0)
+    escalations = models.PositiveIntegerField(default=0)
+    first_response_median_seconds = models.FloatField(null=True, blank=True)
+    first_response_p90_seconds = models.FloatField(null=True, blank=True)
+    resolution_median_seconds = models.FloatField(null=True, blank=True)
+    sla_met = models.PositiveIntegerField(default=0)
+    sla_missed = models.PositiveIntegerField(default=0)
+    sla_compliance_rate = models.FloatField(null=True, blank=True, help_text="0..1")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "chat response tracking"
+        verbose_name_plural = "chat response tracking"
+        ordering = ["-date"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["company", "date"],
+                condition=Q(agent__isnull=True),
+                name="tracking_unique_company_day",
+            ),
+            models.UniqueConstraint(
+                fields=["company", "date", "agent"],
+                condition=Q(agent__isnull=False),
+                name="tracking_unique_agent_day",
+            ),
+        ]
+        indexes = [models.Index(fields=["company", "date"], name="tracking_company_date_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.company_id} {self.date} agent={self.agent_id}"

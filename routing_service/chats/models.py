@@ -1,0 +1,420 @@
+"""The chat domain: inboxes, clients, conversations (queue entries), messages, assignments.
+
+These models are written only by `routing_service.chats.actions` (and the router that calls
+them); the rules that must always hold are database constraints, not hopes:
+
+* one open conversation (queue entry) per client and company;
+* one message per channel and provider message id (webhook retries are harmless);
+* at most one active assignment per conversation.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import ClassVar
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from routing_service.tenancy.managers import CompanyScopedManager, TenantModel
+
+
+class Provider(models.TextChoices):
+    GENERIC = "generic", "Generic JSON"
+    TWILIO = "twilio", "Twilio SMS"
+    WHATSAPP = "whatsapp", "WhatsApp Cloud API"
+    TELEGRAM = "telegram", "Telegram Bot API"
+
+
+class Priority(models.TextChoices):
+    LOW = "low", "Low"
+    MEDIUM = "medium", "Medium"
+    HIGH = "high", "High"
+    URGENT = "urgent", "Urgent"
+
+
+PRIORITY_RANK = {Priority.LOW: 0, Priority.MEDIUM: 1, Priority.HIGH: 2, Priority.URGENT: 3}
+
+
+class ConversationStatus(models.TextChoices):
+    WAITING = "waiting", "Waiting"
+    ASSIGNED = "assigned", "Assigned"
+    RESOLVED = "resolved", "Resolved"
+    ABANDONED = "abandoned", "Abandoned"
+
+
+OPEN_CONVERSATION_STATUSES = (ConversationStatus.WAITING, ConversationStatus.ASSIGNED)
+
+
+class AssignmentStatus(models.TextChoices):
+    OFFERED = "offered", "Offered"
+    ACCEPTED = "accepted", "Accepted"
+    RESOLVED = "resolved", "Resolved"
+    ESCALATED = "escalated", "Escalated"
+    TRANSFERRED = "transferred", "Transferred"
+    EXPIRED = "expired", "Expired"
+    DECLINED = "declined", "Declined"
+
+
+ACTIVE_ASSIGNMENT_STATUSES = (AssignmentStatus.OFFERED, AssignmentStatus.ACCEPTED)
+
+
+class RoutingStrategy(models.TextChoices):
+    ROUND_ROBIN = "round_robin", "Round robin"
+    LEAST_BUSY = "least_busy", "Least busy"
+    MANUAL = "manual", "Manual (agents pick from the queue)"
+
+
+class Channel(TenantModel):
+    """An inbox: one provider account whose webhooks arrive at /webhooks/<provider>/<uuid>/."""
+
+    name = models.CharField(max_length=120)
+    provider = models.CharField(max_length=16, choices=Provider.choices)
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    # What authenticates the provider: generic signing secret, Twilio auth token, WhatsApp app
+    # secret or Telegram secret token. `previous_secret` stays valid during a rotation.
+    secret = models.CharField(max_length=255)
+    previous_secret = models.CharField(max_length=255, blank=True, default="")
+    # Everything else: callback_url, api_base_url, credentials, verify_token.
+    config = models.JSONField(default=dict, blank=True)
+    max_body_bytes = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Webhook body limit; empty means the server default."
+    )
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        indexes = [models.Index(fields=["company", "provider"], name="channel_company_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.provider})"
+
+    @property
+    def webhook_path(self) -> str:
+        return f"/webhooks/{self.provider}/{self.uuid}/"
+
+    @property
+    def webhook_url(self) -> str:
+        return f"{settings.PUBLIC_BASE_URL}{self.webhook_path}"
+
+
+class Client(TenantModel):
+    """The end customer, identified per company by the provider-qualified external id."""
+
+    external_id = models.CharField(max_length=255)
+    name = models.CharField(max_length=255, blank=True, default="")
+    email = models.EmailField(blank=True, default="")
+    phone = models.CharField(max_length=64, blank=True, default="")
+    language = models.CharField(max_length=16, blank=True, default="")
+    is_vip = models.BooleanField(default=False)
+    metadata = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["company", "external_id"], name="client_unique_external_id"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name or self.external_id
+
+
+class Conversation(TenantModel):
+    """A chat and its queue entry (DESIGN.md's Conversation / ChatQueue)."""
+
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="conversations")
+    channel = models.ForeignKey(Channel, on_delete=models.PROTECT, related_name="conversations")
+    status = models.CharField(
+        max_length=16, choices=ConversationStatus.choices, default=ConversationStatus.WAITING
+    )
+    priority = models.CharField(max_length=8, choices=Priority.choices, default=Priority.MEDIUM)
+    # Rank of `priority` (0 low … 3 urgent) so the queue sorts in the index, not in Python.
+    priority_rank = models.PositiveSmallIntegerField(default=1)
+    language = models.CharField(max_length=16, blank=True, default="")
+    category = models.CharField(max_length=64, blank=True, default="")
+    subject = models.CharField(max_length=255, blank=True, default="")
+    # The SLA clock starts when the first message arrives, not when an agent is found.
+    created_at = models.DateTimeField()
+    queued_at = models.DateTimeField(help_text="Since when the chat waits in the queue.")
+    last_message_at = models.DateTimeField()
+    first_response_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    first_response_due_at = models.DateTimeField(null=True, blank=True)
+    resolution_due_at = models.DateTimeField(null=True, blank=True)
+    first_response_met = models.BooleanField(null=True, blank=True)
+    resolution_met = models.BooleanField(null=True, blank=True)
+    escalation_level = models.PositiveSmallIntegerField(default=0)
+    # Whether the agent spoke last: the SLA may pause while the chat waits on the customer.
+    waiting_on_customer_since = models.DateTimeField(null=True, blank=True)
+    rating = models.PositiveSmallIntegerField(null=True, blank=True)
+    message_count = models.PositiveIntegerField(default=0)
+
+    objects: ClassVar[CompanyScopedManager[Conversation]] = CompanyScopedManager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["company", "client"],
+                condition=Q(status__in=OPEN_CONVERSATION_STATUSES),
+                name="conversation_one_open_per_client",
+            ),
+        ]
+        indexes = [
+            # Router: the queue, served highest priority first then oldest —
+            # "WHERE company_id = ? AND status = 'waiting' ORDER BY priority_rank DESC, queued_at".
+            models.Index(
+                "company",
+                models.F("priority_rank").desc(),
+                "queued_at",
+                condition=Q(status=ConversationStatus.WAITING),
+                name="conversation_queue_idx",
+            ),
+            # API list and dashboards: "WHERE company_id = ? [AND status = ?] ORDER BY created_at".
+            models.Index(
+                fields=["company", "status", "created_at"], name="conv_company_status_idx"
+            ),
+            models.Index(fields=["company", "created_at"], name="conv_company_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.client} ({self.status})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_CONVERSATION_STATUSES
+
+
+class MessageDirection(models.TextChoices):
+    INBOUND = "inbound", "Inbound"
+    OUTBOUND = "outbound", "Outbound"
+
+
+class DeliveryStatus(models.TextChoices):
+    RECEIVED = "received", "Received"
+    PENDING = "pending", "Pending"
+    SENT = "sent", "Sent"
+    DELIVERED = "delivered", "Delivered"
+    READ = "read", "Read"
+    FAILED = "failed", "Failed"
+
+
+class Message(TenantModel):
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="messages"
+    )
+    channel = models.ForeignKey(Channel, on_delete=models.PROTECT, related_name="messages")
+    direction = models.CharField(max_length=8, choices=MessageDirection.choices)
+    # The provider's id: inbound messages always have one; outbound ones get it on delivery.
+    provider_message_id = models.CharField(max_length=255, null=True, blank=True)
+    sender = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    text = models.TextField()
+    sent_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    delivery_status = models.CharField(
+        max_length=12, choices=DeliveryStatus.choices, default=DeliveryStatus.RECEIVED
+    )
+    delivery_attempts = models.PositiveSmallIntegerField(default=0)
+    delivery_error = models.TextField(blank=True, default="")
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["sent_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["channel", "provider_message_id"],
+                condition=Q(provider_message_id__isnull=False),
+                name="message_unique_provider_id",
+            )
+        ]
+        indexes = [
+            # Transcript: "WHERE conversation_id = ? ORDER BY sent_at, id".
+            models.Index(fields=["conversation", "sent_at", "id"], name="message_transcript_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.direction} {self.text[:40]}"
+
+
+class ChatAssignment(TenantModel):
+    """Who handles a conversation, with the SLA due times that apply to them."""
+
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="assignments"
+    )
+    agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="assignments"
+    )
+    status = models.CharField(
+        max_length=12, choices=AssignmentStatus.choices, default=AssignmentStatus.OFFERED
+    )
+    offered_at = models.DateTimeField()
+    offer_expires_at = models.DateTimeField(null=True, blank=True)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    first_response_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    first_response_due_at = models.DateTimeField(null=True, blank=True)
+    resolution_due_at = models.DateTimeField(null=True, blank=True)
+    escalation_level = models.PositiveSmallIntegerField(default=0)
+    escalation_reason = models.TextField(blank=True, default="")
+    end_reason = models.TextField(blank=True, default="")
+
+    objects: ClassVar[CompanyScopedManager[ChatAssignment]] = CompanyScopedManager()
+
+    class Meta:
+        ordering = ["-offered_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["conversation"],
+                condition=Q(status__in=ACTIVE_ASSIGNMENT_STATUSES),
+                name="assignment_one_active_per_conversation",
+            )
+        ]
+        indexes = [
+            # Offer timeouts: "WHERE status = 'offered' AND offer_expires_at <= now()".
+            models.Index(
+                fields=["offer_expires_at"],
+                condition=Q(status=AssignmentStatus.OFFERED),
+                name="assignment_offer_expiry_idx",
+            ),
+            # An agent's active chats (console, capacity checks, presence re-routing).
+            models.Index(
+                fields=["agent", "status"],
+                condition=Q(status__in=ACTIVE_ASSIGNMENT_STATUSES),
+                name="assignment_agent_active_idx",
+            ),
+            models.Index(fields=["conversation", "offered_at"], name="assignment_history_idx"),
+            # Per-agent daily metrics: "WHERE company_id = ? AND offered_at BETWEEN ...".
+            models.Index(fields=["company", "offered_at"], name="assignment_company_day_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.conversation_id} → {self.agent_id} ({self.status})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE_ASSIGNMENT_STATUSES
+
+
+class AssignmentEvent(TenantModel):
+    """The audit trail: who did what to which chat, when and why. Append-only."""
+
+    class Action(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        OFFERED = "offered", "Offered"
+        ACCEPTED = "accepted", "Accepted"
+        DECLINED = "declined", "Declined"
+        EXPIRED = "expired", "Offer expired"
+        RESOLVED = "resolved", "Resolved"
+        ESCALATED = "escalated", "Escalated"
+        TRANSFERRED = "transferred", "Transferred"
+        REQUEUED = "requeued", "Returned to queue"
+        PRIORITY_CHANGED = "priority_changed", "Priority changed"
+        SLA_WARNING = "sla_warning", "SLA warning"
+        SLA_BREACHED = "sla_breached", "SLA breached"
+        ABANDONED = "abandoned", "Abandoned"
+        REOPENED = "reopened", "Reopened"
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="events")
+    assignment = models.ForeignKey(
+        ChatAssignment, on_delete=models.CASCADE, null=True, blank=True, related_name="events"
+    )
+    action = models.CharField(max_length=20, choices=Action.choices)
+    # Null actor: the system (router, SLA timer, presence).
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    from_agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    to_agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    reason = models.TextField(blank=True, default="")
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [
+            models.Index(fields=["conversation", "created_at"], name="assignment_event_conv_idx"),
+            models.Index(fields=["company", "created_at"], name="assignment_event_company_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action} on {self.conversation_id}"
+
+
+class ChatNotification(TenantModel):
+    """Unread and urgent counts per recipient, company and client; dismissable."""
+
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_notifications"
+    )
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="notifications")
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    unread_count = models.PositiveIntegerField(default=0)
+    urgent_count = models.PositiveIntegerField(default=0)
+    last_message_at = models.DateTimeField(null=True, blank=True)
+    last_text = models.CharField(max_length=200, blank=True, default="")
+    dismissed_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-last_message_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["recipient", "company", "client"], name="notification_unique_recipient"
+            )
+        ]
+        indexes = [
+            # "The caller's notifications": WHERE recipient_id = ? AND dismissed_at IS NULL.
+            models.Index(
+                fields=["recipient", "-last_message_at"],
+                condition=Q(dismissed_at__isnull=True),
+                name="notification_open_idx",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.recipient_id}: {self.unread_count} unread from {self.client_id}"
+
+
+class RoutingPolicy(TenantModel):
+    """How a company's chats are routed (one per company)."""
+
+    company = models.OneToOneField(  # type: ignore[assignment]
+        "tenancy.Company", on_delete=models.CASCADE, related_name="routing_policy"
+    )
+    strategy = models.CharField(
+        max_length=16, choices=RoutingStrategy.choices, default=RoutingStrategy.ROUND_ROBIN
+    )
+    offer_timeout_seconds = models.PositiveIntegerField(default=30)
+    urgent_keywords = models.JSONField(default=list, blank=True)
+    vip_priority = models.CharField(max_length=8, choices=Priority.choices, default=Priority.HIGH)
+    # After this wait a chat that names a language or skill goes to any eligible agent.
+    skill_fallback_seconds = models.PositiveIntegerField(default=120)
+    # A waiting chat with no customer message for this long is abandoned (0: never).
+    abandon_after_minutes = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "routing policies"
+
+    def __str__(self) -> str:
+        return f"{self.company} routing: {self.strategy}"

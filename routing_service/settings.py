@@ -1,0 +1,300 @@
+"""Switchboard settings: one file, driven by the environment.
+
+Every knob has a safe default so that `manage.py runserver` works on a laptop; production sets
+`DATABASE_URL`, `REDIS_URL`, `SECRET_KEY`, `DEBUG=false`, `ALLOWED_HOSTS` and
+`CSRF_TRUSTED_ORIGINS`. Bad values raise ImproperlyConfigured at start-up, not at first use.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(os.environ.get("SWITCHBOARD_VAR_DIR", BASE_DIR / "var"))
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ImproperlyConfigured(f"{name} must be a boolean (true/false), got {raw!r}")
+
+
+def env_int(name: str, default: int, *, minimum: int = 0) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be an integer, got {raw!r}") from None
+    if value < minimum:
+        raise ImproperlyConfigured(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+def env_list(name: str, default: list[str]) -> list[str]:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def redis_url(name: str, default: str) -> str:
+    value = os.environ.get(name, default)
+    if urlsplit(value).scheme not in {"redis", "rediss", "unix"}:
+        raise ImproperlyConfigured(f"{name} must be a redis://, rediss:// or unix:// URL")
+    return value
+
+
+DEBUG = env_bool("DEBUG", default=False)
+SECRET_KEY = os.environ.get("SECRET_KEY", "")
+if not SECRET_KEY:
+    if not DEBUG and env_bool("SWITCHBOARD_REQUIRE_SECRET_KEY", default=False):
+        raise ImproperlyConfigured("SECRET_KEY must be set in production")
+    # A development key: fine locally, refused by the deploy check (`check --deploy`).
+    SECRET_KEY = "django-insecure-switchboard-dev-key-change-me"  # noqa: S105
+elif len(SECRET_KEY) < 32:
+    raise ImproperlyConfigured("SECRET_KEY must be at least 32 characters long")
+
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+for _origin in CSRF_TRUSTED_ORIGINS:
+    if urlsplit(_origin).scheme not in {"http", "https"}:
+        raise ImproperlyConfigured(f"CSRF_TRUSTED_ORIGINS entries need a scheme: {_origin!r}")
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "channels",
+    "django_dramatiq",
+    "routing_service.tenancy",
+    "routing_service.chats",
+    "routing_service.ingest",
+    "routing_service.router",
+    "routing_service.outbound",
+    "routing_service.api",
+    "realtime",
+    "sla_engine",
+    "analytics",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "routing_service.tenancy.middleware.CompanyMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "routing_service.urls"
+ASGI_APPLICATION = "routing_service.asgi.application"
+WSGI_APPLICATION = None
+AUTH_USER_MODEL = "tenancy.User"
+LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/accounts/login/"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "routing_service" / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------------------------
+# PostgreSQL in production and tests; SQLite for a zero-setup local run. SQLite gets
+# IMMEDIATE transactions so concurrent writers (web, router, timer) queue on the write lock
+# instead of failing with "database is locked" when a read transaction tries to upgrade.
+DATABASE_URL = os.environ.get("DATABASE_URL", "")
+if DATABASE_URL:
+    try:
+        _db: dict[str, Any] = dict(dj_database_url.parse(DATABASE_URL, conn_max_age=0))
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"DATABASE_URL is not valid: {exc}") from exc
+    if _db["ENGINE"] == "django.db.backends.postgresql":
+        _db.setdefault("OPTIONS", {})
+        # psycopg 3's pool: one per process, shared by the threads Django runs sync code in.
+        if env_bool("DATABASE_POOL", default=True):
+            _db["OPTIONS"]["pool"] = {
+                "min_size": env_int("DATABASE_POOL_MIN", 1),
+                "max_size": env_int("DATABASE_POOL_MAX", 10, minimum=1),
+                "timeout": env_int("DATABASE_POOL_TIMEOUT", 10, minimum=1),
+            }
+        _db["TEST"] = {"NAME": os.environ.get("TEST_DATABASE_NAME", "test_switchboard")}
+    elif _db["ENGINE"] != "django.db.backends.sqlite3":
+        raise ImproperlyConfigured("DATABASE_URL must point to PostgreSQL or SQLite")
+else:
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    _db = {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": VAR_DIR / "switchboard.sqlite3",
+        "OPTIONS": {
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        },
+    }
+DATABASES = {"default": _db}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Redis: one URL, four roles (each may be overridden) -------------------------------------
+REDIS_URL = redis_url("REDIS_URL", "redis://127.0.0.1:6379/0")
+CHANNEL_LAYER_REDIS_URL = redis_url("CHANNEL_LAYER_REDIS_URL", REDIS_URL)
+CACHE_REDIS_URL = redis_url("CACHE_REDIS_URL", REDIS_URL)
+DRAMATIQ_REDIS_URL = redis_url("DRAMATIQ_REDIS_URL", REDIS_URL)
+STREAM_REDIS_URL = redis_url("STREAM_REDIS_URL", REDIS_URL)
+# Prefix for every key Switchboard writes, so several deployments (or test runs) share a server.
+REDIS_KEY_PREFIX = os.environ.get("REDIS_KEY_PREFIX", "sb")
+
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": CACHE_REDIS_URL,
+        "KEY_PREFIX": f"{REDIS_KEY_PREFIX}:cache",
+    }
+}
+
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+        "CONFIG": {
+            "hosts": [CHANNEL_LAYER_REDIS_URL],
+            "prefix": f"{REDIS_KEY_PREFIX}:ws",
+        },
+    }
+}
+
+DRAMATIQ_BROKER = {
+    "BROKER": "dramatiq.brokers.redis.RedisBroker",
+    "OPTIONS": {"url": DRAMATIQ_REDIS_URL, "namespace": f"{REDIS_KEY_PREFIX}:dramatiq"},
+    "MIDDLEWARE": [
+        "dramatiq.middleware.AgeLimit",
+        "dramatiq.middleware.TimeLimit",
+        "dramatiq.middleware.Callbacks",
+        "dramatiq.middleware.Retries",
+        "django_dramatiq.middleware.DbConnectionsMiddleware",
+    ],
+}
+DRAMATIQ_TASKS_DATABASE = "default"
+DRAMATIQ_AUTODISCOVER_MODULES = ["tasks"]
+
+# --- Streams, routing, realtime ------------------------------------------------------------
+INBOUND_STREAM = os.environ.get("INBOUND_STREAM", f"{REDIS_KEY_PREFIX}:inbound")
+DEAD_LETTER_STREAM = os.environ.get("DEAD_LETTER_STREAM", f"{REDIS_KEY_PREFIX}:inbound:dead")
+ROUTER_GROUP = os.environ.get("ROUTER_GROUP", "routers")
+# Approximate cap on the inbound stream; trimming never passes the oldest pending entry.
+INBOUND_STREAM_MAXLEN = env_int("INBOUND_STREAM_MAXLEN", 1_000_000, minimum=1000)
+ROUTER_BATCH_SIZE = env_int("ROUTER_BATCH_SIZE", 200, minimum=1)
+ROUTER_MAX_ATTEMPTS = env_int("ROUTER_MAX_ATTEMPTS", 5, minimum=1)
+ROUTER_CLAIM_IDLE_MS = env_int("ROUTER_CLAIM_IDLE_MS", 30_000, minimum=100)
+WEBHOOK_MAX_BODY_BYTES = env_int("WEBHOOK_MAX_BODY_BYTES", 1024 * 1024, minimum=1024)
+WEBHOOK_TIMESTAMP_TOLERANCE_SECONDS = env_int("WEBHOOK_TIMESTAMP_TOLERANCE_SECONDS", 300)
+# The public base URL used to build webhook URLs shown to admins.
+PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+WS_TICKET_TTL_SECONDS = env_int("WS_TICKET_TTL_SECONDS", 60, minimum=5)
+EVENT_LOG_MAXLEN = env_int("EVENT_LOG_MAXLEN", 10_000, minimum=100)
+
+# --- Auth ----------------------------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", default=False)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+
+# --- REST ----------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "EXCEPTION_HANDLER": "routing_service.api.errors.json_exception_handler",
+    "UNAUTHENTICATED_USER": None,
+}
+if DEBUG:
+    REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"] = [
+        "rest_framework.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ]
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Switchboard API",
+    "DESCRIPTION": "Multi-tenant real-time chat routing: provisioning, chats, metrics.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+# --- i18n, static, media ---------------------------------------------------------------------
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "/static/"
+STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", BASE_DIR / "staticfiles"))
+STATICFILES_DIRS = [BASE_DIR / "frontend_static"]
+MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
+MEDIA_URL = "/media/"
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 5 * 1024 * 1024)
+CSV_IMPORT_MAX_BYTES = env_int("CSV_IMPORT_MAX_BYTES", 512 * 1024 * 1024, minimum=1024)
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "loggers": {"daphne": {"level": "WARNING"}},
+}

@@ -1,0 +1,113 @@
+"""Tenants (companies) and the people who work in them."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from django.contrib.auth.models import AbstractUser, UserManager
+from django.db import models
+from django.db.models import Q
+
+
+class Company(models.Model):
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=64, unique=True)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "companies"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Role(models.TextChoices):
+    SUPERADMIN = "superadmin", "Superadmin"
+    COMPANY_ADMIN = "company_admin", "Company admin"
+    SUPERVISOR = "supervisor", "Supervisor"
+    AGENT = "agent", "Agent"
+    VIEWER = "viewer", "Viewer"
+
+
+class AgentStatus(models.TextChoices):
+    AVAILABLE = "available", "Available"
+    AWAY = "away", "Away"
+    OFFLINE = "offline", "Offline"
+
+
+# Roles that can take chats: supervisors take escalations and can pick from the queue.
+HANDLING_ROLES = frozenset({Role.AGENT, Role.SUPERVISOR})
+MANAGING_ROLES = frozenset({Role.SUPERADMIN, Role.COMPANY_ADMIN})
+
+
+class SwitchboardUserManager(UserManager["User"]):
+    def create_superuser(  # type: ignore[override]
+        self, username: str, email: str | None = None, password: str | None = None, **extra: Any
+    ) -> User:
+        """`createsuperuser` (also with --noinput) makes a Switchboard superadmin."""
+        extra.setdefault("role", Role.SUPERADMIN)
+        return super().create_superuser(username, email, password, **extra)
+
+
+class User(AbstractUser):
+    """Staff of a company. A superadmin belongs to no company and sees every one."""
+
+    company = models.ForeignKey(
+        Company, on_delete=models.CASCADE, null=True, blank=True, related_name="users"
+    )
+    role = models.CharField(max_length=20, choices=Role.choices, default=Role.AGENT)
+    # Routing fields.
+    max_chats = models.PositiveSmallIntegerField(default=3)
+    skills = models.JSONField(default=list, blank=True)
+    languages = models.JSONField(default=list, blank=True)
+    status = models.CharField(
+        max_length=16, choices=AgentStatus.choices, default=AgentStatus.OFFLINE
+    )
+    status_changed_at = models.DateTimeField(null=True, blank=True)
+    # Denormalised count of active assignments, written only under the agent's row lock by the
+    # routing actions; lets the router pick agents without counting assignments.
+    active_chats = models.PositiveIntegerField(default=0)
+    last_assigned_at = models.DateTimeField(null=True, blank=True)
+    # When the agent last had zero chats while available: least_busy ties go to the longest idle.
+    idle_since = models.DateTimeField(null=True, blank=True)
+
+    objects: ClassVar[SwitchboardUserManager] = SwitchboardUserManager()  # type: ignore[assignment]
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(role=Role.SUPERADMIN) | Q(company__isnull=False),
+                name="user_company_required_unless_superadmin",
+            ),
+            models.CheckConstraint(condition=Q(role__in=Role.values), name="user_role_valid"),
+        ]
+        indexes = [
+            # Router: available agents of a company ("WHERE company_id = ? AND status = ?").
+            models.Index(fields=["company", "status"], name="user_company_status_idx"),
+        ]
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # Django's own flags are derived from the role so that there is one source of truth.
+        self.is_superuser = self.role == Role.SUPERADMIN
+        self.is_staff = self.role in MANAGING_ROLES
+        if self.role == Role.SUPERADMIN:
+            self.company = None
+        super().save(*args, **kwargs)
+
+    @property
+    def is_superadmin(self) -> bool:
+        return self.role == Role.SUPERADMIN
+
+    @property
+    def is_company_admin(self) -> bool:
+        return self.role == Role.COMPANY_ADMIN
+
+    @property
+    def can_supervise(self) -> bool:
+        return self.role in {Role.SUPERADMIN, Role.COMPANY_ADMIN, Role.SUPERVISOR}
+
+    @property
+    def can_handle_chats(self) -> bool:
+        return self.role in HANDLING_ROLES

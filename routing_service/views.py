@@ -1,0 +1,73 @@
+"""Site pages that belong to no single package: the landing page and JSON error pages."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+
+from routing_service.tenancy.models import Role
+
+# What each role can open, in the order the landing page lists it.
+_LINKS: list[tuple[str, str, str, frozenset[str]]] = [
+    (
+        "Agent console",
+        "/console/",
+        "Take chats, reply and resolve.",
+        frozenset({Role.AGENT, Role.SUPERVISOR, Role.COMPANY_ADMIN}),
+    ),
+    (
+        "Wallboard",
+        "/wallboard/",
+        "Live queue, agents and SLA at a glance.",
+        frozenset({Role.SUPERVISOR, Role.COMPANY_ADMIN, Role.SUPERADMIN}),
+    ),
+    (
+        "Chat dashboard",
+        "/chat/dashboard/",
+        "SLA compliance, response times, agents.",
+        frozenset({Role.SUPERVISOR, Role.COMPANY_ADMIN, Role.SUPERADMIN}),
+    ),
+    (
+        "Analytics",
+        "/analytics/",
+        "Imported sessions, dashboards and search.",
+        frozenset({Role.SUPERVISOR, Role.COMPANY_ADMIN, Role.SUPERADMIN, Role.VIEWER}),
+    ),
+    (
+        "Administration",
+        "/admin/",
+        "Companies, people, channels, SLAs and routing.",
+        frozenset({Role.COMPANY_ADMIN, Role.SUPERADMIN}),
+    ),
+    (
+        "API documentation",
+        "/api/docs/",
+        "The REST API and its OpenAPI schema.",
+        frozenset(Role.values),
+    ),
+]
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    role = request.user.role  # type: ignore[union-attr]
+    links = [{"title": t, "url": u, "description": d} for t, u, d, roles in _LINKS if role in roles]
+    return render(request, "switchboard/home.html", {"links": links})
+
+
+def json_404(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "Not found."}, status=404)
+    return render(request, "404.html", status=404)
+
+
+def json_500(request: HttpRequest) -> HttpResponse:
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "Server error."}, status=500)
+    return render(request, "500.html", status=500)
+
+
+def healthz(request: HttpRequest) -> HttpResponse:
+    """Liveness: the process answers. No dependencies on purpose."""
+    return JsonResponse({"status": "ok"})

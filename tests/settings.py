@@ -1,0 +1,20 @@
+"""Test settings: the real settings, pointed at PostgreSQL and a Redis database of our own.
+
+pytest-django imports settings before any conftest runs, so the defaults live here.
+"""
+
+import os
+
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/switchboard")
+os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/14")
+os.environ.setdefault("REDIS_KEY_PREFIX", "sbtest")
+os.environ.setdefault("DATABASE_POOL", "false")
+os.environ.setdefault("SWITCHBOARD_VAR_DIR", os.path.join(os.getcwd(), "var", "test"))
+
+from routing_service.settings import *  # noqa: F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
