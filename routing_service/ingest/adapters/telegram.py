@@ -1,0 +1,157 @@
+"""① Webhook ingestion: Telegram Bot API `Update`s.
+
+Telegram does not sign bodies; it echoes the `secret_token` given to setWebhook in
+`X-Telegram-Bot-Api-Secret-Token`, which we compare with the channel secret. Only `message`
+becomes a chat message and `edited_message` a status event; every other update kind (callback
+queries, channel posts, member changes...) is acknowledged and ignored, because Telegram retries
+anything that is not a 2xx and would otherwise stall the bot's whole update queue.
+Message ids are unique per chat only, hence provider_message_id = "<chat id>:<message id>".
+"""
+
+from typing import Any
+
+import msgspec
+
+from .base import (
+    JSON_CONTENT_TYPES,
+    ChannelSecrets,
+    InboundMessage,
+    ParseResult,
+    SignatureError,
+    StatusEvent,
+    WebhookRequest,
+    convert,
+    decode_json,
+    matches_any,
+    require_media_type,
+    signing_keys,
+    to_bytes,
+    unix_to_utc,
+)
+
+SECRET_HEADER = "x-telegram-bot-api-secret-token"  # noqa: S105 - a header name
+# Message fields that carry content other than text, in the order we look for them.
+_CONTENT_KINDS = (
+    "photo",
+    "video",
+    "animation",
+    "voice",
+    "audio",
+    "video_note",
+    "document",
+    "sticker",
+    "location",
+    "venue",
+    "contact",
+    "poll",
+    "dice",
+)
+
+
+class _User(msgspec.Struct):
+    id: int
+    first_name: str
+    is_bot: bool = False
+    last_name: str | None = None
+    username: str | None = None
+    language_code: str | None = None
+
+
+class _Chat(msgspec.Struct):
+    id: int
+    type: str = "private"
+    title: str | None = None
+
+
+class _Message(msgspec.Struct):
+    message_id: int
+    chat: _Chat
+    date: int
+    from_: _User | None = msgspec.field(default=None, name="from")
+    edit_date: int | None = None
+    text: str | None = None
+    caption: str | None = None
+
+
+class _Update(msgspec.Struct):
+    update_id: int
+    message: dict[str, Any] | None = None
+    edited_message: dict[str, Any] | None = None
+
+
+def _render(msg: _Message, raw: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
+    """Text for the agent plus media details; None for service messages (joins, pins...)."""
+    if msg.text is not None:
+        return msg.text, {}
+    for kind in _CONTENT_KINDS:
+        if kind in raw:
+            label = f"[{kind}] {msg.caption}" if msg.caption else f"[{kind}]"
+            return label, {"media": {kind: raw[kind]}}
+    return None
+
+
+def _display_name(user: _User | None, chat: _Chat) -> str:
+    if user is None:  # anonymous group admins and channels post as the chat
+        return chat.title or str(chat.id)
+    full = " ".join(part for part in (user.first_name, user.last_name) if part)
+    return full or user.username or str(user.id)
+
+
+class TelegramAdapter:
+    provider = "telegram"
+    content_types = JSON_CONTENT_TYPES
+
+    def verify(self, req: WebhookRequest, secrets: ChannelSecrets, now: float) -> None:
+        require_media_type(req, self.content_types)
+        keys = signing_keys(secrets)
+        token = req.headers.get(SECRET_HEADER, "")
+        if not token:
+            raise SignatureError("Missing X-Telegram-Bot-Api-Secret-Token header.", status_code=401)
+        if not matches_any([to_bytes(token)], keys):
+            raise SignatureError("X-Telegram-Bot-Api-Secret-Token does not match.")
+
+    def parse(self, req: WebhookRequest) -> ParseResult:
+        require_media_type(req, self.content_types)
+        update = convert(decode_json(req.body), _Update)
+        if update.message is not None:
+            msg = convert(update.message, _Message, "message")
+            rendered = _render(msg, update.message)
+            if rendered is None:
+                return ParseResult()
+            text, extra = rendered
+            user = msg.from_
+            metadata: dict[str, Any] = {
+                "update_id": update.update_id,
+                "chat_id": msg.chat.id,  # where replies go (equals the user id in private chats)
+                "chat_type": msg.chat.type,
+                **extra,
+            }
+            if user is not None and user.username:
+                metadata["username"] = user.username
+            if isinstance(reply := update.message.get("reply_to_message"), dict):
+                metadata["reply_to_message_id"] = reply.get("message_id")
+            message = InboundMessage(
+                provider=self.provider,
+                provider_message_id=f"{msg.chat.id}:{msg.message_id}",
+                client_external_id=f"telegram:{user.id if user else msg.chat.id}",
+                client_name=_display_name(user, msg.chat),
+                text=text,
+                sent_at=unix_to_utc(msg.date, "message.date"),
+                language=(user.language_code or None) if user else None,
+                metadata=metadata,
+            )
+            return ParseResult(messages=[message])
+        if update.edited_message is not None:
+            msg = convert(update.edited_message, _Message, "edited_message")
+            at = None
+            if msg.edit_date is not None:
+                at = unix_to_utc(msg.edit_date, "edited_message.edit_date")
+            event = StatusEvent(
+                provider=self.provider,
+                provider_message_id=f"{msg.chat.id}:{msg.message_id}",
+                status="edited",
+                at=at,
+                raw=update.edited_message,
+            )
+            return ParseResult(statuses=[event])
+        return ParseResult()
