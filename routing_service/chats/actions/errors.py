@@ -1,0 +1,29 @@
+"""The one error every chat action raises when a rule says no."""
+
+from __future__ import annotations
+
+
+class ActionError(Exception):
+    """A refused action: `code` is machine-readable, `field` names the input at fault.
+
+    REST views answer it as 400/404/409 JSON; websocket consumers as an `error` frame.
+    """
+
+    def __init__(
+        self, code: str, message: str, *, field: str | None = None, status: int = 409
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.field = field
+        self.status = status
+
+    def as_dict(self) -> dict[str, object]:
+        body: dict[str, object] = {"code": self.code, "detail": self.message}
+        if self.field:
+            body[self.field] = [self.message]
+        return body
+
+
+def not_found(what: str, field: str | None = None) -> ActionError:
+    return ActionError("not_found", f"{what} not found.", field=field, status=404)

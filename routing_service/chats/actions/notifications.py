@@ -1,0 +1,70 @@
+"""Unread and urgent counts: cleared by reading, hidden by dismissing, on every open console."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils import timezone
+
+from realtime.events import EventType, make_event
+from realtime.publish import publish_on_commit
+from routing_service.chats.actions.errors import not_found
+from routing_service.chats.actions.inbound import notification_data
+from routing_service.chats.models import ChatNotification, Conversation
+from routing_service.tenancy.models import User
+
+
+def mark_read(user: User, *, conversation_id: int) -> ChatNotification | None:
+    """Zero the user's unread and urgent counts for the chat's client."""
+    client_id = (
+        Conversation.objects.unscoped()
+        .filter(pk=conversation_id, company_id=user.company_id)
+        .values_list("client_id", flat=True)
+        .first()
+    )
+    if client_id is None:
+        raise not_found("Conversation", "conversation_id")
+    with transaction.atomic():
+        notification = (
+            ChatNotification.objects.unscoped()
+            .select_for_update()
+            .filter(recipient=user, company_id=user.company_id, client_id=client_id)
+            .first()
+        )
+        if notification is None:
+            return None
+        if notification.unread_count or notification.urgent_count:
+            notification.unread_count = notification.urgent_count = 0
+            notification.save(update_fields=["unread_count", "urgent_count", "updated_at"])
+            _publish(notification)
+    return notification
+
+
+def dismiss_notification(user: User, notification_id: int) -> ChatNotification:
+    with transaction.atomic():
+        notification = (
+            ChatNotification.objects.unscoped()
+            .select_for_update()
+            .filter(pk=notification_id, recipient=user)
+            .first()
+        )
+        if notification is None:
+            raise not_found("Notification", "notification_id")
+        if notification.dismissed_at is None:
+            notification.dismissed_at = timezone.now()
+            notification.unread_count = notification.urgent_count = 0
+            notification.save()
+            _publish(notification)
+    return notification
+
+
+def _publish(notification: ChatNotification) -> None:
+    publish_on_commit(
+        [
+            make_event(
+                EventType.NOTIFICATION,
+                notification.company_id,
+                notification_data(notification),
+                agents=[notification.recipient_id],
+            )
+        ]
+    )

@@ -1,0 +1,276 @@
+"""③ Routing decisions written to the database: offers, expiries and the waiting queue.
+
+The rules themselves are pure (`routing_service.router.rules`); this module loads their inputs,
+applies their decisions and publishes what changed. Every function here expects the company's
+routing lock (`chats.locks.lock_company_routing`) to be held by the caller's transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from realtime.events import Event, EventType, make_event
+from realtime.publish import publish_on_commit
+from routing_service.chats.actions.audit import log_event
+from routing_service.chats.locks import lock_agents, lock_company_routing
+from routing_service.chats.models import (
+    AssignmentEvent,
+    AssignmentStatus,
+    ChatAssignment,
+    Conversation,
+    ConversationStatus,
+    RoutingPolicy,
+    RoutingStrategy,
+)
+from routing_service.chats.payloads import conversation_data
+from routing_service.router import rules
+from routing_service.tenancy.models import AgentStatus, Role, User
+
+# Assignments that count as "this agent already had a go" for the offer round-robin.
+_TRIED_STATUSES = (
+    AssignmentStatus.DECLINED,
+    AssignmentStatus.EXPIRED,
+    AssignmentStatus.TRANSFERRED,
+)
+# How many waiting chats one routing pass considers (the queue's head; the rest waits anyway).
+QUEUE_HEAD = 200
+
+
+def routing_policy(company_id: int) -> RoutingPolicy:
+    policy = RoutingPolicy.objects.unscoped().filter(company_id=company_id).first()
+    if policy is None:  # every company gets one on creation; be safe for hand-made rows
+        policy, _ = RoutingPolicy.objects.unscoped().get_or_create(company_id=company_id)
+    return policy
+
+
+def candidate(agent: User) -> rules.AgentCandidate:
+    return rules.AgentCandidate(
+        id=agent.pk,
+        status=agent.status,
+        active_chats=agent.active_chats,
+        max_chats=agent.max_chats,
+        skills=frozenset(agent.skills or ()),
+        languages=frozenset(agent.languages or ()),
+        last_assigned_at=agent.last_assigned_at,
+        idle_since=agent.idle_since,
+        company_id=agent.company_id or 0,
+    )
+
+
+def queue_event(conversation: Conversation, assignment: ChatAssignment | None = None) -> Event:
+    return make_event(
+        EventType.QUEUE_UPDATED,
+        conversation.company_id,
+        conversation_data(conversation, assignment),
+        queue=True,
+    )
+
+
+def offer_chat(
+    conversation: Conversation,
+    agent: User,
+    *,
+    now: dt.datetime,
+    policy: RoutingPolicy,
+    actor_id: int | None = None,
+    reason: str = "",
+) -> ChatAssignment:
+    """Offer a waiting chat to an agent whose row is locked; counts against their capacity."""
+    assignment = ChatAssignment.objects.create(
+        company_id=conversation.company_id,
+        conversation=conversation,
+        agent=agent,
+        status=AssignmentStatus.OFFERED,
+        offered_at=now,
+        offer_expires_at=now + dt.timedelta(seconds=policy.offer_timeout_seconds),
+        first_response_due_at=conversation.first_response_due_at,
+        resolution_due_at=conversation.resolution_due_at,
+        escalation_level=conversation.escalation_level,
+    )
+    User.objects.filter(pk=agent.pk).update(
+        active_chats=F("active_chats") + 1, last_assigned_at=now, idle_since=None
+    )
+    agent.active_chats += 1
+    agent.last_assigned_at = now
+    agent.idle_since = None
+    conversation.status = ConversationStatus.ASSIGNED
+    conversation.save(update_fields=["status"])
+    log_event(
+        conversation,
+        AssignmentEvent.Action.OFFERED,
+        assignment=assignment,
+        actor_id=actor_id,
+        to_agent_id=agent.pk,
+        reason=reason,
+        expires_at=assignment.offer_expires_at.isoformat() if assignment.offer_expires_at else None,
+    )
+    data = conversation_data(conversation, assignment)
+    publish_on_commit(
+        [
+            make_event(EventType.CHAT_OFFERED, conversation.company_id, data, agents=[agent.pk]),
+            make_event(EventType.QUEUE_UPDATED, conversation.company_id, data, queue=True),
+        ]
+    )
+    return assignment
+
+
+def release_agent(agent_id: int, *, now: dt.datetime) -> None:
+    """An active assignment of this agent ended: free one unit of capacity."""
+    User.objects.filter(pk=agent_id, active_chats__gt=0).update(active_chats=F("active_chats") - 1)
+    User.objects.filter(pk=agent_id, active_chats=0, idle_since__isnull=True).update(idle_since=now)
+
+
+def requeue(conversation: Conversation) -> None:
+    """Back to the queue; `queued_at` is kept, so the chat keeps its place."""
+    conversation.status = ConversationStatus.WAITING
+    conversation.save(update_fields=["status"])
+
+
+def route_waiting(company_id: int, *, now: dt.datetime | None = None) -> list[ChatAssignment]:
+    """Offer the company's waiting chats, in queue order, to whoever can take them.
+
+    Called whenever a chat starts waiting or capacity frees (resolve, decline, expiry, an agent
+    becoming available, a raised limit). Precondition: routing lock held, inside a transaction.
+    """
+    now = now or timezone.now()
+    policy = routing_policy(company_id)
+    if policy.strategy == RoutingStrategy.MANUAL:
+        return []
+    agents = list(
+        User.objects.filter(
+            company_id=company_id,
+            role=Role.AGENT,
+            status=AgentStatus.AVAILABLE,
+            is_active=True,
+            active_chats__lt=F("max_chats"),
+        ).values_list("pk", flat=True)
+    )
+    if not agents:
+        return []
+    waiting = list(
+        Conversation.objects.unscoped()
+        .filter(company_id=company_id, status=ConversationStatus.WAITING)
+        .select_related("client", "channel")
+        .order_by("-priority_rank", "queued_at", "pk")[:QUEUE_HEAD]
+    )
+    if not waiting:
+        return []
+    locked = lock_agents(agents)
+    tried: dict[int, set[int]] = defaultdict(set)
+    for conv_id, agent_id in (
+        ChatAssignment.objects.unscoped()
+        .filter(conversation__in=[c.pk for c in waiting], status__in=_TRIED_STATUSES)
+        .values_list("conversation_id", "agent_id")
+    ):
+        tried[conv_id].add(agent_id)
+    chats = [
+        rules.ChatRequest(
+            conversation_id=c.pk,
+            company_id=company_id,
+            priority=c.priority,
+            language=c.language or None,
+            skill=c.category or None,
+            waiting_since=c.queued_at,
+            excluded_agent_ids=frozenset(tried.get(c.pk, ())),
+        )
+        for c in waiting
+    ]
+    plan = rules.plan_assignments(
+        policy.strategy,
+        chats,
+        [candidate(a) for a in locked.values()],
+        now=now,
+        fallback_after=dt.timedelta(seconds=policy.skill_fallback_seconds),
+    )
+    by_id = {c.pk: c for c in waiting}
+    return [
+        offer_chat(by_id[conv_id], locked[agent_id], now=now, policy=policy)
+        for conv_id, agent_id in plan
+    ]
+
+
+def expire_offers(*, now: dt.datetime | None = None, limit: int = 200) -> int:
+    """Expire offers whose accept timeout passed and offer those chats to the next agent.
+
+    Safe with several routers running: rows are claimed with SKIP LOCKED and re-checked under
+    the company's routing lock. Returns how many offers expired.
+    """
+    now = now or timezone.now()
+    due = list(
+        ChatAssignment.objects.unscoped()
+        .filter(status=AssignmentStatus.OFFERED, offer_expires_at__lte=now)
+        .order_by("offer_expires_at")
+        .values_list("company_id", "pk")[:limit]
+    )
+    by_company: dict[int, list[int]] = defaultdict(list)
+    for company_id, pk in due:
+        by_company[company_id].append(pk)
+    expired = 0
+    for company_id in sorted(by_company):
+        with transaction.atomic():
+            lock_company_routing(company_id)
+            for assignment in (
+                ChatAssignment.objects.unscoped()
+                .select_for_update(skip_locked=True)
+                .filter(
+                    pk__in=by_company[company_id],
+                    status=AssignmentStatus.OFFERED,
+                    offer_expires_at__lte=now,
+                )
+            ):
+                end_offer(assignment, AssignmentStatus.EXPIRED, now=now, reason="offer timed out")
+                expired += 1
+            route_waiting(company_id, now=now)
+    return expired
+
+
+def end_offer(
+    assignment: ChatAssignment,
+    status: str,
+    *,
+    now: dt.datetime,
+    actor_id: int | None = None,
+    reason: str = "",
+) -> Conversation:
+    """Close an unaccepted offer (declined or expired) and put the chat back in the queue."""
+    assignment.status = status
+    assignment.ended_at = now
+    assignment.end_reason = reason
+    assignment.save(update_fields=["status", "ended_at", "end_reason"])
+    release_agent(assignment.agent_id, now=now)
+    conversation = (
+        Conversation.objects.unscoped()
+        .select_related("client", "channel")
+        .get(pk=assignment.conversation_id)
+    )
+    requeue(conversation)
+    action = (
+        AssignmentEvent.Action.DECLINED
+        if status == AssignmentStatus.DECLINED
+        else AssignmentEvent.Action.EXPIRED
+    )
+    log_event(
+        conversation,
+        action,
+        assignment=assignment,
+        actor_id=actor_id,
+        from_agent_id=assignment.agent_id,
+        reason=reason,
+    )
+    publish_on_commit(
+        [
+            make_event(
+                EventType.QUEUE_UPDATED,
+                conversation.company_id,
+                {**conversation_data(conversation), "previous_assignment_status": status},
+                queue=True,
+                agents=[assignment.agent_id],
+            )
+        ]
+    )
+    return conversation

@@ -1,0 +1,57 @@
+"""Plain-dict views of chat rows: the `data` of real-time events and the console snapshot."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from routing_service.chats.models import ChatAssignment, Conversation, Message
+
+
+def iso(value: dt.datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def conversation_data(
+    conversation: Conversation, assignment: ChatAssignment | None = None
+) -> dict[str, Any]:
+    """What consoles and wallboards show of a chat; `assignment` is its active one, if any."""
+    client = conversation.client
+    return {
+        "conversation_id": conversation.pk,
+        "client": {
+            "id": client.pk,
+            "name": client.name or client.external_id,
+            "vip": client.is_vip,
+        },
+        "channel": {"id": conversation.channel_id, "provider": conversation.channel.provider},
+        "status": conversation.status,
+        "priority": conversation.priority,
+        "language": conversation.language,
+        "category": conversation.category,
+        "subject": conversation.subject,
+        "assigned_to": assignment.agent_id if assignment else None,
+        "assignment_id": assignment.pk if assignment else None,
+        "assignment_status": assignment.status if assignment else None,
+        "offer_expires_at": iso(assignment.offer_expires_at) if assignment else None,
+        "first_response_due_at": iso(conversation.first_response_due_at),
+        "resolution_due_at": iso(conversation.resolution_due_at),
+        "first_response_at": iso(conversation.first_response_at),
+        "escalation_level": conversation.escalation_level,
+        "created_at": iso(conversation.created_at),
+        "queued_at": iso(conversation.queued_at),
+        "last_message_at": iso(conversation.last_message_at),
+        "message_count": conversation.message_count,
+    }
+
+
+def message_data(message: Message) -> dict[str, Any]:
+    return {
+        "conversation_id": message.conversation_id,
+        "message_id": message.pk,
+        "direction": message.direction,
+        "text": message.text,
+        "sender_id": message.sender_id,
+        "sent_at": iso(message.sent_at),
+        "delivery_status": message.delivery_status,
+    }
