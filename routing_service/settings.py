@@ -219,6 +219,10 @@ DRAMATIQ_AUTODISCOVER_MODULES = ["tasks"]
 INBOUND_STREAM = os.environ.get("INBOUND_STREAM", f"{REDIS_KEY_PREFIX}:inbound")
 DEAD_LETTER_STREAM = os.environ.get("DEAD_LETTER_STREAM", f"{REDIS_KEY_PREFIX}:inbound:dead")
 ROUTER_GROUP = os.environ.get("ROUTER_GROUP", "routers")
+# The inbound stream is partitioned by company into this many shards (see ingest/stream.py).
+INBOUND_SHARDS = env_int("INBOUND_SHARDS", 1, minimum=1)
+# How long the webhook remembers a provider message id to answer retries with 200.
+INBOUND_DEDUPE_TTL = env_int("INBOUND_DEDUPE_TTL", 7 * 24 * 3600, minimum=60)
 # Approximate cap on the inbound stream; trimming never passes the oldest pending entry.
 INBOUND_STREAM_MAXLEN = env_int("INBOUND_STREAM_MAXLEN", 1_000_000, minimum=1000)
 ROUTER_BATCH_SIZE = env_int("ROUTER_BATCH_SIZE", 200, minimum=1)
