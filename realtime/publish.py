@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 import msgspec
 import redis
@@ -24,6 +26,8 @@ from django.conf import settings
 from django.db import transaction
 
 from realtime.events import Event
+
+__all__ = ["Event", "collecting", "publish_now", "publish_on_commit"]
 
 logger = logging.getLogger(__name__)
 
@@ -95,10 +99,30 @@ def publish_now(events: Sequence[Event]) -> list[int]:
     return [int(seq) for seq in pipe.execute()]
 
 
+_collector: ContextVar[list[Event] | None] = ContextVar("event_collector", default=None)
+
+
+@contextmanager
+def collecting() -> Iterator[list[Event]]:
+    """Gather the events of every transaction committed inside the block instead of publishing
+    each on its own; the caller publishes them with one `publish_now` (the router's batches)."""
+    bucket: list[Event] = []
+    token = _collector.set(bucket)
+    try:
+        yield bucket
+    finally:
+        _collector.reset(token)
+
+
 def publish_on_commit(events: Iterable[Event]) -> None:
     """Publish once the surrounding transaction commits (never for a rolled-back change)."""
     batch = list(events)
     if not batch:
+        return
+    bucket = _collector.get()
+    if bucket is not None:
+        # Still on commit: a rolled-back savepoint drops its events, as Django drops callbacks.
+        transaction.on_commit(lambda: bucket.extend(batch))
         return
 
     def send() -> None:

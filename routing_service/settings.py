@@ -223,11 +223,13 @@ ROUTER_GROUP = os.environ.get("ROUTER_GROUP", "routers")
 INBOUND_SHARDS = env_int("INBOUND_SHARDS", 1, minimum=1)
 # How long the webhook remembers a provider message id to answer retries with 200.
 INBOUND_DEDUPE_TTL = env_int("INBOUND_DEDUPE_TTL", 7 * 24 * 3600, minimum=60)
-# Approximate cap on the inbound stream; trimming never passes the oldest pending entry.
-INBOUND_STREAM_MAXLEN = env_int("INBOUND_STREAM_MAXLEN", 1_000_000, minimum=1000)
 ROUTER_BATCH_SIZE = env_int("ROUTER_BATCH_SIZE", 200, minimum=1)
 ROUTER_MAX_ATTEMPTS = env_int("ROUTER_MAX_ATTEMPTS", 5, minimum=1)
+# A pending entry idle this long (its router died or failed it) is claimed by another router.
 ROUTER_CLAIM_IDLE_MS = env_int("ROUTER_CLAIM_IDLE_MS", 30_000, minimum=100)
+ROUTER_BLOCK_MS = env_int("ROUTER_BLOCK_MS", 1000, minimum=10)
+# Acknowledged entries are trimmed from the inbound stream after this many seconds.
+INBOUND_RETENTION_SECONDS = env_int("INBOUND_RETENTION_SECONDS", 3600)
 WEBHOOK_MAX_BODY_BYTES = env_int("WEBHOOK_MAX_BODY_BYTES", 1024 * 1024, minimum=1024)
 WEBHOOK_TIMESTAMP_TOLERANCE_SECONDS = env_int("WEBHOOK_TIMESTAMP_TOLERANCE_SECONDS", 300)
 # The public base URL used to build webhook URLs shown to admins.

@@ -1,0 +1,400 @@
+"""② The routing worker: inbound stream → database → events, exactly once in effect.
+
+A member of one Redis consumer group over every inbound shard. Each loop turn it reads a batch
+(XREADGROUP), records it in PostgreSQL — one transaction for the whole batch, falling back to one
+transaction per entry when the batch fails so a bad entry never blocks the others — then
+publishes the batch's events with one pipelined call and acknowledges (XACK) only what
+committed. Delivery is at-least-once; the unique (channel, provider message id) constraint makes
+a replay a no-op.
+
+Housekeeping on the same loop: offers whose accept timeout passed are expired and re-offered
+(`expire_offers`, about every 0.5 s — not a dramatiq delay), entries left pending by a dead router
+are claimed (XAUTOCLAIM), an entry that failed `max_attempts` times moves to the dead-letter
+stream with its error, and acknowledged entries older than the retention are trimmed — never one
+that is still pending or not yet delivered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import os
+import signal
+import socket
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import redis.asyncio as aioredis
+from django.conf import settings
+from django.db import InterfaceError, OperationalError, close_old_connections, transaction
+from redis.exceptions import RedisError, ResponseError
+
+from realtime import publish
+from routing_service.chats.actions.inbound import receive_inbound_message
+from routing_service.chats.actions.receipts import record_status_event
+from routing_service.chats.actions.routing import expire_offers
+from routing_service.chats.models import Channel
+from routing_service.ingest import stream
+from routing_service.router.models import DeadLetter
+
+logger = logging.getLogger(__name__)
+
+# Errors that say "the database is unreachable", not "this entry is bad": they never count
+# towards an entry's attempts; the router backs off and retries.
+INFRASTRUCTURE_ERRORS = (OperationalError, InterfaceError)
+
+
+@dataclass
+class StreamEntry:
+    stream: str
+    entry_id: str
+    payload: bytes
+    entry: stream.Entry | None = None
+    decode_error: str | None = None
+
+
+@dataclass
+class BatchOutcome:
+    acked: list[StreamEntry] = field(default_factory=list)
+    failed: list[tuple[StreamEntry, str]] = field(default_factory=list)
+    infrastructure_error: bool = False
+
+
+def consumer_name() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+def apply_entry(item: StreamEntry, channels: dict[int, Channel]) -> None:
+    """Record one decoded entry. Precondition: runs inside a transaction (savepoint ok)."""
+    entry = item.entry
+    assert entry is not None
+    if isinstance(entry, stream.StatusEntry):
+        record_status_event(entry.channel_id, entry.status)
+        return
+    channel = channels.get(entry.channel_id)
+    if channel is None:
+        channel = Channel.objects.unscoped().get(pk=entry.channel_id)
+        channels[entry.channel_id] = channel
+    receive_inbound_message(channel, entry.message, received_at=entry.received_at)
+
+
+def process_batch(items: Sequence[StreamEntry]) -> BatchOutcome:
+    """Record a batch in the database and publish its events; say which entries to ack.
+
+    Runs in the router's single database thread. Entries are applied grouped by company (a
+    stable sort keeps each conversation's order) so concurrent routers take company locks in
+    the same order.
+    """
+    close_old_connections()
+    outcome = BatchOutcome()
+    good: list[StreamEntry] = []
+    for item in items:
+        if item.entry is None:
+            outcome.failed.append((item, item.decode_error or "undecodable entry"))
+        else:
+            good.append(item)
+    good.sort(key=lambda i: i.entry.company_id if i.entry else 0)
+    channels: dict[int, Channel] = {}
+    try:
+        with publish.collecting() as events, transaction.atomic():
+            for item in good:
+                apply_entry(item, channels)
+        _publish(events)
+        outcome.acked.extend(good)
+        return outcome
+    except INFRASTRUCTURE_ERRORS:
+        logger.exception("database unavailable while routing a batch")
+        outcome.infrastructure_error = True
+        return outcome
+    except Exception:
+        if len(good) == 1:
+            logger.warning("entry %s failed", good[0].entry_id, exc_info=True)
+        else:
+            logger.warning("batch of %d failed; retrying one by one", len(good), exc_info=True)
+    for item in good:
+        try:
+            with publish.collecting() as events, transaction.atomic():
+                apply_entry(item, channels)
+            _publish(events)
+            outcome.acked.append(item)
+        except INFRASTRUCTURE_ERRORS:
+            logger.exception("database unavailable while routing an entry")
+            outcome.infrastructure_error = True
+            return outcome
+        except Exception as exc:  # a bad entry: counted, retried later, dead-lettered at last
+            logger.warning("entry %s failed: %r", item.entry_id, exc)
+            outcome.failed.append((item, f"{type(exc).__name__}: {exc}"))
+    return outcome
+
+
+def _publish(events: list[publish.Event]) -> None:
+    """Publish committed events; a Redis failure here loses live pushes, never data (the
+    database committed, and consoles re-sync from a snapshot when they reconnect)."""
+    try:
+        publish.publish_now(events)
+    except RedisError:
+        logger.exception("publishing %d events failed after commit", len(events))
+
+
+def record_dead_letter(item: StreamEntry, error: str, attempts: int, dead_stream: str) -> None:
+    company_id = item.entry.company_id if item.entry else None
+    DeadLetter.objects.get_or_create(
+        stream=item.stream,
+        entry_id=item.entry_id,
+        defaults={
+            "company_id": company_id,
+            "payload": item.payload.decode("utf-8", "replace"),
+            "error": error[:10_000],
+            "attempts": attempts,
+        },
+    )
+
+
+class Router:
+    """One router process. Several may run at once; they share the consumer group."""
+
+    def __init__(
+        self,
+        *,
+        name: str | None = None,
+        batch_size: int | None = None,
+        block_ms: int | None = None,
+        claim_idle_ms: int | None = None,
+        max_attempts: int | None = None,
+    ) -> None:
+        self.name = name or consumer_name()
+        self.group = settings.ROUTER_GROUP
+        self.batch_size = batch_size or settings.ROUTER_BATCH_SIZE
+        self.block_ms = block_ms or settings.ROUTER_BLOCK_MS
+        self.claim_idle_ms = claim_idle_ms or settings.ROUTER_CLAIM_IDLE_MS
+        self.max_attempts = max_attempts or settings.ROUTER_MAX_ATTEMPTS
+        self.streams = stream.all_stream_keys()
+        self.redis = aioredis.Redis.from_url(settings.STREAM_REDIS_URL)
+        # Django's ORM is synchronous and its connections are per thread: one thread owns them.
+        self.db = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="router-db")
+        self.stopping = asyncio.Event()
+        self.processed = 0
+        self._next_housekeeping = 0.0
+        self._next_trim = 0.0
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    def request_stop(self) -> None:
+        """SIGTERM: finish the batch in hand, acknowledge it, exit."""
+        self.stopping.set()
+
+    def install_signal_handlers(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.request_stop)
+
+    async def ensure_groups(self) -> None:
+        for key in self.streams:
+            try:
+                await self.redis.xgroup_create(key, self.group, id="0", mkstream=True)
+            except ResponseError as exc:
+                if "BUSYGROUP" not in str(exc):
+                    raise
+
+    async def run(self, *, max_idle_loops: int | None = None) -> None:
+        await self.ensure_groups()
+        logger.info("router %s reading %s", self.name, ", ".join(self.streams))
+        # First our own pending entries (a restart under the same name), then new ones.
+        await self._drain_own_pending()
+        idle = 0
+        try:
+            while not self.stopping.is_set():
+                got = await self.step()
+                idle = 0 if got else idle + 1
+                if max_idle_loops is not None and idle >= max_idle_loops:
+                    break
+        finally:
+            await self.redis.aclose()
+            self.db.shutdown(wait=True)
+
+    async def step(self) -> int:
+        """One loop turn: housekeeping when due, then one batch. Returns entries handled."""
+        now = time.monotonic()
+        if now >= self._next_housekeeping:
+            self._next_housekeeping = now + 0.5
+            await self.housekeeping(trim=now >= self._next_trim)
+            if now >= self._next_trim:
+                self._next_trim = now + 30
+        response = await self.redis.xreadgroup(
+            self.group,
+            self.name,
+            dict.fromkeys(self.streams, ">"),
+            count=self.batch_size,
+            block=self.block_ms,
+        )
+        items = self._items(response)
+        if items:
+            await self.handle(items)
+        return len(items)
+
+    # --- batches ---------------------------------------------------------------------------
+
+    @staticmethod
+    def _items(response: list | None) -> list[StreamEntry]:
+        items: list[StreamEntry] = []
+        for key, entries in response or []:
+            key = key.decode() if isinstance(key, bytes) else key
+            for entry_id, fields in entries:
+                if fields is None:  # deleted while pending
+                    continue
+                items.append(_decode(key, entry_id, fields))
+        return items
+
+    async def handle(self, items: list[StreamEntry]) -> None:
+        loop = asyncio.get_running_loop()
+        outcome = await loop.run_in_executor(self.db, process_batch, items)
+        if outcome.acked:
+            await self._ack(outcome.acked)
+            self.processed += len(outcome.acked)
+        for item, error in outcome.failed:
+            await self._count_failure(item, error)
+        if outcome.infrastructure_error:
+            await asyncio.sleep(1)  # leave the rest pending; it is claimed again later
+
+    async def _ack(self, items: Sequence[StreamEntry]) -> None:
+        pipe = self.redis.pipeline(transaction=False)
+        by_stream: dict[str, list[str]] = {}
+        for item in items:
+            by_stream.setdefault(item.stream, []).append(item.entry_id)
+        for key, ids in by_stream.items():
+            pipe.xack(key, self.group, *ids)
+            pipe.hdel(_attempts_key(key), *ids)
+        await pipe.execute()
+
+    async def _count_failure(self, item: StreamEntry, error: str) -> None:
+        attempts = await self.redis.hincrby(_attempts_key(item.stream), item.entry_id, 1)
+        if item.entry is None or attempts >= self.max_attempts:
+            await self._dead_letter(item, error, attempts)
+
+    async def _dead_letter(self, item: StreamEntry, error: str, attempts: int) -> None:
+        dead_stream = _dead_stream_for(item.stream)
+        await self.redis.xadd(
+            dead_stream,
+            {
+                "stream": item.stream,
+                "id": item.entry_id,
+                "e": item.payload,
+                "error": error,
+                "attempts": attempts,
+                "consumer": self.name,
+            },
+        )
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self.db, record_dead_letter, item, error, attempts, dead_stream)
+        await self._ack([item])
+        logger.error(
+            "entry %s moved to %s after %d attempts: %s",
+            item.entry_id,
+            dead_stream,
+            attempts,
+            error,
+        )
+
+    # --- housekeeping ----------------------------------------------------------------------
+
+    async def housekeeping(self, *, trim: bool) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.run_in_executor(self.db, _expire_offers)
+        except INFRASTRUCTURE_ERRORS:
+            logger.exception("expiring offers failed")
+        await self.claim_abandoned()
+        if trim:
+            await self.trim()
+
+    async def _drain_own_pending(self) -> None:
+        while not self.stopping.is_set():
+            response = await self.redis.xreadgroup(
+                self.group, self.name, dict.fromkeys(self.streams, "0"), count=self.batch_size
+            )
+            items = self._items(response)
+            if not items:
+                return
+            await self.handle(items)
+            if len(items) < self.batch_size:
+                return
+
+    async def claim_abandoned(self) -> int:
+        """Take over entries another (dead or failing) consumer left pending too long."""
+        claimed = 0
+        for key in self.streams:
+            start = "0-0"
+            while True:
+                result = await self.redis.xautoclaim(
+                    key, self.group, self.name, self.claim_idle_ms, start, count=self.batch_size
+                )
+                start, entries = result[0], result[1]
+                items = [_decode(key, entry_id, fields) for entry_id, fields in entries if fields]
+                if items:
+                    claimed += len(items)
+                    await self.handle(items)
+                if start in (b"0-0", "0-0") or not entries:
+                    break
+        return claimed
+
+    async def trim(self) -> None:
+        """Trim acknowledged entries older than the retention; never a pending or unread one."""
+        cutoff_ms = int((time.time() - settings.INBOUND_RETENTION_SECONDS) * 1000)
+        for key in self.streams:
+            floor = await _safe_trim_floor(self.redis, key)
+            if floor is None:
+                continue
+            min_id = min(floor, (cutoff_ms, 0))
+            await self.redis.xtrim(key, minid=f"{min_id[0]}-{min_id[1]}", approximate=True)
+
+
+def _expire_offers() -> int:
+    close_old_connections()
+    return expire_offers()
+
+
+def _attempts_key(stream_key: str) -> str:
+    return f"{stream_key}:attempts"
+
+
+def _dead_stream_for(stream_key: str) -> str:
+    shard = stream_key.rsplit("{s", 1)[-1].rstrip("}")
+    return stream.dead_letter_key(int(shard)) if shard.isdigit() else f"{stream_key}:dead"
+
+
+def _decode(key: str, entry_id: bytes | str, fields: dict) -> StreamEntry:
+    entry_id = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+    payload = fields.get(b"e") or fields.get("e") or b""
+    if isinstance(payload, str):
+        payload = payload.encode()
+    item = StreamEntry(stream=key, entry_id=entry_id, payload=payload)
+    try:
+        item.entry = stream.decode(payload)
+    except Exception as exc:  # malformed JSON or schema: poison, dead-lettered at once
+        item.decode_error = f"undecodable entry: {exc}"
+    return item
+
+
+def _parse_id(value: bytes | str) -> tuple[int, int]:
+    text = value.decode() if isinstance(value, bytes) else value
+    ms, _, seq = text.partition("-")
+    return int(ms), int(seq or 0)
+
+
+async def _safe_trim_floor(client: aioredis.Redis, key: str) -> tuple[int, int] | None:
+    """The smallest id that must survive: the oldest pending entry, or the first entry after
+    the slowest group's last delivered one. None: nothing can be trimmed safely."""
+    groups = await client.xinfo_groups(key)
+    if not groups:
+        return None
+    floors: list[tuple[int, int]] = []
+    for group in groups:
+        last = _parse_id(group["last-delivered-id"])
+        floors.append((last[0], last[1] + 1))
+        name = group["name"]
+        summary = await client.xpending(key, name)
+        if summary and summary.get("pending"):
+            floors.append(_parse_id(summary["min"]))
+    return min(floors)
