@@ -16,16 +16,27 @@ from routing_service.tenancy import actions as tenancy_actions
 from routing_service.tenancy.models import Company, Role, User
 
 
+def delete_run_keys(client: redis.Redis) -> None:
+    """Delete this run's keys (they all carry its prefix: see tests/settings.py)."""
+    keys = list(client.scan_iter(match=f"{settings.REDIS_KEY_PREFIX}*", count=1000))
+    for start in range(0, len(keys), 1000):
+        client.delete(*keys[start : start + 1000])
+
+
 @pytest.fixture(scope="session", autouse=True)
-def _clean_test_redis() -> None:
-    """Start every run with an empty test Redis database (ours alone: see tests/settings.py)."""
-    redis.Redis.from_url(settings.REDIS_URL).flushdb()
+def _clean_test_redis() -> Iterator[None]:
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    delete_run_keys(client)
+    yield
+    delete_run_keys(client)
+    client.close()
 
 
 @pytest.fixture
 def redis_client() -> Iterator[redis.Redis]:
+    """A Redis client with none of this run's keys left by an earlier test."""
     client = redis.Redis.from_url(settings.REDIS_URL)
-    client.flushdb()
+    delete_run_keys(client)
     yield client
     client.close()
 

@@ -5,13 +5,17 @@ pytest-django imports settings before any conftest runs, so the defaults live he
 
 import os
 
-os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/switchboard")
+# One id per test run, inherited by the processes a test starts (routers, timers, servers), so
+# that concurrent runs on one machine never share a test database or Redis keys.
+RUN_ID = os.environ.setdefault("SWITCHBOARD_TEST_RUN", str(os.getpid()))
+os.environ.setdefault("DATABASE_URL", "postgres://postgres:postgres@127.0.0.1:5432/switchboard")
+os.environ.setdefault("TEST_DATABASE_NAME", f"test_switchboard_{RUN_ID}")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/14")
-os.environ.setdefault("REDIS_KEY_PREFIX", "sbtest")
+os.environ.setdefault("REDIS_KEY_PREFIX", f"sbtest{RUN_ID}")
 os.environ.setdefault("DATABASE_POOL", "false")
 os.environ.setdefault("SWITCHBOARD_VAR_DIR", os.path.join(os.getcwd(), "var", "test"))
 
-from routing_service.settings import *  # noqa: F403
+from routing_service.settings import *  # noqa: E402, F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES = {

@@ -28,7 +28,13 @@ from dataclasses import dataclass, field
 
 import redis.asyncio as aioredis
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, close_old_connections, transaction
+from django.db import (
+    InterfaceError,
+    OperationalError,
+    close_old_connections,
+    connections,
+    transaction,
+)
 from redis.exceptions import RedisError, ResponseError
 
 from realtime import publish
@@ -212,6 +218,7 @@ class Router:
                     break
         finally:
             await self.redis.aclose()
+            self.db.submit(connections.close_all).result()
             self.db.shutdown(wait=True)
 
     async def step(self) -> int:
