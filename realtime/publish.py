@@ -24,6 +24,7 @@ import msgspec
 import redis
 from django.conf import settings
 from django.db import transaction
+from redis.commands.core import Script
 
 from realtime.events import Event
 
@@ -63,8 +64,7 @@ def log_key(company_id: int, group: str) -> str:
 
 def group_channel(group: str) -> str:
     """The pub/sub channel channels-redis' RedisPubSubChannelLayer uses for a group."""
-    prefix = settings.CHANNEL_LAYERS["default"]["CONFIG"].get("prefix", "asgi")
-    return f"{prefix}__group__{group}"
+    return f"{settings.CHANNEL_LAYER_PREFIX}__group__{group}"
 
 
 @functools.cache
@@ -73,7 +73,7 @@ def _client() -> redis.Redis:
 
 
 @functools.cache
-def _script() -> redis.commands.core.Script:  # type: ignore[name-defined]
+def _script() -> Script:
     return _client().register_script(_PUBLISH_LUA)
 
 
@@ -94,7 +94,7 @@ def publish_now(events: Sequence[Event]) -> list[int]:
     for event in events:
         head, tail = envelope_parts(event)
         keys = [seq_key(event.company_id)] + [log_key(event.company_id, g) for g in event.groups]
-        args = [maxlen, head, tail] + [group_channel(g) for g in event.groups]
+        args: list[str | int] = [maxlen, head, tail, *(group_channel(g) for g in event.groups)]
         script(keys=keys, args=args, client=pipe)
     return [int(seq) for seq in pipe.execute()]
 

@@ -191,13 +191,13 @@ CACHES = {
     }
 }
 
+# The pub/sub layer: no per-channel queues to overflow, ~5x the group_send rate of the default
+# layer. Events are also written to a durable log (realtime/publish.py), which is the record.
+CHANNEL_LAYER_PREFIX = f"{REDIS_KEY_PREFIX}:ws"
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-        "CONFIG": {
-            "hosts": [CHANNEL_LAYER_REDIS_URL],
-            "prefix": f"{REDIS_KEY_PREFIX}:ws",
-        },
+        "CONFIG": {"hosts": [CHANNEL_LAYER_REDIS_URL], "prefix": CHANNEL_LAYER_PREFIX},
     }
 }
 
@@ -232,6 +232,9 @@ ROUTER_BLOCK_MS = env_int("ROUTER_BLOCK_MS", 1000, minimum=10)
 INBOUND_RETENTION_SECONDS = env_int("INBOUND_RETENTION_SECONDS", 3600)
 WEBHOOK_MAX_BODY_BYTES = env_int("WEBHOOK_MAX_BODY_BYTES", 1024 * 1024, minimum=1024)
 WEBHOOK_TIMESTAMP_TOLERANCE_SECONDS = env_int("WEBHOOK_TIMESTAMP_TOLERANCE_SECONDS", 300)
+# Behind a trusted reverse proxy, rebuild the public webhook URL (Twilio signs it) from
+# X-Forwarded-Proto / X-Forwarded-Host. Off by default: anyone could send those headers.
+WEBHOOK_TRUST_FORWARDED_HEADERS = env_bool("WEBHOOK_TRUST_FORWARDED_HEADERS", default=False)
 # The public base URL used to build webhook URLs shown to admins.
 PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
 WS_TICKET_TTL_SECONDS = env_int("WS_TICKET_TTL_SECONDS", 60, minimum=5)

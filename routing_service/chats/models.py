@@ -11,13 +11,12 @@ them); the rules that must always hold are database constraints, not hopes:
 from __future__ import annotations
 
 import uuid
-from typing import ClassVar
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from routing_service.tenancy.managers import CompanyScopedManager, TenantModel
+from routing_service.tenancy.managers import TenantModel
 
 
 class Provider(models.TextChoices):
@@ -154,8 +153,6 @@ class Conversation(TenantModel):
     rating = models.PositiveSmallIntegerField(null=True, blank=True)
     message_count = models.PositiveIntegerField(default=0)
 
-    objects: ClassVar[CompanyScopedManager[Conversation]] = CompanyScopedManager()
-
     class Meta:
         ordering = ["-created_at"]
         constraints = [
@@ -271,8 +268,6 @@ class ChatAssignment(TenantModel):
     escalation_level = models.PositiveSmallIntegerField(default=0)
     escalation_reason = models.TextField(blank=True, default="")
     end_reason = models.TextField(blank=True, default="")
-
-    objects: ClassVar[CompanyScopedManager[ChatAssignment]] = CompanyScopedManager()
 
     class Meta:
         ordering = ["-offered_at"]
@@ -398,7 +393,7 @@ class ChatNotification(TenantModel):
 class RoutingPolicy(TenantModel):
     """How a company's chats are routed (one per company)."""
 
-    company = models.OneToOneField(  # type: ignore[assignment]
+    company = models.OneToOneField(
         "tenancy.Company", on_delete=models.CASCADE, related_name="routing_policy"
     )
     strategy = models.CharField(

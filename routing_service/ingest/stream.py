@@ -14,7 +14,7 @@ replayed entry harmless whatever Redis forgot.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Literal, TypeAlias
 
 import msgspec
 from django.conf import settings
@@ -40,7 +40,7 @@ class StatusEntry(msgspec.Struct, frozen=True, kw_only=True, tag_field="kind", t
     status: StatusEvent
 
 
-Entry = InboundEntry | StatusEntry
+Entry: TypeAlias = InboundEntry | StatusEntry
 _encoder = msgspec.json.Encoder()
 _decoder: msgspec.json.Decoder[Entry] = msgspec.json.Decoder(Entry)
 

@@ -25,6 +25,7 @@ import socket
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import redis.asyncio as aioredis
 from django.conf import settings
@@ -43,6 +44,7 @@ from routing_service.chats.actions.receipts import record_status_event
 from routing_service.chats.actions.routing import expire_offers
 from routing_service.chats.models import Channel
 from routing_service.ingest import stream
+from routing_service.ingest.stream import InboundEntry, StatusEntry
 from routing_service.router.models import DeadLetter
 
 logger = logging.getLogger(__name__)
@@ -57,7 +59,7 @@ class StreamEntry:
     stream: str
     entry_id: str
     payload: bytes
-    entry: stream.Entry | None = None
+    entry: InboundEntry | StatusEntry | None = None
     decode_error: str | None = None
 
 
@@ -244,7 +246,8 @@ class Router:
     # --- batches ---------------------------------------------------------------------------
 
     @staticmethod
-    def _items(response: list | None) -> list[StreamEntry]:
+    def _items(response: Any) -> list[StreamEntry]:
+        """Entries of an XREADGROUP answer (RESP2 shape: [[stream, [[id, fields]...]]...])."""
         items: list[StreamEntry] = []
         for key, entries in response or []:
             key = key.decode() if isinstance(key, bytes) else key

@@ -43,7 +43,7 @@ MANAGING_ROLES = frozenset({Role.SUPERADMIN, Role.COMPANY_ADMIN})
 
 
 class SwitchboardUserManager(UserManager["User"]):
-    def create_superuser(  # type: ignore[override]
+    def create_superuser(
         self, username: str, email: str | None = None, password: str | None = None, **extra: Any
     ) -> User:
         """`createsuperuser` (also with --noinput) makes a Switchboard superadmin."""
@@ -73,7 +73,7 @@ class User(AbstractUser):
     # When the agent last had zero chats while available: least_busy ties go to the longest idle.
     idle_since = models.DateTimeField(null=True, blank=True)
 
-    objects: ClassVar[SwitchboardUserManager] = SwitchboardUserManager()  # type: ignore[assignment]
+    objects: ClassVar[SwitchboardUserManager] = SwitchboardUserManager()
 
     class Meta:
         constraints = [

@@ -15,7 +15,7 @@ from django.utils import timezone
 from realtime.events import EventType, make_event
 from realtime.publish import publish_on_commit
 from routing_service.chats.actions.audit import log_event
-from routing_service.chats.actions.errors import ActionError, not_found
+from routing_service.chats.actions.errors import ActionError, company_of, not_found
 from routing_service.chats.actions.routing import (
     end_offer,
     offer_chat,
@@ -44,7 +44,7 @@ def _load_assignment(assignment_id: int, actor: User) -> ChatAssignment:
     """The assignment, locked, if it belongs to the actor's company (404 otherwise)."""
     qs = ChatAssignment.objects.unscoped().select_for_update(of=("self",))
     if not actor.is_superadmin:
-        qs = qs.filter(company_id=actor.company_id)
+        qs = qs.filter(company_id=company_of(actor))
     assignment = qs.filter(pk=assignment_id).first()
     if assignment is None:
         raise not_found("Assignment", "assignment_id")
@@ -54,7 +54,7 @@ def _load_assignment(assignment_id: int, actor: User) -> ChatAssignment:
 def _company_of_assignment(assignment_id: int, actor: User) -> int:
     qs = ChatAssignment.objects.unscoped().filter(pk=assignment_id)
     if not actor.is_superadmin:
-        qs = qs.filter(company_id=actor.company_id)
+        qs = qs.filter(company_id=company_of(actor))
     company_id = qs.values_list("company_id", flat=True).first()
     if company_id is None:
         raise not_found("Assignment", "assignment_id")
@@ -85,7 +85,7 @@ def active_assignment_for(conversation_id: int, actor: User) -> ChatAssignment |
         conversation_id=conversation_id, status__in=ACTIVE_ASSIGNMENT_STATUSES
     )
     if not actor.is_superadmin:
-        qs = qs.filter(company_id=actor.company_id)
+        qs = qs.filter(company_id=company_of(actor))
     return qs.first()
 
 

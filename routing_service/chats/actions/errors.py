@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from routing_service.tenancy.models import User
+
 
 class ActionError(Exception):
     """A refused action: `code` is machine-readable, `field` names the input at fault.
@@ -23,6 +28,13 @@ class ActionError(Exception):
         if self.field:
             body[self.field] = [self.message]
         return body
+
+
+def company_of(user: User) -> int:
+    """The acting user's company id; superadmins must act through a company-scoped path."""
+    if user.company_id is None:
+        raise ActionError("forbidden", "Act as a member of the company.", status=403)
+    return user.company_id
 
 
 def not_found(what: str, field: str | None = None) -> ActionError:

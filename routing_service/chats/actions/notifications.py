@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from realtime.events import EventType, make_event
 from realtime.publish import publish_on_commit
-from routing_service.chats.actions.errors import not_found
+from routing_service.chats.actions.errors import company_of, not_found
 from routing_service.chats.actions.inbound import notification_data
 from routing_service.chats.models import ChatNotification, Conversation
 from routing_service.tenancy.models import User
@@ -17,7 +17,7 @@ def mark_read(user: User, *, conversation_id: int) -> ChatNotification | None:
     """Zero the user's unread and urgent counts for the chat's client."""
     client_id = (
         Conversation.objects.unscoped()
-        .filter(pk=conversation_id, company_id=user.company_id)
+        .filter(pk=conversation_id, company_id=company_of(user))
         .values_list("client_id", flat=True)
         .first()
     )
@@ -27,7 +27,7 @@ def mark_read(user: User, *, conversation_id: int) -> ChatNotification | None:
         notification = (
             ChatNotification.objects.unscoped()
             .select_for_update()
-            .filter(recipient=user, company_id=user.company_id, client_id=client_id)
+            .filter(recipient=user, company_id=company_of(user), client_id=client_id)
             .first()
         )
         if notification is None:

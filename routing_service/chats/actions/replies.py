@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from realtime.events import EventType, make_event
 from realtime.publish import publish_on_commit
-from routing_service.chats.actions.errors import ActionError, not_found
+from routing_service.chats.actions.errors import ActionError, company_of, not_found
 from routing_service.chats.locks import lock_company_routing, lock_conversation
 from routing_service.chats.models import (
     ACTIVE_ASSIGNMENT_STATUSES,
@@ -47,7 +47,7 @@ def send_agent_reply(
         )
     qs = Conversation.objects.unscoped().filter(pk=conversation_id)
     if not agent.is_superadmin:
-        qs = qs.filter(company_id=agent.company_id)
+        qs = qs.filter(company_id=company_of(agent))
     company_id = qs.values_list("company_id", flat=True).first()
     if company_id is None:
         raise not_found("Conversation", "conversation_id")

@@ -1,0 +1,347 @@
+"""Admin for the chat domain: inboxes, clients, conversations, messages, assignments.
+
+Tenant-aware through `TenantModelAdmin`. Change lists join every row they show
+(`list_select_related`) and big relations use autocomplete, so a page costs a fixed number of
+queries however many rows it lists. The routing actions remain the normal writers of these rows;
+the admin is for inspection and repair.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from django import forms
+from django.contrib import admin
+from django.db.models import OuterRef, QuerySet, Subquery
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html
+
+from routing_service.chats.models import (
+    ACTIVE_ASSIGNMENT_STATUSES,
+    PRIORITY_RANK,
+    AssignmentEvent,
+    Channel,
+    ChatAssignment,
+    ChatNotification,
+    Client,
+    Conversation,
+    Message,
+    RoutingPolicy,
+)
+from routing_service.tenancy.admin_mixins import (
+    TenantInlineMixin,
+    TenantModelAdmin,
+    TenantModelForm,
+)
+
+VIEW_ONLY = frozenset({"view"})
+# Superadmins keep "delete" so that deleting a company (which cascades here) stays possible.
+VIEW_AND_DELETE = frozenset({"view", "delete"})
+
+
+# --- Channels --------------------------------------------------------------------------------
+
+
+class ChannelAdminForm(TenantModelForm):
+    """Secrets are write-only: never rendered back, kept when the field is left empty."""
+
+    secret = forms.CharField(
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text="What authenticates the provider. Leave empty to keep the current secret.",
+    )
+    previous_secret = forms.CharField(
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text="Still accepted during a rotation. Leave empty to keep it.",
+    )
+    clear_previous_secret = forms.BooleanField(
+        required=False, help_text="End the rotation: stop accepting the previous secret."
+    )
+
+    class Meta:
+        model = Channel
+        fields = "__all__"
+
+    def clean_secret(self) -> str:
+        secret: str = self.cleaned_data.get("secret") or ""
+        if secret:
+            return secret
+        if self.instance.pk is not None:
+            return self.instance.secret
+        raise forms.ValidationError("A new channel needs a secret.")
+
+    def clean_previous_secret(self) -> str:
+        previous: str = self.cleaned_data.get("previous_secret") or ""
+        return previous or (self.instance.previous_secret if self.instance.pk else "")
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if cleaned.get("clear_previous_secret"):
+            cleaned["previous_secret"] = ""
+        return cleaned
+
+
+@admin.register(Channel)
+class ChannelAdmin(TenantModelAdmin):
+    form = ChannelAdminForm
+    list_display = ("name", "provider", "is_active", "webhook_path", "created_at")
+    list_filter = ("provider", "is_active")
+    search_fields = ("name",)
+    readonly_fields = ("uuid", "webhook_url", "created_at")
+    fieldsets = (
+        (None, {"fields": ("company", "name", "provider", "is_active")}),
+        ("Webhook", {"fields": ("webhook_url", "uuid", "created_at")}),
+        ("Authentication", {"fields": ("secret", "previous_secret", "clear_previous_secret")}),
+        ("Provider settings", {"fields": ("config", "max_body_bytes")}),
+    )
+
+    @admin.display(description="webhook URL")
+    def webhook_url(self, obj: Channel) -> str:
+        # An unsaved channel's uuid is provisional: a new one is drawn when the form is posted.
+        return obj.webhook_url if obj.pk else "Shown once the channel is saved."
+
+
+# --- Clients ---------------------------------------------------------------------------------
+
+
+@admin.register(Client)
+class ClientAdmin(TenantModelAdmin):
+    list_display = ("__str__", "external_id", "email", "phone", "language", "is_vip", "created_at")
+    list_filter = ("is_vip",)
+    search_fields = ("name", "external_id", "email", "phone")
+    readonly_fields = ("created_at",)
+
+
+# --- Conversations ---------------------------------------------------------------------------
+
+
+class ChatAssignmentInline(TenantInlineMixin, admin.TabularInline):
+    """The conversation's assignment history, read-only: the routing actions write it."""
+
+    model = ChatAssignment
+    company_admin_permissions = VIEW_ONLY
+    superadmin_permissions = VIEW_AND_DELETE
+    can_delete = False
+    extra = 0
+    fields = (
+        "agent",
+        "status",
+        "offered_at",
+        "accepted_at",
+        "first_response_at",
+        "resolved_at",
+        "escalation_level",
+        "end_reason",
+    )
+    readonly_fields = fields
+    ordering = ("offered_at",)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ChatAssignment]:
+        return super().get_queryset(request).select_related("agent")
+
+
+@admin.register(Conversation)
+class ConversationAdmin(TenantModelAdmin):
+    list_display = (
+        "id",
+        "client",
+        "channel",
+        "status",
+        "priority",
+        "assigned_agent",
+        "created_at",
+    )
+    list_filter = ("status", "priority", "channel")
+    list_select_related = ("client", "channel")
+    search_fields = ("client__name", "client__external_id")
+    autocomplete_fields = ("client",)
+    readonly_fields = ("message_count", "transcript", "audit_trail")
+    inlines = (ChatAssignmentInline,)
+    fieldsets = (
+        (
+            None,
+            {
+                "fields": (
+                    "company",
+                    "client",
+                    "channel",
+                    "status",
+                    "priority",
+                    "subject",
+                    "language",
+                    "category",
+                )
+            },
+        ),
+        (
+            "Timing",
+            {
+                "fields": (
+                    "created_at",
+                    "queued_at",
+                    "last_message_at",
+                    "first_response_at",
+                    "resolved_at",
+                    "waiting_on_customer_since",
+                )
+            },
+        ),
+        (
+            "SLA",
+            {
+                "fields": (
+                    "first_response_due_at",
+                    "resolution_due_at",
+                    "first_response_met",
+                    "resolution_met",
+                    "escalation_level",
+                )
+            },
+        ),
+        ("Outcome", {"fields": ("rating", "message_count", "transcript", "audit_trail")}),
+    )
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Conversation]:
+        # The active assignment's agent in the same query: the partial unique index
+        # "assignment_one_active_per_conversation" guarantees at most one such row.
+        active_agent = ChatAssignment.objects.unscoped().filter(
+            conversation=OuterRef("pk"), status__in=ACTIVE_ASSIGNMENT_STATUSES
+        )
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(assigned_agent_name=Subquery(active_agent.values("agent__username")[:1]))
+        )
+
+    @admin.display(description="assigned to", ordering="assigned_agent_name")
+    def assigned_agent(self, obj: Conversation) -> str:
+        return getattr(obj, "assigned_agent_name", None) or "—"
+
+    @admin.display(description="messages")
+    def transcript(self, obj: Conversation) -> str:
+        if not obj.pk:
+            return "—"
+        url = reverse("admin:chats_message_changelist")
+        return format_html('<a href="{}?conversation={}">Messages</a>', url, obj.pk)
+
+    @admin.display(description="audit trail")
+    def audit_trail(self, obj: Conversation) -> str:
+        if not obj.pk:
+            return "—"
+        url = reverse("admin:chats_assignmentevent_changelist")
+        return format_html('<a href="{}?conversation={}">Events</a>', url, obj.pk)
+
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
+        now = timezone.now()
+        initial = {"created_at": now, "queued_at": now, "last_message_at": now}
+        return {**initial, **super().get_changeform_initial_data(request)}
+
+    def save_model(self, request: HttpRequest, obj: Conversation, form: Any, change: Any) -> None:
+        # The queue index sorts on the rank, so it must follow the priority.
+        obj.priority_rank = PRIORITY_RANK[obj.priority]  # type: ignore[index]
+        super().save_model(request, obj, form, change)
+
+
+# --- Messages --------------------------------------------------------------------------------
+
+
+@admin.register(Message)
+class MessageAdmin(TenantModelAdmin):
+    list_display = (
+        "id",
+        "conversation",
+        "channel",
+        "direction",
+        "short_text",
+        "delivery_status",
+        "sent_at",
+    )
+    list_filter = ("direction", "delivery_status", "channel")
+    list_select_related = ("conversation__client", "channel")
+    search_fields = ("provider_message_id", "conversation__client__name")
+    autocomplete_fields = ("conversation", "sender")
+    readonly_fields = ("created_at",)
+
+    @admin.display(description="text")
+    def short_text(self, obj: Message) -> str:
+        return obj.text if len(obj.text) <= 60 else f"{obj.text[:59]}…"
+
+
+# --- Assignments and their audit trail -------------------------------------------------------
+
+
+@admin.register(ChatAssignment)
+class ChatAssignmentAdmin(TenantModelAdmin):
+    list_display = (
+        "id",
+        "conversation",
+        "agent",
+        "status",
+        "offered_at",
+        "accepted_at",
+        "first_response_due_at",
+        "escalation_level",
+    )
+    list_filter = ("status", "agent")
+    list_select_related = ("conversation__client", "agent")
+    search_fields = ("conversation__client__name", "agent__username")
+    autocomplete_fields = ("conversation", "agent")
+
+
+@admin.register(AssignmentEvent)
+class AssignmentEventAdmin(TenantModelAdmin):
+    """The audit trail is append-only: nobody adds or edits events here."""
+
+    company_admin_permissions = VIEW_ONLY
+    superadmin_permissions = VIEW_AND_DELETE
+    list_display = ("created_at", "action", "conversation", "actor", "from_agent", "to_agent")
+    list_filter = ("action",)
+    list_select_related = ("conversation__client", "actor", "from_agent", "to_agent")
+    search_fields = ("conversation__client__name", "reason")
+
+
+# --- Notifications and routing settings ------------------------------------------------------
+
+
+@admin.register(ChatNotification)
+class ChatNotificationAdmin(TenantModelAdmin):
+    list_display = (
+        "recipient",
+        "client",
+        "unread_count",
+        "urgent_count",
+        "last_message_at",
+        "dismissed_at",
+    )
+    list_filter = ("recipient",)
+    list_select_related = ("recipient", "client")
+    search_fields = ("client__name", "recipient__username")
+    autocomplete_fields = ("recipient", "client", "conversation")
+
+
+@admin.register(RoutingPolicy)
+class RoutingPolicyAdmin(TenantModelAdmin):
+    """One per company, made with the company: company admins edit theirs."""
+
+    company_admin_permissions: ClassVar[frozenset[str]] = frozenset({"view", "change"})
+    list_display = (
+        "__str__",
+        "strategy",
+        "offer_timeout_seconds",
+        "skill_fallback_seconds",
+        "abandon_after_minutes",
+        "updated_at",
+    )
+    list_filter = ("strategy",)
+    list_select_related = ("company",)
+    search_fields = ("company__name",)
+    readonly_fields = ("updated_at",)
+
+    def get_list_display(self, request: HttpRequest) -> Any:
+        # `__str__` already names the company.
+        return [c for c in super().get_list_display(request) if c != "company"]
