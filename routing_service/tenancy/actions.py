@@ -61,3 +61,72 @@ def create_user(
 def normalise_tags(values: Iterable[str]) -> list[str]:
     """Skills and languages compare case-insensitively: store them lower-cased, unique, sorted."""
     return sorted({v.strip().lower() for v in values if v and v.strip()})
+
+
+_USER_FIELDS = frozenset(
+    {
+        "username",
+        "email",
+        "first_name",
+        "last_name",
+        "role",
+        "company",
+        "max_chats",
+        "skills",
+        "languages",
+        "is_active",
+    }
+)
+
+
+@transaction.atomic
+def update_user(user: User, *, password: str | None = None, **changes: Any) -> User:
+    """Change a staff member's profile, role or company; `password` (if given) is re-hashed.
+
+    A deactivated user also goes offline, so the router stops offering them chats.
+    """
+    unknown = set(changes) - _USER_FIELDS
+    if unknown:
+        raise TypeError(f"unknown user fields: {sorted(unknown)}")
+    if "role" in changes and changes["role"] not in Role.values:
+        raise ValueError(f"unknown role {changes['role']!r}")
+    for tags in ("skills", "languages"):
+        if tags in changes:
+            changes[tags] = normalise_tags(changes[tags])
+    for field, value in changes.items():
+        setattr(user, field, value)
+    if password:
+        user.set_password(password)
+    if changes.get("is_active") is False:
+        _go_offline(user)
+    user.save()
+    return user
+
+
+@transaction.atomic
+def deactivate_user(user: User) -> User:
+    """Stop a user from signing in or taking chats, keeping their history (assignments,
+    messages and audit events point at them, so they are never deleted)."""
+    user.is_active = False
+    _go_offline(user)
+    user.save(update_fields=["is_active", "status", "status_changed_at"])
+    return user
+
+
+def _go_offline(user: User) -> None:
+    from django.utils import timezone
+
+    if user.status != AgentStatus.OFFLINE:
+        user.status = AgentStatus.OFFLINE
+        user.status_changed_at = timezone.now()
+
+
+def update_company(company: Company, **changes: Any) -> Company:
+    """Rename, re-slug or (de)activate a tenant."""
+    unknown = set(changes) - {"name", "slug", "is_active"}
+    if unknown:
+        raise TypeError(f"unknown company fields: {sorted(unknown)}")
+    for field, value in changes.items():
+        setattr(company, field, value)
+    company.save()
+    return company
