@@ -1,0 +1,97 @@
+"""⑤ Websocket tickets: a short-lived, single-use credential for `/ws/...?ticket=`.
+
+Browsers cannot put an `Authorization` header on a websocket handshake, and a token in a URL
+ends up in proxy logs. So an authenticated client asks `POST /api/v1/ws-ticket/` for a ticket
+and spends it at once: it is signed (tampering is detected without a database), expires after
+`settings.WS_TICKET_TTL_SECONDS`, and can be redeemed only once — the random nonce it carries
+is claimed in Redis with `SET NX`, so a ticket copied out of a log is worthless even inside its
+lifetime, and several web processes agree on which redemption was first.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import secrets
+
+import redis
+import redis.asyncio as aredis
+from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.core import signing
+
+__all__ = ["aredeem_ticket", "issue_ticket", "redeem_ticket"]
+
+_SALT = "switchboard.realtime.wsticket"
+# A used nonce is remembered a little longer than a ticket can live, so it cannot come back.
+_NONCE_MARGIN_SECONDS = 5
+
+
+def _signer() -> signing.TimestampSigner:
+    return signing.TimestampSigner(salt=_SALT)
+
+
+def _nonce_key(nonce: str) -> str:
+    return f"{settings.REDIS_KEY_PREFIX}:wsticket:{nonce}"
+
+
+def _ttl() -> int:
+    return int(settings.WS_TICKET_TTL_SECONDS)
+
+
+@functools.cache
+def _redis(url: str) -> redis.Redis:
+    """One sync client (and connection pool) per process and URL."""
+    return redis.Redis.from_url(url)
+
+
+def issue_ticket(user: AbstractBaseUser) -> tuple[str, dt.datetime]:
+    """A ticket for `user` and the moment it stops being accepted."""
+    user_id = int(user.pk)
+    nonce = secrets.token_urlsafe(16)
+    ticket = _signer().sign(f"{user_id}:{nonce}")
+    expires_at = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=_ttl())
+    return ticket, expires_at
+
+
+def _verify(ticket: str) -> tuple[int, str] | None:
+    """The (user id, nonce) of a well-signed, unexpired ticket; None otherwise."""
+    if not isinstance(ticket, str) or not ticket or len(ticket) > 512:
+        return None
+    try:
+        value = _signer().unsign(ticket, max_age=_ttl())
+    except signing.BadSignature:  # SignatureExpired is a BadSignature too
+        return None
+    user_part, _, nonce = value.partition(":")
+    if not user_part.isdigit() or not nonce:
+        return None
+    return int(user_part), nonce
+
+
+def redeem_ticket(ticket: str) -> int | None:
+    """The user id the ticket was issued to, the first time it is presented; None otherwise."""
+    verified = _verify(ticket)
+    if verified is None:
+        return None
+    user_id, nonce = verified
+    first_use = _redis(settings.REDIS_URL).set(
+        _nonce_key(nonce), user_id, nx=True, ex=_ttl() + _NONCE_MARGIN_SECONDS
+    )
+    return user_id if first_use else None
+
+
+async def aredeem_ticket(ticket: str) -> int | None:
+    """`redeem_ticket` for the websocket consumer, without blocking the event loop.
+
+    A client per call: asyncio connections belong to the loop that made them, and a handshake
+    is rare enough that a pooled client shared across loops is not worth the risk.
+    """
+    verified = _verify(ticket)
+    if verified is None:
+        return None
+    user_id, nonce = verified
+    async with aredis.Redis.from_url(settings.REDIS_URL) as client:
+        first_use = await client.set(
+            _nonce_key(nonce), user_id, nx=True, ex=_ttl() + _NONCE_MARGIN_SECONDS
+        )
+    return user_id if first_use else None
