@@ -2,8 +2,24 @@
 
 from __future__ import annotations
 
+from django.urls import URLPattern, URLResolver, path
 from rest_framework.routers import DefaultRouter
 
-urlpatterns: list = []
+from routing_service.api.auth import ObtainTokenView, WsTicketView
+from routing_service.api.channels import ChannelViewSet
+from routing_service.api.companies import CompanyViewSet
+from routing_service.api.routing_policy import RoutingPolicyView
+from routing_service.api.sla import SLAPolicyViewSet
+from routing_service.api.users import UserViewSet
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("auth/token/", ObtainTokenView.as_view(), name="api-token"),
+    path("ws-ticket/", WsTicketView.as_view(), name="api-ws-ticket"),
+    path("routing-policy/", RoutingPolicyView.as_view(), name="api-routing-policy"),
+]
 router = DefaultRouter(trailing_slash=True)
+router.register("companies", CompanyViewSet, basename="company")
+router.register("users", UserViewSet, basename="user")
+router.register("channels", ChannelViewSet, basename="channel")
+router.register("sla-policies", SLAPolicyViewSet, basename="sla-policy")
 urlpatterns += router.urls

@@ -1,0 +1,61 @@
+"""Entry points that hand out credentials: the API token and the websocket ticket."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.authtoken.models import Token
+from rest_framework.authtoken.serializers import AuthTokenSerializer
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from realtime.tickets import issue_ticket
+from routing_service.api.serializers.auth import TokenResponseSerializer, WsTicketResponseSerializer
+
+_ERRORS = inline_serializer(
+    "FieldErrors",
+    fields={
+        "non_field_errors": serializers.ListField(child=serializers.CharField(), required=False)
+    },
+)
+
+
+class ObtainTokenView(APIView):
+    """`POST {username, password}` → `{token}`: the caller's API token (created once, reused)."""
+
+    # No authentication here: a session cookie must not make this view a CSRF target, and a
+    # token is what the caller is asking for.
+    authentication_classes = []
+    permission_classes = [AllowAny]
+    serializer_class = AuthTokenSerializer
+
+    @extend_schema(
+        request=AuthTokenSerializer,
+        responses={200: TokenResponseSerializer, 400: _ERRORS},
+        auth=[],
+        tags=["auth"],
+    )
+    def post(self, request: Request) -> Response:
+        serializer = AuthTokenSerializer(data=request.data, context={"request": request})
+        serializer.is_valid(raise_exception=True)
+        token, _ = Token.objects.get_or_create(user=serializer.validated_data["user"])
+        return Response({"token": token.key})
+
+
+class WsTicketView(APIView):
+    """`POST` → `{ticket, expires_at}`: a single-use websocket credential for the caller."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        request=None,
+        responses={200: WsTicketResponseSerializer},
+        tags=["auth"],
+        description="Valid for WS_TICKET_TTL_SECONDS (default 60 s) and one websocket handshake.",
+    )
+    def post(self, request: Request) -> Response:
+        ticket, expires_at = issue_ticket(request.user)  # type: ignore[arg-type]
+        data = WsTicketResponseSerializer({"ticket": ticket, "expires_at": expires_at}).data
+        return Response(data)

@@ -1,0 +1,1 @@
+"""Request validation and response shapes for /api/v1/, one module per topic."""

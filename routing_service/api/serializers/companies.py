@@ -1,0 +1,40 @@
+"""Tenants, as a superadmin sees them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils.text import slugify
+from rest_framework import serializers
+
+from routing_service.tenancy.models import Company
+
+
+class CompanySerializer(serializers.ModelSerializer[Company]):
+    slug = serializers.SlugField(
+        max_length=64, required=False, help_text="Defaults to the slugified name."
+    )
+
+    class Meta:
+        model = Company
+        fields = ["id", "name", "slug", "is_active", "created_at"]
+        read_only_fields = ["id", "created_at"]
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs = super().validate(attrs)
+        if self.instance is None and not attrs.get("slug"):
+            attrs["slug"] = slugify(attrs.get("name", ""))[:64]
+            if not attrs["slug"]:
+                raise serializers.ValidationError(
+                    {"slug": ["The name gives no usable slug; please provide one."]}
+                )
+        slug = attrs.get("slug")
+        if slug is not None:
+            others = Company.objects.filter(slug=slug)
+            if self.instance is not None:
+                others = others.exclude(pk=self.instance.pk)
+            if others.exists():
+                raise serializers.ValidationError(
+                    {"slug": ["A company with this slug already exists."]}
+                )
+        return attrs

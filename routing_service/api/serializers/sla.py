@@ -1,0 +1,184 @@
+"""SLA policies: targets per priority on a business calendar, validated before they reach the
+SLA engine (a bad time zone or holiday country must fail here, not in the timer at 3 a.m.)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import zoneinfo
+from typing import Any
+
+import holidays as holidays_lib
+from rest_framework import serializers
+
+from routing_service.api.serializers.base import TenantModelSerializer
+from routing_service.chats.models import Priority
+from sla_engine.models import ChatSLA
+
+# The steps the SLA engine knows how to take (see sla_engine.models.default_escalation_ladder).
+ESCALATION_ACTIONS = ("notify_supervisors", "raise_priority", "reassign")
+MAX_TARGET_MINUTES = 366 * 24 * 60
+_HHMM = "%H:%M"
+
+
+@functools.cache
+def _time_zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+@functools.cache
+def _holiday_countries() -> dict[str, list[str]]:
+    return dict(holidays_lib.list_supported_countries())
+
+
+def _hhmm(**kwargs: Any) -> serializers.TimeField:
+    return serializers.TimeField(format=_HHMM, input_formats=[_HHMM], **kwargs)
+
+
+class EscalationStepSerializer(serializers.Serializer[dict[str, Any]]):
+    after_minutes = serializers.IntegerField(min_value=0, max_value=MAX_TARGET_MINUTES)
+    action = serializers.ChoiceField(choices=ESCALATION_ACTIONS)
+    to = serializers.CharField(
+        required=False, max_length=32, help_text="For reassign: who takes over, e.g. supervisor."
+    )
+
+
+class SLAPolicySerializer(TenantModelSerializer[ChatSLA]):
+    priority = serializers.ChoiceField(choices=Priority.choices)
+    first_response_minutes = serializers.IntegerField(min_value=1, max_value=MAX_TARGET_MINUTES)
+    resolution_minutes = serializers.IntegerField(min_value=1, max_value=MAX_TARGET_MINUTES)
+    warning_percent = serializers.IntegerField(min_value=1, max_value=100, required=False)
+    work_start = _hhmm(required=False, help_text="HH:MM, local to `timezone`.")
+    work_end = _hhmm(
+        required=False,
+        help_text="HH:MM; at or before work_start means an overnight (or 24-hour) shift.",
+    )
+    work_intervals = serializers.ListField(
+        child=serializers.ListField(child=_hhmm(), min_length=2, max_length=2),
+        required=False,
+        max_length=12,
+        help_text='Overrides work_start/work_end, e.g. [["09:00", "12:00"], ["13:00", "17:00"]].',
+    )
+    weekdays = serializers.ListField(
+        child=serializers.IntegerField(min_value=0, max_value=6),
+        required=False,
+        max_length=7,
+        help_text="Working days, 0 = Monday … 6 = Sunday.",
+    )
+    timezone = serializers.CharField(
+        max_length=64, required=False, help_text="IANA name, e.g. Europe/Berlin."
+    )
+    holiday_country = serializers.CharField(
+        max_length=8,
+        required=False,
+        allow_blank=True,
+        help_text="ISO code known to the `holidays` package, e.g. DE; empty for none.",
+    )
+    holiday_subdivision = serializers.CharField(max_length=16, required=False, allow_blank=True)
+    holidays = serializers.ListField(
+        child=serializers.DateField(input_formats=["iso-8601"]),
+        required=False,
+        max_length=1000,
+        help_text="Extra non-working dates, YYYY-MM-DD.",
+    )
+    escalation_ladder = serializers.ListField(
+        child=EscalationStepSerializer(), required=False, max_length=20
+    )
+
+    class Meta:
+        model = ChatSLA
+        fields = [
+            "id",
+            "company",
+            "priority",
+            "first_response_minutes",
+            "resolution_minutes",
+            "warning_percent",
+            "work_start",
+            "work_end",
+            "work_intervals",
+            "weekdays",
+            "include_weekends",
+            "timezone",
+            "holiday_country",
+            "holiday_subdivision",
+            "holidays",
+            "pause_while_waiting_on_customer",
+            "escalation_ladder",
+            "updated_at",
+        ]
+        read_only_fields = ["id", "updated_at"]
+        # Uniqueness per company and priority is checked in validate(), with the field named.
+        validators: list[Any] = []
+
+    def validate_weekdays(self, value: list[int]) -> list[int]:
+        if len(set(value)) != len(value):
+            raise serializers.ValidationError("Each weekday may appear only once.")
+        return sorted(value)
+
+    def validate_work_intervals(self, value: list[list[dt.time]]) -> list[list[str]]:
+        # Stored as JSON: keep the same "HH:MM" strings the API accepts.
+        return [[start.strftime(_HHMM), end.strftime(_HHMM)] for start, end in value]
+
+    def validate_timezone(self, value: str) -> str:
+        if value not in _time_zones():
+            raise serializers.ValidationError(f'"{value}" is not a known IANA time zone.')
+        return value
+
+    def validate_holiday_country(self, value: str) -> str:
+        value = value.strip().upper()
+        if value and value not in _holiday_countries():
+            raise serializers.ValidationError(f'"{value}" is not a supported holiday country.')
+        return value
+
+    def validate_holidays(self, value: list[dt.date]) -> list[str]:
+        return sorted({day.isoformat() for day in value})
+
+    def validate_escalation_ladder(self, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        steps = [step["after_minutes"] for step in value]
+        if steps != sorted(steps):
+            raise serializers.ValidationError("Steps must be in order of after_minutes.")
+        return value
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs = super().validate(attrs)
+        instance: ChatSLA | None = self.instance
+        company = self.target_company(attrs)
+
+        def current(field: str, default: Any = None) -> Any:
+            if field in attrs:
+                return attrs[field]
+            return getattr(instance, field) if instance is not None else default
+
+        errors: dict[str, list[str]] = {}
+        first, resolution = current("first_response_minutes"), current("resolution_minutes")
+        if first is not None and resolution is not None and resolution < first:
+            errors["resolution_minutes"] = ["Must not be shorter than first_response_minutes."]
+
+        weekdays = current("weekdays", [0, 1, 2, 3, 4])
+        if not weekdays and not current("include_weekends", False):
+            errors["weekdays"] = ["Name at least one working day (or include weekends)."]
+
+        country = current("holiday_country", "")
+        subdivision = (attrs.get("holiday_subdivision") or "").strip()
+        if "holiday_subdivision" in attrs:
+            attrs["holiday_subdivision"] = subdivision
+        if subdivision:
+            known = _holiday_countries().get(country) if country else None
+            if not country:
+                errors["holiday_subdivision"] = ["Needs holiday_country."]
+            elif known is not None and subdivision not in known:
+                errors["holiday_subdivision"] = [
+                    f'"{subdivision}" is not a subdivision of {country}.'
+                ]
+
+        priority = current("priority")
+        if priority is not None:
+            clash = ChatSLA.objects.for_company(company).filter(priority=priority)
+            if instance is not None:
+                clash = clash.exclude(pk=instance.pk)
+            if clash.exists():
+                errors["priority"] = ["This company already has an SLA policy for this priority."]
+        if errors:
+            raise serializers.ValidationError(errors)
+        return attrs

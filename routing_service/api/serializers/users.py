@@ -1,0 +1,117 @@
+"""Staff: who they are, what they may do and what chats they can take."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import serializers
+
+from routing_service.api.serializers.base import caller, limit_company_choices
+from routing_service.tenancy.models import Company, Role, User
+
+
+def _tag() -> serializers.CharField:
+    return serializers.CharField(max_length=64)
+
+
+class UserSerializer(serializers.ModelSerializer[User]):
+    password = serializers.CharField(
+        write_only=True,
+        required=False,
+        trim_whitespace=False,
+        style={"input_type": "password"},
+        help_text="Required when creating; checked by the server's password validators.",
+    )
+    role = serializers.ChoiceField(choices=Role.choices, default=Role.AGENT)
+    company = serializers.PrimaryKeyRelatedField(
+        queryset=Company.objects.all(),
+        required=False,
+        allow_null=True,
+        help_text=(
+            "Company admins may omit it (always their own company); superadmins name it for "
+            "every role except superadmin, which belongs to no company."
+        ),
+    )
+    max_chats = serializers.IntegerField(min_value=0, max_value=100, required=False)
+    skills = serializers.ListField(child=_tag(), required=False, max_length=100)
+    languages = serializers.ListField(child=_tag(), required=False, max_length=50)
+
+    class Meta:
+        model = User
+        fields = [
+            "id",
+            "username",
+            "password",
+            "email",
+            "first_name",
+            "last_name",
+            "role",
+            "company",
+            "max_chats",
+            "skills",
+            "languages",
+            "status",
+            "is_active",
+        ]
+        read_only_fields = ["id", "status"]
+
+    def get_fields(self) -> dict[str, serializers.Field[Any, Any, Any, Any]]:
+        fields = super().get_fields()
+        user = getattr(self.context.get("request"), "user", None)
+        if isinstance(user, User):  # not so while the OpenAPI schema is generated
+            limit_company_choices(fields["company"], user)
+        return fields
+
+    def validate_role(self, value: str) -> str:
+        if value == Role.SUPERADMIN and not caller(self).is_superadmin:
+            raise serializers.ValidationError("Only a superadmin can grant the superadmin role.")
+        return value
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs = super().validate(attrs)
+        user = caller(self)
+        instance: User | None = self.instance
+        errors: dict[str, list[str]] = {}
+
+        role = attrs.get("role", instance.role if instance else Role.AGENT)
+        if instance is not None and instance.pk == user.pk:
+            # Nobody locks themselves (or their company) out by accident.
+            if role != instance.role:
+                errors["role"] = ["You cannot change your own role."]
+            if attrs.get("is_active") is False:
+                errors["is_active"] = ["You cannot deactivate yourself."]
+
+        if role == Role.SUPERADMIN:
+            if attrs.get("company") is not None:
+                errors["company"] = ["A superadmin belongs to no company."]
+            attrs["company"] = None
+        else:
+            if "company" in attrs:
+                company = attrs["company"]
+            elif instance is not None:
+                company = instance.company
+            else:
+                company = self.context.get("company") or user.company
+            if company is None:
+                errors["company"] = ["This field is required for this role."]
+            attrs["company"] = company
+
+        password = attrs.get("password")
+        if instance is None and not password:
+            errors["password"] = ["This field is required."]
+        elif password:
+            candidate = instance or User(
+                username=attrs.get("username", ""),
+                email=attrs.get("email", ""),
+                first_name=attrs.get("first_name", ""),
+                last_name=attrs.get("last_name", ""),
+            )
+            try:
+                validate_password(password, user=candidate)
+            except DjangoValidationError as exc:
+                errors["password"] = list(exc.messages)
+        if errors:
+            raise serializers.ValidationError(errors)
+        return attrs

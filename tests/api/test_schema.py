@@ -1,0 +1,61 @@
+"""The OpenAPI schema and its docs page: complete, and served without any CDN."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.test import Client
+
+pytestmark = pytest.mark.django_db
+
+PROVISIONING_PATHS = [
+    "/api/v1/auth/token/",
+    "/api/v1/ws-ticket/",
+    "/api/v1/companies/",
+    "/api/v1/companies/{id}/",
+    "/api/v1/users/",
+    "/api/v1/users/{id}/",
+    "/api/v1/users/me/",
+    "/api/v1/channels/",
+    "/api/v1/channels/{id}/",
+    "/api/v1/sla-policies/",
+    "/api/v1/sla-policies/{id}/",
+    "/api/v1/routing-policy/",
+]
+
+
+def test_schema_lists_every_provisioning_endpoint() -> None:
+    response = Client().get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    assert response.status_code == 200
+    schema = response.json()
+    assert set(PROVISIONING_PATHS) <= set(schema["paths"])
+    channel = schema["components"]["schemas"]["Channel"]["properties"]
+    assert "secret" not in channel  # the response shape: write-only fields are not in it
+    assert channel["uuid"]["readOnly"] is True
+    assert "secret" in schema["components"]["schemas"]["ChannelRequest"]["properties"]
+    assert "password" not in schema["components"]["schemas"]["User"]["properties"]
+
+
+def test_docs_page_loads_no_asset_from_another_host() -> None:
+    response = Client().get("/api/docs/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "swagger-ui" in html.lower()
+    references = re.findall(r"""(?:src|href)\s*=\s*["']([^"']+)["']""", html)
+    assert references, "the page should reference its (local) assets"
+    external = [ref for ref in references if re.match(r"^(https?:)?//", ref)]
+    assert external == []
+    assert "cdn" not in html.lower()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="needs SPECTACULAR_SETTINGS['SWAGGER_UI_SETTINGS'] = {'deepLinking': True, "
+    "'validatorUrl': None} in routing_service/settings.py (not the API's file)",
+)
+def test_docs_page_does_not_call_the_online_validator() -> None:
+    """Swagger UI's default `validatorUrl` makes browsers fetch a badge from
+    validator.swagger.io whenever the schema is not served from localhost."""
+    html = Client().get("/api/docs/").content.decode()
+    assert re.search(r'"validatorUrl":\s*null', html)
