@@ -45,13 +45,14 @@ ensure_venv() {
     log "creating virtualenv with $py"
     "$py" -m venv "$VENV" || { apt_install /usr/share/doc/python3.11-venv python3.11-venv; "$py" -m venv "$VENV"; }
   fi
-  local spec="." stamp
-  [ -n "$extras" ] && spec=".[${extras}]"
+  local spec="$ROOT" stamp
+  [ -n "$extras" ] && spec="$ROOT[${extras}]"
   stamp="$VENV/.installed-$(sha256sum "$ROOT/pyproject.toml" | cut -c1-16)-${extras:-base}"
   if [ ! -f "$stamp" ]; then
     log "installing Python dependencies ($spec)"
-    "$VENV/bin/pip" install -q --upgrade pip
-    "$VENV/bin/pip" install -q -e "$ROOT$spec" >/dev/null
+    "$VENV/bin/pip" install -q --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
+    "$VENV/bin/pip" install -q -e "$spec" 2>&1 | grep -v "^WARNING: Location" || true
+    "$VENV/bin/python" -c "import django, channels, dramatiq" # fail here if the install did
     touch "$stamp"
   fi
 }

@@ -9,8 +9,8 @@ from django.core.management import call_command
 
 from analytics.models import ChatSession
 from routing_service.chats.models import (
-    ChatAssignment,
     Channel,
+    ChatAssignment,
     Client,
     Conversation,
     Message,
@@ -21,13 +21,27 @@ from sla_engine.models import ChatSLA
 
 pytestmark = pytest.mark.django_db
 
-MODELS = [Company, User, Channel, Client, Conversation, Message, ChatAssignment, ChatSLA,
-          RoutingPolicy, ChatSession]
+MODELS = [
+    Company,
+    User,
+    Channel,
+    Client,
+    Conversation,
+    Message,
+    ChatAssignment,
+    ChatSLA,
+    RoutingPolicy,
+    ChatSession,
+]
 
 
 def counts() -> dict[str, int]:
-    return {m.__name__: m.objects.unscoped().count() if hasattr(m.objects, "unscoped")
-            else m.objects.count() for m in MODELS}
+    return {
+        m.__name__: m.objects.unscoped().count()
+        if hasattr(m.objects, "unscoped")
+        else m.objects.count()
+        for m in MODELS
+    }
 
 
 def test_sample_data_is_complete_and_idempotent(redis_client: object) -> None:
