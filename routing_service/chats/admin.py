@@ -30,6 +30,13 @@ from routing_service.chats.models import (
     Message,
     RoutingPolicy,
 )
+from routing_service.chats.provisioning import (
+    masked_config,
+    unmask_config,
+    update_channel,
+    validate_channel_config,
+    validate_channel_secret,
+)
 from routing_service.tenancy.admin_mixins import (
     TenantInlineMixin,
     TenantModelAdmin,
@@ -45,27 +52,31 @@ VIEW_AND_DELETE = frozenset({"view", "delete"})
 
 
 class ChannelAdminForm(TenantModelForm):
-    """Secrets are write-only: never rendered back, kept when the field is left empty."""
+    """The same rules as the REST API (`chats.provisioning`): secrets are write-only, a new
+    secret starts a rotation, and config credentials are shown masked and kept when the mask is
+    saved back."""
 
     secret = forms.CharField(
         required=False,
         strip=False,
         widget=forms.PasswordInput(render_value=False),
-        help_text="What authenticates the provider. Leave empty to keep the current secret.",
+        help_text=(
+            "What authenticates the provider. Leave empty to keep the current secret; a new one "
+            "starts a rotation (the current secret stays valid until revoked)."
+        ),
     )
-    previous_secret = forms.CharField(
-        required=False,
-        strip=False,
-        widget=forms.PasswordInput(render_value=False),
-        help_text="Still accepted during a rotation. Leave empty to keep it.",
-    )
-    clear_previous_secret = forms.BooleanField(
-        required=False, help_text="End the rotation: stop accepting the previous secret."
+    revoke_previous_secret = forms.BooleanField(
+        required=False, help_text="End a rotation: stop accepting the previous secret."
     )
 
     class Meta:
         model = Channel
-        fields = "__all__"
+        exclude = ("previous_secret",)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk and "config" in self.fields:
+            self.initial["config"] = masked_config(self.instance.config)
 
     def clean_secret(self) -> str:
         secret: str = self.cleaned_data.get("secret") or ""
@@ -75,14 +86,23 @@ class ChannelAdminForm(TenantModelForm):
             return self.instance.secret
         raise forms.ValidationError("A new channel needs a secret.")
 
-    def clean_previous_secret(self) -> str:
-        previous: str = self.cleaned_data.get("previous_secret") or ""
-        return previous or (self.instance.previous_secret if self.instance.pk else "")
+    def clean_config(self) -> Any:
+        config = self.cleaned_data.get("config")
+        if self.instance.pk and isinstance(config, dict):
+            config = unmask_config(config, self.instance.config)
+        return config
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
-        if cleaned.get("clear_previous_secret"):
-            cleaned["previous_secret"] = ""
+        provider = cleaned.get("provider") or self.instance.provider
+        secret = cleaned.get("secret")
+        if secret and secret != self.instance.secret:
+            for error in validate_channel_secret(provider, secret):
+                self.add_error("secret", error)
+        if "config" in cleaned:
+            for key, errors in validate_channel_config(provider, cleaned["config"]).items():
+                for error in errors:
+                    self.add_error("config", f"{key}: {error}")
         return cleaned
 
 
@@ -92,11 +112,11 @@ class ChannelAdmin(TenantModelAdmin):
     list_display = ("name", "provider", "is_active", "webhook_path", "created_at")
     list_filter = ("provider", "is_active")
     search_fields = ("name",)
-    readonly_fields = ("uuid", "webhook_url", "created_at")
+    readonly_fields = ("uuid", "webhook_url", "rotation", "created_at")
     fieldsets = (
         (None, {"fields": ("company", "name", "provider", "is_active")}),
         ("Webhook", {"fields": ("webhook_url", "uuid", "created_at")}),
-        ("Authentication", {"fields": ("secret", "previous_secret", "clear_previous_secret")}),
+        ("Authentication", {"fields": ("secret", "rotation", "revoke_previous_secret")}),
         ("Provider settings", {"fields": ("config", "max_body_bytes")}),
     )
 
@@ -104,6 +124,24 @@ class ChannelAdmin(TenantModelAdmin):
     def webhook_url(self, obj: Channel) -> str:
         # An unsaved channel's uuid is provisional: a new one is drawn when the form is posted.
         return obj.webhook_url if obj.pk else "Shown once the channel is saved."
+
+    @admin.display(description="rotation")
+    def rotation(self, obj: Channel) -> str:
+        if obj.previous_secret:
+            return "In progress: the previous secret is still accepted."
+        return "None: only the current secret is accepted."
+
+    def save_model(self, request: HttpRequest, obj: Channel, form: Any, change: Any) -> None:
+        if not change:
+            super().save_model(request, obj, form, change)
+            return
+        # Through the provisioning action: the row lock and the rotation rule live there.
+        fields = ("name", "provider", "secret", "config", "max_body_bytes", "is_active")
+        update_channel(
+            obj,
+            revoke_previous_secret=form.cleaned_data.get("revoke_previous_secret", False),
+            **{field: getattr(obj, field) for field in fields},
+        )
 
 
 # --- Clients ---------------------------------------------------------------------------------
