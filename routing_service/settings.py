@@ -238,6 +238,23 @@ WEBHOOK_TRUST_FORWARDED_HEADERS = env_bool("WEBHOOK_TRUST_FORWARDED_HEADERS", de
 # The public base URL used to build webhook URLs shown to admins.
 PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
 WS_TICKET_TTL_SECONDS = env_int("WS_TICKET_TTL_SECONDS", 60, minimum=5)
+# Websocket limits (realtime/PROTOCOL.md): a bigger frame closes with 1009, a client sending
+# faster than the token bucket allows (rate per second, burst) closes with 4408.
+WS_MAX_FRAME_BYTES = env_int("WS_MAX_FRAME_BYTES", 64 * 1024, minimum=1024)
+WS_RATE_PER_SECOND = env_int("WS_RATE_PER_SECOND", 20, minimum=1)
+WS_RATE_BURST = env_int("WS_RATE_BURST", 40, minimum=1)
+# A reconnect that missed more events than this gets a fresh snapshot instead of the replay.
+WS_REPLAY_MAX_EVENTS = env_int("WS_REPLAY_MAX_EVENTS", 2000, minimum=1)
+# How many waiting chats (and at-risk chats) a snapshot lists; counts are always complete.
+WS_SNAPSHOT_LIST_LIMIT = env_int("WS_SNAPSHOT_LIST_LIMIT", 200, minimum=1)
+# Wallboard stats: at most one `wallboard.stats` per company per interval, only after a change.
+WS_WALLBOARD_INTERVAL_MS = env_int("WS_WALLBOARD_INTERVAL_MS", 1000, minimum=100)
+# Presence (realtime/presence.py): consoles refresh every HEARTBEAT s; a console silent for
+# TIMEOUT s counts as closed; an agent with no console left for GRACE s goes `away`.
+PRESENCE_HEARTBEAT_SECONDS = env_int("PRESENCE_HEARTBEAT_SECONDS", 10, minimum=1)
+PRESENCE_TIMEOUT_SECONDS = env_int("PRESENCE_TIMEOUT_SECONDS", 30, minimum=2)
+PRESENCE_GRACE_SECONDS = env_int("PRESENCE_GRACE_SECONDS", 20, minimum=0)
+PRESENCE_CHECK_INTERVAL_MS = env_int("PRESENCE_CHECK_INTERVAL_MS", 1000, minimum=50)
 EVENT_LOG_MAXLEN = env_int("EVENT_LOG_MAXLEN", 10_000, minimum=100)
 
 # --- Auth ----------------------------------------------------------------------------------
