@@ -296,6 +296,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # SLA priority and the routing policy's vip_priority share one choice list.
+    "ENUM_NAME_OVERRIDES": {"PriorityEnum": "routing_service.chats.models.Priority"},
+    # No call to an outside validator from the docs page: nothing leaves the installation.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
 }
 
 # --- i18n, static, media ---------------------------------------------------------------------

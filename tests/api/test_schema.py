@@ -49,11 +49,6 @@ def test_docs_page_loads_no_asset_from_another_host() -> None:
     assert "cdn" not in html.lower()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs SPECTACULAR_SETTINGS['SWAGGER_UI_SETTINGS'] = {'deepLinking': True, "
-    "'validatorUrl': None} in routing_service/settings.py (not the API's file)",
-)
 def test_docs_page_does_not_call_the_online_validator() -> None:
     """Swagger UI's default `validatorUrl` makes browsers fetch a badge from
     validator.swagger.io whenever the schema is not served from localhost."""
