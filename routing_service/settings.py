@@ -297,7 +297,13 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     # SLA priority and the routing policy's vip_priority share one choice list.
-    "ENUM_NAME_OVERRIDES": {"PriorityEnum": "routing_service.chats.models.Priority"},
+    "ENUM_NAME_OVERRIDES": {
+        "PriorityEnum": "routing_service.chats.models.Priority",
+        "ConversationStatusEnum": "routing_service.chats.models.ConversationStatus",
+        "AssignmentStatusEnum": "routing_service.chats.models.AssignmentStatus",
+        "DeliveryStatusEnum": "routing_service.chats.models.DeliveryStatus",
+        "AgentStatusEnum": "routing_service.tenancy.models.AgentStatus",
+    },
     # No call to an outside validator from the docs page: nothing leaves the installation.
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
 }

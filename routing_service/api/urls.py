@@ -7,6 +7,12 @@ from rest_framework.routers import DefaultRouter
 
 from routing_service.api.auth import ObtainTokenView, WsTicketView
 from routing_service.api.channels import ChannelViewSet
+from routing_service.api.chats import (
+    AgentStatusView,
+    AssignmentViewSet,
+    ConversationViewSet,
+    NotificationViewSet,
+)
 from routing_service.api.companies import CompanyViewSet
 from routing_service.api.routing_policy import RoutingPolicyView
 from routing_service.api.sla import SLAPolicyViewSet
@@ -16,10 +22,14 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("auth/token/", ObtainTokenView.as_view(), name="api-token"),
     path("ws-ticket/", WsTicketView.as_view(), name="api-ws-ticket"),
     path("routing-policy/", RoutingPolicyView.as_view(), name="api-routing-policy"),
+    path("agents/<int:agent_id>/status/", AgentStatusView.as_view(), name="api-agent-status"),
 ]
 router = DefaultRouter(trailing_slash=True)
 router.register("companies", CompanyViewSet, basename="company")
 router.register("users", UserViewSet, basename="user")
 router.register("channels", ChannelViewSet, basename="channel")
 router.register("sla-policies", SLAPolicyViewSet, basename="sla-policy")
+router.register("conversations", ConversationViewSet, basename="conversation")
+router.register("assignments", AssignmentViewSet, basename="assignment")
+router.register("notifications", NotificationViewSet, basename="notification")
 urlpatterns += router.urls
