@@ -1,17 +1,25 @@
 """Due times of a chat from its company's SLA policy for its priority.
 
 The clock starts when the chat's first message arrived. Targets are business minutes on the
-policy's calendar (working hours, weekdays, time zone, holidays).
+policy's calendar (working hours, weekdays, time zone, holidays). Under a policy that pauses
+while the chat waits on the customer, the resolution clock stops during those waits
+(`paused_due`); the first-response clock never pauses (nobody has answered yet).
+
+`due_times`, `paused_due` and `warning_times` are pure: calendars and plain values in, instants
+out, so the timer, the actions and analytics agree and the rules can be property-tested.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
+from collections.abc import Iterable
 from typing import NamedTuple
 
-from sla_engine.calendar import BusinessCalendar, add_business_minutes
+from sla_engine.calendar import BusinessCalendar, add_business_minutes, business_minutes_between
 from sla_engine.models import ChatSLA
+
+Pause = tuple[dt.datetime, dt.datetime]
 
 
 class DueTimes(NamedTuple):
@@ -87,3 +95,53 @@ def due_times(policy: ChatSLA | None, started_at: dt.datetime) -> DueTimes:
         add_business_minutes(calendar, started_at, policy.first_response_minutes),
         add_business_minutes(calendar, started_at, policy.resolution_minutes),
     )
+
+
+def paused_due(
+    calendar: BusinessCalendar, start: dt.datetime, minutes: float, pauses: Iterable[Pause]
+) -> dt.datetime:
+    """When `minutes` of working time have run since `start`, the clock stopped during `pauses`.
+
+    Each pause pushes the due time forward by its business minutes — but only a pause that
+    began before the (so far) due instant: once the target is missed, waiting on the customer
+    does not un-miss it. Overlapping pauses count once.
+    """
+    due = add_business_minutes(calendar, start, minutes)
+    counted_until = start
+    for begin, end in sorted(pauses):
+        begin = max(begin, counted_until)
+        if end <= begin:
+            continue
+        if begin >= due:
+            break
+        due = add_business_minutes(calendar, due, business_minutes_between(calendar, begin, end))
+        counted_until = end
+    return due
+
+
+def warning_times(
+    calendar: BusinessCalendar,
+    started_at: dt.datetime,
+    policy: ChatSLA,
+    pauses: Iterable[Pause] = (),
+) -> DueTimes:
+    """When `warning_percent` of each target has run (None at 100 %: the breach says it all)."""
+    if policy.warning_percent >= 100:
+        return NO_SLA
+    share = policy.warning_percent / 100
+    return DueTimes(
+        add_business_minutes(calendar, started_at, policy.first_response_minutes * share),
+        paused_due(calendar, started_at, policy.resolution_minutes * share, pauses),
+    )
+
+
+def resolution_due(
+    policy: ChatSLA | None, started_at: dt.datetime, pauses: Iterable[Pause]
+) -> dt.datetime | None:
+    """The resolution due time with the pauses the policy allows (none: same as `due_times`)."""
+    if policy is None:
+        return None
+    calendar = calendar_for(policy)
+    if not policy.pause_while_waiting_on_customer:
+        pauses = ()
+    return paused_due(calendar, started_at, policy.resolution_minutes, pauses)

@@ -7,8 +7,9 @@ import datetime as dt
 from django.core.exceptions import ValidationError
 from django.db import models
 
-from routing_service.chats.models import Priority
+from routing_service.chats.models import Conversation, Priority
 from routing_service.tenancy.managers import TenantModel
+from sla_engine.ladder import ladder_errors
 
 
 def default_weekdays() -> list[int]:
@@ -70,3 +71,102 @@ class ChatSLA(TenantModel):
             raise ValidationError(
                 {"resolution_minutes": "Must not be shorter than the first-response target."}
             )
+        ladder = ladder_errors(self.escalation_ladder)
+        if ladder:
+            raise ValidationError({"escalation_ladder": ladder})
+
+
+class TimerKind(models.TextChoices):
+    FIRST_RESPONSE = "first_response", "First response"
+    RESOLUTION = "resolution", "Resolution"
+
+
+class Stage:
+    """`SlaTimer.stage`: 0 the warning, 1 the breach, 2 + n step n of the escalation ladder."""
+
+    WARNING = 0
+    BREACH = 1
+    FIRST_STEP = 2
+
+    @staticmethod
+    def label(stage: int) -> str:
+        if stage == Stage.WARNING:
+            return "warning"
+        if stage == Stage.BREACH:
+            return "breach"
+        return f"escalation {stage - Stage.FIRST_STEP + 1}"
+
+
+class SlaTimer(TenantModel):
+    """One deadline of one chat: a warning, a breach or an escalation step, fired once.
+
+    The table is the timer's record (DESIGN.md "sla timer"): a restart loses nothing, and
+    several `run_sla_timer` processes share it. A row is pending while `fired_at` is null;
+    it is settled by firing (`fired_at` set) or by being dropped as obsolete (`fired_at` set
+    and `cancelled` true: the first response came, the chat closed, the clock is paused...).
+    `sla_engine.scheduler.schedule_timers` writes warning and breach rows whenever due times
+    are set or change; the breach, when it fires, adds the ladder's steps.
+    """
+
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    kind = models.CharField(max_length=16, choices=TimerKind.choices)
+    stage = models.PositiveSmallIntegerField()
+    due_at = models.DateTimeField()
+    fired_at = models.DateTimeField(null=True, blank=True)
+    cancelled = models.BooleanField(default=False)
+    # Escalation stages: the ladder step in force when the breach fired.
+    step = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            # A stage fires once per chat and kind, whatever the number of timers running.
+            models.UniqueConstraint(
+                fields=["conversation", "kind", "stage"], name="sla_timer_unique_stage"
+            ),
+        ]
+        indexes = [
+            # The timer's wake-up, "WHERE fired_at IS NULL ORDER BY due_at LIMIT 1", and its
+            # claim, "WHERE fired_at IS NULL AND due_at <= now ORDER BY due_at LIMIT n
+            # FOR UPDATE SKIP LOCKED": settled rows leave the index, so a tick costs
+            # O(log n + due) however many chats are open or were ever opened.
+            models.Index(
+                fields=["due_at"],
+                condition=models.Q(fired_at__isnull=True),
+                name="sla_timer_pending_due_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.conversation_id} {self.kind} {Stage.label(self.stage)} @ {self.due_at}"
+
+
+class SlaPause(TenantModel):
+    """A stretch of time the chat waited on the customer (agent spoke last, customer answered).
+
+    Recorded only under a policy with `pause_while_waiting_on_customer`; the resolution due
+    time is the target plus the business minutes of these pauses (see `deadlines`).
+    """
+
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["started_at"]
+        constraints = [
+            # Also the lookup "WHERE conversation_id = ? ORDER BY started_at".
+            models.UniqueConstraint(
+                fields=["conversation", "started_at"], name="sla_pause_unique_start"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(ended_at__gt=models.F("started_at")),
+                name="sla_pause_ends_after_start",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.conversation_id} paused {self.started_at} → {self.ended_at}"

@@ -38,6 +38,7 @@ from routing_service.chats.models import (
 from routing_service.chats.payloads import conversation_data
 from routing_service.tenancy.models import AgentStatus, Role, User
 from sla_engine.deadlines import due_times, policy_for
+from sla_engine.scheduler import conversation_closed, due_times_changed
 
 
 def _load_assignment(assignment_id: int, actor: User) -> ChatAssignment:
@@ -232,6 +233,7 @@ def resolve_assignment(
         conversation.save(
             update_fields=["status", "resolved_at", "resolution_met", "first_response_met"]
         )
+        conversation_closed(conversation)
         log_event(
             conversation,
             AssignmentEvent.Action.RESOLVED,
@@ -274,6 +276,7 @@ def _raise_priority(
     due = due_times(policy_for(conversation.company_id, to), conversation.created_at)
     conversation.first_response_due_at = due.first_response
     conversation.resolution_due_at = due.resolution
+    due_times_changed(conversation)
     conversation.save(
         update_fields=["priority", "priority_rank", "first_response_due_at", "resolution_due_at"]
     )

@@ -38,6 +38,7 @@ from routing_service.chats.payloads import conversation_data, message_data
 from routing_service.ingest.adapters.base import InboundMessage
 from routing_service.router import rules
 from sla_engine.deadlines import due_times, policy_for
+from sla_engine.scheduler import customer_answered
 
 
 @dataclass(frozen=True)
@@ -186,6 +187,7 @@ def _record(channel: Channel, inbound: InboundMessage, received_at: dt.datetime)
         due = due_times(policy_for(channel.company_id, priority), conversation.created_at)
         conversation.first_response_due_at = due.first_response
         conversation.resolution_due_at = due.resolution
+    customer_answered(conversation, received_at, due_changed=priority_changed)
     conversation.last_message_at = max(conversation.last_message_at, received_at)
     conversation.message_count = F("message_count") + 1
     conversation.waiting_on_customer_since = None

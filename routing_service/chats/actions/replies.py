@@ -22,6 +22,7 @@ from routing_service.chats.models import (
 )
 from routing_service.chats.payloads import message_data
 from routing_service.tenancy.models import User
+from sla_engine.scheduler import agent_replied
 
 MAX_REPLY_LENGTH = 4096
 
@@ -90,6 +91,7 @@ def send_agent_reply(
         conversation.message_count += 1
         conversation.waiting_on_customer_since = now
         conversation.save(update_fields=fields)
+        agent_replied(conversation)
         if assignment is not None:
             if assignment.first_response_at is None:
                 assignment.first_response_at = now
