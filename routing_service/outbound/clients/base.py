@@ -1,0 +1,355 @@
+"""Outbound delivery: the provider-neutral shapes, errors and the one place that does HTTP.
+
+A provider client is pure: it turns an `OutboundMessage` (plain values, no ORM) into a
+`PreparedRequest` and reads the provider's answer. `deliver()` runs the request with explicit
+timeouts and classifies the outcome, so every provider retries, gives up and redacts its
+credentials the same way:
+
+* connection errors, timeouts, 408, 429 and 5xx raise `RetryableError` (with the server's
+  `Retry-After`, if it sent one) — the actor raises so dramatiq retries with backoff;
+* every other non-2xx, a redirect and a bad channel configuration raise a final
+  `DeliveryError` — retrying cannot help, the message is marked failed at once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+import functools
+import logging
+import re
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+import httpx
+import msgspec
+
+logger = logging.getLogger(__name__)
+
+CONNECT_TIMEOUT = 5.0
+TOTAL_TIMEOUT = 15.0
+# Providers answer with a few hundred bytes; a callback URL that streams more is not one.
+MAX_RESPONSE_BYTES = 256 * 1024
+MAX_ERROR_LENGTH = 1000
+USER_AGENT = "Switchboard/1.0 (+outbound delivery)"
+# 408 is a timeout in HTTP's own words; 429 and 5xx say "later", not "never".
+RETRYABLE_STATUSES = frozenset({408, 429})
+
+
+# --- errors -------------------------------------------------------------------------------------
+
+
+class DeliveryError(Exception):
+    """Delivery failed for good: the provider refused the message or the channel is misconfigured.
+
+    The text is stored on the message and shown to agents, so it never contains a credential.
+    """
+
+    retryable = False
+
+
+class ConfigurationError(DeliveryError):
+    """The channel's config or the client's address cannot make a valid request."""
+
+
+class RetryableError(DeliveryError):
+    """A transient failure; `retry_after` is the server's hint in seconds, if it gave one."""
+
+    retryable = True
+
+    def __init__(self, reason: str, *, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after
+
+
+# --- shapes -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class OutboundMessage:
+    """Everything a client needs to send one reply, read from the database by the worker.
+
+    `last_inbound_id` / `last_inbound_metadata` describe the customer's latest message in the
+    conversation: replies go back the way the customer came (Telegram chat, Twilio number).
+    """
+
+    message_id: int
+    conversation_id: int
+    provider: str
+    text: str
+    sent_at: dt.datetime
+    agent_id: int | None
+    agent_name: str
+    client_external_id: str
+    secret: str
+    config: Mapping[str, Any] = field(default_factory=dict)
+    last_inbound_id: str | None = None
+    last_inbound_metadata: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class PreparedRequest:
+    """One HTTP request, fully built. `sensitive` values are scrubbed from any error text."""
+
+    method: str
+    url: str
+    headers: Mapping[str, str]
+    body: bytes
+    sensitive: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProviderResponse:
+    status_code: int
+    headers: Mapping[str, str]  # lower-case names
+    body: bytes
+
+    def json(self) -> Any:
+        """The body as JSON, or None when it is not JSON (a proxy's HTML error page)."""
+        try:
+            return msgspec.json.decode(self.body)
+        except msgspec.DecodeError:
+            return None
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """The provider accepted the message; its id is None only if its answer did not say."""
+
+    provider_message_id: str | None
+    status_code: int
+
+
+@dataclass(frozen=True)
+class ErrorDetails:
+    """A provider's reading of its own error body.
+
+    `retryable` overrides the status-code rule when the provider knows better (WhatsApp's rate
+    limits arrive as 400s); `retry_after` is a hint carried in the body (Telegram).
+    """
+
+    description: str
+    retryable: bool | None = None
+    retry_after: float | None = None
+
+
+class ProviderClient(Protocol):
+    provider: str
+
+    def prepare(self, message: OutboundMessage, *, now: float) -> PreparedRequest:
+        """Build the send request; raise ConfigurationError if the channel cannot send.
+
+        `now` is the unix time of this attempt (the generic signature covers it).
+        """
+        ...
+
+    def message_id(self, message: OutboundMessage, response: ProviderResponse) -> str | None:
+        """The provider's id for the message it just accepted (a 2xx answer)."""
+        ...
+
+    def error_details(self, response: ProviderResponse) -> ErrorDetails:
+        """What went wrong, from a non-2xx answer."""
+        ...
+
+
+# --- helpers for the clients --------------------------------------------------------------------
+
+
+def base_url(config: Mapping[str, Any], default: str) -> str:
+    """`config["api_base_url"]` (tests and proxies point it elsewhere) or the public API."""
+    value = config.get("api_base_url") or default
+    if not isinstance(value, str) or urlsplit(value).scheme not in {"http", "https"}:
+        raise ConfigurationError("The channel's api_base_url must be an http(s) URL.")
+    return value.rstrip("/")
+
+
+def required(config: Mapping[str, Any], key: str) -> str:
+    value = config.get(key)
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigurationError(f"The channel's config has no {key}.")
+    return value.strip()
+
+
+def address(external_id: str, prefix: str, provider: str) -> str:
+    """The provider address inside a client id such as "telegram:12345"."""
+    head, sep, rest = external_id.partition(":")
+    if not sep or head != prefix or not rest:
+        raise ConfigurationError(
+            f"The client {external_id!r} has no {provider} address ({prefix}:<id>)."
+        )
+    return rest
+
+
+def json_body(payload: Any) -> bytes:
+    return msgspec.json.encode(payload)
+
+
+def json_headers(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    headers = {"Content-Type": "application/json", "Accept": "application/json"}
+    headers.update(extra or {})
+    return headers
+
+
+def first_text(*values: Any) -> str:
+    """The first non-empty string among `values` (error bodies vary by endpoint and version)."""
+    for value in values:
+        if isinstance(value, str | int) and not isinstance(value, bool) and str(value).strip():
+            return str(value).strip()
+    return ""
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds to wait from a `Retry-After` header: delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isascii() and value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+def redact(text: str, sensitive: Iterable[str]) -> str:
+    for value in sensitive:
+        if value:
+            text = text.replace(value, "[redacted]")
+    return text
+
+
+def _clip(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= MAX_ERROR_LENGTH else text[: MAX_ERROR_LENGTH - 1] + "…"
+
+
+# --- HTTP ---------------------------------------------------------------------------------------
+
+
+@functools.cache
+def http_client() -> httpx.Client:
+    """One pooled client per process; httpx clients may be shared between worker threads.
+
+    Redirects are not followed: a provider API does not redirect a POST, and following one
+    would send the signed body or credentials somewhere the admin did not configure.
+    """
+    return httpx.Client(
+        timeout=httpx.Timeout(TOTAL_TIMEOUT, connect=CONNECT_TIMEOUT),
+        follow_redirects=False,
+        headers={"User-Agent": USER_AGENT},
+    )
+
+
+def execute(
+    http: httpx.Client, request: PreparedRequest, *, total_timeout: float = TOTAL_TIMEOUT
+) -> ProviderResponse:
+    """Run `request`: connect within 5 s and finish within `total_timeout` (15 s).
+
+    httpx's timeouts apply per socket operation, so the overall budget is enforced here: each
+    operation gets at most the whole budget and the body is read against the deadline.
+    Transport failures become RetryableError; an unusable URL, ConfigurationError.
+    """
+    deadline = time.monotonic() + total_timeout
+    timeout = httpx.Timeout(total_timeout, connect=min(CONNECT_TIMEOUT, total_timeout))
+    try:
+        with http.stream(
+            request.method,
+            request.url,
+            headers=dict(request.headers),
+            content=request.body,
+            timeout=timeout,
+        ) as response:
+            body = bytearray()
+            for chunk in response.iter_bytes():
+                body += chunk
+                if len(body) >= MAX_RESPONSE_BYTES:
+                    break
+                if time.monotonic() > deadline:
+                    raise RetryableError(
+                        f"Timed out: no complete answer within {total_timeout:g} s."
+                    )
+            return ProviderResponse(
+                status_code=response.status_code,
+                headers={k.lower(): v for k, v in response.headers.items()},
+                body=bytes(body[:MAX_RESPONSE_BYTES]),
+            )
+    except httpx.TimeoutException as exc:
+        raise RetryableError(f"Timed out ({type(exc).__name__}).") from None
+    except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
+        reason = redact(str(exc), request.sensitive)
+        raise ConfigurationError(_clip(f"Invalid provider URL: {reason}")) from None
+    except httpx.TransportError as exc:
+        reason = redact(str(exc) or type(exc).__name__, request.sensitive)
+        raise RetryableError(_clip(f"Connection failed: {reason}")) from None
+
+
+def deliver(
+    client: ProviderClient,
+    message: OutboundMessage,
+    *,
+    http: httpx.Client | None = None,
+    now: float | None = None,
+) -> SendResult:
+    """Send one message through `client`; raise DeliveryError (final) or RetryableError."""
+    request = client.prepare(message, now=time.time() if now is None else now)
+    response = execute(http or http_client(), request)
+    status = response.status_code
+    if 200 <= status < 300:
+        provider_id = client.message_id(message, response)
+        if provider_id is None:
+            # Accepted all the same: retrying would send the customer a second copy.
+            logger.warning(
+                "%s accepted message %s without an id we could read",
+                client.provider,
+                message.message_id,
+            )
+        return SendResult(provider_id, status)
+    raise failure(client, response, request.sensitive)
+
+
+def failure(
+    client: ProviderClient, response: ProviderResponse, sensitive: Iterable[str] = ()
+) -> DeliveryError:
+    """The error for a non-2xx answer: retryable for 408/429/5xx unless the provider says."""
+    status = response.status_code
+    if 300 <= status < 400:
+        return DeliveryError(
+            f"{client.provider} answered HTTP {status} (a redirect); not followed."
+        )
+    details = client.error_details(response)
+    retryable = details.retryable
+    if retryable is None:
+        retryable = status in RETRYABLE_STATUSES or status >= 500
+    text = f"{client.provider} answered HTTP {status}"
+    if details.description:
+        text += f": {details.description}"
+    text = _clip(redact(text, sensitive))
+    if retryable:
+        retry_after = parse_retry_after(response.headers.get("retry-after"))
+        return RetryableError(text, retry_after=retry_after or details.retry_after)
+    return DeliveryError(text)
+
+
+class _RedactTokensInURLs(logging.Filter):
+    """httpx logs every request URL at INFO; Telegram's URL carries the bot token."""
+
+    _BOT_TOKEN = re.compile(r"/bot\d+:[A-Za-z0-9_-]+")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and any("/bot" in str(a) for a in record.args):
+            record.args = tuple(
+                self._BOT_TOKEN.sub("/bot[redacted]", str(a)) if "/bot" in str(a) else a
+                for a in record.args
+            )
+        return True
+
+
+logging.getLogger("httpx").addFilter(_RedactTokensInURLs())

@@ -1,0 +1,88 @@
+"""Outbound delivery: the generic JSON provider — a signed POST to the channel's callback URL.
+
+The signature is the inbound scheme turned around (`X-Switchboard-Timestamp`,
+`X-Switchboard-Signature: v1=HMAC-SHA256(channel secret, "<ts>.<body>")`), so a receiver
+verifies our replies with the code it already uses to sign its webhooks to us. The timestamp is
+the attempt's, not the reply's: a retry minutes later must still pass the receiver's 300 s window.
+`message_id` ("sb-<id>", also sent as `Idempotency-Key`) stays the same on every attempt so the
+receiver can drop a copy that a timeout made us send twice; it is also the stored provider id.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from routing_service.ingest.adapters.generic import sign_generic
+
+from .base import (
+    ConfigurationError,
+    ErrorDetails,
+    OutboundMessage,
+    PreparedRequest,
+    ProviderResponse,
+    first_text,
+    json_body,
+    json_headers,
+    required,
+)
+
+TIMESTAMP_HEADER = "X-Switchboard-Timestamp"
+SIGNATURE_HEADER = "X-Switchboard-Signature"
+
+
+def our_message_id(message_id: int) -> str:
+    return f"sb-{message_id}"
+
+
+def payload(message: OutboundMessage) -> dict[str, Any]:
+    """The callback body (DESIGN.md's inbound generic shape, seen from the other side)."""
+    return {
+        "message_id": our_message_id(message.message_id),
+        "conversation_id": message.conversation_id,
+        "client": {"id": message.client_external_id},
+        "text": message.text,
+        "sent_at": message.sent_at.isoformat(),
+        "agent": (
+            {"id": message.agent_id, "name": message.agent_name}
+            if message.agent_id is not None
+            else None
+        ),
+    }
+
+
+class GenericClient:
+    provider = "generic"
+
+    def prepare(self, message: OutboundMessage, *, now: float) -> PreparedRequest:
+        url = required(message.config, "callback_url")
+        if not url.startswith(("http://", "https://")):
+            raise ConfigurationError("The channel's callback_url must be an http(s) URL.")
+        if not message.secret:
+            # An unsigned callback could be forged by anyone who learns the URL.
+            raise ConfigurationError("The channel has no secret to sign callbacks with.")
+        body = json_body(payload(message))
+        timestamp = int(now)
+        headers = json_headers(
+            {
+                TIMESTAMP_HEADER: str(timestamp),
+                SIGNATURE_HEADER: sign_generic(message.secret, timestamp, body),
+                "Idempotency-Key": our_message_id(message.message_id),
+            }
+        )
+        return PreparedRequest(
+            method="POST", url=url, headers=headers, body=body, sensitive=(message.secret,)
+        )
+
+    def message_id(self, message: OutboundMessage, response: ProviderResponse) -> str | None:
+        return our_message_id(message.message_id)
+
+    def error_details(self, response: ProviderResponse) -> ErrorDetails:
+        data = response.json()
+        if isinstance(data, dict):
+            detail = data.get("error")
+            if isinstance(detail, dict):
+                detail = first_text(detail.get("message"), detail.get("detail"))
+            text = first_text(detail, data.get("detail"), data.get("message"))
+            if text:
+                return ErrorDetails(text)
+        return ErrorDetails(response.body[:200].decode("utf-8", "replace").strip())

@@ -1,0 +1,90 @@
+"""Outbound delivery: Telegram Bot API `sendMessage`.
+
+`POST {base}/bot{bot_token}/sendMessage` with `{"chat_id", "text"}`; the answer is
+`{"ok": true, "result": Message}` and the provider id is "<chat id>:<message id>", the same
+shape the inbound adapter stores (Telegram message ids are unique per chat only).
+
+The chat is the one the customer last wrote from (the prefix of their latest inbound
+message's id); the client id "telegram:<user id>" is the fallback, which is the same chat for
+private chats. The bot token is part of the URL, so it is listed as sensitive and never appears
+in a stored error. Errors are `{"ok": false, "error_code", "description",
+"parameters": {"retry_after"}}`; flood control answers 429 with `retry_after` in the body.
+"""
+
+from __future__ import annotations
+
+from .base import (
+    ConfigurationError,
+    ErrorDetails,
+    OutboundMessage,
+    PreparedRequest,
+    ProviderResponse,
+    address,
+    base_url,
+    first_text,
+    json_body,
+    json_headers,
+    required,
+)
+
+DEFAULT_BASE_URL = "https://api.telegram.org"
+
+
+def chat_id(message: OutboundMessage) -> str:
+    if message.last_inbound_id:
+        chat, sep, _ = message.last_inbound_id.rpartition(":")
+        if sep and _is_int(chat):
+            return chat
+    chat = address(message.client_external_id, "telegram", "Telegram")
+    if not _is_int(chat):
+        raise ConfigurationError(f"The client {message.client_external_id!r} has no chat id.")
+    return chat
+
+
+def _is_int(value: str) -> bool:
+    return value.removeprefix("-").isdigit()
+
+
+class TelegramClient:
+    provider = "telegram"
+
+    def prepare(self, message: OutboundMessage, *, now: float) -> PreparedRequest:
+        token = required(message.config, "bot_token")
+        if "/" in token or "?" in token or "#" in token:
+            raise ConfigurationError("The channel's bot_token is not a Telegram bot token.")
+        base = base_url(message.config, DEFAULT_BASE_URL)
+        payload = {"chat_id": int(chat_id(message)), "text": message.text}
+        return PreparedRequest(
+            method="POST",
+            url=f"{base}/bot{token}/sendMessage",
+            headers=json_headers(),
+            body=json_body(payload),
+            sensitive=(token,),
+        )
+
+    def message_id(self, message: OutboundMessage, response: ProviderResponse) -> str | None:
+        data = response.json()
+        result = data.get("result") if isinstance(data, dict) else None
+        if not isinstance(result, dict):
+            return None
+        sent_id = result.get("message_id")
+        chat = result.get("chat")
+        chat_value = chat.get("id") if isinstance(chat, dict) else None
+        if chat_value is None:
+            chat_value = chat_id(message)
+        if isinstance(sent_id, int) and not isinstance(sent_id, bool):
+            return f"{chat_value}:{sent_id}"
+        return None
+
+    def error_details(self, response: ProviderResponse) -> ErrorDetails:
+        data = response.json()
+        if not isinstance(data, dict):
+            return ErrorDetails(response.body[:200].decode("utf-8", "replace").strip())
+        parameters = data.get("parameters")
+        retry_after = parameters.get("retry_after") if isinstance(parameters, dict) else None
+        wait = (
+            float(retry_after)
+            if isinstance(retry_after, int | float) and not isinstance(retry_after, bool)
+            else None
+        )
+        return ErrorDetails(first_text(data.get("description")), retry_after=wait)
