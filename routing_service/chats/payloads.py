@@ -54,4 +54,6 @@ def message_data(message: Message) -> dict[str, Any]:
         "sender_id": message.sender_id,
         "sent_at": iso(message.sent_at),
         "delivery_status": message.delivery_status,
+        "delivery_attempts": message.delivery_attempts,
+        "delivery_error": message.delivery_error,
     }

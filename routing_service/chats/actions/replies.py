@@ -104,7 +104,7 @@ def send_agent_reply(
                 )
             ]
         )
-        transaction.on_commit(lambda: _enqueue_delivery(message.pk))
+        transaction.on_commit(lambda: _enqueue_delivery(message.pk), robust=True)
     return message
 
 
