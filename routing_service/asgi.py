@@ -11,4 +11,7 @@ django_asgi = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter  # noqa: E402
 
-application = ProtocolTypeRouter({"http": django_asgi})
+from realtime.routing import websocket_application  # noqa: E402
+
+# Websockets: /ws/agent/ and /ws/wallboard/ (realtime/routing.py, protocol in realtime/PROTOCOL.md).
+application = ProtocolTypeRouter({"http": django_asgi, "websocket": websocket_application})

@@ -1,0 +1,44 @@
+"""⑤ Redis clients for the websocket side: one asyncio client per event loop and URL.
+
+asyncio connections belong to the loop that opened them, so a client is cached per running
+loop (daphne has one; a test suite makes one per test). Synchronous code — the presence loop,
+the stats computation in worker threads — uses `sync_client`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import weakref
+
+import redis
+import redis.asyncio as aredis
+from django.conf import settings
+
+_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, aredis.Redis]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def async_client(url: str | None = None) -> aredis.Redis:
+    """The current loop's client for `url` (default: the channel layer's Redis, home of the
+    event log)."""
+    url = url or settings.CHANNEL_LAYER_REDIS_URL
+    per_loop = _clients.setdefault(asyncio.get_running_loop(), {})
+    client = per_loop.get(url)
+    if client is None:
+        client = per_loop[url] = aredis.Redis.from_url(url)
+    return client
+
+
+def presence_async_client() -> aredis.Redis:
+    return async_client(settings.REDIS_URL)
+
+
+@functools.cache
+def sync_client(url: str) -> redis.Redis:
+    return redis.Redis.from_url(url)
+
+
+def presence_sync_client() -> redis.Redis:
+    return sync_client(settings.REDIS_URL)

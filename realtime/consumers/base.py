@@ -1,0 +1,248 @@
+"""⑤ The life cycle every Switchboard socket shares: refuse or accept, join, catch up, stream.
+
+1. **Accept, then check** — origin, credentials (ticket or session), role, company. A refusal
+   closes with a 44xx code (realtime/PROTOCOL.md); accepting first is what lets the code reach
+   a browser.
+2. **Join the groups, then read the log.** Group messages that arrive meanwhile wait in the
+   channel layer's queue (a consumer handles one message at a time), so nothing published after
+   the subscription is lost; `wait_subscribed` makes sure Redis has really processed the
+   SUBSCRIBEs before the log is read, or an event published in between would be in neither.
+3. **Catch up**: with `?last_seq=N` the missed events from the durable log, in seq order; without
+   it — or when the gap is no longer in the log — a `snapshot` at the current seq.
+4. **Stream**: each live event is sent as is unless its seq is not above the last one sent
+   (the seam with the replay, or the same event reaching two of the socket's groups).
+
+Client frames are size-checked and rate-limited before parsing; a bad frame gets an `error`,
+not a closed socket.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from typing import Any, ClassVar
+
+from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.layers import BaseChannelLayer
+from channels_redis.pubsub import RedisPubSubChannelLayer
+from django.conf import settings
+
+from realtime.actions import run_action
+from realtime.auth import Query, authenticate, header, origin_allowed, parse_query
+from realtime.connections import async_client
+from realtime.db import in_thread
+from realtime.events import EventType
+from realtime.protocol import (
+    ActionRequest,
+    CloseCode,
+    FrameError,
+    Refused,
+    TokenBucket,
+    ack_frame,
+    error_frame,
+    frame,
+    frame_too_big,
+    now_iso,
+    parse_action,
+)
+from realtime.publish import group_channel
+from realtime.replay import current_seq, read_since
+from routing_service.chats.actions import ActionError
+from routing_service.tenancy.models import Company, User
+
+logger = logging.getLogger(__name__)
+
+_SUBSCRIBE_WAIT_SECONDS = 5.0
+
+
+async def wait_subscribed(layer: BaseChannelLayer | Any, channel_name: str) -> None:
+    """Return once Redis has processed every SUBSCRIBE this process sent for the channel.
+
+    channels-redis sends SUBSCRIBE without waiting for Redis' answer, on one pub/sub connection
+    per Redis host. Subscribing to one more, unique, channel on that connection and waiting
+    until Redis counts its subscriber proves the earlier ones are in force (Redis runs a
+    connection's commands in order). Assumes one channel-layer host, as configured.
+    """
+    if not isinstance(layer, RedisPubSubChannelLayer):
+        return
+    fence = f"fence.{uuid.uuid4().hex}"
+    await layer.group_add(fence, channel_name)
+    try:
+        client = async_client()
+        name = group_channel(fence)
+        deadline = time.monotonic() + _SUBSCRIBE_WAIT_SECONDS
+        delay = 0.0005
+        while True:
+            counts = await client.pubsub_numsub(name)
+            if counts and counts[0][1]:
+                return
+            if time.monotonic() > deadline:
+                logger.warning("subscription not confirmed after %ss", _SUBSCRIBE_WAIT_SECONDS)
+                return
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.05)
+    finally:
+        await layer.group_discard(fence, channel_name)
+
+
+class StreamConsumer(AsyncWebsocketConsumer):
+    """Base of the agent console and wallboard sockets; subclasses fill in the hooks."""
+
+    allowed_actions: ClassVar[frozenset[str]] = frozenset({"ping"})
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.user: User | None = None
+        self.company: Company | None = None
+        self.joined: list[str] = []
+        self.last_seq = 0
+        self.ready = False
+        self.closing = False
+        self.opened_hook_ran = False
+        self.bucket = TokenBucket(settings.WS_RATE_PER_SECOND, settings.WS_RATE_BURST)
+
+    # --- hooks --------------------------------------------------------------------------------
+
+    async def authorise(self, user: User, query: Query) -> Company:
+        """The company this socket watches, or Refused."""
+        raise NotImplementedError
+
+    def group_names(self) -> list[str]:
+        raise NotImplementedError
+
+    def build_snapshot(self) -> dict[str, Any]:
+        """The snapshot's data (sync: runs in a worker thread)."""
+        raise NotImplementedError
+
+    async def opened(self) -> None:
+        """After joining, before catching up."""
+
+    async def closed(self) -> None:
+        """On disconnect, if `opened` ran."""
+
+    async def ping(self) -> None:
+        """A client `ping` arrived."""
+
+    # --- connect ------------------------------------------------------------------------------
+
+    async def connect(self) -> None:
+        await self.accept()
+        try:
+            query = parse_query(self.scope)
+            if not origin_allowed(header(self.scope, b"origin")):
+                raise Refused(CloseCode.FORBIDDEN, "origin not allowed")
+            user = await authenticate(self.scope, query)
+            self.company = await self.authorise(user, query)
+            self.user = user
+        except Refused as refused:
+            logger.info("websocket refused (%s): %s", int(refused.code), refused.reason)
+            await self.shut(refused.code, refused.reason)
+            return
+        try:
+            await self.join(self.group_names())
+            await self.opened()
+            self.opened_hook_ran = True
+            await self.catch_up(query.last_seq)
+        except Exception:
+            logger.exception("websocket connect failed")
+            await self.shut(CloseCode.INTERNAL_ERROR, "server error")
+            return
+        self.ready = True
+
+    async def join(self, groups: list[str]) -> None:
+        for group in groups:
+            await self.channel_layer.group_add(group, self.channel_name)
+            self.joined.append(group)
+        await wait_subscribed(self.channel_layer, self.channel_name)
+
+    async def catch_up(self, last_seq: int | None) -> None:
+        assert self.company is not None
+        reason: str | None = None
+        if last_seq is None:
+            seq = await current_seq(self.company.pk)
+        else:
+            replay = await read_since(
+                self.company.pk, self.joined, last_seq, limit=settings.WS_REPLAY_MAX_EVENTS
+            )
+            if replay.resync_reason is None:
+                self.last_seq = last_seq
+                for event_seq, text in replay.events:
+                    await self.send(text_data=text)
+                    self.last_seq = event_seq
+                return
+            seq, reason = replay.current_seq, replay.resync_reason
+        # The seq is read before the database: every event up to it is in the snapshot.
+        data = await in_thread(self.build_snapshot)()
+        self.last_seq = seq
+        snapshot = {"resync": reason is not None, "resync_reason": reason, **data}
+        await self.send(text_data=frame(EventType.SNAPSHOT, seq, snapshot))
+
+    async def shut(self, code: CloseCode, reason: str = "") -> None:
+        if not self.closing:
+            self.closing = True
+            await self.close(code=int(code), reason=reason)
+
+    # --- events -------------------------------------------------------------------------------
+
+    async def sb_event(self, message: dict[str, Any]) -> None:
+        """A published event (realtime/publish.py): already the envelope JSON, sent as is."""
+        seq = int(message["seq"])
+        if self.closing or seq <= self.last_seq:
+            return
+        self.last_seq = seq
+        await self.send(text_data=message["event"])
+
+    # --- client frames ------------------------------------------------------------------------
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if self.closing or not self.ready:
+            return
+        if frame_too_big(text_data, bytes_data, settings.WS_MAX_FRAME_BYTES):
+            await self.shut(CloseCode.MESSAGE_TOO_BIG, "frame too big")
+            return
+        if not self.bucket.take():
+            await self.shut(CloseCode.FLOOD, "too many frames")
+            return
+        if text_data is None:
+            await self.send_error(None, "bad_frame", "Frames must be JSON text.")
+            return
+        try:
+            request = parse_action(text_data, self.allowed_actions)
+        except FrameError as exc:
+            await self.send_error(exc.request_id, exc.code, exc.message, exc.field)
+            return
+        try:
+            result = await self.perform(request)
+        except ActionError as exc:
+            await self.send_error(request.request_id, exc.code, exc.message, exc.field)
+        except Exception:
+            logger.exception("websocket action %s failed", request.action)
+            await self.send_error(request.request_id, "server_error", "The action failed.")
+        else:
+            await self.send(text_data=ack_frame(self.last_seq, request.request_id, result))
+
+    async def perform(self, request: ActionRequest) -> dict[str, Any]:
+        if request.action == "ping":
+            await self.ping()
+            return {"pong": True, "server_time": now_iso()}
+        assert self.user is not None
+        result: dict[str, Any] = await in_thread(run_action)(self.user, request)
+        return result
+
+    async def send_error(
+        self, request_id: Any, code: str, message: str, field: str | None = None
+    ) -> None:
+        await self.send(text_data=error_frame(self.last_seq, request_id, code, message, field))
+
+    # --- disconnect ---------------------------------------------------------------------------
+
+    async def disconnect(self, code: int) -> None:
+        self.closing = True
+        for group in self.joined:
+            await self.channel_layer.group_discard(group, self.channel_name)
+        self.joined = []
+        if self.opened_hook_ran:
+            self.opened_hook_ran = False
+            await self.closed()
