@@ -28,7 +28,11 @@ Decisions the importer can rely on:
 * Unknown header columns are ignored. Rows whose fields are all blank count as blank lines.
   A NUL character rejects its row (PostgreSQL text cannot hold one).
 * Integer bounds follow PostgreSQL: ``messages_sent`` fits ``integer``, ``tokens`` ``bigint``.
-  Date-times keep their offset; naive ones are taken as UTC.
+  Date-times keep their offset; naive ones are taken as UTC, and must stay within years
+  1-9999 once in UTC (what Python can read back). Text limits follow the columns they land in
+  (``session_id`` 255, ``country`` and ``category`` 64, ``language`` 16 characters) and
+  ``tokens_eur`` fits ``numeric(12, 4)``: a value the database would refuse must be a row
+  error here, or it would fail the importer's whole batch.
 """
 
 from __future__ import annotations
@@ -430,6 +434,9 @@ _BOOLEANS: Final = {
 }
 _RATINGS: Final = {"1": 1, "2": 2, "3": 3, "4": 4, "5": 5}
 _ZERO: Final = Decimal(0)
+# numeric(12, 4) holds 8 digits before the point; PostgreSQL rounds the rest half up.
+_MONEY_LIMIT: Final = Decimal("99999999.99995")
+_EDGE_YEARS: Final = frozenset({1, 9999})
 _inet_pton = socket.inet_pton
 _AF_INET = socket.AF_INET
 
@@ -450,6 +457,11 @@ def _datetime(raw: str) -> datetime:
             f"not a date-time (ISO 8601 or YYYY-MM-DD HH:MM:SS): {_show(text)}"
         ) from None
     if value.tzinfo is not None:
+        if value.year in _EDGE_YEARS:  # an offset may push it out of Python's range in UTC
+            try:
+                value.astimezone(UTC)
+            except OverflowError:
+                raise _Invalid(f"out of range (years 1-9999 in UTC): {_show(text)}") from None
         return value
     if len(text) > 10:  # naive means UTC; re-parsing with an offset is ~6x cheaper than .replace
         try:
@@ -510,6 +522,8 @@ def _money(raw: str) -> Decimal:
         raise _Invalid(f"not a decimal amount: {_show(text)}") from None
     if not value.is_finite() or value < 0:
         raise _Invalid(f"must be a finite amount >= 0: {_show(text)}")
+    if value >= _MONEY_LIMIT:
+        raise _Invalid(f"too large (at most 99999999.9999): {_show(text)}")
     return value
 
 
@@ -604,6 +618,8 @@ def _make_converter(index: dict[str, int]) -> _Converter:
             tokens = _count(fields[i_tokens], INT64_MAX, 0)
             column = "tokens_eur"
             tokens_eur = _money(fields[i_tokens_eur])
+            column = "category"
+            category = _short_text(fields[i_category], 64)
             column = "user_rating"
             raw = fields[i_user_rating].strip()
             user_rating = _RATINGS.get(raw)
@@ -627,7 +643,7 @@ def _make_converter(index: dict[str, int]) -> _Converter:
             avg_response_time,
             tokens,
             tokens_eur,
-            fields[i_category].strip(),
+            category,
             fields[i_initial_msg],
             user_rating,
         )
