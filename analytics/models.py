@@ -46,9 +46,18 @@ class DataSource(TenantModel):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Written with every progress update: an import whose heartbeat stops was abandoned by a
+    # dead worker and may be restarted (see analytics/importer.py).
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
+        constraints = [
+            # The live feed is created on demand by concurrent workers: one per company.
+            models.UniqueConstraint(
+                fields=["company"], condition=Q(kind="live"), name="datasource_one_live_feed"
+            ),
+        ]
         indexes = [models.Index(fields=["company", "-created_at"], name="datasource_company_idx")]
 
     def __str__(self) -> str:
@@ -80,7 +89,7 @@ class ChatSession(TenantModel):
     forwarded_hr = models.BooleanField(default=False)
     full_transcript = models.TextField(blank=True, default="")
     avg_response_time = models.FloatField(null=True, blank=True, help_text="Seconds.")
-    tokens = models.PositiveIntegerField(default=0)
+    tokens = models.PositiveBigIntegerField(default=0)
     tokens_eur = models.DecimalField(max_digits=12, decimal_places=4, default=0)
     category = models.CharField(max_length=64, blank=True, default="")
     initial_msg = models.TextField(blank=True, default="")
