@@ -1,0 +1,112 @@
+"""The session filters shared by the API list, the CSV export and the analytics pages.
+
+``SessionFilterSet(params, queryset=company_sessions).qs`` — or ``DjangoFilterBackend`` with
+``filterset_class`` in DRF, which answers 400 with the field errors of a bad value. Dates are
+days or date-times: ``date_from=2024-03-01`` starts at that day's midnight UTC and
+``date_to=2024-03-31`` includes the whole day; a date-time without an offset is UTC.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import django_filters
+from django import forms
+from django.db.models import QuerySet
+
+from analytics.models import ChatSession, Sentiment
+from analytics.search import search_sessions
+
+__all__ = ["SessionFilterSet"]
+
+
+class DayOrMoment(forms.Field):
+    """A calendar day (``YYYY-MM-DD``) or an ISO 8601 date-time; naive times are UTC."""
+
+    default_error_messages = {
+        "invalid": "Enter a date (YYYY-MM-DD) or an ISO 8601 date-time.",
+    }
+
+    def to_python(self, value: Any) -> dt.date | dt.datetime | None:
+        if value in self.empty_values:
+            return None
+        text = str(value).strip()
+        try:
+            if len(text) == 10:
+                return dt.date.fromisoformat(text)
+            moment = dt.datetime.fromisoformat(text.replace(" ", "T", 1))
+        except ValueError:
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid") from None
+        return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+class DayOrMomentFilter(django_filters.Filter):
+    field_class = DayOrMoment
+
+
+_BOOLEANS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+
+
+class StrictBoolean(forms.Field):
+    """``true``/``false`` (or 1/0, yes/no): anything else is an error, not "no filter"."""
+
+    default_error_messages = {"invalid": "Enter true or false."}
+
+    def to_python(self, value: Any) -> bool | None:
+        if value in self.empty_values:
+            return None
+        result = _BOOLEANS.get(str(value).strip().lower())
+        if result is None:
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        return result
+
+
+class StrictBooleanFilter(django_filters.BooleanFilter):
+    field_class = StrictBoolean
+
+
+def _midnight(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
+
+
+class SessionFilterSet(django_filters.FilterSet):
+    q = django_filters.CharFilter(
+        method="filter_q", label="Words in the first message or the transcript"
+    )
+    date_from = DayOrMomentFilter(method="filter_date_from", label="Started on or after")
+    date_to = DayOrMomentFilter(method="filter_date_to", label="Started on or before")
+    country = django_filters.CharFilter(lookup_expr="iexact")
+    language = django_filters.CharFilter(lookup_expr="iexact")
+    sentiment = django_filters.ChoiceFilter(choices=Sentiment.choices)
+    category = django_filters.CharFilter(lookup_expr="iexact")
+    escalated = StrictBooleanFilter()
+    forwarded_hr = StrictBooleanFilter()
+    rating_min = django_filters.NumberFilter(field_name="user_rating", lookup_expr="gte")
+    rating_max = django_filters.NumberFilter(field_name="user_rating", lookup_expr="lte")
+    data_source = django_filters.NumberFilter(field_name="data_source_id")
+
+    class Meta:
+        model = ChatSession
+        fields: list[str] = []
+
+    def filter_q(
+        self, queryset: QuerySet[ChatSession], name: str, value: str
+    ) -> QuerySet[ChatSession]:
+        return search_sessions(queryset, value)
+
+    def filter_date_from(
+        self, queryset: QuerySet[ChatSession], name: str, value: dt.date | dt.datetime
+    ) -> QuerySet[ChatSession]:
+        if not isinstance(value, dt.datetime):
+            value = _midnight(value)
+        return queryset.filter(start_time__gte=value)
+
+    def filter_date_to(
+        self, queryset: QuerySet[ChatSession], name: str, value: dt.date | dt.datetime
+    ) -> QuerySet[ChatSession]:
+        if isinstance(value, dt.datetime):
+            return queryset.filter(start_time__lte=value)
+        if value == dt.date.max:
+            return queryset
+        return queryset.filter(start_time__lt=_midnight(value + dt.timedelta(days=1)))

@@ -1,0 +1,121 @@
+"""Analytics API shapes: data sources with their import report, chat sessions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from analytics.actions import NAME_MAX_LENGTH
+from analytics.models import ChatSession, DataSource
+from routing_service.api.serializers.base import COMPANY_HELP, caller, limit_company_choices
+from routing_service.tenancy.models import Company
+
+REPORT_FIELDS = (
+    "id",
+    "company",
+    "name",
+    "kind",
+    "status",
+    "rows_imported",
+    "rows_rejected",
+    "duplicates",
+    "errors",
+    "error",
+    "bytes_total",
+    "bytes_processed",
+    "created_at",
+    "started_at",
+    "finished_at",
+)
+
+
+class ImportErrorSerializer(serializers.Serializer[dict[str, Any]]):
+    """One rejected row (only the first 1,000 are kept; ``rows_rejected`` counts them all)."""
+
+    line = serializers.IntegerField(help_text="Physical line where the record starts (from 1).")
+    column = serializers.CharField(
+        allow_null=True, help_text="The column at fault; null when the line could not be split."
+    )
+    reason = serializers.CharField()
+
+
+class DataSourceSerializer(serializers.ModelSerializer[DataSource]):
+    # DRF's metaclass pops declared fields off the class, so `Serializer.errors` still works.
+    errors = ImportErrorSerializer(many=True, read_only=True)  # type: ignore[assignment]
+
+    class Meta:
+        model = DataSource
+        fields = REPORT_FIELDS
+        read_only_fields = REPORT_FIELDS
+
+
+class DataSourceUploadSerializer(serializers.Serializer[dict[str, Any]]):
+    """``multipart/form-data``: the CSV file (DESIGN.md's columns) and an optional name."""
+
+    file = serializers.FileField(
+        allow_empty_file=False, help_text="CSV of chat sessions (UTF-8 or Latin-1)."
+    )
+    name = serializers.CharField(
+        max_length=NAME_MAX_LENGTH,
+        required=False,
+        allow_blank=True,
+        help_text="Defaults to the file's name.",
+    )
+    company = serializers.PrimaryKeyRelatedField(
+        queryset=Company.objects.all(), required=False, help_text=COMPANY_HELP
+    )
+
+    def get_fields(self) -> dict[str, serializers.Field[Any, Any, Any, Any]]:
+        fields = super().get_fields()
+        if "request" in self.context:
+            limit_company_choices(fields["company"], caller(self))
+        return fields
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs.get("company") is None:
+            company = self.context.get("company")
+            if company is None:
+                raise serializers.ValidationError({"company": ["This field is required."]})
+            attrs["company"] = company
+        return attrs
+
+
+SESSION_LIST_FIELDS = (
+    "id",
+    "company",
+    "data_source",
+    "conversation",
+    "session_id",
+    "start_time",
+    "end_time",
+    "ip_address",
+    "country",
+    "language",
+    "messages_sent",
+    "sentiment",
+    "escalated",
+    "forwarded_hr",
+    "avg_response_time",
+    "tokens",
+    "tokens_eur",
+    "category",
+    "initial_msg",
+    "user_rating",
+)
+
+
+class SessionSerializer(serializers.ModelSerializer[ChatSession]):
+    """A session in a list: everything but the transcript."""
+
+    class Meta:
+        model = ChatSession
+        fields = SESSION_LIST_FIELDS
+        read_only_fields = SESSION_LIST_FIELDS
+
+
+class SessionDetailSerializer(serializers.ModelSerializer[ChatSession]):
+    class Meta:
+        model = ChatSession
+        fields = (*SESSION_LIST_FIELDS, "full_transcript")
+        read_only_fields = fields
