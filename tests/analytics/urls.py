@@ -1,5 +1,5 @@
-"""The project's routes plus the analytics API, as `routing_service/api/urls.py` will wire it
-(`analytics.api_urls`): lets these tests run before and after that wiring lands."""
+"""Just the analytics API under /api/v1/, as `routing_service/api/urls.py` wires it through
+`analytics.api_urls`: these tests then neither wait for that wiring nor depend on the pages."""
 
 from __future__ import annotations
 
@@ -7,15 +7,13 @@ from django.urls import URLPattern, URLResolver, include, path
 from rest_framework.routers import DefaultRouter
 
 from analytics import api_urls
-from routing_service import urls as project_urls
 
 router = DefaultRouter(trailing_slash=True)
 api_urls.register(router)
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("api/v1/", include([*api_urls.urlpatterns, *router.urls])),
-    *project_urls.urlpatterns,
 ]
 
-handler404 = project_urls.handler404
-handler500 = project_urls.handler500
+handler404 = "routing_service.views.json_404"
+handler500 = "routing_service.views.json_500"
