@@ -254,6 +254,9 @@ def resolve_assignment(
                 make_event(EventType.QUEUE_UPDATED, company_id, data, queue=True),
             ]
         )
+        from analytics.tasks import record_live_session  # lazy: analytics imports chats
+
+        transaction.on_commit(lambda: record_live_session.send(conversation.pk), robust=True)
         route_waiting(company_id, now=now)
     return assignment
 
