@@ -22,7 +22,12 @@ from typing import Any, Final
 from django.db.models import QuerySet
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import generics, mixins, status, viewsets
 from rest_framework.exceptions import APIException
 from rest_framework.parsers import FormParser, MultiPartParser
@@ -172,9 +177,16 @@ class SessionViewSet(CompanyScopedMixin, viewsets.ReadOnlyModelViewSet[ChatSessi
         return SessionDetailSerializer if self.action == "retrieve" else SessionSerializer
 
 
+# The export takes the list's filters; drf-spectacular only documents them on list views.
+_EXPORT_FILTERS = [
+    OpenApiParameter(name, OpenApiTypes.STR, OpenApiParameter.QUERY, description=str(f.label or ""))
+    for name, f in SessionFilterSet.base_filters.items()
+]
+
+
 @extend_schema(
     tags=["analytics"],
-    parameters=[COMPANY_PARAMETER],
+    parameters=[COMPANY_PARAMETER, *_EXPORT_FILTERS],
     responses={(200, "text/csv"): OpenApiTypes.STR},
     description="The filtered sessions (same filters as the list) as CSV in the import "
     "format, streamed. Cells that a spreadsheet would run as a formula start with `'`.",

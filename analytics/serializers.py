@@ -8,8 +8,8 @@ from rest_framework import serializers
 
 from analytics.actions import NAME_MAX_LENGTH
 from analytics.models import ChatSession, DataSource
-from routing_service.api.serializers.base import COMPANY_HELP, caller, limit_company_choices
-from routing_service.tenancy.models import Company
+from routing_service.api.serializers.base import COMPANY_HELP, limit_company_choices
+from routing_service.tenancy.models import Company, User
 
 REPORT_FIELDS = (
     "id",
@@ -68,8 +68,9 @@ class DataSourceUploadSerializer(serializers.Serializer[dict[str, Any]]):
 
     def get_fields(self) -> dict[str, serializers.Field[Any, Any, Any, Any]]:
         fields = super().get_fields()
-        if "request" in self.context:
-            limit_company_choices(fields["company"], caller(self))
+        user = getattr(self.context.get("request"), "user", None)
+        if isinstance(user, User):  # not so while the OpenAPI schema is generated
+            limit_company_choices(fields["company"], user)
         return fields
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:

@@ -501,3 +501,26 @@ def test_export_under_asgi_is_streamed_asynchronously(
     assert response.is_async
     rows = list(csv.reader(io.StringIO(body.decode())))
     assert sorted(row[0] for row in rows[1:]) == ["S1", "S2", "S3"]
+
+
+def test_openapi_schema_documents_the_analytics_endpoints() -> None:
+    from drf_spectacular.generators import SchemaGenerator
+
+    from tests.analytics import urls
+
+    schema = SchemaGenerator(patterns=urls.urlpatterns).get_schema(request=None, public=True)
+    assert set(schema["paths"]) == {
+        "/api/v1/data-sources/",
+        "/api/v1/data-sources/{id}/",
+        "/api/v1/sessions/",
+        "/api/v1/sessions/{id}/",
+        "/api/v1/sessions/export.csv",
+    }
+    upload = schema["paths"]["/api/v1/data-sources/"]["post"]
+    assert set(upload["requestBody"]["content"]) == {"multipart/form-data"}
+    assert "413" in upload["responses"]
+    export = schema["paths"]["/api/v1/sessions/export.csv"]["get"]
+    assert {"q", "date_from", "rating_min", "data_source"} <= {
+        p["name"] for p in export["parameters"]
+    }
+    assert "text/csv" in export["responses"]["200"]["content"]
