@@ -46,6 +46,15 @@ class Socket:
             if got["type"] in types:
                 return got
 
+    async def event_for(
+        self, type_: str, conversation_id: int, timeout: float = 5
+    ) -> dict[str, Any]:
+        """The next `type_` event about this conversation, skipping others."""
+        while True:
+            got = await self.frame_of(type_, timeout=timeout)
+            if got["data"].get("conversation_id") == conversation_id:
+                return got
+
     async def expect_close(self, timeout: float = 5) -> int | None:
         """Read (and ignore) frames until the server closes; returns the close code."""
         try:
