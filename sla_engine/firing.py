@@ -9,7 +9,8 @@
    action takes first (chats/locks.py). A company whose lock is busy (an action or router batch
    in flight) is left for the next turn, a few milliseconds later: the timer never waits while
    holding rows (no deadlock) and never judges a chat halfway through a change;
-3. **mark** them fired with a conditional ``UPDATE … SET fired_at WHERE fired_at IS NULL``;
+3. **mark** them fired with a conditional ``UPDATE … SET fired_at WHERE fired_at IS NULL``
+   (on PostgreSQL steps 1-3 are one statement: one round trip per batch);
 4. **re-check** every row against its chat — still open, first response still missing, clock
    not paused, due time unchanged — and drop the obsolete ones; **record** the rest: the
    AssignmentEvent (sla_warning / sla_breached / escalated / priority_changed), the missed
@@ -24,8 +25,9 @@ database are the record; consoles resync on reconnect).
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -45,6 +47,7 @@ from routing_service.chats.models import (
     ChatAssignment,
     Conversation,
 )
+from routing_service.tenancy.models import Role
 from sla_engine import escalation
 from sla_engine.calendar import add_business_minutes
 from sla_engine.deadlines import calendar_for
@@ -55,6 +58,7 @@ from sla_engine.models import ChatSLA, SlaTimer, Stage, TimerKind
 logger = logging.getLogger(__name__)
 
 DEFAULT_BATCH = 500
+SUPERVISING_ROLES = frozenset({Role.SUPERVISOR, Role.COMPANY_ADMIN, Role.SUPERADMIN})
 KIND_LABELS = {TimerKind.FIRST_RESPONSE: "first response", TimerKind.RESOLUTION: "resolution"}
 STAGE_NAMES = {Stage.WARNING: "warning", Stage.BREACH: "breach"}
 _CONVERSATION_FIELDS = (
@@ -124,6 +128,62 @@ def next_due_at() -> dt.datetime | None:
 
 
 def _claim(now: dt.datetime, limit: int, result: BatchResult) -> list[Due]:
+    """Claim up to `limit` due rows of companies whose routing lock is free: they are ours."""
+    if connection.vendor == "postgresql":
+        return _claim_postgresql(now, limit, result)
+    return _claim_portable(now, limit, result)
+
+
+# Steps 1-3 of the module docstring in one round trip. `due` and `companies` are referenced
+# more than once, so PostgreSQL materialises them: each row is locked, and each company's
+# lock tried, exactly once. The outer LEFT JOIN returns the counts even when nothing is claimed.
+_CLAIM_SQL = """
+WITH due AS (
+    SELECT id, company_id FROM {table}
+    WHERE fired_at IS NULL AND due_at <= %(now)s
+    ORDER BY due_at
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+), companies AS (
+    SELECT company_id, pg_try_advisory_xact_lock(%(namespace)s::int, company_id::int) AS locked
+    FROM (SELECT DISTINCT company_id FROM due) AS due_companies
+), claimed AS (
+    UPDATE {table} AS t SET fired_at = %(now)s
+    FROM due JOIN companies USING (company_id)
+    WHERE companies.locked AND t.id = due.id AND t.fired_at IS NULL
+    RETURNING t.id, t.company_id, t.conversation_id, t.kind, t.stage, t.due_at, t.step
+)
+SELECT (SELECT count(*) FROM due), (SELECT count(*) FROM companies WHERE NOT locked),
+       claimed.id, claimed.company_id, claimed.conversation_id, claimed.kind, claimed.stage,
+       claimed.due_at, claimed.step
+FROM (SELECT 1) AS one LEFT JOIN claimed ON true
+"""
+
+
+def _claim_postgresql(now: dt.datetime, limit: int, result: BatchResult) -> list[Due]:
+    sql = _CLAIM_SQL.format(table=SlaTimer._meta.db_table)
+    params: dict[str, int | dt.datetime] = {
+        "now": now,
+        "limit": limit,
+        "namespace": _ROUTING_LOCK_NAMESPACE,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        fetched = cursor.fetchall()
+    result.candidates, result.busy_companies = fetched[0][0], fetched[0][1]
+    rows = [
+        # Django reads jsonb as text (JSONField decodes it); raw SQL decodes it here.
+        Due(row[2], row[3], row[4], row[5], row[6], row[7], json.loads(row[8]) if row[8] else None)
+        for row in fetched
+        if row[2] is not None
+    ]
+    result.claimed = len(rows)
+    return rows
+
+
+def _claim_portable(now: dt.datetime, limit: int, result: BatchResult) -> list[Due]:
+    """The same in three statements, for SQLite: no row or advisory locks there, but its
+    transactions are IMMEDIATE, so this writer holds the whole database until it commits."""
     candidates = [
         Due(*row)
         for row in SlaTimer.objects.unscoped()
@@ -135,41 +195,14 @@ def _claim(now: dt.datetime, limit: int, result: BatchResult) -> list[Due]:
         ]
     ]
     result.candidates = len(candidates)
-    if not candidates:
-        return []
-    companies = {row.company_id for row in candidates}
-    locked = try_lock_companies(companies)
-    result.busy_companies = len(companies - locked)
-    mine = [row for row in candidates if row.company_id in locked]
-    if not mine:
-        return []
-    fired = mark_fired([row.id for row in mine], now)
-    rows = [row for row in mine if row.id in fired]
+    fired = mark_fired([row.id for row in candidates], now)
+    rows = [row for row in candidates if row.id in fired]
     result.claimed = len(rows)
     return rows
 
 
-def try_lock_companies(company_ids: Iterable[int]) -> set[int]:
-    """Take the routing locks of these companies that are free now (never waits).
-
-    Same lock as `chats.locks.lock_company_routing`, held to the end of the transaction.
-    SQLite has no such locks: its transactions are IMMEDIATE, so the writer holds the database.
-    """
-    ids = sorted(set(company_ids))
-    if connection.vendor != "postgresql" or not ids:
-        return set(ids)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT c FROM unnest(%s::bigint[]) AS c"
-            " WHERE pg_try_advisory_xact_lock(%s::int, c::int)",
-            [ids, _ROUTING_LOCK_NAMESPACE],
-        )
-        return {row[0] for row in cursor.fetchall()}
-
-
 def mark_fired(ids: Sequence[int], now: dt.datetime) -> set[int]:
-    """The conditional UPDATE: only rows still pending become ours (belt and braces: the rows
-    are locked already, but a stage must never fire twice whatever the isolation)."""
+    """The conditional UPDATE: only rows still pending become ours."""
     if not ids:
         return set()
     table = SlaTimer._meta.db_table
@@ -181,6 +214,22 @@ def mark_fired(ids: Sequence[int], now: dt.datetime) -> set[int]:
             [now, *ids],
         )
         return {row[0] for row in cursor.fetchall()}
+
+
+def insert_log_rows(rows: list[dict[str, Any]]) -> None:
+    """Append AssignmentEvent rows in bulk: COPY on PostgreSQL (a burst writes thousands; the
+    ORM would spend more time building model instances than the database spends storing them).
+    """
+    if not rows:
+        return
+    if connection.vendor != "postgresql":
+        AssignmentEvent.objects.bulk_create([AssignmentEvent(**row) for row in rows])
+        return
+    columns = list(rows[0])
+    copy_sql = f"COPY {AssignmentEvent._meta.db_table} ({', '.join(columns)}) FROM STDIN"
+    with connection.cursor() as cursor, cursor.cursor.copy(copy_sql) as copy:
+        for row in rows:
+            copy.write_row([json.dumps(v) if k == "data" else v for k, v in row.items()])
 
 
 # --- one batch --------------------------------------------------------------------------------
@@ -200,12 +249,17 @@ class _Batch:
             .filter(pk__in=conversation_ids)
             .values(*_CONVERSATION_FIELDS)
         }
-        self.holders: dict[int, tuple[int, int]] = {
-            conversation_id: (assignment_id, agent_id)
-            for assignment_id, conversation_id, agent_id in ChatAssignment.objects.unscoped()
+        self.holders: dict[int, tuple[int, int]] = {}
+        # Chats a supervisor (or admin) already holds: "reassign to a supervisor" leaves them.
+        self.supervised: set[int] = set()
+        for assignment_id, conversation_id, agent_id, role in (
+            ChatAssignment.objects.unscoped()
             .filter(conversation_id__in=conversation_ids, status__in=ACTIVE_ASSIGNMENT_STATUSES)
-            .values_list("id", "conversation_id", "agent_id")
-        }
+            .values_list("id", "conversation_id", "agent_id", "agent__role")
+        ):
+            self.holders[conversation_id] = (assignment_id, agent_id)
+            if role in SUPERVISING_ROLES:
+                self.supervised.add(conversation_id)
         self.policies: dict[tuple[int, str], ChatSLA] = {
             (policy.company_id, policy.priority): policy
             for policy in ChatSLA.objects.unscoped().filter(
@@ -214,7 +268,8 @@ class _Batch:
         }
         self.dropped: list[int] = []
         self.repended = 0
-        self.logs: list[AssignmentEvent] = []
+        self.written_at = timezone.now()  # AssignmentEvent.created_at: when the row is written
+        self.logs: list[dict[str, Any]] = []
         self.events: list[Event] = []
         self.missed: dict[str, list[int]] = {kind: [] for kind in TimerKind.values}
         self.new_steps: list[SlaTimer] = []
@@ -231,7 +286,7 @@ class _Batch:
                 self._record(row, chat)
         if self.dropped:
             SlaTimer.objects.unscoped().filter(pk__in=self.dropped).update(cancelled=True)
-        AssignmentEvent.objects.bulk_create(self.logs)
+        insert_log_rows(self.logs)
         conversations = Conversation.objects.unscoped()
         if self.missed[TimerKind.FIRST_RESPONSE]:
             conversations.filter(
@@ -324,17 +379,20 @@ class _Batch:
         assignment_id, agent_id = self._holder(chat)
         label = KIND_LABELS[TimerKind(row.kind)]
         self.logs.append(
-            AssignmentEvent(
-                company_id=chat["company_id"],
-                conversation_id=chat["id"],
-                assignment_id=assignment_id,
-                action=AssignmentEvent.Action.SLA_BREACHED
+            {
+                "company_id": chat["company_id"],
+                "conversation_id": chat["id"],
+                "assignment_id": assignment_id,
+                "action": AssignmentEvent.Action.SLA_BREACHED
                 if breach
                 else AssignmentEvent.Action.SLA_WARNING,
-                from_agent_id=agent_id,
-                reason=f"{label} {'target missed' if breach else 'due soon'}",
-                data={"kind": row.kind, "due_at": row.due_at.isoformat()},
-            )
+                "actor_id": None,
+                "from_agent_id": agent_id,
+                "to_agent_id": None,
+                "reason": f"{label} {'target missed' if breach else 'due soon'}",
+                "data": {"kind": row.kind, "due_at": row.due_at.isoformat()},
+                "created_at": self.written_at,
+            }
         )
         self.events.append(
             self._event(EventType.SLA_BREACHED if breach else EventType.SLA_WARNING, row, chat)
@@ -412,6 +470,8 @@ class _Batch:
                 assignment_id, chat["company_id"], reason=reason, now=self.now, **ladder
             )
             return "back to the queue for another agent"
+        if chat["id"] in self.supervised:
+            return "already with a supervisor"
         new = escalation.reassign_to_supervisor(
             assignment_id, chat["company_id"], reason=reason, now=self.now
         )

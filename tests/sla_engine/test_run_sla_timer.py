@@ -315,3 +315,27 @@ def test_concurrent_claimers_fire_each_deadline_once(
     )
     assert len(counts) == 60 * 4
     assert set(counts.values()) == {1}
+
+
+def test_a_chat_a_supervisor_already_holds_stays_with_them(
+    held_chat: Callable[..., tuple[Conversation, User]],
+    make_staff: Callable[..., User],
+    redis_client: redis.Redis,
+) -> None:
+    supervisor = make_staff(Role.SUPERVISOR)
+    chat, _ = held_chat(escalation_ladder=[{"after_minutes": 0, "action": "reassign"}])
+
+    run_timer(at(10))  # first response missed: to the supervisor
+    run_timer(at(60))  # resolution missed too: nobody above them to take it
+
+    active = ChatAssignment.objects.get(conversation=chat, status=AssignmentStatus.ACCEPTED)
+    assert active.agent == supervisor
+    outcomes = [
+        (e["data"]["kind"], e["data"]["escalation"]["outcome"])
+        for e in sla_events(redis_client, chat.company_id)
+        if e["data"]["stage"] == "escalation"
+    ]
+    assert outcomes == [
+        ("first_response", f"reassigned to supervisor {supervisor.pk}"),
+        ("resolution", "already with a supervisor"),
+    ]
