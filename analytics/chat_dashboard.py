@@ -1,0 +1,561 @@
+"""The chat management dashboard's figures (``/chat/dashboard/``), as plain functions of ids.
+
+* SLA compliance and response/resolution times per day come from the daily roll-ups
+  (``ChatResponseTracking``, written by ``analytics.metrics``). Days the roll-up has not
+  reached yet — everything after its newest row (its watermark), or the whole window for a
+  company never rolled up — are computed from the conversations instead, with the same
+  definitions, in one ``GROUP BY day`` query; so today is always on the chart. (Before the
+  watermark a day without a row had no chats: the roll-up covers every day since the first.)
+  The fallback counts a chat as escalated when its escalation level is above zero, where the
+  roll-up reads the audit trail; the two agree unless a level was reset.
+* The agent table sums the roll-up's agent rows, plus the same fallback over assignments.
+* The queue and the breaches are "now": open conversations, read through the queue index
+  and the ``(company, status, created_at)`` index.
+
+Nothing iterates over chats in Python: each figure is one aggregate query; Python merges the
+per-day (per-agent) results of the two sources.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, Final, cast
+
+from django.db import connections
+from django.db.models import (
+    Aggregate,
+    Avg,
+    Case,
+    Count,
+    F,
+    FloatField,
+    Func,
+    Max,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    When,
+)
+from django.db.models.functions import TruncDay
+from django.utils import timezone
+
+from analytics.models import ChatResponseTracking
+from routing_service.chats.models import (
+    ACTIVE_ASSIGNMENT_STATUSES,
+    OPEN_CONVERSATION_STATUSES,
+    AssignmentStatus,
+    ChatAssignment,
+    Conversation,
+    ConversationStatus,
+    Priority,
+)
+from routing_service.tenancy.models import HANDLING_ROLES, User
+
+__all__ = [
+    "Window",
+    "agent_table",
+    "breaches",
+    "queue_now",
+    "sla_series",
+]
+
+QUEUE_LIST_LIMIT: Final = 25
+BREACH_LIST_LIMIT: Final = 50
+RECENTLY_MISSED_DAYS: Final = 7
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """Inclusive UTC days."""
+
+    first_day: dt.date
+    last_day: dt.date
+
+    @classmethod
+    def last_days(cls, days: int, today: dt.date | None = None) -> Window:
+        today = today or timezone.now().astimezone(dt.UTC).date()
+        return cls(today - dt.timedelta(days=max(1, days) - 1), today)
+
+    @property
+    def start(self) -> dt.datetime:
+        return dt.datetime.combine(self.first_day, dt.time(), tzinfo=dt.UTC)
+
+    @property
+    def end(self) -> dt.datetime:
+        """Exclusive."""
+        return dt.datetime.combine(self.last_day + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
+
+    def days(self) -> Iterator[dt.date]:
+        day = self.first_day
+        while day <= self.last_day:
+            yield day
+            day += dt.timedelta(days=1)
+
+
+# --- expressions ----------------------------------------------------------------------------
+
+
+class Seconds(Func):
+    """Seconds from ``start`` to ``end`` (both date-times), as a float."""
+
+    output_field = FloatField()
+
+    def __init__(self, end: Any, start: Any) -> None:
+        super().__init__(end, start)
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        return self.as_sql(
+            compiler,
+            connection,
+            template="EXTRACT(EPOCH FROM (%(expressions)s))::double precision",
+            arg_joiner=" - ",
+            **extra,
+        )
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        return self.as_sql(
+            compiler,
+            connection,
+            template="((julianday(%(expressions)s)) * 86400.0)",
+            arg_joiner=") - julianday(",
+            **extra,
+        )
+
+
+class Percentile(Aggregate):
+    """PostgreSQL's ``percentile_cont(fraction) WITHIN GROUP (ORDER BY expression)``."""
+
+    function = "percentile_cont"
+    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
+    output_field = FloatField()
+
+    def __init__(self, expression: Any, fraction: float, **extra: Any) -> None:
+        if not 0 <= fraction <= 1:
+            raise ValueError("fraction must be within 0..1")
+        super().__init__(expression, fraction=repr(float(fraction)), **extra)
+
+
+def _median(expression: Any, fraction: float, using: str, **extra: Any) -> Aggregate:
+    """A percentile on PostgreSQL; the mean elsewhere (the SQLite demo has no percentiles)."""
+    if connections[using].vendor == "postgresql":
+        return Percentile(expression, fraction, **extra)
+    return Avg(expression, **extra)
+
+
+# A chat's SLA outcome, as in analytics.metrics.ChatFacts.sla_outcome: missed if any decided
+# target was missed; met if every decided target was met; neither while nothing is decided.
+_MISSED: Final = Q(first_response_met=False) | Q(resolution_met=False)
+_MET: Final = (
+    Q(first_response_met=True, resolution_met=True)
+    | Q(first_response_met=True, resolution_met__isnull=True)
+    | Q(first_response_met__isnull=True, resolution_met=True)
+)
+
+
+def _rate(met: int, missed: int) -> float | None:
+    return round(met / (met + missed), 4) if met + missed else None
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(float(value), 1)
+
+
+# --- SLA compliance and times per day -------------------------------------------------------
+
+
+def _watermark(company_id: int) -> dt.date | None:
+    """The newest day the roll-up has written for the company (its company row)."""
+    value: dt.date | None = (
+        ChatResponseTracking.objects.for_company(company_id)
+        .filter(agent__isnull=True)
+        .aggregate(newest=Max("date"))["newest"]
+    )
+    return value
+
+
+def _fallback_window(company_id: int, window: Window) -> Window | None:
+    """The days of ``window`` that the roll-up has not reached: computed from conversations."""
+    watermark = _watermark(company_id)
+    first = (
+        window.first_day
+        if watermark is None
+        else max(window.first_day, watermark + dt.timedelta(days=1))
+    )
+    return Window(first, window.last_day) if first <= window.last_day else None
+
+
+def _conversation_days(company_id: int, window: Window) -> dict[dt.date, dict[str, Any]]:
+    """The roll-up's company figures, computed live from the conversations of ``window``."""
+    conversations = Conversation.objects.for_company(company_id).filter(
+        created_at__gte=window.start, created_at__lt=window.end
+    )
+    using = conversations.db
+    first_response = Seconds(F("first_response_at"), F("created_at"))
+    resolution = Seconds(F("resolved_at"), F("created_at"))
+    answered = Q(first_response_at__isnull=False)
+    resolved = Q(status=ConversationStatus.RESOLVED, resolved_at__isnull=False)
+    rows = (
+        conversations.order_by()
+        .annotate(day=TruncDay("created_at", tzinfo=dt.UTC))
+        .values("day")
+        .annotate(
+            chats=Count("id"),
+            resolved=Count("id", filter=Q(status=ConversationStatus.RESOLVED)),
+            abandoned=Count("id", filter=Q(status=ConversationStatus.ABANDONED)),
+            escalations=Count("id", filter=Q(escalation_level__gt=0)),
+            sla_met=Count("id", filter=_MET),
+            sla_missed=Count("id", filter=_MISSED),
+            first_response_median_seconds=_median(first_response, 0.5, using, filter=answered),
+            first_response_p90_seconds=_median(first_response, 0.9, using, filter=answered),
+            resolution_median_seconds=_median(resolution, 0.5, using, filter=resolved),
+        )
+    )
+    return {_as_date(row.pop("day")): row for row in rows}
+
+
+def _as_date(value: dt.date | dt.datetime) -> dt.date:
+    return value.astimezone(dt.UTC).date() if isinstance(value, dt.datetime) else value
+
+
+_DAY_FIELDS: Final = (
+    "chats",
+    "resolved",
+    "abandoned",
+    "escalations",
+    "sla_met",
+    "sla_missed",
+    "first_response_median_seconds",
+    "first_response_p90_seconds",
+    "resolution_median_seconds",
+)
+
+
+def sla_series(company_id: int, window: Window) -> dict[str, Any]:
+    """Per day of ``window``: chats, SLA met/missed and compliance, median and p90 first
+    response, median resolution, and where the day's figures came from; plus totals.
+
+    Two or three queries: the watermark, the roll-up rows, the conversation fallback.
+    """
+    rolled = {
+        row.pop("date"): row
+        for row in ChatResponseTracking.objects.for_company(company_id)
+        .filter(agent__isnull=True, date__gte=window.first_day, date__lte=window.last_day)
+        .order_by()
+        .values("date", *_DAY_FIELDS)
+    }
+    fallback = _fallback_window(company_id, window)
+    live = _conversation_days(company_id, fallback) if fallback else {}
+    series: dict[str, list[Any]] = {key: [] for key in ("labels", "source", "compliance")}
+    for key in _DAY_FIELDS:
+        series[key] = []
+    totals = {"chats": 0, "resolved": 0, "escalations": 0, "sla_met": 0, "sla_missed": 0}
+    for day in window.days():
+        in_fallback = fallback is not None and day >= fallback.first_day
+        row = live.get(day) if in_fallback else rolled.get(day)
+        series["labels"].append(day.isoformat())
+        series["source"].append("live" if in_fallback else "roll-up")
+        for key in _DAY_FIELDS:
+            value = row.get(key) if row else None
+            if key.endswith("_seconds"):
+                series[key].append(_round(value))
+            else:
+                series[key].append(value or 0)
+        met, missed = (row["sla_met"], row["sla_missed"]) if row else (0, 0)
+        series["compliance"].append(_rate(met, missed))
+        if row:
+            for key in totals:
+                totals[key] += row[key] or 0
+    return {
+        **series,
+        "live_from": fallback.first_day.isoformat() if fallback else None,
+        "totals": {**totals, "compliance": _rate(totals["sla_met"], totals["sla_missed"])},
+    }
+
+
+# --- agents -------------------------------------------------------------------------------
+
+
+def _rolled_agents(company_id: int, first: dt.date, last: dt.date) -> dict[int, dict[str, Any]]:
+    """Sums of the agents' roll-up rows; times are daily medians weighted by that day's chats."""
+    timed_first = Q(first_response_median_seconds__isnull=False)
+    timed_resolution = Q(resolution_median_seconds__isnull=False)
+    rows = (
+        ChatResponseTracking.objects.for_company(company_id)
+        .filter(agent__isnull=False, date__gte=first, date__lte=last)
+        .order_by()
+        .values("agent_id")
+        .annotate(
+            # Annotation names must not shadow the columns the weighted sums read.
+            total_chats=Sum("chats"),
+            total_resolved=Sum("resolved"),
+            total_abandoned=Sum("abandoned"),
+            total_escalations=Sum("escalations"),
+            total_sla_met=Sum("sla_met"),
+            total_sla_missed=Sum("sla_missed"),
+            total_first_weighted=Sum(
+                F("first_response_median_seconds") * F("chats"), filter=timed_first
+            ),
+            total_first_weight=Sum("chats", filter=timed_first),
+            total_resolution_weighted=Sum(
+                F("resolution_median_seconds") * F("resolved"), filter=timed_resolution
+            ),
+            total_resolution_weight=Sum("resolved", filter=timed_resolution),
+        )
+    )
+    return {row["agent_id"]: {key: row[f"total_{key}"] for key in _AGENT_SUMS} for row in rows}
+
+
+def _live_agents(company_id: int, window: Window) -> dict[int, dict[str, Any]]:
+    """The same figures from the assignments of the chats started in ``window``: an agent held
+    a chat they accepted, answered or resolved (as in ``analytics.metrics``)."""
+    handled = (
+        Q(accepted_at__isnull=False)
+        | Q(first_response_at__isnull=False)
+        | Q(status=AssignmentStatus.RESOLVED)
+    )
+    conversation = "conversation"
+    first_response = Seconds(F("first_response_at"), F("conversation__created_at"))
+    resolution = Seconds(F("resolved_at"), F("conversation__created_at"))
+    answered = Q(first_response_at__isnull=False)
+    resolved = Q(status=AssignmentStatus.RESOLVED, resolved_at__isnull=False)
+    rows = (
+        ChatAssignment.objects.for_company(company_id)
+        .filter(
+            handled,
+            conversation__created_at__gte=window.start,
+            conversation__created_at__lt=window.end,
+        )
+        .order_by()
+        .values("agent_id")
+        .annotate(
+            chats=Count(conversation, distinct=True),
+            resolved=Count(conversation, distinct=True, filter=resolved),
+            abandoned=Count(
+                conversation,
+                distinct=True,
+                filter=Q(conversation__status=ConversationStatus.ABANDONED),
+            ),
+            escalations=Count(
+                conversation, distinct=True, filter=Q(status=AssignmentStatus.ESCALATED)
+            ),
+            sla_met=Count(conversation, distinct=True, filter=_prefixed(_MET)),
+            sla_missed=Count(conversation, distinct=True, filter=_prefixed(_MISSED)),
+            first_weighted=Sum(first_response, filter=answered),
+            first_weight=Count("id", filter=answered),
+            resolution_weighted=Sum(resolution, filter=resolved),
+            resolution_weight=Count("id", filter=resolved),
+        )
+    )
+    return {row.pop("agent_id"): row for row in rows}
+
+
+def _prefixed(condition: Q) -> Q:
+    """``condition`` on the assignment's conversation."""
+    children: list[Any] = []
+    for child in cast(list[Any], condition.children):
+        if isinstance(child, Q):
+            children.append(_prefixed(child))
+        else:
+            key, value = child
+            children.append((f"conversation__{key}", value))
+    prefixed = Q(*children, _connector=condition.connector, _negated=condition.negated)
+    return prefixed
+
+
+_AGENT_SUMS: Final = (
+    "chats",
+    "resolved",
+    "abandoned",
+    "escalations",
+    "sla_met",
+    "sla_missed",
+    "first_weighted",
+    "first_weight",
+    "resolution_weighted",
+    "resolution_weight",
+)
+
+
+def agent_table(company_id: int, window: Window) -> list[dict[str, Any]]:
+    """One row per agent (and supervisor) of the company: chats held, resolved, escalated,
+    SLA compliance, typical first-response and resolution seconds, and their status now.
+
+    Busiest first; people without chats in the window are listed with zeros.
+    """
+    fallback = _fallback_window(company_id, window)
+    rolled_last = fallback.first_day - dt.timedelta(days=1) if fallback else window.last_day
+    figures: dict[int, dict[str, Any]] = {}
+    sources = []
+    if rolled_last >= window.first_day:
+        sources.append(_rolled_agents(company_id, window.first_day, rolled_last))
+    if fallback:
+        sources.append(_live_agents(company_id, fallback))
+    for source in sources:
+        for agent_id, row in source.items():
+            merged = figures.setdefault(agent_id, dict.fromkeys(_AGENT_SUMS, 0))
+            for key in _AGENT_SUMS:
+                merged[key] += row[key] or 0
+    people = (
+        User.objects.filter(
+            Q(company_id=company_id) & (Q(role__in=HANDLING_ROLES) | Q(pk__in=figures))
+        )
+        .order_by("username")
+        .values(
+            "id",
+            "username",
+            "first_name",
+            "last_name",
+            "role",
+            "status",
+            "active_chats",
+            "is_active",
+        )
+    )
+    table = []
+    for person in people:
+        row = figures.get(person["id"], dict.fromkeys(_AGENT_SUMS, 0))
+        name = f"{person['first_name']} {person['last_name']}".strip() or person["username"]
+        table.append(
+            {
+                "id": person["id"],
+                "name": name,
+                "username": person["username"],
+                "role": person["role"],
+                "status": person["status"],
+                "active_chats": person["active_chats"],
+                "chats": row["chats"],
+                "resolved": row["resolved"],
+                "abandoned": row["abandoned"],
+                "escalations": row["escalations"],
+                "sla_met": row["sla_met"],
+                "sla_missed": row["sla_missed"],
+                "compliance": _rate(row["sla_met"], row["sla_missed"]),
+                "first_response_seconds": _weighted(row["first_weighted"], row["first_weight"]),
+                "resolution_seconds": _weighted(
+                    row["resolution_weighted"], row["resolution_weight"]
+                ),
+            }
+        )
+    table.sort(key=lambda r: (-r["chats"], r["name"].lower()))
+    return table
+
+
+def _weighted(total: float | None, weight: int | None) -> float | None:
+    return round(float(total) / weight, 1) if total is not None and weight else None
+
+
+# --- now: the queue and the breaches --------------------------------------------------------
+
+
+def queue_now(company_id: int, now: dt.datetime | None = None) -> dict[str, Any]:
+    """Waiting chats per priority (count, longest wait) and the first ones in routing order."""
+    now = now or timezone.now()
+    waiting = Conversation.objects.for_company(company_id).filter(status=ConversationStatus.WAITING)
+    counts = {
+        row["priority"]: row
+        for row in waiting.order_by()
+        .values("priority")
+        .annotate(n=Count("id"), oldest=Min("queued_at"))
+    }
+    by_priority = []
+    for priority in reversed(Priority.values):
+        row = counts.get(priority)
+        by_priority.append(
+            {
+                "priority": priority,
+                "label": Priority(priority).label,
+                "waiting": row["n"] if row else 0,
+                "longest_wait_seconds": (
+                    round((now - row["oldest"]).total_seconds()) if row else None
+                ),
+            }
+        )
+    assigned = (
+        Conversation.objects.for_company(company_id)
+        .filter(status=ConversationStatus.ASSIGNED)
+        .count()
+    )
+    first = list(
+        waiting.select_related("client", "channel").order_by("-priority_rank", "queued_at", "id")[
+            :QUEUE_LIST_LIMIT
+        ]
+    )
+    return {
+        "by_priority": by_priority,
+        "waiting": sum(p["waiting"] for p in by_priority),
+        "assigned": assigned,
+        "first": first,
+        "now": now,
+    }
+
+
+def _with_agent(conversations: QuerySet[Conversation]) -> QuerySet[Conversation]:
+    """Annotate the agent of the active assignment (a subquery on the one-active index)."""
+    active = ChatAssignment.objects.unscoped().filter(
+        conversation_id=OuterRef("pk"), status__in=ACTIVE_ASSIGNMENT_STATUSES
+    )
+    return conversations.annotate(
+        agent_username=Subquery(active.values("agent__username")[:1]),
+    )
+
+
+def breaches(company_id: int, now: dt.datetime | None = None) -> dict[str, Any]:
+    """Open chats past a due time (first response not given by ``first_response_due_at``, or
+    not resolved by ``resolution_due_at``), most overdue first; and the chats of the last
+    ``RECENTLY_MISSED_DAYS`` days that missed a target, newest first."""
+    now = now or timezone.now()
+    overdue_first = Q(first_response_at__isnull=True, first_response_due_at__lt=now)
+    overdue_resolution = Q(resolution_due_at__lt=now)
+    open_chats = Conversation.objects.for_company(company_id).filter(
+        status__in=OPEN_CONVERSATION_STATUSES
+    )
+    overdue = open_chats.filter(overdue_first | overdue_resolution)
+    counts = overdue.order_by().aggregate(
+        total=Count("id"),
+        first_response=Count("id", filter=overdue_first),
+        resolution=Count("id", filter=overdue_resolution),
+    )
+    open_list = list(
+        _with_agent(overdue.select_related("client"))
+        .annotate(
+            # The deadline that was passed first: the first response's, while it is missing.
+            breached_due=Case(
+                When(overdue_first, then=F("first_response_due_at")),
+                default=F("resolution_due_at"),
+            ),
+        )
+        .order_by("breached_due", "id")[:BREACH_LIST_LIMIT]
+    )
+    open_rows = [
+        {
+            "chat": chat,
+            "kind": "first response"
+            if chat.first_response_at is None and chat.breached_due == chat.first_response_due_at
+            else "resolution",
+            "overdue_seconds": round((now - chat.breached_due).total_seconds()),
+        }
+        for chat in open_list
+    ]
+    since = now - dt.timedelta(days=RECENTLY_MISSED_DAYS)
+    missed = Conversation.objects.for_company(company_id).filter(_MISSED, created_at__gte=since)
+    missed_count = missed.order_by().count()
+    missed_list = list(
+        _with_agent(missed.select_related("client")).order_by("-created_at", "-id")[
+            :BREACH_LIST_LIMIT
+        ]
+    )
+    return {
+        "open": open_rows,
+        "open_count": counts["total"],
+        "open_first_response": counts["first_response"],
+        "open_resolution": counts["resolution"],
+        "missed": missed_list,
+        "missed_count": missed_count,
+        "missed_days": RECENTLY_MISSED_DAYS,
+        "now": now,
+    }
