@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from django.db import connection, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 from redis.exceptions import RedisError
 
@@ -58,6 +58,8 @@ from sla_engine.models import ChatSLA, SlaTimer, Stage, TimerKind
 logger = logging.getLogger(__name__)
 
 DEFAULT_BATCH = 500
+# "The database is unreachable", not "this row is bad": never a reason to drop a deadline.
+INFRASTRUCTURE_ERRORS = (OperationalError, InterfaceError)
 SUPERVISING_ROLES = frozenset({Role.SUPERVISOR, Role.COMPANY_ADMIN, Role.SUPERADMIN})
 KIND_LABELS = {TimerKind.FIRST_RESPONSE: "first response", TimerKind.RESOLUTION: "resolution"}
 STAGE_NAMES = {Stage.WARNING: "warning", Stage.BREACH: "breach"}
@@ -102,7 +104,19 @@ def fire_due(*, now: dt.datetime | None = None, limit: int = DEFAULT_BATCH) -> B
     with publish.collecting() as events, transaction.atomic():
         rows = _claim(now, limit, result)
         if rows:
-            _Batch(now, rows, result).run()
+            try:
+                with transaction.atomic():
+                    _Batch(now, rows, result).run()
+            except INFRASTRUCTURE_ERRORS:
+                raise
+            except Exception:
+                if len(rows) > 1:
+                    raise  # the worker retries these one at a time to find the bad one
+                # One row that cannot be fired (a bug, bad data) must not block the others
+                # forever: settle it as dropped, loudly.
+                logger.exception("SLA timer %s could not be fired; dropped", rows[0].id)
+                SlaTimer.objects.unscoped().filter(pk=rows[0].id).update(cancelled=True)
+                result.dropped += 1
     result.events = list(events)
     if events:
         try:

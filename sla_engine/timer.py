@@ -26,14 +26,18 @@ import time
 
 import redis
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, connection
+from django.db import connection
 from django.utils import timezone
 
-from sla_engine.firing import DEFAULT_BATCH, fire_due, next_due_at
+from sla_engine.firing import (
+    DEFAULT_BATCH,
+    INFRASTRUCTURE_ERRORS,
+    BatchResult,
+    fire_due,
+    next_due_at,
+)
 
 logger = logging.getLogger(__name__)
-
-INFRASTRUCTURE_ERRORS = (OperationalError, InterfaceError)
 DEFAULT_MAX_SLEEP = 0.2
 DEFAULT_METRICS_EVERY = 300.0
 # When a company's routing lock was busy, look again this soon (an action takes milliseconds).
@@ -130,7 +134,13 @@ class SlaTimerWorker:
         self._busy = False
         self._claimed = 0
         while not self._stop.is_set():
-            result = fire_due(now=now or timezone.now(), limit=self.batch_size)
+            try:
+                result = fire_due(now=now or timezone.now(), limit=self.batch_size)
+            except INFRASTRUCTURE_ERRORS:
+                raise
+            except Exception:
+                logger.exception("an SLA batch failed; firing its rows one at a time")
+                result = self._one_by_one(now)
             fired += result.fired
             self._claimed += result.claimed
             self.dropped += result.dropped
@@ -139,6 +149,20 @@ class SlaTimerWorker:
                 break  # every due row was in this batch
         self.fired += fired
         return fired
+
+    def _one_by_one(self, now: dt.datetime | None) -> BatchResult:
+        """Fire the next batch's worth of rows singly: a bad row is dropped on its own."""
+        total = BatchResult()
+        for _ in range(self.batch_size):
+            result = fire_due(now=now or timezone.now(), limit=1)
+            total.fired += result.fired
+            total.dropped += result.dropped
+            total.claimed += result.claimed
+            total.busy_companies += result.busy_companies
+            if result.candidates == 0:
+                break
+        total.candidates = total.claimed  # more may be due: the next turn looks again
+        return total
 
     def housekeeping(self) -> None:
         if self.metrics_every <= 0 or time.monotonic() < self._next_metrics:

@@ -339,3 +339,28 @@ def test_a_chat_a_supervisor_already_holds_stays_with_them(
         ("first_response", f"reassigned to supervisor {supervisor.pk}"),
         ("resolution", "already with a supervisor"),
     ]
+
+
+def test_a_deadline_that_cannot_be_fired_is_dropped_without_blocking_the_others(
+    make_policy: Callable[..., ChatSLA], receive: Receive, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_policy(always=True, first_response_minutes=10, resolution_minutes=60)
+    chats = [receive(f"client-{n}", at=START) for n in range(3)]
+    bad = chats[1]
+    record = firing._Batch._record
+
+    def fails_for_one_chat(self: firing._Batch, row: firing.Due, chat: dict[str, object]) -> None:
+        if chat["id"] == bad.pk:
+            raise ValueError("corrupt chat")
+        record(self, row, chat)
+
+    monkeypatch.setattr(firing._Batch, "_record", fails_for_one_chat)
+
+    assert run_timer(at(10)) == 4  # warning and breach of the two good chats
+    assert [log_actions(chat) for chat in chats] == [
+        ["sla_warning", "sla_breached"],
+        [],
+        ["sla_warning", "sla_breached"],
+    ]
+    dropped = SlaTimer.objects.filter(conversation=bad, cancelled=True, stage__lte=Stage.BREACH)
+    assert dropped.filter(kind=TimerKind.FIRST_RESPONSE).count() == 2
