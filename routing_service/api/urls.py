@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.urls import URLPattern, URLResolver, path
 from rest_framework.routers import DefaultRouter
 
+from analytics import api_urls as analytics_api
 from routing_service.api.auth import ObtainTokenView, WsTicketView
 from routing_service.api.channels import ChannelViewSet
 from routing_service.api.chats import (
@@ -14,6 +15,7 @@ from routing_service.api.chats import (
     NotificationViewSet,
 )
 from routing_service.api.companies import CompanyViewSet
+from routing_service.api.metrics import DailyMetricsView
 from routing_service.api.routing_policy import RoutingPolicyView
 from routing_service.api.sla import SLAPolicyViewSet
 from routing_service.api.users import UserViewSet
@@ -23,6 +25,8 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("ws-ticket/", WsTicketView.as_view(), name="api-ws-ticket"),
     path("routing-policy/", RoutingPolicyView.as_view(), name="api-routing-policy"),
     path("agents/<int:agent_id>/status/", AgentStatusView.as_view(), name="api-agent-status"),
+    path("metrics/daily/", DailyMetricsView.as_view(), name="api-metrics-daily"),
+    *analytics_api.urlpatterns,
 ]
 router = DefaultRouter(trailing_slash=True)
 router.register("companies", CompanyViewSet, basename="company")
@@ -32,4 +36,5 @@ router.register("sla-policies", SLAPolicyViewSet, basename="sla-policy")
 router.register("conversations", ConversationViewSet, basename="conversation")
 router.register("assignments", AssignmentViewSet, basename="assignment")
 router.register("notifications", NotificationViewSet, basename="notification")
+analytics_api.register(router)
 urlpatterns += router.urls
