@@ -39,7 +39,7 @@ from django.db import (
 from redis.exceptions import RedisError, ResponseError
 
 from realtime import publish
-from routing_service.chats.actions.inbound import receive_inbound_message
+from routing_service.chats.actions.inbound import InboundItem, receive_inbound_batch
 from routing_service.chats.actions.receipts import record_status_event
 from routing_service.chats.actions.routing import expire_offers
 from routing_service.chats.models import Channel
@@ -74,26 +74,32 @@ def consumer_name() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
 
 
-def apply_entry(item: StreamEntry, channels: dict[int, Channel]) -> None:
-    """Record one decoded entry. Precondition: runs inside a transaction (savepoint ok)."""
-    entry = item.entry
-    assert entry is not None
-    if isinstance(entry, stream.StatusEntry):
-        record_status_event(entry.channel_id, entry.status)
-        return
-    channel = channels.get(entry.channel_id)
-    if channel is None:
-        channel = Channel.objects.unscoped().get(pk=entry.channel_id)
-        channels[entry.channel_id] = channel
-    receive_inbound_message(channel, entry.message, received_at=entry.received_at)
+def apply_entries(items: Sequence[StreamEntry], channels: dict[int, Channel]) -> None:
+    """Record decoded entries: receipts one by one, messages as one set-based batch.
+
+    Precondition: runs inside a transaction (a savepoint is fine).
+    """
+    messages: list[InboundItem] = []
+    for item in items:
+        entry = item.entry
+        assert entry is not None
+        if isinstance(entry, StatusEntry):
+            record_status_event(entry.channel_id, entry.status)
+            continue
+        channel = channels.get(entry.channel_id)
+        if channel is None:
+            channel = Channel.objects.unscoped().get(pk=entry.channel_id)
+            channels[entry.channel_id] = channel
+        messages.append(InboundItem(channel, entry.message, entry.received_at))
+    if messages:
+        receive_inbound_batch(messages)
 
 
 def process_batch(items: Sequence[StreamEntry]) -> BatchOutcome:
     """Record a batch in the database and publish its events; say which entries to ack.
 
-    Runs in the router's single database thread. Entries are applied grouped by company (a
-    stable sort keeps each conversation's order) so concurrent routers take company locks in
-    the same order.
+    Runs in the router's single database thread. The inbound action takes company locks in
+    ascending id order, so concurrent routers never deadlock on them.
     """
     close_old_connections()
     outcome = BatchOutcome()
@@ -103,12 +109,10 @@ def process_batch(items: Sequence[StreamEntry]) -> BatchOutcome:
             outcome.failed.append((item, item.decode_error or "undecodable entry"))
         else:
             good.append(item)
-    good.sort(key=lambda i: i.entry.company_id if i.entry else 0)
     channels: dict[int, Channel] = {}
     try:
         with publish.collecting() as events, transaction.atomic():
-            for item in good:
-                apply_entry(item, channels)
+            apply_entries(good, channels)
         _publish(events)
         outcome.acked.extend(good)
         return outcome
@@ -124,7 +128,7 @@ def process_batch(items: Sequence[StreamEntry]) -> BatchOutcome:
     for item in good:
         try:
             with publish.collecting() as events, transaction.atomic():
-                apply_entry(item, channels)
+                apply_entries([item], channels)
             _publish(events)
             outcome.acked.append(item)
         except INFRASTRUCTURE_ERRORS:

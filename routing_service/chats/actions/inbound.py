@@ -1,22 +1,29 @@
-"""② → ③ An inbound customer message becomes a client, a queued chat, a message and an offer.
+"""② → ③ Inbound customer messages become clients, queued chats, messages and offers.
 
-Called by the router for every stream entry (and by `create_sample_data`). Idempotent: the same
-provider message id on the same channel is recorded once, whatever the number of deliveries.
+Called by the router for each batch read from the inbound stream (and, one message at a time,
+by `create_sample_data` and tests). A batch is recorded company by company — in ascending id,
+the lock order, under the company's routing lock — with set-based queries: one look-up for
+duplicates, clients, open chats, active assignments and notifications each, and bulk writes, so
+the cost per message stays flat as batches grow.
+
+Idempotent: the same provider message id on the same channel is recorded once, whatever the
+number of deliveries (checked under the company lock, backed by a unique constraint).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import transaction
 from django.utils import timezone
 
-from realtime.events import EventType, make_event
+from realtime.events import Event, EventType, make_event
 from realtime.publish import publish_on_commit
-from routing_service.chats.actions.audit import log_event
 from routing_service.chats.actions.routing import queue_event, route_waiting, routing_policy
+from routing_service.chats.bulk import update_rows
 from routing_service.chats.locks import lock_company_routing
 from routing_service.chats.models import (
     ACTIVE_ASSIGNMENT_STATUSES,
@@ -33,12 +40,23 @@ from routing_service.chats.models import (
     Message,
     MessageDirection,
     Priority,
+    RoutingPolicy,
 )
 from routing_service.chats.payloads import conversation_data, message_data
 from routing_service.ingest.adapters.base import InboundMessage
 from routing_service.router import rules
-from sla_engine.deadlines import due_times, policy_for
+from sla_engine.deadlines import DueTimes, due_times, policy_for
 from sla_engine.scheduler import customer_answered
+
+
+@dataclass(frozen=True)
+class InboundItem:
+    """One message to record: where it came from and when the webhook accepted it (the SLA
+    clock starts then, not when an agent is found)."""
+
+    channel: Channel
+    message: InboundMessage
+    received_at: dt.datetime
 
 
 @dataclass(frozen=True)
@@ -52,208 +70,378 @@ class InboundResult:
 def receive_inbound_message(
     channel: Channel, inbound: InboundMessage, *, received_at: dt.datetime | None = None
 ) -> InboundResult:
-    """Record one customer message and route its chat; a replay returns `duplicate=True`.
+    """Record one customer message and route its chat; a replay returns `duplicate=True`."""
+    item = InboundItem(channel, inbound, received_at or timezone.now())
+    return receive_inbound_batch([item])[0]
 
-    `received_at` is when the webhook accepted it (the SLA clock starts then, not when an agent
-    is found); it defaults to now.
-    """
-    received_at = received_at or timezone.now()
-    if (
-        Message.objects.unscoped()
-        .filter(channel_id=channel.pk, provider_message_id=inbound.provider_message_id)
-        .exists()
-    ):
-        return InboundResult(None, None, duplicate=True)
+
+def receive_inbound_batch(items: Sequence[InboundItem]) -> list[InboundResult]:
+    """Record messages in order (per client) and route their chats, in one transaction."""
+    results: list[InboundResult | None] = [None] * len(items)
+    by_company: dict[int, list[int]] = defaultdict(list)
+    for index, item in enumerate(items):
+        by_company[item.channel.company_id].append(index)
     with transaction.atomic():
-        lock_company_routing(channel.company_id)
-        return _record(channel, inbound, received_at)
+        for company_id in sorted(by_company):
+            lock_company_routing(company_id)
+            batch = _CompanyBatch(company_id, [(i, items[i]) for i in by_company[company_id]])
+            for index, result in batch.record().items():
+                results[index] = result
+    assert all(r is not None for r in results)
+    return [r for r in results if r is not None]
 
 
-def _upsert_client(channel: Channel, inbound: InboundMessage) -> Client:
-    client, created = Client.objects.unscoped().get_or_create(
-        company_id=channel.company_id,
-        external_id=inbound.client_external_id,
-        defaults={
-            "name": inbound.client_name,
-            "email": inbound.client_email or "",
-            "phone": inbound.client_phone or "",
-            "language": inbound.language or "",
-        },
-    )
-    if not created:
-        changed = {
-            field: value
-            for field, value in (
-                ("name", inbound.client_name),
-                ("email", inbound.client_email),
-                ("phone", inbound.client_phone),
-                ("language", inbound.language),
+@dataclass
+class _ChatChange:
+    """What one batch does to one conversation."""
+
+    conversation: Conversation
+    created: bool
+    received: list[tuple[InboundItem, Message]] = field(default_factory=list)
+    priority_changed: bool = False
+    became_urgent: bool = False
+    urgent_text: str = ""
+
+
+class _CompanyBatch:
+    """The messages of one company in one batch. Precondition: the company's routing lock is
+    held by the surrounding transaction."""
+
+    def __init__(self, company_id: int, items: list[tuple[int, InboundItem]]) -> None:
+        self.company_id = company_id
+        self.items = items
+        self.policy: RoutingPolicy = routing_policy(company_id)
+        self._due_cache: dict[tuple[str, dt.datetime], DueTimes] = {}
+
+    def record(self) -> dict[int, InboundResult]:
+        results: dict[int, InboundResult] = {}
+        fresh = self._drop_duplicates(results)
+        if not fresh:
+            return results
+        clients = self._upsert_clients([item for _, item in fresh])
+        changes = self._open_conversations(fresh, clients)
+        for index, message in self._insert_messages(fresh, changes, clients).items():
+            change = changes[message.conversation.client_id]
+            results[index] = InboundResult(
+                change.conversation.pk, message.pk, False, new_conversation=change.created
             )
-            if value and getattr(client, field) != value
+        self._update_conversations(changes)
+        publish_on_commit(self._notify(changes))
+        if any(c.conversation.status == ConversationStatus.WAITING for c in changes.values()):
+            route_waiting(self.company_id)
+        return results
+
+    def _drop_duplicates(self, results: dict[int, InboundResult]) -> list[tuple[int, InboundItem]]:
+        """Messages seen before (in the database or earlier in this batch) are duplicates."""
+        wanted = {(item.channel.pk, item.message.provider_message_id) for _, item in self.items}
+        known = set(
+            Message.objects.unscoped()
+            .filter(
+                channel_id__in={c for c, _ in wanted},
+                provider_message_id__in={m for _, m in wanted},
+            )
+            .values_list("channel_id", "provider_message_id")
+        )
+        fresh: list[tuple[int, InboundItem]] = []
+        for index, item in self.items:
+            key = (item.channel.pk, item.message.provider_message_id)
+            if key in known:
+                results[index] = InboundResult(None, None, duplicate=True)
+            else:
+                known.add(key)
+                fresh.append((index, item))
+        return fresh
+
+    def _upsert_clients(self, items: list[InboundItem]) -> dict[str, Client]:
+        """Every sender as a Client, created or refreshed from their latest message."""
+        latest: dict[str, InboundMessage] = {}
+        for item in items:
+            latest[item.message.client_external_id] = item.message
+        clients = {
+            c.external_id: c
+            for c in Client.objects.unscoped().filter(
+                company_id=self.company_id, external_id__in=list(latest)
+            )
         }
-        if changed:
-            for field, value in changed.items():
-                setattr(client, field, value)
-            client.save(update_fields=list(changed))
-    return client
-
-
-def _open_conversation(
-    channel: Channel, client: Client, inbound: InboundMessage, received_at: dt.datetime
-) -> tuple[Conversation, bool]:
-    existing = (
-        Conversation.objects.unscoped()
-        .select_for_update(of=("self",))
-        .select_related("client", "channel")
-        .filter(company_id=channel.company_id, client=client, status__in=OPEN_CONVERSATION_STATUSES)
-        .first()
-    )
-    if existing is not None:
-        return existing, False
-    try:
-        with transaction.atomic():
-            conversation = Conversation.objects.create(
-                company_id=channel.company_id,
-                client=client,
-                channel=channel,
-                status=ConversationStatus.WAITING,
-                priority=Priority.MEDIUM,
-                priority_rank=PRIORITY_RANK[Priority.MEDIUM],
-                language=(inbound.language or client.language or "").lower(),
-                category=(inbound.category or "").lower(),
-                subject=inbound.text[:255],
-                created_at=received_at,
-                queued_at=received_at,
-                last_message_at=received_at,
+        new = [
+            Client(
+                company_id=self.company_id,
+                external_id=external_id,
+                name=m.client_name,
+                email=m.client_email or "",
+                phone=m.client_phone or "",
+                language=(m.language or "").lower(),
             )
-    except IntegrityError:
-        # Another router opened it first (the unique open-conversation constraint): use theirs.
-        conversation = (
+            for external_id, m in latest.items()
+            if external_id not in clients
+        ]
+        for client in Client.objects.bulk_create(new):
+            clients[client.external_id] = client
+        changed: list[Client] = []
+        for external_id, m in latest.items():
+            client = clients[external_id]
+            dirty = False
+            for name, value in (
+                ("name", m.client_name),
+                ("email", m.client_email),
+                ("phone", m.client_phone),
+                ("language", (m.language or "").lower()),
+            ):
+                if value and getattr(client, name) != value:
+                    setattr(client, name, value)
+                    dirty = True
+            if dirty:
+                changed.append(client)
+        if changed:
+            Client.objects.bulk_update(changed, ["name", "email", "phone", "language"])
+        return clients
+
+    def _open_conversations(
+        self, fresh: list[tuple[int, InboundItem]], clients: dict[str, Client]
+    ) -> dict[int, _ChatChange]:
+        """The open chat of every sender (by client id), opening one where there is none."""
+        client_ids = {clients[item.message.client_external_id].pk for _, item in fresh}
+        changes: dict[int, _ChatChange] = {}
+        for conversation in (
             Conversation.objects.unscoped()
             .select_for_update(of=("self",))
             .select_related("client", "channel")
-            .get(
-                company_id=channel.company_id, client=client, status__in=OPEN_CONVERSATION_STATUSES
+            .filter(
+                company_id=self.company_id,
+                client_id__in=client_ids,
+                status__in=OPEN_CONVERSATION_STATUSES,
             )
-        )
-        return conversation, False
-    conversation.client = client
-    conversation.channel = channel
-    return conversation, True
+        ):
+            changes[conversation.client_id] = _ChatChange(conversation, created=False)
+        new: dict[int, Conversation] = {}
+        for _, item in fresh:
+            client = clients[item.message.client_external_id]
+            if client.pk in changes or client.pk in new:
+                continue
+            new[client.pk] = Conversation(
+                company_id=self.company_id,
+                client=client,
+                channel=item.channel,
+                status=ConversationStatus.WAITING,
+                priority=Priority.MEDIUM,
+                priority_rank=PRIORITY_RANK[Priority.MEDIUM],
+                language=(item.message.language or client.language or "").lower(),
+                category=(item.message.category or "").lower(),
+                subject=item.message.text[:255],
+                created_at=item.received_at,
+                queued_at=item.received_at,
+                last_message_at=item.received_at,
+            )
+        for conversation in Conversation.objects.bulk_create(list(new.values())):
+            changes[conversation.client_id] = _ChatChange(conversation, created=True)
+        return changes
 
-
-def _record(channel: Channel, inbound: InboundMessage, received_at: dt.datetime) -> InboundResult:
-    client = _upsert_client(channel, inbound)
-    conversation, created = _open_conversation(channel, client, inbound, received_at)
-    try:
-        with transaction.atomic():
-            message = Message.objects.create(
-                company_id=channel.company_id,
-                conversation=conversation,
-                channel=channel,
+    def _insert_messages(
+        self,
+        fresh: list[tuple[int, InboundItem]],
+        changes: dict[int, _ChatChange],
+        clients: dict[str, Client],
+    ) -> dict[int, Message]:
+        rows: dict[int, Message] = {}
+        for index, item in fresh:
+            change = changes[clients[item.message.client_external_id].pk]
+            message = Message(
+                company_id=self.company_id,
+                conversation=change.conversation,
+                channel=item.channel,
                 direction=MessageDirection.INBOUND,
-                provider_message_id=inbound.provider_message_id,
-                text=inbound.text,
-                sent_at=inbound.sent_at,
+                provider_message_id=item.message.provider_message_id,
+                text=item.message.text,
+                sent_at=item.message.sent_at,
                 delivery_status=DeliveryStatus.RECEIVED,
-                metadata=inbound.metadata,
+                metadata=item.message.metadata,
             )
-    except IntegrityError:
-        return InboundResult(conversation.pk, None, duplicate=True)
+            rows[index] = message
+            change.received.append((item, message))
+        Message.objects.bulk_create(list(rows.values()))
+        return rows
 
-    policy = routing_policy(channel.company_id)
-    priority = rules.detect_priority(
-        inbound.text,
-        inbound.priority,
-        is_vip=client.is_vip,
-        urgent_keywords=policy.urgent_keywords or [],
-        vip_priority=policy.vip_priority,
-        current=None if created else conversation.priority,
-    )
-    priority_changed = created or priority != conversation.priority
-    became_urgent = priority == Priority.URGENT and (created or conversation.priority != priority)
-    if priority_changed:
-        if not created:
-            log_event(
-                conversation,
-                AssignmentEvent.Action.PRIORITY_CHANGED,
-                reason="inbound message",
-                old=conversation.priority,
-                new=priority,
-            )
-        conversation.priority = priority
-        conversation.priority_rank = PRIORITY_RANK[Priority(priority)]
-        # Due times follow the priority; the clock still starts at the chat's first message.
-        due = due_times(policy_for(channel.company_id, priority), conversation.created_at)
-        conversation.first_response_due_at = due.first_response
-        conversation.resolution_due_at = due.resolution
-    customer_answered(conversation, received_at, due_changed=priority_changed)
-    conversation.last_message_at = max(conversation.last_message_at, received_at)
-    conversation.message_count = F("message_count") + 1
-    conversation.waiting_on_customer_since = None
-    conversation.save()
-    conversation.refresh_from_db(fields=["message_count"])
+    def _due(self, priority: str, start: dt.datetime) -> DueTimes:
+        key = (priority, start)
+        if key not in self._due_cache:
+            self._due_cache[key] = due_times(policy_for(self.company_id, priority), start)
+        return self._due_cache[key]
 
-    if created:
-        log_event(conversation, AssignmentEvent.Action.QUEUED, reason="first message")
-
-    assignment = (
-        ChatAssignment.objects.unscoped()
-        .filter(conversation=conversation, status__in=ACTIVE_ASSIGNMENT_STATUSES)
-        .first()
-    )
-    events = []
-    company_id = channel.company_id
-    if assignment is not None:
-        notification = _bump_notification(
-            assignment.agent_id, conversation, message, urgent=priority == Priority.URGENT
+    def _update_conversations(self, changes: dict[int, _ChatChange]) -> None:
+        """Priority, counters, due times and the audit trail of every chat the batch touched."""
+        audit: list[AssignmentEvent] = []
+        keywords = self.policy.urgent_keywords or []
+        for change in changes.values():
+            conversation = change.conversation
+            priority = None if change.created else conversation.priority
+            for item, _ in change.received:
+                before = priority
+                priority = rules.detect_priority(
+                    item.message.text,
+                    item.message.priority,
+                    is_vip=conversation.client.is_vip,
+                    urgent_keywords=keywords,
+                    vip_priority=self.policy.vip_priority,
+                    current=priority,
+                )
+                if priority == Priority.URGENT and before != Priority.URGENT:
+                    change.became_urgent = True
+                    change.urgent_text = item.message.text[:500]
+            assert priority is not None
+            received_at = max(item.received_at for item, _ in change.received)
+            change.priority_changed = change.created or priority != conversation.priority
+            if change.created:
+                audit.append(_audit(conversation, AssignmentEvent.Action.QUEUED, "first message"))
+            elif change.priority_changed:
+                audit.append(
+                    _audit(
+                        conversation,
+                        AssignmentEvent.Action.PRIORITY_CHANGED,
+                        "inbound message",
+                        old=conversation.priority,
+                        new=priority,
+                    )
+                )
+            if change.priority_changed:
+                conversation.priority = priority
+                conversation.priority_rank = PRIORITY_RANK[Priority(priority)]
+                # Due times follow the priority; the clock still starts at the first message.
+                due = self._due(priority, conversation.created_at)
+                conversation.first_response_due_at = due.first_response
+                conversation.resolution_due_at = due.resolution
+            customer_answered(conversation, received_at, due_changed=change.priority_changed)
+            conversation.last_message_at = max(conversation.last_message_at, received_at)
+            conversation.message_count += len(change.received)
+            conversation.waiting_on_customer_since = None
+        update_rows(
+            [c.conversation for c in changes.values()],
+            [
+                "priority",
+                "priority_rank",
+                "first_response_due_at",
+                "resolution_due_at",
+                "last_message_at",
+                "message_count",
+                "waiting_on_customer_since",
+            ],
         )
-        events += [
-            make_event(
-                EventType.CHAT_MESSAGE,
-                company_id,
-                message_data(message),
-                agents=[assignment.agent_id],
-            ),
-            make_event(
-                EventType.NOTIFICATION,
-                company_id,
-                notification_data(notification),
-                agents=[assignment.agent_id],
-            ),
-        ]
-    if created or priority_changed or conversation.status == ConversationStatus.WAITING:
-        events.append(queue_event(conversation, assignment))
-    if became_urgent:
-        events.append(
-            make_event(
-                EventType.ALERT_URGENT,
-                company_id,
-                {**conversation_data(conversation, assignment), "text": inbound.text[:500]},
-                queue=True,
-                supervisors=True,
+        AssignmentEvent.objects.bulk_create(audit)
+
+    def _notify(self, changes: dict[int, _ChatChange]) -> list[Event]:
+        """Unread counts and live messages for chats someone holds; queue and urgent events."""
+        by_conversation = {c.conversation.pk: c for c in changes.values()}
+        assignments = {
+            a.conversation_id: a
+            for a in ChatAssignment.objects.unscoped().filter(
+                conversation_id__in=list(by_conversation), status__in=ACTIVE_ASSIGNMENT_STATUSES
             )
+        }
+        notifications = self._bump_notifications(by_conversation, assignments)
+        events: list[Event] = []
+        for conversation_id, change in by_conversation.items():
+            conversation = change.conversation
+            assignment = assignments.get(conversation_id)
+            if assignment is not None:
+                agents = [assignment.agent_id]
+                events += [
+                    make_event(
+                        EventType.CHAT_MESSAGE, self.company_id, message_data(m), agents=agents
+                    )
+                    for _, m in change.received
+                ]
+                events.append(
+                    make_event(
+                        EventType.NOTIFICATION,
+                        self.company_id,
+                        notification_data(notifications[conversation_id]),
+                        agents=agents,
+                    )
+                )
+            if change.priority_changed or conversation.status == ConversationStatus.WAITING:
+                events.append(queue_event(conversation, assignment))
+            if change.became_urgent:
+                events.append(
+                    make_event(
+                        EventType.ALERT_URGENT,
+                        self.company_id,
+                        {
+                            **conversation_data(conversation, assignment),
+                            "text": change.urgent_text,
+                        },
+                        queue=True,
+                        supervisors=True,
+                    )
+                )
+        return events
+
+    def _bump_notifications(
+        self, by_conversation: dict[int, _ChatChange], assignments: dict[int, ChatAssignment]
+    ) -> dict[int, ChatNotification]:
+        """Raise the holder's unread (and urgent) counts for each chat's client."""
+        if not assignments:
+            return {}
+        keys = {
+            (a.agent_id, by_conversation[cid].conversation.client_id)
+            for cid, a in assignments.items()
+        }
+        existing = {
+            (n.recipient_id, n.client_id): n
+            for n in ChatNotification.objects.unscoped().filter(
+                company_id=self.company_id,
+                recipient_id__in={agent for agent, _ in keys},
+                client_id__in={client for _, client in keys},
+            )
+        }
+        result: dict[int, ChatNotification] = {}
+        new: list[ChatNotification] = []
+        updated: list[ChatNotification] = []
+        for conversation_id, assignment in assignments.items():
+            conversation = by_conversation[conversation_id].conversation
+            received = [m for _, m in by_conversation[conversation_id].received]
+            key = (assignment.agent_id, conversation.client_id)
+            notification = existing.get(key)
+            if notification is None:
+                notification = ChatNotification(
+                    company_id=self.company_id,
+                    recipient_id=assignment.agent_id,
+                    client_id=conversation.client_id,
+                )
+                new.append(notification)
+            else:
+                updated.append(notification)
+            notification.unread_count += len(received)
+            if conversation.priority == Priority.URGENT:
+                notification.urgent_count += len(received)
+            notification.last_message_at = received[-1].sent_at
+            notification.last_text = received[-1].text[:200]
+            notification.conversation = conversation
+            notification.dismissed_at = None
+            notification.updated_at = timezone.now()
+            result[conversation_id] = notification
+        ChatNotification.objects.bulk_create(new)
+        update_rows(
+            updated,
+            [
+                "unread_count",
+                "urgent_count",
+                "last_message_at",
+                "last_text",
+                "conversation",
+                "dismissed_at",
+                "updated_at",
+            ],
         )
-    publish_on_commit(events)
-    if conversation.status == ConversationStatus.WAITING:
-        route_waiting(company_id)
-    return InboundResult(conversation.pk, message.pk, duplicate=False, new_conversation=created)
+        return result
 
 
-def _bump_notification(
-    agent_id: int, conversation: Conversation, message: Message, *, urgent: bool
-) -> ChatNotification:
-    notification, _ = ChatNotification.objects.unscoped().get_or_create(
-        recipient_id=agent_id, company_id=conversation.company_id, client_id=conversation.client_id
+def _audit(conversation: Conversation, action: str, reason: str, **data: object) -> AssignmentEvent:
+    return AssignmentEvent(
+        company_id=conversation.company_id,
+        conversation=conversation,
+        action=action,
+        reason=reason,
+        data=data,
     )
-    notification.unread_count += 1
-    notification.urgent_count += int(urgent)
-    notification.last_message_at = message.sent_at
-    notification.last_text = message.text[:200]
-    notification.conversation = conversation
-    notification.dismissed_at = None
-    notification.save()
-    return notification
 
 
 def notification_data(notification: ChatNotification) -> dict[str, object]:
