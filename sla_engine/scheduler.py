@@ -18,7 +18,8 @@ claims against the chat and drops the obsolete ones (sla_engine/timer.py).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
 
 from django.db import connection
 from django.db.models import Q
@@ -43,7 +44,9 @@ __all__ = [
     "agent_replied",
     "conversation_closed",
     "customer_answered",
+    "customer_answered_many",
     "due_times_changed",
+    "schedule_many",
     "schedule_timers",
 ]
 
@@ -106,27 +109,46 @@ def schedule_timers(
     if not policy_known:
         policy = policy_for(conversation.company_id, conversation.priority)
     if pauses is None:
-        pauses = load_pauses(conversation.pk) if _pausing(policy) else []
-    wanted = planned_timers(conversation, policy, pauses)
-    if wanted:
-        _upsert(conversation, wanted)
-    stale = Q(stage__lt=Stage.FIRST_STEP)
-    for kind, stage in wanted:
-        stale &= ~Q(kind=kind, stage=stage)
-    stale |= ~Q(kind__in=active_kinds(conversation))
-    _cancel(Q(conversation_id=conversation.pk) & stale)
+        pauses = load_pauses([conversation.pk]).get(conversation.pk, []) if _pausing(policy) else []
+    schedule_many([(conversation, policy, pauses)])
 
 
-def _upsert(conversation: Conversation, wanted: Wanted) -> None:
+def schedule_many(items: Sequence[tuple[Conversation, ChatSLA | None, Sequence[Pause]]]) -> None:
+    """`schedule_timers` for many chats in three statements: read their pending rows, upsert
+    the wanted ones, cancel the stale ones."""
+    if not items:
+        return
+    wanted = {c.pk: planned_timers(c, policy, pauses) for c, policy, pauses in items}
+    active = {c.pk: set(active_kinds(c)) for c, _, _ in items}
+    stale = [
+        pk
+        for pk, conversation_id, kind, stage in SlaTimer.objects.unscoped()
+        .filter(conversation_id__in=list(wanted), fired_at__isnull=True)
+        .values_list("pk", "conversation_id", "kind", "stage")
+        if kind not in active[conversation_id]
+        or (stage < Stage.FIRST_STEP and (kind, stage) not in wanted[conversation_id])
+    ]
+    rows = [
+        (c.company_id, c.pk, kind, stage, due_at)
+        for c, _, _ in items
+        for (kind, stage), due_at in sorted(wanted[c.pk].items())
+    ]
+    if rows:
+        _upsert(rows)
+    if stale:
+        _cancel(Q(pk__in=stale))
+
+
+def _upsert(rows: Sequence[tuple[int, int, str, int, dt.datetime]]) -> None:
     table = SlaTimer._meta.db_table
-    rows = ", ".join(["(%s, %s, %s, %s, %s, NULL, %s)"] * len(wanted))
+    values = ", ".join(["(%s, %s, %s, %s, %s, NULL, %s)"] * len(rows))
     params: list[str | int | bool | dt.datetime] = []
-    for (kind, stage), due_at in sorted(wanted.items()):
-        params += [conversation.company_id, conversation.pk, kind, stage, due_at, False]
+    for row in rows:
+        params += [*row, False]
     # A pending row moves with its due time; a cancelled one is revived; a fired one stays.
     sql = (
         f"INSERT INTO {table} (company_id, conversation_id, kind, stage, due_at, fired_at,"  # noqa: S608
-        f" cancelled) VALUES {rows}"
+        f" cancelled) VALUES {values}"
         " ON CONFLICT (conversation_id, kind, stage) DO UPDATE"
         " SET due_at = EXCLUDED.due_at, fired_at = NULL, cancelled = EXCLUDED.cancelled"
         f" WHERE ({table}.fired_at IS NULL AND {table}.due_at <> EXCLUDED.due_at)"
@@ -148,29 +170,65 @@ def _pausing(policy: ChatSLA | None) -> bool:
     return policy is not None and policy.pause_while_waiting_on_customer
 
 
-def load_pauses(conversation_id: int) -> list[Pause]:
-    return list(
-        SlaPause.objects.unscoped()
-        .filter(conversation_id=conversation_id)
-        .order_by("started_at")
-        .values_list("started_at", "ended_at")
-    )
-
-
-def _apply_due_times(conversation: Conversation, policy: ChatSLA | None) -> None:
-    """Re-derive the resolution due time with the recorded pauses, copy the due times to the
-    active assignment, and reschedule. The conversation itself is saved by the caller."""
-    pauses = load_pauses(conversation.pk) if _pausing(policy) else []
-    if pauses:
-        conversation.resolution_due_at = resolution_due(policy, conversation.created_at, pauses)
-    if conversation.status == ConversationStatus.ASSIGNED:  # waiting: no active assignment
-        ChatAssignment.objects.unscoped().filter(
-            conversation_id=conversation.pk, status__in=ACTIVE_ASSIGNMENT_STATUSES
-        ).update(
-            first_response_due_at=conversation.first_response_due_at,
-            resolution_due_at=conversation.resolution_due_at,
+def _policies(conversations: Iterable[Conversation]) -> dict[tuple[int, str], ChatSLA]:
+    """The policies of these chats' companies and priorities, in one query."""
+    keys = {(c.company_id, c.priority) for c in conversations}
+    if not keys:
+        return {}
+    return {
+        (policy.company_id, policy.priority): policy
+        for policy in ChatSLA.objects.unscoped().filter(
+            company_id__in={company for company, _ in keys},
+            priority__in={priority for _, priority in keys},
         )
-    schedule_timers(conversation, policy=policy, pauses=pauses, policy_known=True)
+    }
+
+
+def load_pauses(conversation_ids: Sequence[int]) -> dict[int, list[Pause]]:
+    pauses: dict[int, list[Pause]] = defaultdict(list)
+    if conversation_ids:
+        for conversation_id, started, ended in (
+            SlaPause.objects.unscoped()
+            .filter(conversation_id__in=conversation_ids)
+            .order_by("started_at")
+            .values_list("conversation_id", "started_at", "ended_at")
+        ):
+            pauses[conversation_id].append((started, ended))
+    return pauses
+
+
+def _apply_due_times(
+    conversations: Sequence[Conversation], policies: dict[tuple[int, str], ChatSLA]
+) -> None:
+    """Re-derive the resolution due times with the recorded pauses, copy the due times to the
+    active assignments, and reschedule. The conversations are saved by the caller."""
+
+    def policy_of(conversation: Conversation) -> ChatSLA | None:
+        return policies.get((conversation.company_id, conversation.priority))
+
+    pauses = load_pauses([c.pk for c in conversations if _pausing(policy_of(c))])
+    for conversation in conversations:
+        if pauses.get(conversation.pk):
+            conversation.resolution_due_at = resolution_due(
+                policy_of(conversation), conversation.created_at, pauses[conversation.pk]
+            )
+    # Only an assigned chat has an active assignment (waiting ones are in the queue).
+    assigned = {c.pk: c for c in conversations if c.status == ConversationStatus.ASSIGNED}
+    if assigned:
+        holders = list(
+            ChatAssignment.objects.unscoped().filter(
+                conversation_id__in=list(assigned), status__in=ACTIVE_ASSIGNMENT_STATUSES
+            )
+        )
+        for assignment in holders:
+            conversation = assigned[assignment.conversation_id]
+            assignment.first_response_due_at = conversation.first_response_due_at
+            assignment.resolution_due_at = conversation.resolution_due_at
+        ChatAssignment.objects.bulk_update(holders, ["first_response_due_at", "resolution_due_at"])
+    schedule_many([(c, policy_of(c), pauses.get(c.pk, [])) for c in conversations])
+
+
+Answer = tuple[Conversation, dt.datetime, bool]
 
 
 def customer_answered(
@@ -180,35 +238,48 @@ def customer_answered(
 
     Call before the inbound action clears `waiting_on_customer_since` and saves the chat:
     if the policy pauses while waiting on the customer, the wait from the agent's last reply
-    to `received_at` is recorded and `resolution_due_at` (saved by the caller) is pushed
-    forward by its business minutes. `due_changed`: the action has just (re)computed the due
-    times (new chat or new priority).
+    to `received_at` (the customer's first message after it) is recorded and
+    `resolution_due_at` (saved by the caller) is pushed forward by its business minutes.
+    `due_changed`: the action has just (re)computed the due times (new chat or new priority).
     """
-    paused_since = conversation.waiting_on_customer_since
-    if not due_changed and paused_since is None:
+    customer_answered_many([(conversation, received_at, due_changed)])
+
+
+def customer_answered_many(answers: Sequence[Answer]) -> None:
+    """`customer_answered` for a batch of chats (the router's batches): at most eight queries
+    whatever the batch size. Each answer is (conversation, received_at, due_changed)."""
+    todo = [a for a in answers if a[2] or a[0].waiting_on_customer_since is not None]
+    if not todo:
         return
-    policy = policy_for(conversation.company_id, conversation.priority)
-    paused = paused_since is not None and _pausing(policy) and received_at > paused_since
-    if paused and paused_since is not None:
-        SlaPause.objects.bulk_create(
-            [
+    policies = _policies(c for c, _, _ in todo)
+    pauses: list[SlaPause] = []
+    touched: list[Conversation] = []
+    for conversation, received_at, due_changed in todo:
+        since = conversation.waiting_on_customer_since
+        policy = policies.get((conversation.company_id, conversation.priority))
+        paused = since is not None and _pausing(policy) and received_at > since
+        if paused and since is not None:
+            pauses.append(
                 SlaPause(
                     company_id=conversation.company_id,
                     conversation_id=conversation.pk,
-                    started_at=paused_since,
+                    started_at=since,
                     ended_at=received_at,
                 )
-            ],
-            ignore_conflicts=True,  # a replayed message records its pause once
-        )
-    if due_changed or paused:
-        _apply_due_times(conversation, policy)
+            )
+        if due_changed or paused:
+            touched.append(conversation)
+    if pauses:
+        # A replayed message records its pause once.
+        SlaPause.objects.bulk_create(pauses, ignore_conflicts=True)
+    if touched:
+        _apply_due_times(touched, policies)
 
 
 def due_times_changed(conversation: Conversation) -> None:
     """The action has recomputed the chat's due times (a new priority): keep the pauses already
     recorded and reschedule. Call before saving the due-time fields."""
-    _apply_due_times(conversation, policy_for(conversation.company_id, conversation.priority))
+    _apply_due_times([conversation], _policies([conversation]))
 
 
 def agent_replied(conversation: Conversation) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -186,3 +187,33 @@ def test_first_response_stops_its_timers_and_resolving_stops_the_rest(
     resolve_assignment(assignment.pk, agent, now=start + dt.timedelta(minutes=20))
     assert timers(chat) == {}
     assert SlaTimer.objects.unscoped().filter(conversation=chat, cancelled=True).count() == 4
+
+
+def test_a_batch_of_chats_is_scheduled_with_a_fixed_number_of_queries(
+    make_policy: Callable[..., ChatSLA],
+    receive: Receive,
+    make_staff: Callable[..., User],
+    django_assert_max_num_queries: Callable[..., Any],
+) -> None:
+    from sla_engine.scheduler import customer_answered_many
+
+    make_policy(always=True, pause_while_waiting_on_customer=True)
+    agent = make_staff(max_chats=30)
+    start = london(2026, 3, 2, 11, 0)
+    chats = [receive(f"client-{n}", at=start) for n in range(20)]
+    for chat in chats:
+        send_agent_reply(chat.pk, agent, "Anything else?", now=start + dt.timedelta(minutes=5))
+    chats = list(Conversation.objects.filter(pk__in=[c.pk for c in chats]))
+    SlaTimer.objects.all().delete()
+
+    with django_assert_max_num_queries(8):
+        customer_answered_many([(c, start + dt.timedelta(minutes=15), False) for c in chats])
+
+    assert SlaPause.objects.count() == 20
+    for chat in chats:  # resolution: 120 minutes + the 10-minute pause
+        assert chat.resolution_due_at == start + dt.timedelta(minutes=130)
+        assert timers(chat)[TimerKind.RESOLUTION, Stage.BREACH] == chat.resolution_due_at
+    assert (
+        ChatAssignment.objects.filter(resolution_due_at=start + dt.timedelta(minutes=130)).count()
+        == 20
+    )
