@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from django.db import InterfaceError, OperationalError, connection, transaction
+from django.db.models import FilteredRelation, Q
 from django.utils import timezone
 from redis.exceptions import RedisError
 
@@ -44,7 +45,6 @@ from routing_service.chats.models import (
     ACTIVE_ASSIGNMENT_STATUSES,
     OPEN_CONVERSATION_STATUSES,
     AssignmentEvent,
-    ChatAssignment,
     Conversation,
 )
 from routing_service.tenancy.models import Role
@@ -257,23 +257,25 @@ class _Batch:
         self.rows = rows
         self.result = result
         conversation_ids = {row.conversation_id for row in rows}
-        self.chats: dict[int, dict[str, Any]] = {
-            chat["id"]: chat
-            for chat in Conversation.objects.unscoped()
-            .filter(pk__in=conversation_ids)
-            .values(*_CONVERSATION_FIELDS)
-        }
+        # One query for the chats, their active assignment and its holder's role.
+        holder = FilteredRelation(
+            "assignments", condition=Q(assignments__status__in=ACTIVE_ASSIGNMENT_STATUSES)
+        )
+        self.chats: dict[int, dict[str, Any]] = {}
         self.holders: dict[int, tuple[int, int]] = {}
         # Chats a supervisor (or admin) already holds: "reassign to a supervisor" leaves them.
         self.supervised: set[int] = set()
-        for assignment_id, conversation_id, agent_id, role in (
-            ChatAssignment.objects.unscoped()
-            .filter(conversation_id__in=conversation_ids, status__in=ACTIVE_ASSIGNMENT_STATUSES)
-            .values_list("id", "conversation_id", "agent_id", "agent__role")
+        for chat in (
+            Conversation.objects.unscoped()
+            .filter(pk__in=conversation_ids)
+            .annotate(holder=holder)
+            .values(*_CONVERSATION_FIELDS, "holder__id", "holder__agent_id", "holder__agent__role")
         ):
-            self.holders[conversation_id] = (assignment_id, agent_id)
-            if role in SUPERVISING_ROLES:
-                self.supervised.add(conversation_id)
+            self.chats[chat["id"]] = chat
+            if chat["holder__id"] is not None:
+                self.holders[chat["id"]] = (chat["holder__id"], chat["holder__agent_id"])
+                if chat["holder__agent__role"] in SUPERVISING_ROLES:
+                    self.supervised.add(chat["id"])
         self.policies: dict[tuple[int, str], ChatSLA] = {
             (policy.company_id, policy.priority): policy
             for policy in ChatSLA.objects.unscoped().filter(
@@ -427,11 +429,13 @@ class _Batch:
             return
         calendar = calendar_for(policy)
         for n, step in enumerate(steps):
-            due_at = (
-                row.due_at
-                if step.after_minutes == 0
-                else add_business_minutes(calendar, row.due_at, step.after_minutes)
-            )
+            if step.after_minutes == 0:
+                due_at = row.due_at  # right away, even outside working hours
+            else:
+                try:
+                    due_at = add_business_minutes(calendar, row.due_at, step.after_minutes)
+                except ValueError:  # a calendar without working time: use the wall clock
+                    due_at = row.due_at + dt.timedelta(minutes=step.after_minutes)
             self.new_steps.append(
                 SlaTimer(
                     company_id=chat["company_id"],
