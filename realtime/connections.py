@@ -14,7 +14,13 @@ import weakref
 import redis
 import redis.asyncio as aredis
 from django.conf import settings
+from redis.commands.core import AsyncScript
 
+_POOL_SIZE = 64
+_POOL_TIMEOUT_SECONDS = 20
+_scripts: weakref.WeakKeyDictionary[aredis.Redis, dict[str, AsyncScript]] = (
+    weakref.WeakKeyDictionary()
+)
 _clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, aredis.Redis]] = (
     weakref.WeakKeyDictionary()
 )
@@ -27,8 +33,22 @@ def async_client(url: str | None = None) -> aredis.Redis:
     per_loop = _clients.setdefault(asyncio.get_running_loop(), {})
     client = per_loop.get(url)
     if client is None:
-        client = per_loop[url] = aredis.Redis.from_url(url)
+        # Blocking: a reconnect storm waits for a free connection instead of failing (redis-py's
+        # default pool raises past 100 connections in use).
+        pool = aredis.BlockingConnectionPool.from_url(
+            url, max_connections=_POOL_SIZE, timeout=_POOL_TIMEOUT_SECONDS
+        )
+        client = per_loop[url] = aredis.Redis(connection_pool=pool)
     return client
+
+
+def script(client: aredis.Redis, source: str) -> AsyncScript:
+    """A registered (EVALSHA) script, made once per client."""
+    per_client = _scripts.setdefault(client, {})
+    found = per_client.get(source)
+    if found is None:
+        found = per_client[source] = client.register_script(source)
+    return found
 
 
 def presence_async_client() -> aredis.Redis:

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 
-from realtime.connections import presence_async_client, presence_sync_client
+from realtime.connections import presence_async_client, presence_sync_client, script
 
 logger = logging.getLogger(__name__)
 
@@ -156,8 +156,8 @@ async def console_opened(user_id: int, connection: str) -> None:
     registry = _registry()
     registry.consoles[connection] = user_id
     client = presence_async_client()
-    await client.eval(
-        _OPEN_LUA, 3, conns_key(user_id), hb_key(), due_key(), connection, time.time(), user_id
+    await script(client, _OPEN_LUA)(
+        keys=[conns_key(user_id), hb_key(), due_key()], args=[connection, time.time(), user_id]
     )
     if registry.task is None or registry.task.done():
         registry.task = asyncio.create_task(_heartbeat_loop(registry))
@@ -172,8 +172,8 @@ async def console_closed(user_id: int, connection: str) -> bool:
         registry.task = None
     deadline = time.time() + settings.PRESENCE_GRACE_SECONDS
     client = presence_async_client()
-    last = await client.eval(
-        _CLOSE_LUA, 3, conns_key(user_id), hb_key(), due_key(), connection, user_id, deadline
+    last = await script(client, _CLOSE_LUA)(
+        keys=[conns_key(user_id), hb_key(), due_key()], args=[connection, user_id, deadline]
     )
     return bool(last)
 
@@ -188,7 +188,7 @@ async def touch(consoles: Sequence[tuple[str, int]]) -> None:
         args: list[str | float] = [now]
         for connection, user_id in chunk:
             args += [connection, f"{user_id}|{connection}"]
-        await client.eval(_HEARTBEAT_LUA, len(keys), *keys, *args)
+        await script(client, _HEARTBEAT_LUA)(keys=keys, args=args)
 
 
 async def _heartbeat_loop(registry: _LocalConsoles) -> None:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from redis.commands.core import AsyncScript
 
-from realtime.connections import async_client
+from realtime.connections import async_client, script
 from realtime.publish import log_key, seq_key
 
 # KEYS: the company's seq key, then one log per group. ARGV: first id wanted, count limit.
@@ -59,7 +59,7 @@ class Replay:
 
 def _scripts() -> tuple[AsyncScript, AsyncScript]:
     client = async_client()
-    return client.register_script(_READ_LUA), client.register_script(_CURRENT_LUA)
+    return script(client, _READ_LUA), script(client, _CURRENT_LUA)
 
 
 async def current_seq(company_id: int) -> int:

@@ -45,7 +45,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, Least
 from django.utils import timezone
 
-from realtime.connections import async_client, sync_client
+from realtime.connections import async_client, script, sync_client
 from realtime.db import in_thread
 from realtime.events import EventType, make_event
 from realtime.publish import publish_now, seq_key
@@ -113,33 +113,39 @@ def _sla_conditions(
     return breached, (risk & ~breached) if risk is not None else None
 
 
-def _next_change(
-    open_chats: QuerySet[Conversation],
-    now: dt.datetime,
-    windows: dict[str, tuple[dt.timedelta, dt.timedelta]],
-) -> dt.datetime | None:
-    """The next instant a chat enters its warning window or breaches, without any event."""
+def _next_change_aggregates(
+    now: dt.datetime, windows: dict[str, tuple[dt.timedelta, dt.timedelta]]
+) -> dict[str, Any]:
+    """Aggregates (over open chats) from which `_next_change` finds the next timed change."""
     unanswered = Q(first_response_at__isnull=True)
     aggregates: dict[str, Any] = {
-        "fr": Min("first_response_due_at", filter=unanswered & Q(first_response_due_at__gt=now)),
-        "res": Min("resolution_due_at", filter=Q(resolution_due_at__gt=now)),
+        "next_fr": Min(
+            "first_response_due_at", filter=unanswered & Q(first_response_due_at__gt=now)
+        ),
+        "next_res": Min("resolution_due_at", filter=Q(resolution_due_at__gt=now)),
     }
     for i, (priority, (first, resolution)) in enumerate(windows.items()):
-        aggregates[f"fr{i}"] = Min(
+        aggregates[f"next_fr{i}"] = Min(
             "first_response_due_at",
             filter=Q(priority=priority) & unanswered & Q(first_response_due_at__gt=now + first),
         )
-        aggregates[f"res{i}"] = Min(
+        aggregates[f"next_res{i}"] = Min(
             "resolution_due_at",
             filter=Q(priority=priority) & Q(resolution_due_at__gt=now + resolution),
         )
-    row = open_chats.aggregate(**aggregates)
-    candidates = [row["fr"], row["res"]]
+    return aggregates
+
+
+def _next_change(
+    row: dict[str, Any], windows: dict[str, tuple[dt.timedelta, dt.timedelta]]
+) -> dt.datetime | None:
+    """The next instant a chat enters its warning window or breaches, without any event."""
+    candidates = [row["next_fr"], row["next_res"]]
     for i, (first, resolution) in enumerate(windows.values()):
-        if row[f"fr{i}"] is not None:
-            candidates.append(row[f"fr{i}"] - first)
-        if row[f"res{i}"] is not None:
-            candidates.append(row[f"res{i}"] - resolution)
+        if row[f"next_fr{i}"] is not None:
+            candidates.append(row[f"next_fr{i}"] - first)
+        if row[f"next_res{i}"] is not None:
+            candidates.append(row[f"next_res{i}"] - resolution)
     found = [c for c in candidates if c is not None]
     return min(found) if found else None
 
@@ -154,22 +160,28 @@ def _sla_due_order() -> Least:
     return Least(Coalesce(first, F("resolution_due_at")), Coalesce(F("resolution_due_at"), first))
 
 
+def _pressing(
+    company_id: int, now: dt.datetime, windows: dict[str, tuple[dt.timedelta, dt.timedelta]]
+) -> QuerySet[Conversation]:
+    """Open chats breached or at risk, soonest due first."""
+    breached, risk = _sla_conditions(now, windows)
+    return (
+        Conversation.objects.unscoped()
+        .filter(company_id=company_id, status__in=OPEN_CONVERSATION_STATUSES)
+        .filter(breached | risk if risk is not None else breached)
+        .annotate(sla_due=_sla_due_order())
+        .order_by("sla_due", "pk")
+    )
+
+
 def at_risk_chats(
     company_id: int,
     now: dt.datetime,
     windows: dict[str, tuple[dt.timedelta, dt.timedelta]],
     limit: int,
 ) -> list[Conversation]:
-    """Open chats breached or at risk, soonest due first (annotated with `sla_due`)."""
-    breached, risk = _sla_conditions(now, windows)
-    return list(
-        Conversation.objects.unscoped()
-        .filter(company_id=company_id, status__in=OPEN_CONVERSATION_STATUSES)
-        .filter(breached | risk if risk is not None else breached)
-        .select_related("client", "channel")
-        .annotate(sla_due=_sla_due_order())
-        .order_by("sla_due", "pk")[:limit]
-    )
+    """The most pressing open chats, whole (for the snapshot's list)."""
+    return list(_pressing(company_id, now, windows).select_related("client", "channel")[:limit])
 
 
 def sla_state(conversation: Conversation, now: dt.datetime) -> tuple[str, str, dt.datetime | None]:
@@ -185,18 +197,17 @@ def sla_state(conversation: Conversation, now: dt.datetime) -> tuple[str, str, d
     return kind, state, due
 
 
-def _median_seconds(today: QuerySet[Conversation]) -> float | None:
-    answered = today.filter(first_response_at__isnull=False)
-    if connection.vendor == "postgresql":
-        wait = ExpressionWrapper(
-            F("first_response_at") - F("created_at"), output_field=DurationField()
-        )
-        value = answered.aggregate(m=Median(wait))["m"]
-        return round(value.total_seconds(), 3) if value is not None else None
-    # SQLite (local runs only): in Python.
+def _seconds(value: dt.timedelta | None) -> float | None:
+    return round(value.total_seconds(), 3) if value is not None else None
+
+
+def _median_in_python(today: QuerySet[Conversation]) -> float | None:
+    """SQLite (local runs only) has no percentile aggregate."""
     waits = sorted(
         (answered_at - created).total_seconds()
-        for answered_at, created in answered.values_list("first_response_at", "created_at")
+        for answered_at, created in today.filter(first_response_at__isnull=False).values_list(
+            "first_response_at", "created_at"
+        )
         if answered_at is not None
     )
     if not waits:
@@ -247,22 +258,37 @@ def compute_stats(company_id: int, *, now: dt.datetime | None = None) -> dict[st
         else 0
     )
 
-    # SLA now, over the open chats: "WHERE company_id = ? AND status IN (...)".
+    # SLA now, over the open chats: "WHERE company_id = ? AND status IN (...)", one scan for
+    # the counts and the next timed change, then the few most pressing (narrow rows, top-N).
     open_chats = chats.filter(status__in=OPEN_CONVERSATION_STATUSES)
     breached, risk = _sla_conditions(now, windows)
-    counts: dict[str, Any] = {"breached": Count("pk", filter=breached)}
+    aggregates = {"breached": Count("pk", filter=breached), **_next_change_aggregates(now, windows)}
     if risk is not None:
-        counts["at_risk"] = Count("pk", filter=risk)
-    sla_counts = {"at_risk": 0, **open_chats.aggregate(**counts)}
-    next_change = _next_change(open_chats, now, windows)
+        aggregates["at_risk"] = Count("pk", filter=risk)
+    sla_row = {"at_risk": 0, **open_chats.aggregate(**aggregates)}
+    next_change = _next_change(sla_row, windows)
     pressing = []
-    for conversation in at_risk_chats(company_id, now, windows, AT_RISK_LIST):
-        kind, state, due = sla_state(conversation, now)
+    for hot in _pressing(company_id, now, windows).values(
+        "pk",
+        "priority",
+        "status",
+        "first_response_at",
+        "first_response_due_at",
+        "resolution_due_at",
+    )[:AT_RISK_LIST]:
+        kind, state, due = sla_state(
+            Conversation(
+                first_response_at=hot["first_response_at"],
+                first_response_due_at=hot["first_response_due_at"],
+                resolution_due_at=hot["resolution_due_at"],
+            ),
+            now,
+        )
         pressing.append(
             {
-                "conversation_id": conversation.pk,
-                "priority": conversation.priority,
-                "status": conversation.status,
+                "conversation_id": hot["pk"],
+                "priority": hot["priority"],
+                "status": hot["status"],
                 "kind": kind,
                 "state": state,
                 "due_at": iso(due),
@@ -277,13 +303,22 @@ def compute_stats(company_id: int, *, now: dt.datetime | None = None) -> dict[st
         first_response_at__isnull=True,
         first_response_due_at__lte=now,
     )
-    day = today.aggregate(
-        chats=Count("pk"),
-        resolved=Count("pk", filter=Q(status=ConversationStatus.RESOLVED)),
-        answered=Count("pk", filter=Q(first_response_at__isnull=False)),
-        met=Count("pk", filter=Q(first_response_met=True)),
-        missed=Count("pk", filter=Q(first_response_met=False) | unanswered_late),
-    )
+    day_aggregates: dict[str, Any] = {
+        "chats": Count("pk"),
+        "resolved": Count("pk", filter=Q(status=ConversationStatus.RESOLVED)),
+        "answered": Count("pk", filter=Q(first_response_at__isnull=False)),
+        "met": Count("pk", filter=Q(first_response_met=True)),
+        "missed": Count("pk", filter=Q(first_response_met=False) | unanswered_late),
+    }
+    postgres = connection.vendor == "postgresql"
+    if postgres:  # percentile_cont skips the NULL waits of unanswered chats
+        day_aggregates["median"] = Median(
+            ExpressionWrapper(
+                F("first_response_at") - F("created_at"), output_field=DurationField()
+            )
+        )
+    day = today.aggregate(**day_aggregates)
+    median = _seconds(day["median"]) if postgres else _median_in_python(today)
     judged = day["met"] + day["missed"]
     return {
         "company_id": company_id,
@@ -302,8 +337,8 @@ def compute_stats(company_id: int, *, now: dt.datetime | None = None) -> dict[st
         },
         "pending_offers": pending_offers,
         "sla": {
-            "at_risk": sla_counts["at_risk"],
-            "breached": sla_counts["breached"],
+            "at_risk": sla_row["at_risk"],
+            "breached": sla_row["breached"],
             "pressing": pressing,
             "next_change_at": iso(next_change),
         },
@@ -312,7 +347,7 @@ def compute_stats(company_id: int, *, now: dt.datetime | None = None) -> dict[st
             "chats": day["chats"],
             "resolved": day["resolved"],
             "answered": day["answered"],
-            "median_first_response_seconds": _median_seconds(today),
+            "median_first_response_seconds": median,
             "first_response_met": day["met"],
             "first_response_missed": day["missed"],
             "sla_compliance": round(day["met"] / judged, 4) if judged else None,
@@ -399,13 +434,13 @@ class StatsTicker:
         if not companies:
             return []
         client = async_client()  # the seq keys' Redis: the script reads them with its own keys
-        script = client.register_script(_CLAIM_LUA)
+        claim = script(client, _CLAIM_LUA)
         now_ms = int(time.time() * 1000)
         lock_ms = settings.WS_WALLBOARD_INTERVAL_MS
         pipe = client.pipeline(transaction=False)
         for company_id in companies:
             keys = [seq_key(company_id)] + [_key(company_id, n) for n in ("done", "next", "lock")]
-            await script(keys=keys, args=[now_ms, lock_ms], client=pipe)
+            await claim(keys=keys, args=[now_ms, lock_ms], client=pipe)
         results = await pipe.execute()
         due = [(c, int(seq)) for c, seq in zip(companies, results, strict=True) if seq is not None]
         for company_id, seq in due:

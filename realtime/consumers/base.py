@@ -5,8 +5,8 @@
    a browser.
 2. **Join the groups, then read the log.** Group messages that arrive meanwhile wait in the
    channel layer's queue (a consumer handles one message at a time), so nothing published after
-   the subscription is lost; `wait_subscribed` makes sure Redis has really processed the
-   SUBSCRIBEs before the log is read, or an event published in between would be in neither.
+   the subscription is lost; a fence (realtime/fence.py) makes sure Redis has really processed
+   the SUBSCRIBEs before the log is read, or an event published in between would be in neither.
 3. **Catch up**: with `?last_seq=N` the missed events from the durable log, in seq order; without
    it — or when the gap is no longer in the log — a `snapshot` at the current seq.
 4. **Stream**: each live event is sent as is unless its seq is not above the last one sent
@@ -18,22 +18,17 @@ not a closed socket.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
-import uuid
 from typing import Any, ClassVar
 
 from channels.generic.websocket import AsyncWebsocketConsumer
-from channels.layers import BaseChannelLayer
-from channels_redis.pubsub import RedisPubSubChannelLayer
 from django.conf import settings
 
 from realtime.actions import run_action
 from realtime.auth import Query, authenticate, header, origin_allowed, parse_query
-from realtime.connections import async_client
 from realtime.db import in_thread
 from realtime.events import EventType
+from realtime.fence import confirm_subscriptions
 from realtime.protocol import (
     ActionRequest,
     CloseCode,
@@ -47,44 +42,11 @@ from realtime.protocol import (
     now_iso,
     parse_action,
 )
-from realtime.publish import group_channel
 from realtime.replay import current_seq, read_since
 from routing_service.chats.actions import ActionError
 from routing_service.tenancy.models import Company, User
 
 logger = logging.getLogger(__name__)
-
-_SUBSCRIBE_WAIT_SECONDS = 5.0
-
-
-async def wait_subscribed(layer: BaseChannelLayer | Any, channel_name: str) -> None:
-    """Return once Redis has processed every SUBSCRIBE this process sent for the channel.
-
-    channels-redis sends SUBSCRIBE without waiting for Redis' answer, on one pub/sub connection
-    per Redis host. Subscribing to one more, unique, channel on that connection and waiting
-    until Redis counts its subscriber proves the earlier ones are in force (Redis runs a
-    connection's commands in order). Assumes one channel-layer host, as configured.
-    """
-    if not isinstance(layer, RedisPubSubChannelLayer):
-        return
-    fence = f"fence.{uuid.uuid4().hex}"
-    await layer.group_add(fence, channel_name)
-    try:
-        client = async_client()
-        name = group_channel(fence)
-        deadline = time.monotonic() + _SUBSCRIBE_WAIT_SECONDS
-        delay = 0.0005
-        while True:
-            counts = await client.pubsub_numsub(name)
-            if counts and counts[0][1]:
-                return
-            if time.monotonic() > deadline:
-                logger.warning("subscription not confirmed after %ss", _SUBSCRIBE_WAIT_SECONDS)
-                return
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 0.05)
-    finally:
-        await layer.group_discard(fence, channel_name)
 
 
 class StreamConsumer(AsyncWebsocketConsumer):
@@ -155,7 +117,7 @@ class StreamConsumer(AsyncWebsocketConsumer):
         for group in groups:
             await self.channel_layer.group_add(group, self.channel_name)
             self.joined.append(group)
-        await wait_subscribed(self.channel_layer, self.channel_name)
+        await confirm_subscriptions(self.channel_layer, self.channel_name)
 
     async def catch_up(self, last_seq: int | None) -> None:
         assert self.company is not None
