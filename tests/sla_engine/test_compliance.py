@@ -181,7 +181,6 @@ def test_a_chat_with_nothing_decided_counts_towards_neither_met_nor_missed() -> 
     assert figures_.sla_compliance_rate == 0.5
 
 
-@pytest.mark.urls("tests.sla_engine.urls")
 def test_daily_metrics_api_is_company_scoped_and_agents_see_only_their_own_rows(
     scripted_day: dict[str, Any],
     api: Callable[[User | None], APIClient],
