@@ -46,7 +46,7 @@ from routing_service.chats.payloads import conversation_data, message_data
 from routing_service.ingest.adapters.base import InboundMessage
 from routing_service.router import rules
 from sla_engine.deadlines import DueTimes, due_times, policy_for
-from sla_engine.scheduler import customer_answered
+from sla_engine.scheduler import customer_answered_many
 
 
 @dataclass(frozen=True)
@@ -270,6 +270,7 @@ class _CompanyBatch:
     def _update_conversations(self, changes: dict[int, _ChatChange]) -> None:
         """Priority, counters, due times and the audit trail of every chat the batch touched."""
         audit: list[AssignmentEvent] = []
+        answers: list[tuple[Conversation, dt.datetime, bool]] = []
         keywords = self.policy.urgent_keywords or []
         for change in changes.values():
             conversation = change.conversation
@@ -309,10 +310,13 @@ class _CompanyBatch:
                 due = self._due(priority, conversation.created_at)
                 conversation.first_response_due_at = due.first_response
                 conversation.resolution_due_at = due.resolution
-            customer_answered(conversation, received_at, due_changed=change.priority_changed)
+            answers.append((conversation, received_at, change.priority_changed))
             conversation.last_message_at = max(conversation.last_message_at, received_at)
             conversation.message_count += len(change.received)
-            conversation.waiting_on_customer_since = None
+        # Before clearing the wait: a customer answering after a pause moves the due times.
+        customer_answered_many(answers)
+        for change in changes.values():
+            change.conversation.waiting_on_customer_since = None
         update_rows(
             [c.conversation for c in changes.values()],
             [
