@@ -8,18 +8,14 @@
    the sessions it had committed are deleted first, so its report stays exact. A fresh
    ``importing`` source is someone else's run: the caller is told to look again when it would
    be stale (a worker that dies holding it is then taken over). ``done``/``failed``: nothing.
-2. **Stream**: ``parse_sessions`` reads the stored file, cut into
-   batches of ``BATCH_ROWS`` rows or ``BATCH_BYTES`` of file. Memory stays flat: two batches
-   at most, whatever the file size. On PostgreSQL each batch's INSERT is sent in pipeline mode
-   and the next batch is parsed while the server works, so parsing (Python) and inserting
-   (PostgreSQL: index upkeep dominates) overlap on two cores — one thread, one connection,
-   so it also runs inside a caller's transaction (as in tests).
-3. **Per batch**, one transaction: lock the source (a concurrent delete waits, or the import
-   stops if it went first), stage the valid rows (PostgreSQL: ``COPY`` into a temporary table),
-   ``INSERT … SELECT … ORDER BY line ON CONFLICT (company_id,
-   session_id) DO NOTHING`` counting what was inserted — the rest are duplicates, of earlier
-   imports or of earlier lines of this file (the first occurrence wins), counted exactly —
-   and write the progress (counts, ``bytes_processed``, capped ``errors``, heartbeat).
+2. **Stream**: ``parse_sessions`` reads the stored file, cut into batches of ``BATCH_ROWS``
+   rows or ``BATCH_BYTES`` of file. Memory stays flat: two batches at most (the one being
+   written, the next one being parsed), whatever the file size.
+3. **Per batch**: stage the valid rows (PostgreSQL: ``COPY`` into a temporary table), then
+   ``INSERT … SELECT DISTINCT ON (session_id) … ON CONFLICT (company_id, session_id) DO
+   NOTHING`` counting what was inserted — the rest are duplicates, of earlier imports or of
+   earlier lines of this file (the first line wins), counted exactly — and write the progress
+   (counts, ``bytes_processed``, capped ``errors``, heartbeat) with the source row locked.
    If the database refuses a batch (a value the parser let through but a column does not take)
    the batch is bisected with savepoints until the refused rows are isolated; they become row
    errors and the rest of the batch still goes in.
@@ -27,10 +23,15 @@
    (missing or duplicate columns, no header, file gone) or an unexpected fault — rows committed
    before a fault stay, and the report says how many.
 
-PostgreSQL stages with ``COPY`` into a session-private temporary table (psycopg 3's
-``cursor.copy()``); SQLite, for the local demo, buffers the batch and ``executemany``s the same
-``INSERT … ON CONFLICT DO NOTHING``. Either way the unique ``(company, session_id)``
-constraint, not a lookup, decides what is a duplicate, so re-importing a file adds nothing.
+Throughput. PostgreSQL spends most of an import maintaining indexes (the full-text GIN above
+all) and checking foreign keys, on one core per connection. So each batch is split by
+``session_id`` hash over ``LANES`` connections that insert in parallel, in worker threads
+that only wait on the database, while this thread parses the next batch (see
+``_PostgresWriter``). Rows are inserted in ``session_id`` order, so concurrent imports take
+the unique index's keys in one order and cannot deadlock. SQLite, for the local demo, runs the
+same ``INSERT … ON CONFLICT DO NOTHING`` with ``executemany``. Either way the unique
+``(company, session_id)`` constraint, not a lookup, decides what is a duplicate, so
+re-importing a file adds nothing.
 """
 
 from __future__ import annotations
@@ -40,17 +41,22 @@ import datetime as dt
 import enum
 import logging
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor, wait
 from typing import IO, Any, Final, Protocol, TypeVar
 
 import psycopg
 from django.db import (
+    DEFAULT_DB_ALIAS,
     DatabaseError,
+    IntegrityError,
     InterfaceError,
     NotSupportedError,
     ProgrammingError,
     connection,
+    connections,
     transaction,
 )
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Field
 from django.utils import timezone
 from msgspec.structs import astuple
@@ -61,6 +67,7 @@ from analytics.models import ChatSession, DataSource
 __all__ = [
     "BATCH_BYTES",
     "BATCH_ROWS",
+    "LANES",
     "MAX_STORED_ERRORS",
     "STALE_AFTER",
     "ImportResult",
@@ -76,6 +83,8 @@ BATCH_ROWS: Final = 20_000
 # Of file read: bounds a batch of long transcripts (the SQLite buffer, the staging table).
 BATCH_BYTES: Final = 8 * 1024 * 1024
 MAX_STORED_ERRORS: Final = 1_000
+# PostgreSQL connections inserting in parallel (see _PostgresWriter).
+LANES: Final = 2
 STALE_AFTER: Final = dt.timedelta(minutes=5)
 
 # The staged columns, in SessionRow's field order (astuple(row) is the COPY row).
@@ -176,9 +185,9 @@ class _Writer(Protocol):
         source_id: int,
         meanwhile: Callable[[], _T],
     ) -> tuple[int, list[RowError], _T]:
-        """Insert ``rows`` inside the caller's transaction: the count inserted (the others
-        are duplicates), the rows the database refused, and what ``meanwhile()`` returned —
-        called while the database works, when the writer can overlap the two."""
+        """Insert and commit ``rows`` (within a caller's transaction, only a savepoint): the
+        count inserted (the others are duplicates), the rows the database refused, and what
+        ``meanwhile()`` returned — called while the database works, if the writer can."""
         ...
 
     def close(self) -> None: ...
@@ -212,36 +221,41 @@ _NOT_ABOUT_ROWS_PG: Final = (
 )
 
 
-def _refused(line: int, exc: DatabaseError) -> RowError:
+def _refused(line: int, exc: Exception) -> RowError:
     message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return RowError(line, None, f"refused by the database: {message}")
 
 
-class _PostgresWriter:
-    """COPY into a temporary table, then one INSERT … SELECT per batch."""
+class _Lane:
+    """One PostgreSQL connection with its own staging table, inserting its share of each batch.
+
+    Lane 0 is the caller's connection, the others are opened for the import. Lanes speak raw
+    psycopg only, so they can run in worker threads (a psycopg connection needs one user at a
+    time; Django's wrappers are tied to the thread that made them).
+    """
 
     STAGE: Final = "analytics_import_stage"
 
-    def __init__(self) -> None:
-        connection.ensure_connection()
-        raw = connection.connection
+    def __init__(self, wrapper: BaseDatabaseWrapper, *, owned: bool) -> None:
+        self._wrapper, self._owned = wrapper, owned
+        wrapper.ensure_connection()
+        raw = wrapper.connection
         assert isinstance(raw, psycopg.Connection)
         self._raw = raw
-        # A plain (server-side binding) psycopg cursor: Django's own cursors bind on the client,
-        # which pipeline mode does not support.
-        self._raw_cursor = psycopg.Cursor(raw)
+        # A plain (server-side binding) cursor: Django's own ones bind on the client.
+        self._cursor = psycopg.Cursor(raw)
+        self._lines: list[int] = []
         # Loose types on purpose: COPY must never fail a whole batch; every cast and length
         # check happens in the INSERT, where a refused row can be isolated.
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"CREATE TEMPORARY TABLE IF NOT EXISTS {self.STAGE} ("
-                "line integer, session_id text, start_time timestamptz, end_time timestamptz, "
-                "ip_address text, country text, language text, messages_sent bigint, "
-                "sentiment text, escalated boolean, forwarded_hr boolean, full_transcript text, "
-                "avg_response_time double precision, tokens numeric, tokens_eur numeric, "
-                "category text, initial_msg text, user_rating integer)"
-            )
-            cursor.execute(f"TRUNCATE {self.STAGE}")
+        self._cursor.execute(
+            f"CREATE TEMPORARY TABLE IF NOT EXISTS {self.STAGE} ("
+            "line integer, session_id text, start_time timestamptz, end_time timestamptz, "
+            "ip_address text, country text, language text, messages_sent bigint, "
+            "sentiment text, escalated boolean, forwarded_hr boolean, full_transcript text, "
+            "avg_response_time double precision, tokens numeric, tokens_eur numeric, "
+            "category text, initial_msg text, user_rating integer)"
+        )
+        self._cursor.execute(f"TRUNCATE {self.STAGE}")
         self._copy_sql = f"COPY {self.STAGE} ({', '.join(_STAGED)}) FROM STDIN"
         selected = ", ".join(
             "ip_address::inet"
@@ -251,10 +265,94 @@ class _PostgresWriter:
             else name
             for name in _SESSION_COLUMNS
         )
+        # In session_id order (the first line of each wins): concurrent imports then take the
+        # unique index's keys in one global order and cannot deadlock on each other.
         # Every identifier here comes from the model or this module, never from the file.
-        select = f"SELECT %s, %s, {selected} FROM {self.STAGE} WHERE line BETWEEN %s AND %s"  # noqa: S608
-        self._insert = f"WITH inserted AS ({_insert_sql(select + ' ORDER BY line')} RETURNING 1) "
+        select = (
+            f"SELECT DISTINCT ON (session_id) %s, %s, {selected} FROM {self.STAGE} "  # noqa: S608
+            "WHERE line BETWEEN %s AND %s ORDER BY session_id, line"
+        )
+        self._insert = f"WITH inserted AS ({_insert_sql(select)} RETURNING 1) "
         self._insert += "SELECT count(*) FROM inserted"
+
+    def stage(self, rows: list[SessionRow]) -> None:
+        self._lines = [row.line for row in rows]
+        if rows:
+            with self._cursor.copy(self._copy_sql) as copy:
+                write_row = copy.write_row
+                for row in rows:
+                    write_row(astuple(row))
+
+    def insert(self, company_id: int, source_id: int) -> tuple[int, list[RowError]]:
+        """Insert what is staged, in a transaction of its own (a savepoint within a caller's)."""
+        if not self._lines:
+            return 0, []
+        with self._raw.transaction():
+            # For this transaction only: sort in memory rather than on disk, and do not wait
+            # for the WAL flush at commit — a crash loses the last batches, and the import is
+            # then restarted as abandoned.
+            self._cursor.execute(
+                "SELECT set_config('work_mem', '64MB', true), "
+                "set_config('synchronous_commit', 'off', true)"
+            )
+            result = self._isolate(self._lines, company_id, source_id)
+            self._cursor.execute(f"TRUNCATE {self.STAGE}")
+        return result
+
+    def _isolate(
+        self, lines: list[int], company_id: int, source_id: int
+    ) -> tuple[int, list[RowError]]:
+        """Insert the staged ``lines``; if refused, halve around the refusals with savepoints:
+        one statement when nothing is refused, O(refused · log n) otherwise."""
+        try:
+            with self._raw.transaction():
+                self._cursor.execute(self._insert, [company_id, source_id, lines[0], lines[-1]])
+                counted = self._cursor.fetchone()
+                return int(counted[0]) if counted else 0, []
+        except _NOT_ABOUT_ROWS_PG:
+            raise
+        except psycopg.Error as exc:
+            if self._raw.broken or self._raw.closed:
+                raise
+            if len(lines) == 1:
+                return 0, [_refused(lines[0], exc)]
+        middle = len(lines) // 2
+        first, first_refused = self._isolate(lines[:middle], company_id, source_id)
+        second, second_refused = self._isolate(lines[middle:], company_id, source_id)
+        return first + second, first_refused + second_refused
+
+    def close(self) -> None:
+        try:
+            if not (self._raw.broken or self._raw.closed):
+                self._cursor.execute(f"DROP TABLE IF EXISTS {self.STAGE}")
+        finally:
+            self._cursor.close()
+            if self._owned:
+                self._wrapper.close()
+
+
+class _PostgresWriter:
+    """Each batch split by ``session_id`` hash over ``lanes`` connections, inserted in parallel.
+
+    PostgreSQL spends most of an import on index upkeep (full-text GIN, unique and time
+    indexes) and foreign-key checks, one backend per connection: two lanes use two cores for
+    it, while this thread parses the next batch. The same session id always lands in the
+    same lane, so duplicates and the first-line-wins rule stay exact. Each lane commits on its
+    own (see ``_load`` for what that means for the report). Inside a caller's transaction
+    (tests) there is one lane: other connections could not see the caller's rows.
+    """
+
+    def __init__(self, lanes: int) -> None:
+        count = 1 if connection.in_atomic_block else max(lanes, 1)
+        self._lanes = [_Lane(connection, owned=False)]
+        try:
+            for _ in range(count - 1):
+                wrapper = connections.create_connection(DEFAULT_DB_ALIAS)
+                self._lanes.append(_Lane(wrapper, owned=True))
+        except BaseException:
+            self.close()
+            raise
+        self._pool = ThreadPoolExecutor(len(self._lanes), thread_name_prefix="csv-import")
 
     def write(
         self,
@@ -263,66 +361,37 @@ class _PostgresWriter:
         source_id: int,
         meanwhile: Callable[[], _T],
     ) -> tuple[int, list[RowError], _T]:
-        if not rows:
-            return 0, [], meanwhile()
-        # For this batch's transaction only: sort the batch by line in memory rather than on
-        # disk, and do not wait for the WAL flush at commit — a crash loses the last batches
-        # and their progress together, and the import is then restarted as abandoned.
-        self._raw_cursor.execute(
-            "SELECT set_config('work_mem', '64MB', true), "
-            "set_config('synchronous_commit', 'off', true)"
-        )
-        with self._raw_cursor.copy(self._copy_sql) as copy:
-            write_row = copy.write_row
+        lanes = self._lanes
+        if len(lanes) == 1:
+            shares = [rows]
+        else:
+            shares = [[] for _ in lanes]
             for row in rows:
-                write_row(astuple(row))
-        lines = [row.line for row in rows]
-        params = [company_id, source_id, lines[0], lines[-1]]
-        done = False
+                shares[hash(row.session_id) % len(lanes)].append(row)
+        for lane, share in zip(lanes, shares, strict=True):
+            lane.stage(share)
+        running = [self._pool.submit(lane.insert, company_id, source_id) for lane in lanes]
         try:
-            with transaction.atomic():
-                # Pipeline mode sends the INSERT without waiting: the next batch is parsed
-                # (Python, one core) while PostgreSQL inserts and indexes (another core).
-                with self._raw.pipeline():
-                    self._raw_cursor.execute(self._insert, params)
-                    upcoming = meanwhile()
-                    done = True
-                    fetched = self._raw_cursor.fetchone()
-                inserted, refused = int(fetched[0] if fetched else 0), list[RowError]()
-        except psycopg.Error as exc:
-            if not done or isinstance(exc, _NOT_ABOUT_ROWS_PG):
-                raise
-            with connection.cursor() as cursor:
-                inserted, refused = self._isolate(cursor, lines, company_id, source_id)
-        with connection.cursor() as cursor:
-            cursor.execute(f"TRUNCATE {self.STAGE}")
+            upcoming = meanwhile()  # parse the next batch while the lanes insert
+        finally:
+            wait(running)
+        inserted, refused = 0, []
+        for future in running:
+            count, errors = future.result()  # re-raises a lane's failure
+            inserted += count
+            refused += errors
+        refused.sort(key=lambda error: error.line)
         return inserted, refused, upcoming
 
-    def _isolate(
-        self, cursor: Any, lines: list[int], company_id: int, source_id: int
-    ) -> tuple[int, list[RowError]]:
-        """Insert the staged ``lines``; if refused, halve around the refusals with savepoints:
-        O(refused · log n) statements, a single one when nothing is refused."""
-        try:
-            with transaction.atomic():
-                cursor.execute(self._insert, [company_id, source_id, lines[0], lines[-1]])
-                return int(cursor.fetchone()[0]), []
-        except _NOT_ABOUT_ROWS:
-            raise
-        except DatabaseError as exc:
-            if len(lines) == 1:
-                return 0, [_refused(lines[0], exc)]
-        middle = len(lines) // 2
-        first, first_refused = self._isolate(cursor, lines[:middle], company_id, source_id)
-        second, second_refused = self._isolate(cursor, lines[middle:], company_id, source_id)
-        return first + second, first_refused + second_refused
-
     def close(self) -> None:
-        try:
-            with connection.cursor() as cursor:
-                cursor.execute(f"DROP TABLE IF EXISTS {self.STAGE}")
-        finally:
-            self._raw_cursor.close()
+        pool = getattr(self, "_pool", None)
+        if pool is not None:
+            pool.shutdown(wait=True)
+        for lane in self._lanes:
+            try:
+                lane.close()
+            except Exception:
+                logger.exception("could not close an import connection")
 
 
 class _SqliteWriter:
@@ -375,9 +444,9 @@ class _SqliteWriter:
         return None
 
 
-def _writer() -> _Writer:
+def _writer(lanes: int) -> _Writer:
     if connection.vendor == "postgresql":
-        return _PostgresWriter()
+        return _PostgresWriter(lanes)
     return _SqliteWriter()
 
 
@@ -389,6 +458,7 @@ def run_import(
     *,
     batch_rows: int = BATCH_ROWS,
     batch_bytes: int = BATCH_BYTES,
+    lanes: int = LANES,
     now: dt.datetime | None = None,
 ) -> ImportResult:
     """Import a data source's stored CSV (see the module docstring). Safe to call repeatedly."""
@@ -414,7 +484,7 @@ def run_import(
             except HeaderError as exc:
                 _finish(source, report, reader.count, error=f"Cannot import this file: {exc}.")
                 return ImportResult(Outcome.FAILED)
-            bytes_read = _load(source, items, report, reader, batch_rows, batch_bytes)
+            bytes_read = _load(source, items, report, reader, batch_rows, batch_bytes, lanes)
         _finish(source, report, bytes_read)
         return ImportResult(Outcome.DONE)
     except _Superseded:
@@ -479,24 +549,36 @@ def _load(
     reader: _CountingReader,
     batch_rows: int,
     batch_bytes: int,
+    lanes: int,
 ) -> int:
-    """Write every batch; the bytes of the file read."""
+    """Write every batch; the bytes of the file read.
+
+    On PostgreSQL the lanes commit a batch's rows, then its progress is written: a worker that
+    dies in between leaves counts one batch short of the rows, which the restart of the
+    abandoned import (it deletes the source's sessions first) puts right. A source deleted
+    meanwhile fails a lane's foreign-key check, and the import stops.
+    """
 
     def take() -> _Batch | None:
         return None if batch.last else _take_batch(items, reader, batch_rows, batch_bytes)
 
-    writer = _writer()
+    writer = _writer(lanes)
     try:
         upcoming: _Batch | None = _take_batch(items, reader, batch_rows, batch_bytes)
         while upcoming is not None:
             batch = upcoming
             for error in batch.errors:
                 report.reject(error)
-            with transaction.atomic():
-                _lock_run(source)
+            _check_run(source)
+            try:
                 inserted, refused, upcoming = writer.write(
                     batch.rows, source.company_id, source.pk, take
                 )
+            except (IntegrityError, psycopg.IntegrityError):
+                _check_run(source)  # deleted meanwhile: its rows failed the foreign key
+                raise
+            with transaction.atomic():
+                _lock_run(source)
                 for error in refused:
                     report.reject(error)
                 report.rows_imported += inserted
@@ -505,6 +587,18 @@ def _load(
     finally:
         writer.close()
     return batch.bytes_read
+
+
+def _check_run(source: DataSource) -> None:
+    """``_Superseded`` if the source is gone or no longer this run's (no lock taken)."""
+    started_at = (
+        DataSource.objects.unscoped()
+        .filter(pk=source.pk, status=DataSource.Status.IMPORTING)
+        .values_list("started_at", flat=True)
+        .first()
+    )
+    if started_at is None or started_at != source.started_at:
+        raise _Superseded
 
 
 def _lock_run(source: DataSource) -> None:

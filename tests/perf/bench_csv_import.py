@@ -1,0 +1,166 @@
+"""Benchmark the CSV import end to end: parse → COPY → INSERT … ON CONFLICT, rows/s and memory.
+
+Run: ``.venv/bin/python tests/perf/bench_csv_import.py [rows] [--sqlite] [--keep]
+[--without-search-index]``
+(default 1,000,000 rows). Named ``bench_*`` so pytest never collects it.
+
+It generates the file (bench_csv_parser's typical rows), creates a separate benchmark database
+(``<DATABASE_URL's database>_bench``, dropped and re-created; ``--sqlite`` uses a file in a
+temp dir instead), migrates it, and runs ``analytics.importer.run_import`` — what the worker
+runs — twice: a first import, then the same file again (every row a duplicate). Peak RSS is
+sampled at every progress write, so it shows whether memory stays flat as the file streams.
+Nothing is enqueued: the data source row is created directly, not through the upload action.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+
+def rss_mib() -> float:
+    """Current resident set size (Linux /proc), in MiB."""
+    with open("/proc/self/statm") as statm:
+        pages = int(statm.read().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def bench_database(url: str) -> str:
+    """Drop and re-create ``<name>_bench`` next to the configured database; its URL."""
+    import psycopg
+
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/") + "_bench"
+    admin = urlunsplit(parts._replace(path="/postgres"))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return urlunsplit(parts._replace(path="/" + name))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("rows", nargs="?", type=int, default=1_000_000)
+    parser.add_argument("--sqlite", action="store_true", help="benchmark the SQLite fallback")
+    parser.add_argument("--keep", action="store_true", help="keep the benchmark database")
+    parser.add_argument(
+        "--lanes", type=int, default=None, help="PostgreSQL connections (default: LANES)"
+    )
+    parser.add_argument(
+        "--without-search-index",
+        action="store_true",
+        help="drop the full-text GIN index first, to see what its upkeep costs",
+    )
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="bench-import-"))
+    from bench_csv_parser import write_sessions
+
+    csv_path = work / "sessions.csv"
+    started = time.perf_counter()
+    write_sessions(csv_path, args.rows)
+    size = csv_path.stat().st_size
+    took = time.perf_counter() - started
+    print(f"generated {args.rows:,} rows, {size / 2**20:.1f} MiB in {took:.1f} s")
+
+    database_url = os.environ.get(
+        "DATABASE_URL", "postgres://postgres:postgres@127.0.0.1:5432/switchboard"
+    )
+    os.environ["DATABASE_URL"] = (
+        f"sqlite:///{work / 'bench.sqlite3'}" if args.sqlite else bench_database(database_url)
+    )
+    os.environ["DATABASE_POOL"] = "false"
+    os.environ["MEDIA_ROOT"] = str(work / "media")
+    os.environ["SWITCHBOARD_VAR_DIR"] = str(work / "var")
+    os.environ["DJANGO_SETTINGS_MODULE"] = "routing_service.settings"
+
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+
+    from analytics import importer
+    from analytics.models import DataSource
+    from routing_service.tenancy.actions import create_company
+
+    call_command("migrate", verbosity=0)
+    if args.without_search_index:
+        with connection.cursor() as cursor:
+            cursor.execute("DROP INDEX IF EXISTS session_search_idx")
+    company = create_company("Bench", "bench")
+    stored = Path(os.environ["MEDIA_ROOT"]) / "imports" / "sessions.csv"
+    stored.parent.mkdir(parents=True)
+    shutil.move(csv_path, stored)
+
+    samples: list[float] = []
+    save = importer._save_progress
+
+    def sampled(source: Any, report: Any, bytes_processed: int) -> None:
+        save(source, report, bytes_processed)
+        samples.append(rss_mib())
+
+    importer._save_progress = sampled  # type: ignore[assignment]
+    lanes = importer.LANES if args.lanes is None else args.lanes
+    print(
+        f"database: {connection.vendor} {connection.settings_dict['NAME']}"
+        + (f", {lanes} lane(s)" if connection.vendor == "postgresql" else "")
+        + (", without the full-text index" if args.without_search_index else "")
+    )
+    baseline = rss_mib()
+    for label in ("first import", "same file again"):
+        samples.clear()
+        source = DataSource.objects.create(
+            company=company,
+            name=label,
+            file="imports/sessions.csv",
+            bytes_total=size,
+        )
+        started = time.perf_counter()
+        result = importer.run_import(source.pk, lanes=lanes)
+        elapsed = time.perf_counter() - started
+        source.refresh_from_db()
+        print(
+            f"{label}: {result.outcome} in {elapsed:.1f} s -> {args.rows / elapsed:,.0f} rows/s "
+            f"({size / 2**20 / elapsed:.1f} MiB/s); imported {source.rows_imported:,}, "
+            f"duplicates {source.duplicates:,}, rejected {source.rows_rejected:,}"
+        )
+        if samples:
+            quarter = max(len(samples) // 4, 1)
+            print(
+                f"  RSS during import: {samples[0]:.1f} MiB after the first batch, "
+                f"{max(samples[:quarter]):.1f} max in the first quarter, "
+                f"{max(samples[-quarter:]):.1f} max in the last quarter "
+                f"({len(samples)} batches; {baseline:.1f} MiB before)"
+            )
+    print(f"peak RSS of the process: {peak_rss_mib():.1f} MiB (file: {size / 2**20:.1f} MiB)")
+
+    connection.close()
+    if not args.keep and not args.sqlite:
+        import psycopg
+
+        parts = urlsplit(os.environ["DATABASE_URL"])
+        admin = urlunsplit(parts._replace(path="/postgres"))
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{parts.path.lstrip("/")}" WITH (FORCE)')
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
