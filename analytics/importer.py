@@ -368,10 +368,11 @@ class _PostgresWriter:
             shares = [[] for _ in lanes]
             for row in rows:
                 shares[hash(row.session_id) % len(lanes)].append(row)
-        for lane, share in zip(lanes, shares, strict=True):
-            lane.stage(share)
-        running = [self._pool.submit(lane.insert, company_id, source_id) for lane in lanes]
+        running = []
         try:
+            for lane, share in zip(lanes, shares, strict=True):
+                lane.stage(share)  # a lane starts inserting while the next one is staged
+                running.append(self._pool.submit(lane.insert, company_id, source_id))
             upcoming = meanwhile()  # parse the next batch while the lanes insert
         finally:
             wait(running)
