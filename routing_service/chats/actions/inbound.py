@@ -45,7 +45,8 @@ from routing_service.chats.models import (
 from routing_service.chats.payloads import conversation_data, message_data
 from routing_service.ingest.adapters.base import InboundMessage
 from routing_service.router import rules
-from sla_engine.deadlines import DueTimes, due_times, policy_for
+from sla_engine.deadlines import DueTimes, due_times
+from sla_engine.models import ChatSLA
 from sla_engine.scheduler import customer_answered_many
 
 
@@ -111,7 +112,9 @@ class _CompanyBatch:
         self.company_id = company_id
         self.items = items
         self.policy: RoutingPolicy = routing_policy(company_id)
-        self._due_cache: dict[tuple[str, dt.datetime], DueTimes] = {}
+        self.slas = {
+            sla.priority: sla for sla in ChatSLA.objects.unscoped().filter(company_id=company_id)
+        }
 
     def record(self) -> dict[int, InboundResult]:
         results: dict[int, InboundResult] = {}
@@ -262,10 +265,7 @@ class _CompanyBatch:
         return rows
 
     def _due(self, priority: str, start: dt.datetime) -> DueTimes:
-        key = (priority, start)
-        if key not in self._due_cache:
-            self._due_cache[key] = due_times(policy_for(self.company_id, priority), start)
-        return self._due_cache[key]
+        return due_times(self.slas.get(priority), start)
 
     def _update_conversations(self, changes: dict[int, _ChatChange]) -> None:
         """Priority, counters, due times and the audit trail of every chat the batch touched."""
