@@ -101,22 +101,24 @@ def fire_due(*, now: dt.datetime | None = None, limit: int = DEFAULT_BATCH) -> B
     """Fire up to `limit` due timers (one transaction), then publish their events."""
     now = now or timezone.now()
     result = BatchResult()
-    with publish.collecting() as events, transaction.atomic():
-        rows = _claim(now, limit, result)
-        if rows:
-            try:
-                with transaction.atomic():
-                    _Batch(now, rows, result).run()
-            except INFRASTRUCTURE_ERRORS:
-                raise
-            except Exception:
-                if len(rows) > 1:
-                    raise  # the worker retries these one at a time to find the bad one
-                # One row that cannot be fired (a bug, bad data) must not block the others
-                # forever: settle it as dropped, loudly.
-                logger.exception("SLA timer %s could not be fired; dropped", rows[0].id)
-                SlaTimer.objects.unscoped().filter(pk=rows[0].id).update(cancelled=True)
-                result.dropped += 1
+    rows: list[Due] = []
+    try:
+        with publish.collecting() as events, transaction.atomic():
+            rows = _claim(now, limit, result)
+            if rows:
+                _Batch(now, rows, result).run()
+    except INFRASTRUCTURE_ERRORS:
+        raise
+    except Exception:
+        if len(rows) != 1:
+            raise  # the worker retries these one at a time to find the bad one
+        # Rolled back. One row that cannot be fired (a bug, bad data) must not block the
+        # others forever: settle it as dropped, loudly.
+        logger.exception("SLA timer %s could not be fired; dropped", rows[0].id)
+        dropped = SlaTimer.objects.unscoped().filter(pk=rows[0].id, fired_at__isnull=True)
+        result.dropped += dropped.update(fired_at=now, cancelled=True)
+        result.fired = 0
+        return result
     result.events = list(events)
     if events:
         try:

@@ -295,10 +295,12 @@ def phase_idle(rounds: int = 2000) -> None:
 def make_due(count: int, at: dt.datetime) -> None:
     """`count` first-response breaches (and their chats' due times), among the ones at least an
     hour away, now due at `at`."""
-    from django.db import connection
+    from django.db import connection, transaction
     from django.utils import timezone
 
-    with connection.cursor() as cursor:
+    # One transaction, as schedule_timers writes them: a timer must never see the row moved
+    # without its chat (it would re-pend the row at the chat's old due time).
+    with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
             """
             WITH picked AS (
