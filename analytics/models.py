@@ -103,6 +103,8 @@ class ChatSession(TenantModel):
         ]
         indexes = [
             # Dashboards and search by date: "WHERE company_id = ? AND start_time BETWEEN ...".
+            # On PostgreSQL migration 0005 rebuilds it carrying the search filters' columns
+            # (INCLUDE), and adds session_source_start_idx for per-source aggregates.
             models.Index(fields=["company", "start_time"], name="session_company_start_idx"),
         ]
 
@@ -171,3 +173,82 @@ class ChatResponseTracking(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.company_id} {self.date} agent={self.agent_id}"
+
+
+# --- daily roll-ups of imported sessions (analytics/rollups.py) -------------------------------
+# A finished CSV import never changes, so its sessions are summed per day once, and dashboards
+# read a few thousand roll-up rows instead of counting up to millions of sessions per view.
+
+
+class SessionRollup(TenantModel):
+    """Marks a data source's daily roll-up as built, for the import state in ``stamp``."""
+
+    data_source = models.OneToOneField(DataSource, on_delete=models.CASCADE, related_name="rollup")
+    # The source's status, row count and finish time when it was rolled up: any change means
+    # the roll-up is stale and is rebuilt.
+    stamp = models.CharField(max_length=120)
+    sessions = models.PositiveIntegerField(default=0)
+    built_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"roll-up of {self.data_source_id} ({self.stamp})"
+
+
+class SessionDayTotal(TenantModel):
+    """One data source's sessions of one (UTC) day, summed: what the dashboards' series show."""
+
+    data_source = models.ForeignKey(
+        DataSource, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    day = models.DateField()
+    sessions = models.PositiveIntegerField(default=0)
+    escalated = models.PositiveIntegerField(default=0)
+    forwarded_hr = models.PositiveIntegerField(default=0)
+    response_sum = models.FloatField(default=0)
+    response_count = models.PositiveIntegerField(default=0)
+    tokens = models.PositiveBigIntegerField(default=0)
+    cost = models.DecimalField(max_digits=18, decimal_places=4, default=0)
+    rating_sum = models.PositiveIntegerField(default=0)
+    rating_count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            # Also the dashboards' index: "WHERE data_source_id IN (...) AND day BETWEEN ...".
+            models.UniqueConstraint(fields=["data_source", "day"], name="session_day_total_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.data_source_id} {self.day}: {self.sessions}"
+
+
+class SessionDayCount(TenantModel):
+    """Sessions of one data source and day per value of one dimension (category, country,
+    language, sentiment, rating): the dashboards' breakdowns and sentiment series."""
+
+    class Dimension(models.TextChoices):
+        CATEGORY = "category", "Category"
+        COUNTRY = "country", "Country"
+        LANGUAGE = "language", "Language"
+        SENTIMENT = "sentiment", "Sentiment"
+        RATING = "rating", "Rating"
+
+    data_source = models.ForeignKey(
+        DataSource, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    day = models.DateField()
+    dimension = models.CharField(max_length=12, choices=Dimension.choices)
+    value = models.CharField(max_length=64, blank=True, default="")
+    sessions = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            # Also the breakdowns' index: "WHERE data_source_id IN (...) AND dimension = ?
+            # AND day BETWEEN ... GROUP BY value".
+            models.UniqueConstraint(
+                fields=["data_source", "dimension", "day", "value"],
+                name="session_day_count_unique",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.data_source_id} {self.day} {self.dimension}={self.value}: {self.sessions}"

@@ -25,7 +25,7 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods, require_POST
 from drf_spectacular.utils import extend_schema
 
-from analytics import actions, browse, chat_dashboard, dashboards
+from analytics import actions, browse, chat_dashboard, dashboards, rollups
 from analytics.access import (
     ANALYTICS_READERS,
     ANALYTICS_WRITERS,
@@ -272,6 +272,10 @@ def data_source_detail(request: HttpRequest, pk: int) -> HttpResponse:
     source = get_object_or_404(
         DataSource.objects.for_company(page_company(request)).select_related("created_by"), pk=pk
     )
+    if source.status in rollups.FINAL_STATUSES:
+        # Whoever watched the import finish pays for its daily roll-up, once, here rather
+        # than the first person to open a dashboard (a no-op when it is already built).
+        rollups.roll_up_data_source(source.pk)
     errors = source.errors if isinstance(source.errors, list) else []
     active = source.status in ACTIVE_IMPORT
     return render(
