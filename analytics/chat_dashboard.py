@@ -46,7 +46,6 @@ from django.utils import timezone
 
 from analytics.models import ChatResponseTracking
 from routing_service.chats.models import (
-    ACTIVE_ASSIGNMENT_STATUSES,
     OPEN_CONVERSATION_STATUSES,
     AssignmentStatus,
     ChatAssignment,
@@ -495,12 +494,13 @@ def queue_now(company_id: int, now: dt.datetime | None = None) -> dict[str, Any]
 
 
 def _with_agent(conversations: QuerySet[Conversation]) -> QuerySet[Conversation]:
-    """Annotate the agent of the active assignment (a subquery on the one-active index)."""
-    active = ChatAssignment.objects.unscoped().filter(
-        conversation_id=OuterRef("pk"), status__in=ACTIVE_ASSIGNMENT_STATUSES
-    )
+    """Annotate the agent of the chat's latest assignment — the one holding it now, or the
+    last who did (a subquery on the ``(conversation, offered_at)`` index)."""
+    latest = ChatAssignment.objects.unscoped().filter(conversation_id=OuterRef("pk"))
     return conversations.annotate(
-        agent_username=Subquery(active.values("agent__username")[:1]),
+        agent_username=Subquery(
+            latest.order_by("-offered_at", "-id").values("agent__username")[:1]
+        ),
     )
 
 

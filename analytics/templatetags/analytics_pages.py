@@ -61,3 +61,11 @@ def since(value: dt.datetime | None, now: dt.datetime | None = None) -> str:
 @register.filter
 def get_item(mapping: dict[Any, Any], key: Any) -> Any:
     return mapping.get(key) if mapping else None
+
+
+@register.filter
+def number(value: int | float | None) -> str:
+    """Thousands separated: 1234567 → "1,234,567"."""
+    if value is None or value == "":
+        return "–"
+    return f"{value:,}"

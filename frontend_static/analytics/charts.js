@@ -34,7 +34,7 @@
       interaction: { mode: "index", intersect: false },
       plugins: { legend: { position: "bottom", labels: { boxWidth: 12 } } },
       scales: { x: { ticks: { maxRotation: 0, autoSkip: true, maxTicksLimit: 12 } },
-        y: { beginAtZero: true } }
+        y: { beginAtZero: true, ticks: { precision: 0 } } }
     };
     return Object.assign(options, extra || {});
   }
@@ -52,7 +52,11 @@
     return {
       type: "bar",
       data: { labels: data.labels, datasets: [dataset("Sessions", data.counts, PALETTE.slice(0, data.labels.length))] },
-      options: base({ indexAxis: horizontal ? "y" : "x", plugins: { legend: { display: false } } })
+      options: (function () {
+        var options = base({ indexAxis: horizontal ? "y" : "x", plugins: { legend: { display: false } } });
+        options.scales.x.ticks.precision = 0;
+        return options;
+      })()
     };
   }
 
@@ -124,7 +128,7 @@
     compliance: function (d) {
       var options = base();
       options.scales.y = percentAxis();
-      options.scales.chats = { position: "right", beginAtZero: true, grid: { drawOnChartArea: false },
+      options.scales.chats = { position: "right", beginAtZero: true, ticks: { precision: 0 }, grid: { drawOnChartArea: false },
         title: { display: true, text: "chats" } };
       return { type: "line", data: { labels: d.labels, datasets: [
         dataset("SLA compliance", d.compliance.map(percent), COLORS.green, { yAxisID: "y", order: 1 }),

@@ -21,7 +21,7 @@
           element.value = Math.min(100, Math.floor(source.bytes_processed * 100 / source.bytes_total));
         }
       } else if (Object.prototype.hasOwnProperty.call(source, field)) {
-        element.textContent = source[field];
+        element.textContent = Number(source[field]).toLocaleString("en-US");
       }
     });
   }
@@ -30,10 +30,14 @@
     var url = container.dataset.pollUrl;
     fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
       .then(function (response) {
+        if (response.status === 403 || response.status === 404) {
+          return null;  // deleted, or no longer ours to see: stop polling
+        }
         if (!response.ok) { throw new Error("HTTP " + response.status); }
         return response.json();
       })
       .then(function (source) {
+        if (source === null) { return; }
         update(container, source);
         if (ACTIVE[source.status]) {
           window.setTimeout(function () { poll(container); }, INTERVAL_MS);
