@@ -398,7 +398,6 @@ def session_detail(request: HttpRequest, pk: int) -> HttpResponse:
             session=session,
             duration=duration,
             lines=transcript_lines(session.full_transcript),
-            back=request.GET.get("back", ""),
         ),
     )
 
