@@ -238,9 +238,17 @@ def start_deadlines_in(seconds: float) -> None:
 
 
 def phase_lag(seconds: float, batch: int, max_sleep: float) -> None:
+    from django.db import connection
+
     from sla_engine.timer import SlaTimerWorker
 
-    start_deadlines_in(1.0)
+    # Moving 300,000 rows leaves as many dead tuples: vacuum them now, not during the run.
+    lead = 10.0
+    start_deadlines_in(lead)
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE sla_engine_slatimer")
+        cursor.execute("VACUUM ANALYZE chats_conversation")
+    seconds += lead
 
     worker = SlaTimerWorker(name="bench", batch_size=batch, max_sleep=max_sleep, metrics_every=0)
     idle_turns: list[float] = []
@@ -263,7 +271,7 @@ def phase_lag(seconds: float, batch: int, max_sleep: float) -> None:
         worker.run()
     per_firing = [elapsed / fired for elapsed, fired in firing_turns]
     print(f"\n1. lag over {seconds:.0f} s of the worker loop (max_sleep {max_sleep * 1000:.0f} ms)")
-    print(f"   fired {worker.fired:,} deadlines ({worker.fired / seconds:.1f}/s)")
+    print(f"   fired {worker.fired:,} deadlines")
     print(f"   lag deadline -> event published: {summary(recorder.lags)}")
     print(f"   idle turns (index probe): {summary(idle_turns)}")
     print(f"   firing turns, per deadline: {summary(per_firing)}")
