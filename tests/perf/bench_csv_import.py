@@ -54,6 +54,51 @@ def bench_database(url: str) -> str:
     return urlunsplit(parts._replace(path="/" + name))
 
 
+def calibrate(path: Path, rows: int = 200_000) -> None:
+    """Bare COPY and executemany of already parsed rows: how fast is this machine?"""
+    import itertools
+
+    import psycopg
+    from django.db import connection
+    from msgspec.structs import astuple
+
+    from analytics.csv_parser import SessionRow, parse_sessions
+
+    with path.open("rb") as handle:
+        parsed = [
+            astuple(item)
+            for item in itertools.islice(parse_sessions(handle), rows)
+            if isinstance(item, SessionRow)
+        ]
+    connection.ensure_connection()
+    raw = connection.connection
+    assert isinstance(raw, psycopg.Connection)
+    with raw.cursor() as cursor:
+        cursor.execute(
+            "CREATE TEMP TABLE calibrate (line int, session_id text, start_time timestamptz, "
+            "end_time timestamptz, ip_address text, country text, language text, "
+            "messages_sent bigint, sentiment text, escalated bool, forwarded_hr bool, "
+            "full_transcript text, avg_response_time float8, tokens numeric, "
+            "tokens_eur numeric, category text, initial_msg text, user_rating int)"
+        )
+        started = time.perf_counter()
+        with cursor.copy("COPY calibrate FROM STDIN") as copy:
+            for row in parsed:
+                copy.write_row(row)
+        copy_rate = len(parsed) / (time.perf_counter() - started)
+        cursor.execute("TRUNCATE calibrate")
+        placeholders = ", ".join(["%s"] * 18)
+        started = time.perf_counter()
+        insert = f"INSERT INTO calibrate VALUES ({placeholders})"  # noqa: S608
+        cursor.executemany(insert, parsed)
+        many_rate = len(parsed) / (time.perf_counter() - started)
+        cursor.execute("DROP TABLE calibrate")
+    print(
+        f"calibration, {len(parsed):,} parsed rows into an unindexed table: "
+        f"COPY {copy_rate:,.0f} rows/s, executemany {many_rate:,.0f} rows/s"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("rows", nargs="?", type=int, default=1_000_000)
@@ -61,6 +106,12 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the benchmark database")
     parser.add_argument(
         "--lanes", type=int, default=None, help="PostgreSQL connections (default: LANES)"
+    )
+    parser.add_argument(
+        "--calibrate",
+        action="store_true",
+        help="also time bare COPY and executemany of 200,000 parsed rows into an unindexed "
+        "table, to compare this machine with others",
     )
     parser.add_argument(
         "--without-search-index",
@@ -108,6 +159,9 @@ def main() -> None:
     stored = Path(os.environ["MEDIA_ROOT"]) / "imports" / "sessions.csv"
     stored.parent.mkdir(parents=True)
     shutil.move(csv_path, stored)
+
+    if args.calibrate and connection.vendor == "postgresql":
+        calibrate(stored)
 
     samples: list[float] = []
     save = importer._save_progress
