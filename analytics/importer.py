@@ -344,6 +344,7 @@ class _PostgresWriter:
 
     def __init__(self, lanes: int) -> None:
         count = 1 if connection.in_atomic_block else max(lanes, 1)
+        self._pool: ThreadPoolExecutor | None = None
         self._lanes = [_Lane(connection, owned=False)]
         try:
             for _ in range(count - 1):
@@ -368,6 +369,7 @@ class _PostgresWriter:
             shares = [[] for _ in lanes]
             for row in rows:
                 shares[hash(row.session_id) % len(lanes)].append(row)
+        assert self._pool is not None
         running = []
         try:
             for lane, share in zip(lanes, shares, strict=True):
@@ -385,9 +387,8 @@ class _PostgresWriter:
         return inserted, refused, upcoming
 
     def close(self) -> None:
-        pool = getattr(self, "_pool", None)
-        if pool is not None:
-            pool.shutdown(wait=True)
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
         for lane in self._lanes:
             try:
                 lane.close()
