@@ -60,8 +60,8 @@ def csv_problem(upload: UploadedFile) -> str | None:
             "(comma-separated values, UTF-8)."
         )
     if extension not in CSV_EXTENSIONS:
-        shown = extension or "no extension"
-        return f"“{name}” has {shown}; upload a .csv file (comma-separated values)."
+        kind = f"a {extension} file" if extension else "a file without an extension"
+        return f"“{name}” is {kind}; upload a .csv file (comma-separated values)."
     return None
 
 
