@@ -231,7 +231,6 @@ ROUTER_BLOCK_MS = env_int("ROUTER_BLOCK_MS", 1000, minimum=10)
 # Acknowledged entries are trimmed from the inbound stream after this many seconds.
 INBOUND_RETENTION_SECONDS = env_int("INBOUND_RETENTION_SECONDS", 3600)
 WEBHOOK_MAX_BODY_BYTES = env_int("WEBHOOK_MAX_BODY_BYTES", 1024 * 1024, minimum=1024)
-WEBHOOK_TIMESTAMP_TOLERANCE_SECONDS = env_int("WEBHOOK_TIMESTAMP_TOLERANCE_SECONDS", 300)
 # Behind a trusted reverse proxy, rebuild the public webhook URL (Twilio signs it) from
 # X-Forwarded-Proto / X-Forwarded-Host. Off by default: anyone could send those headers.
 WEBHOOK_TRUST_FORWARDED_HEADERS = env_bool("WEBHOOK_TRUST_FORWARDED_HEADERS", default=False)

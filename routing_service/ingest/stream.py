@@ -46,11 +46,14 @@ _decoder: msgspec.json.Decoder[Entry] = msgspec.json.Decoder(Entry)
 
 # KEYS[1] seen key ('' when the entry has no id to dedupe on), KEYS[2] stream.
 # ARGV[1] dedupe ttl seconds, ARGV[2] payload. Returns the entry id, or false for a duplicate.
+# The id is remembered only after XADD succeeded: a script's earlier writes are not rolled back
+# when a later command fails, and a failed append must not turn the provider's retry into a
+# "duplicate" of nothing.
 APPEND_LUA = """
-if KEYS[1] ~= '' then
-  if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then return false end
-end
-return redis.call('XADD', KEYS[2], '*', 'e', ARGV[2])
+if KEYS[1] ~= '' and redis.call('EXISTS', KEYS[1]) == 1 then return false end
+local id = redis.call('XADD', KEYS[2], '*', 'e', ARGV[2])
+if KEYS[1] ~= '' then redis.call('SET', KEYS[1], '1', 'EX', ARGV[1]) end
+return id
 """
 AppendStatus = Literal["appended", "duplicate"]
 
