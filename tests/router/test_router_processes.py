@@ -18,7 +18,7 @@ from routing_service.chats.models import (
 from routing_service.ingest import stream
 from routing_service.tenancy.models import Company, User
 from tests.support.inbound import append_inbound, inbound_message
-from tests.support.processes import manage, running, stop, child_env, wait_for
+from tests.support.processes import child_env, manage, running, stop, wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
