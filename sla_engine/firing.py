@@ -296,7 +296,10 @@ class _Batch:
     def run(self) -> None:
         for row in self.rows:
             chat = self.chats.get(row.conversation_id)
-            if chat is None or not self._still_due(row, chat):
+            if chat is None:
+                self._drop(row)
+                continue
+            if not self._still_due(row, chat):
                 continue
             if row.stage >= Stage.FIRST_STEP:
                 self.steps.append(row)
