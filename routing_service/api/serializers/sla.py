@@ -13,10 +13,9 @@ from rest_framework import serializers
 
 from routing_service.api.serializers.base import TenantModelSerializer
 from routing_service.chats.models import Priority
+from sla_engine import ladder
 from sla_engine.models import ChatSLA
 
-# The steps the SLA engine knows how to take (see sla_engine.models.default_escalation_ladder).
-ESCALATION_ACTIONS = ("notify_supervisors", "raise_priority", "reassign")
 MAX_TARGET_MINUTES = 366 * 24 * 60
 _HHMM = "%H:%M"
 
@@ -36,10 +35,14 @@ def _hhmm(**kwargs: Any) -> serializers.TimeField:
 
 
 class EscalationStepSerializer(serializers.Serializer[dict[str, Any]]):
-    after_minutes = serializers.IntegerField(min_value=0, max_value=MAX_TARGET_MINUTES)
-    action = serializers.ChoiceField(choices=ESCALATION_ACTIONS)
-    to = serializers.CharField(
-        required=False, max_length=32, help_text="For reassign: who takes over, e.g. supervisor."
+    """The shape for the schema; the rules are the SLA engine's own (`ladder.ladder_errors`)."""
+
+    after_minutes = serializers.IntegerField(min_value=0, max_value=ladder.MAX_AFTER_MINUTES)
+    action = serializers.ChoiceField(choices=ladder.ACTIONS)
+    to = serializers.ChoiceField(
+        choices=ladder.REASSIGN_TARGETS,
+        required=False,
+        help_text="Only for reassign: who takes over (default supervisor).",
     )
 
 
@@ -82,7 +85,7 @@ class SLAPolicySerializer(TenantModelSerializer[ChatSLA]):
         help_text="Extra non-working dates, YYYY-MM-DD.",
     )
     escalation_ladder = serializers.ListField(
-        child=EscalationStepSerializer(), required=False, max_length=20
+        child=EscalationStepSerializer(), required=False, max_length=ladder.MAX_STEPS
     )
 
     class Meta:
@@ -135,9 +138,9 @@ class SLAPolicySerializer(TenantModelSerializer[ChatSLA]):
         return sorted({day.isoformat() for day in value})
 
     def validate_escalation_ladder(self, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        steps = [step["after_minutes"] for step in value]
-        if steps != sorted(steps):
-            raise serializers.ValidationError("Steps must be in order of after_minutes.")
+        errors = ladder.ladder_errors(value)
+        if errors:
+            raise serializers.ValidationError(errors)
         return value
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:

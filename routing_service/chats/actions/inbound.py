@@ -310,7 +310,9 @@ class _CompanyBatch:
                 due = self._due(priority, conversation.created_at)
                 conversation.first_response_due_at = due.first_response
                 conversation.resolution_due_at = due.resolution
-            answers.append((conversation, received_at, change.priority_changed))
+            # The customer's first message of the batch is what ended a wait on them.
+            answered_at = min(item.received_at for item, _ in change.received)
+            answers.append((conversation, answered_at, change.priority_changed))
             conversation.last_message_at = max(conversation.last_message_at, received_at)
             conversation.message_count += len(change.received)
         # Before clearing the wait: a customer answering after a pause moves the due times.
