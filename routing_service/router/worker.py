@@ -41,7 +41,7 @@ from redis.exceptions import RedisError, ResponseError
 from realtime import publish
 from routing_service.chats.actions.inbound import InboundItem, receive_inbound_batch
 from routing_service.chats.actions.receipts import record_status_event
-from routing_service.chats.actions.routing import expire_offers
+from routing_service.chats.actions.routing import abandon_stale_chats, expire_offers
 from routing_service.chats.models import Channel
 from routing_service.ingest import stream
 from routing_service.ingest.stream import InboundEntry, StatusEntry
@@ -317,8 +317,10 @@ class Router:
         loop = asyncio.get_running_loop()
         try:
             await loop.run_in_executor(self.db, _expire_offers)
+            if trim:  # every 30 s is plenty for a rule counted in minutes
+                await loop.run_in_executor(self.db, _abandon_stale_chats)
         except INFRASTRUCTURE_ERRORS:
-            logger.exception("expiring offers failed")
+            logger.exception("expiring offers or abandoning chats failed")
         await self.claim_abandoned()
         if trim:
             await self.trim()
@@ -367,6 +369,11 @@ class Router:
 def _expire_offers() -> int:
     close_old_connections()
     return expire_offers()
+
+
+def _abandon_stale_chats() -> int:
+    close_old_connections()
+    return abandon_stale_chats()
 
 
 def _attempts_key(stream_key: str) -> str:

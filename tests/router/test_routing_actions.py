@@ -218,3 +218,26 @@ def test_urgent_keyword_and_vip_raise_priority(
     assert alarmed.pk == calm.pk and alarmed.priority == "urgent"
     again = receive(channel_a, "c1", "thanks")
     assert again.priority == "urgent"  # never lowered by a calmer message
+
+
+def test_silent_waiting_chat_is_abandoned_after_the_policy_wait(
+    channel_a: Channel, make_agent: Callable[..., User], redis_client: object
+) -> None:
+    from routing_service.chats.actions.routing import abandon_stale_chats
+
+    RoutingPolicy.objects.filter(company=channel_a.company).update(abandon_after_minutes=10)
+    agent = make_agent(channel_a.company, max_chats=1)
+    held = receive(channel_a, "c1")
+    waiting = receive(channel_a, "c2")
+    assert active(held).agent_id == agent.pk  # type: ignore[union-attr]
+
+    assert abandon_stale_chats(now=timezone.now() + dt.timedelta(minutes=5)) == 0
+    assert abandon_stale_chats(now=timezone.now() + dt.timedelta(minutes=11)) == 1
+
+    waiting.refresh_from_db()
+    held.refresh_from_db()
+    assert waiting.status == ConversationStatus.ABANDONED
+    assert held.status == ConversationStatus.ASSIGNED  # an agent holds it: theirs to close
+    assert AssignmentEvent.objects.filter(
+        conversation=waiting, action=AssignmentEvent.Action.ABANDONED
+    ).exists()

@@ -274,3 +274,39 @@ def end_offer(
         ]
     )
     return conversation
+
+
+def abandon_stale_chats(*, now: dt.datetime | None = None, limit: int = 200) -> int:
+    """Close waiting chats whose customer has been silent longer than the company allows
+    (`RoutingPolicy.abandon_after_minutes`; 0 never abandons). Returns how many closed.
+
+    Only chats nobody holds are abandoned: an offered or accepted chat is an agent's to close.
+    Safe with several routers: each company is handled under its routing lock and re-checked.
+    """
+    from sla_engine.scheduler import conversation_closed  # sla_engine imports chat actions
+
+    now = now or timezone.now()
+    closed = 0
+    policies = RoutingPolicy.objects.unscoped().filter(abandon_after_minutes__gt=0)
+    for company_id, minutes in policies.values_list("company_id", "abandon_after_minutes"):
+        cutoff = now - dt.timedelta(minutes=minutes)
+        stale = Conversation.objects.unscoped().filter(
+            company_id=company_id, status=ConversationStatus.WAITING, last_message_at__lt=cutoff
+        )
+        if not stale.exists():
+            continue
+        with transaction.atomic():
+            lock_company_routing(company_id)
+            for conversation in stale.select_related("client", "channel").order_by("pk")[:limit]:
+                conversation.status = ConversationStatus.ABANDONED
+                conversation.resolved_at = now
+                conversation.save(update_fields=["status", "resolved_at"])
+                conversation_closed(conversation)
+                log_event(
+                    conversation,
+                    AssignmentEvent.Action.ABANDONED,
+                    reason=f"no customer message for {minutes} minutes",
+                )
+                publish_on_commit([queue_event(conversation)])
+                closed += 1
+    return closed
