@@ -1,0 +1,248 @@
+"""Benchmark the routing worker: routed messages/s with 1, 2 and 3 router processes.
+
+Run: ``.venv/bin/python tests/perf/bench_router.py [--messages 20000] [--routers 1 2 3]``.
+Named ``bench_*`` so pytest never collects it. Everything goes to a database of its own,
+``switchboard_bench_router`` (created and migrated on the server of ``DATABASE_URL``, default
+the local server; emptied at every run) and to Redis keys under ``sbbench-router`` (deleted at
+the end).
+
+For each router count: the inbound stream is filled the way the webhook fills it (the same
+dedupe-and-append script) with ``--messages`` messages from ``--clients`` clients of
+``--companies`` companies (agents with room for every chat, so each new chat is also offered),
+then N ``manage.py run_router`` processes drain it. Reported: messages/s from the first to the
+last recorded message, and the CPU seconds each process used (router, PostgreSQL, Redis), which
+says where the ceiling is. Baseline in the same run: the bare rate of the append script
+(pipelined), i.e. how fast Redis alone takes the entries.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+BENCH_DB = "switchboard_bench_router"
+DEFAULT_DATABASE_URL = "postgres://postgres:postgres@127.0.0.1:5432/switchboard"
+PREFIX = "sbbench-router"
+
+
+def configure() -> str:
+    base = os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL)
+    parts = urlsplit(base)
+    url = urlunsplit(parts._replace(path=f"/{BENCH_DB}"))
+    os.environ.update(
+        DATABASE_URL=url,
+        DATABASE_POOL="false",
+        REDIS_KEY_PREFIX=PREFIX,
+        LOG_LEVEL="WARNING",
+        DJANGO_SETTINGS_MODULE="routing_service.settings",
+    )
+    os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/13")
+    import psycopg
+
+    admin = urlunsplit(parts._replace(path="/postgres"))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [BENCH_DB]).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{BENCH_DB}"')
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    return url
+
+
+def reset_data() -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "TRUNCATE chats_message, chats_chatassignment, chats_assignmentevent, "
+            "chats_chatnotification, sla_engine_slatimer, sla_engine_slapause, "
+            "chats_conversation, chats_client RESTART IDENTITY CASCADE"
+        )
+
+
+def delete_keys() -> None:
+    import redis
+    from django.conf import settings
+
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    keys = list(client.scan_iter(match=f"{PREFIX}*", count=1000))
+    for start in range(0, len(keys), 1000):
+        client.delete(*keys[start : start + 1000])
+
+
+def set_up_companies(companies: int, agents: int) -> list[object]:
+    from routing_service.chats.models import Channel, Provider, RoutingPolicy
+    from routing_service.tenancy.actions import create_company, create_user
+    from routing_service.tenancy.models import AgentStatus, Company, Role, User
+
+    channels = []
+    for n in range(companies):
+        company = Company.objects.filter(slug=f"bench-{n}").first() or create_company(
+            f"Bench {n}", f"bench-{n}"
+        )
+        RoutingPolicy.objects.unscoped().filter(company=company).update(offer_timeout_seconds=3600)
+        for a in range(agents):
+            username = f"bench-{n}-agent-{a}"
+            if not User.objects.filter(username=username).exists():
+                create_user(username=username, password=None, role=Role.AGENT, company=company)
+        User.objects.filter(company=company).update(
+            status=AgentStatus.AVAILABLE, active_chats=0, max_chats=1000
+        )
+        channel, _ = Channel.objects.unscoped().get_or_create(
+            company=company, name="bench", provider=Provider.GENERIC, defaults={"secret": "x" * 24}
+        )
+        channels.append(channel)
+    return channels
+
+
+def fill_stream(channels: list[object], messages: int, clients: int) -> float:
+    """Append like the webhook does; returns the append rate (entries/s, pipelined)."""
+    import redis
+    from django.conf import settings
+
+    from routing_service.ingest import stream
+    from routing_service.ingest.adapters.base import InboundMessage
+
+    client = redis.Redis.from_url(settings.STREAM_REDIS_URL)
+    script = client.register_script(stream.APPEND_LUA)
+    now = dt.datetime.now(dt.UTC)
+    run = time.time_ns()
+    started = time.perf_counter()
+    pipe = client.pipeline(transaction=False)
+    for n in range(messages):
+        channel = channels[n % len(channels)]
+        entry = stream.InboundEntry(
+            channel_id=channel.pk,  # type: ignore[attr-defined]
+            company_id=channel.company_id,  # type: ignore[attr-defined]
+            received_at=now,
+            message=InboundMessage(
+                provider="generic",
+                provider_message_id=f"{run}-{n}",
+                client_external_id=f"client-{n % clients}",
+                client_name=f"Client {n % clients}",
+                text="Hello, where is my order? It was due yesterday.",
+                sent_at=now,
+            ),
+        )
+        keys, args = stream.append_args(entry)
+        script(keys=keys, args=args, client=pipe)
+        if n % 1000 == 999:
+            pipe.execute()
+    pipe.execute()
+    return messages / (time.perf_counter() - started)
+
+
+def cpu_by_pid(pids: list[int]) -> dict[int, float]:
+    ticks = os.sysconf("SC_CLK_TCK")
+    usage: dict[int, float] = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            usage[pid] = (int(fields[11]) + int(fields[12])) / ticks
+        except (FileNotFoundError, ProcessLookupError):
+            pass
+    return usage
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    return sum(cpu_by_pid(pids).values())
+
+
+def shared_pids() -> list[int]:
+    """PostgreSQL (every backend, including the routers' own) and Redis server processes."""
+    return pids_of("postgres") + pids_of("redis-server")
+
+
+def pids_of(name: str) -> list[int]:
+    out = subprocess.run(["pgrep", "-f", name], capture_output=True, text=True, check=False)
+    return [int(p) for p in out.stdout.split()]
+
+
+def run_routers(count: int, messages: int, url: str) -> dict[str, float]:
+    from routing_service.chats.models import Message
+
+    env = {**os.environ, "DATABASE_URL": url, "ROUTER_BLOCK_MS": "50"}
+    shared_before = cpu_by_pid(shared_pids())
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(ROOT / "manage.py"), "run_router", f"--name=bench-{i}"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for i in range(count)
+    ]
+    first: float | None = None
+    deadline = time.monotonic() + 600
+    done = 0
+    while time.monotonic() < deadline:
+        done = Message.objects.count()
+        if done and first is None:
+            first = time.perf_counter()
+        if done >= messages:
+            break
+        time.sleep(0.05)
+    last = time.perf_counter()
+    router_cpu = cpu_seconds([p.pid for p in procs])
+    # Backends started for the routers count whole; older processes count their increase.
+    shared_cpu = sum(
+        cpu - shared_before.get(pid, 0.0) for pid, cpu in cpu_by_pid(shared_pids()).items()
+    )
+    for proc in procs:
+        proc.terminate()
+    for proc in procs:
+        proc.wait(timeout=30)
+    elapsed = last - (first or last)
+    return {
+        "routed": done,
+        "rate": done / elapsed if elapsed else 0.0,
+        "elapsed": elapsed,
+        "router_cpu": router_cpu,
+        "shared_cpu": shared_cpu,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--messages", type=int, default=20_000)
+    parser.add_argument("--clients", type=int, default=2_000)
+    parser.add_argument("--companies", type=int, default=4)
+    parser.add_argument("--agents", type=int, default=10)
+    parser.add_argument("--routers", type=int, nargs="+", default=[1, 2, 3])
+    args = parser.parse_args()
+    url = configure()
+    print(f"{args.messages} messages from {args.clients} clients of {args.companies} companies")
+    try:
+        for count in args.routers:
+            reset_data()
+            delete_keys()
+            channels = set_up_companies(args.companies, args.agents)
+            append_rate = fill_stream(channels, args.messages, args.clients)
+            result = run_routers(count, args.messages, url)
+            print(
+                f"routers={count}: {result['rate']:,.0f} msg/s "
+                f"({result['routed']:,} in {result['elapsed']:.1f} s; "
+                f"router CPU {result['router_cpu']:.1f} s, PostgreSQL+Redis CPU "
+                f"{result['shared_cpu']:.1f} s) | bare append {append_rate:,.0f}/s "
+                f"→ ratio {result['rate'] / append_rate:.1%}"
+            )
+    finally:
+        delete_keys()
+
+
+if __name__ == "__main__":
+    main()
