@@ -37,6 +37,21 @@ def rss_mib() -> float:
     return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (Linux /proc; 0 if it is not readable)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def python_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -171,6 +186,17 @@ def main() -> None:
         samples.append(rss_mib())
 
     importer._save_progress = sampled  # type: ignore[assignment]
+
+    # CPU seconds of the PostgreSQL backends the import talks to, read from /proc before each
+    # lane closes: on a shared machine wall-clock rates vary with the load, CPU per row less.
+    backend_cpu: list[float] = []
+    lane_close = importer._Lane.close
+
+    def close_and_count(lane: Any) -> None:
+        backend_cpu.append(process_cpu_seconds(lane._raw.info.backend_pid))
+        lane_close(lane)
+
+    importer._Lane.close = close_and_count  # type: ignore[method-assign]
     lanes = importer.LANES if args.lanes is None else args.lanes
     print(
         f"database: {connection.vendor} {connection.settings_dict['NAME']}"
@@ -186,9 +212,18 @@ def main() -> None:
             file="imports/sessions.csv",
             bytes_total=size,
         )
+        backend_cpu.clear()
+        lane0_before = (
+            process_cpu_seconds(connection.connection.info.backend_pid)
+            if connection.vendor == "postgresql" and connection.connection is not None
+            else 0.0
+        )
+        python_before = python_cpu_seconds()
         started = time.perf_counter()
         result = importer.run_import(source.pk, lanes=lanes)
         elapsed = time.perf_counter() - started
+        python_cpu = python_cpu_seconds() - python_before
+        database_cpu = sum(backend_cpu) - lane0_before
         source.refresh_from_db()
         print(
             f"{label}: {result.outcome} in {elapsed:.1f} s -> {args.rows / elapsed:,.0f} rows/s "
@@ -202,6 +237,12 @@ def main() -> None:
                 f"{max(samples[:quarter]):.1f} max in the first quarter, "
                 f"{max(samples[-quarter:]):.1f} max in the last quarter "
                 f"({len(samples)} batches; {baseline:.1f} MiB before)"
+            )
+        if backend_cpu:
+            per_row = (python_cpu + database_cpu) / args.rows * 1e6
+            print(
+                f"  CPU: Python {python_cpu:.1f} s, PostgreSQL {database_cpu:.1f} s "
+                f"-> {per_row:.1f} µs per row in all (load average {os.getloadavg()[0]:.1f})"
             )
     print(f"peak RSS of the process: {peak_rss_mib():.1f} MiB (file: {size / 2**20:.1f} MiB)")
 
