@@ -1,0 +1,155 @@
+// Small DOM and formatting helpers shared by the console and the wallboard.
+// Every piece of data reaches the page through textContent or attributes set one by one:
+// nothing a customer or a colleague typed is ever parsed as HTML.
+
+/**
+ * Build an element: h("li", {class: "chat", dataset: {id: 3}, onclick: fn}, "text", child…).
+ * Strings become text nodes; null/false children are skipped.
+ */
+export function h(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (value === null || value === undefined || value === false) continue;
+    if (key === "class") node.className = value;
+    else if (key === "dataset") Object.assign(node.dataset, value);
+    else if (key.startsWith("on") && typeof value === "function") {
+      node.addEventListener(key.slice(2), value);
+    } else if (key === "hidden" || key === "disabled") node[key] = Boolean(value);
+    else node.setAttribute(key, value === true ? "" : String(value));
+  }
+  append(node, children);
+  return node;
+}
+
+function append(node, children) {
+  for (const child of children) {
+    if (child === null || child === undefined || child === false) continue;
+    if (Array.isArray(child)) append(node, child);
+    else node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+}
+
+/** Replace a container's children. */
+export function fill(node, children) {
+  node.replaceChildren();
+  append(node, children);
+}
+
+export function byId(id) {
+  return document.getElementById(id);
+}
+
+export function readConfig(id) {
+  return JSON.parse(byId(id).textContent);
+}
+
+// --- time ----------------------------------------------------------------------------------
+
+/** The server's clock, as seen from here: snapshots carry `server_time`. */
+export const clock = {
+  offsetMs: 0,
+  sync(serverTime) {
+    const server = Date.parse(serverTime);
+    if (!Number.isNaN(server)) this.offsetMs = server - Date.now();
+  },
+  now() {
+    return Date.now() + this.offsetMs;
+  },
+};
+
+export function parseTime(value) {
+  if (!value) return null;
+  const ms = Date.parse(value);
+  return Number.isNaN(ms) ? null : ms;
+}
+
+/** 75 → "1:15", 3725 → "1:02:05", 158400 → "1 d 20 h". */
+export function clockText(totalSeconds) {
+  const s = Math.max(0, Math.floor(totalSeconds));
+  if (s >= 86400) return `${Math.floor(s / 86400)} d ${Math.floor((s % 86400) / 3600)} h`;
+  const hours = Math.floor(s / 3600);
+  const minutes = Math.floor((s % 3600) / 60);
+  const seconds = String(s % 60).padStart(2, "0");
+  if (hours) return `${hours}:${String(minutes).padStart(2, "0")}:${seconds}`;
+  return `${minutes}:${seconds}`;
+}
+
+/** A duration for people: "42 s", "3 min 05 s", "2 h 10 min". */
+export function durationText(totalSeconds) {
+  if (totalSeconds === null || totalSeconds === undefined || Number.isNaN(totalSeconds)) {
+    return "—";
+  }
+  const s = Math.max(0, Math.round(totalSeconds));
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ${String(s % 60).padStart(2, "0")} s`;
+  return `${Math.floor(s / 3600)} h ${String(Math.floor((s % 3600) / 60)).padStart(2, "0")} min`;
+}
+
+export function timeOfDay(value) {
+  const ms = parseTime(value);
+  if (ms === null) return "";
+  return new Date(ms).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+}
+
+/**
+ * An SLA clock: {text, state} with state "ok", "warning" (inside the warning window) or
+ * "breached". `flag` raises the state when the SLA timer said so (its business-time view).
+ */
+export function slaClock(dueAt, windowSeconds, flag = null) {
+  const due = parseTime(dueAt);
+  if (due === null) return null;
+  const left = (due - clock.now()) / 1000;
+  let state = "ok";
+  if (left <= 0) state = "breached";
+  else if (windowSeconds !== null && left <= windowSeconds) state = "warning";
+  if (flag === "breached" || (flag === "warning" && state === "ok")) state = flag;
+  const text = left > 0 ? clockText(left) : `${clockText(-left)} over`;
+  return { text, state, left };
+}
+
+export const PRIORITIES = ["urgent", "high", "medium", "low"];
+const PRIORITY_RANK = { urgent: 3, high: 2, medium: 1, low: 0 };
+
+/** Routing order: priority first, then who has waited longest. */
+export function byRoutingOrder(a, b) {
+  const rank = (PRIORITY_RANK[b.priority] ?? 1) - (PRIORITY_RANK[a.priority] ?? 1);
+  if (rank) return rank;
+  const wait = (parseTime(a.queued_at) ?? 0) - (parseTime(b.queued_at) ?? 0);
+  return wait || a.conversation_id - b.conversation_id;
+}
+
+export function capitalise(text) {
+  return text ? text.charAt(0).toUpperCase() + text.slice(1) : "";
+}
+
+// --- toasts --------------------------------------------------------------------------------
+
+/**
+ * A toast in one of the two live regions: `polite` (#toasts) or `urgent` (#alerts, role=alert).
+ * Urgent toasts stay until dismissed or 20 s; the others 8 s.
+ */
+export function toast({ title, body = "", tone = "info", urgent = false, onOpen = null }) {
+  const region = byId(urgent ? "alerts" : "toasts");
+  if (!region) return null;
+  const close = h("button", { type: "button", class: "toast-close", "aria-label": "Dismiss" }, "×");
+  const item = h(
+    "div",
+    { class: `toast toast-${tone}` },
+    h("strong", {}, title),
+    body ? h("p", {}, body) : null,
+    onOpen ? h("button", { type: "button", class: "link-button", onclick: onOpen }, "Open") : null,
+    close,
+  );
+  const remove = () => item.remove();
+  close.addEventListener("click", remove);
+  region.append(item);
+  setTimeout(remove, urgent ? 20_000 : 8_000);
+  while (region.children.length > 5) region.firstElementChild.remove();
+  return item;
+}
+
+/** Show the socket's state in the connection indicator. */
+export function showConnection(node, described) {
+  node.dataset.state = described.tone;
+  node.textContent = described.label;
+}
