@@ -7,6 +7,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from realtime import views as realtime_views
 from routing_service import views
 
 urlpatterns = [
@@ -15,6 +16,8 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
+    path("console/", realtime_views.console, name="console"),
+    path("wallboard/", realtime_views.wallboard, name="wallboard"),
     path("api/v1/", include("routing_service.api.urls")),
     path("analytics/", include("analytics.urls")),
     path("chat/dashboard/", include("analytics.chat_urls")),
