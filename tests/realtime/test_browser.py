@@ -1,0 +1,458 @@
+"""The console and the wallboard in headless Chromium, on the whole stack.
+
+daphne (routing_service.asgi:application), a router (`manage.py run_router`) and a dramatiq
+worker (`manage.py rundramatiq`) run as child processes on the test database and this run's
+Redis prefix; a generic channel's callback URL points at a local provider server. Customers
+write through signed webhooks to daphne, the agent works in /console/, a supervisor watches
+/wallboard/ at the same time. Chromium is Debian's (/usr/bin/chromium), driven by Playwright's
+Python API; nothing is downloaded. Screenshots go to test-artifacts/realtime/.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+import redis
+from django.db import connection, connections
+
+from realtime.events import agent_group
+from realtime.publish import log_key
+from routing_service.chats.models import (
+    Channel,
+    Message,
+    MessageDirection,
+    Provider,
+    RoutingPolicy,
+)
+from routing_service.ingest.adapters.generic import sign_generic
+from routing_service.tenancy.models import Company, Role, User
+from tests.support.fixtures import provider_server  # noqa: F401  (a fixture)
+from tests.support.processes import ROOT, child_env, manage, stop
+from tests.support.provider_server import ProviderServer
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ARTIFACTS = ROOT / "test-artifacts" / "realtime"
+PASSWORD = "browser-pw-123"
+SECRET = "browser-channel-secret"
+WAIT_MS = 15_000
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                output = stop(process)
+                raise RuntimeError(f"daphne did not start:\n{output}") from None
+            time.sleep(0.05)
+
+
+def _wait_for_other_sessions_to_end(timeout: float = 10) -> None:
+    """PostgreSQL ends a dead child's session a moment after it exits; the test database can
+    only be flushed and dropped once it has."""
+    deadline = time.monotonic() + timeout
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            row = cursor.fetchone()
+            if not row or row[0] == 0:
+                return
+            time.sleep(0.1)
+
+
+@dataclass
+class Stack:
+    """The running system: daphne's base URL and the processes behind it."""
+
+    base: str
+    processes: dict[str, subprocess.Popen[bytes]]
+
+    def post_webhook(self, channel: Channel, payload: dict[str, Any]) -> httpx.Response:
+        """A customer message, signed like a provider signs it."""
+        body = json.dumps(payload).encode()
+        timestamp = int(time.time())
+        return httpx.post(
+            f"{self.base}{channel.webhook_path}",
+            content=body,
+            headers={
+                "Content-Type": "application/json",
+                "X-Switchboard-Timestamp": str(timestamp),
+                "X-Switchboard-Signature": sign_generic(channel.secret, timestamp, body),
+            },
+            timeout=10,
+        )
+
+    def alive(self) -> None:
+        for name, process in self.processes.items():
+            assert process.poll() is None, f"{name} exited:\n{stop(process)}"
+
+
+@pytest.fixture
+def stack(transactional_db: Any, redis_client: redis.Redis) -> Iterator[Stack]:
+    """daphne + router + dramatiq worker as child processes, for one test.
+
+    Function-scoped because every realtime test starts with none of this run's Redis keys
+    (tests/realtime/conftest.py), and the router and the worker keep state there.
+    """
+    env = child_env(ROUTER_BLOCK_MS="100")
+    port = _free_port()
+    daphne = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port)),
+            "routing_service.asgi:application",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    processes = {
+        "daphne": daphne,
+        "router": manage("run_router", "--name=browser-router", env=env),
+        "worker": manage("rundramatiq", "--processes", "1", "--threads", "2", env=env),
+    }
+    try:
+        _wait_for_port(port, daphne)
+        yield Stack(f"http://127.0.0.1:{port}", processes)
+    finally:
+        for process in processes.values():
+            stop(process)
+        _wait_for_other_sessions_to_end()
+
+
+@dataclass
+class Page:
+    """One browser tab that records console errors, page errors and failed requests."""
+
+    page: Any
+    base: str
+    problems: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.page.on("console", self._console)
+        self.page.on("pageerror", lambda error: self.problems.append(f"page error: {error}"))
+        self.page.on("requestfailed", self._failed)
+        self.page.on("response", self._response)
+
+    def _console(self, message: Any) -> None:
+        if message.type in {"error", "warning"}:
+            self.problems.append(f"console {message.type} on {self.page.url}: {message.text}")
+
+    def _failed(self, request: Any) -> None:
+        # Navigating away aborts the previous page's favicon load: not a fault of either page.
+        if request.failure == "net::ERR_ABORTED" and request.url.endswith("/favicon.svg"):
+            return
+        self.problems.append(f"failed: {request.url} {request.failure}")
+
+    def _response(self, response: Any) -> None:
+        if response.status >= 400:
+            self.problems.append(f"HTTP {response.status}: {response.url}")
+
+    def log_in(self, user: User, then: str) -> None:
+        self.page.goto(f"{self.base}/accounts/login/")
+        self.page.fill("#id_username", user.username)
+        self.page.fill("#id_password", PASSWORD)
+        self.page.click("button[type=submit]")
+        self.page.wait_for_url(f"{self.base}/")
+        # The login and start pages are not under test (they ask for a /favicon.ico).
+        self.problems.clear()
+        response = self.page.goto(f"{self.base}{then}")
+        assert response is not None and response.status == 200
+        # Mark this document: had the page reloaded since, the mark would be gone.
+        self.page.evaluate("window.__sameDocument = true")
+
+    def same_document(self) -> bool:
+        return bool(self.page.evaluate("window.__sameDocument === true"))
+
+    def wait_live(self) -> None:
+        self.page.wait_for_selector("#connection[data-state=live]", timeout=WAIT_MS)
+
+    def kpi(self, name: str) -> Any:
+        return self.page.locator(f"[data-kpi={name}] .kpi-value")
+
+    def shot(self, name: str) -> None:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        self.page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+@dataclass
+class Browser:
+    chromium: Any
+    base: str
+    contexts: list[Any] = field(default_factory=list)
+
+    def tab(self) -> tuple[Page, Any]:
+        """A page in a context of its own (its own cookies: one person per context)."""
+        context = self.chromium.new_context(viewport={"width": 1440, "height": 900})
+        self.contexts.append(context)
+        return Page(context.new_page(), self.base), context
+
+
+@pytest.fixture
+def browser(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[Browser]:
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; the test's own ORM calls are
+    # still plain synchronous code on this thread only.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        browser = Browser(chromium, stack.base)
+        try:
+            yield browser
+        finally:
+            for context in browser.contexts:
+                context.close()
+            chromium.close()
+            # Django's per-thread connections follow context variables, which Playwright's
+            # greenlet switches: the test's ORM calls got connections of their own here.
+            connections.close_all()
+
+
+@pytest.fixture
+def web_channel(company_a: Company, provider_server: ProviderServer) -> Channel:  # noqa: F811
+    """A generic channel whose replies go to the local provider server (and offers that do
+    not expire while a test looks at them)."""
+    RoutingPolicy.objects.unscoped().filter(company=company_a).update(offer_timeout_seconds=600)
+    return Channel.objects.create(
+        company=company_a,
+        name="Website",
+        provider=Provider.GENERIC,
+        secret=SECRET,
+        config={"callback_url": f"{provider_server.url}/hooks/replies"},
+    )
+
+
+def customer_message(client_id: str, name: str, text: str, n: int) -> dict[str, Any]:
+    return {
+        "message_id": f"{client_id}-m{n}",
+        "client": {"id": client_id, "name": name},
+        "text": text,
+        "sent_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+
+
+def logged_texts(client: redis.Redis, company: Company, agent: User) -> list[str]:
+    """The texts of the chat.message events in the agent's durable event log."""
+    texts = []
+    for _, fields in client.xrange(log_key(company.pk, agent_group(agent.pk))):
+        event = json.loads(fields[b"e"])
+        if event["type"] == "chat.message":
+            texts.append(event["data"]["text"])
+    return texts
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.05)
+
+
+def test_agent_takes_a_webhook_chat_while_the_wallboard_follows(
+    stack: Stack,
+    browser: Browser,
+    company_a: Company,
+    web_channel: Channel,
+    sla_a: None,
+    provider_server: ProviderServer,  # noqa: F811
+    make_agent: Callable[..., User],
+    make_user: Callable[..., User],
+) -> None:
+    agent = make_agent(company_a, username="ada", password=PASSWORD, first_name="Ada")
+    supervisor = make_user(company_a, Role.SUPERVISOR, username="sam", password=PASSWORD)
+    console, _ = browser.tab()
+    wall, _ = browser.tab()
+    console.log_in(agent, "/console/")
+    wall.log_in(supervisor, "/wallboard/")
+    console.wait_live()
+    wall.wait_live()
+    from playwright.sync_api import expect
+
+    expect(wall.kpi("chats-today")).to_have_text("0", timeout=WAIT_MS)
+    expect(wall.kpi("agents-available")).to_have_text("1")
+    expect(wall.kpi("sla-compliance")).to_have_text("—")
+    expect(console.page.locator("#status-select")).to_have_value("available")
+
+    # A customer writes; markup in their text must stay text.
+    text = "My parcel <b>never</b> arrived & I'm upset"
+    message = customer_message("cust-1", "Grace <Hopper>", text, 1)
+    response = stack.post_webhook(web_channel, message)
+    assert response.status_code == 202, response.text
+
+    offer = console.page.locator("#my-chats li[data-assignment=offered]")
+    expect(offer).to_contain_text("Grace <Hopper>", timeout=WAIT_MS)
+    expect(offer.locator("[data-clock=first_response]")).to_have_attribute("data-state", "ok")
+    expect(wall.kpi("chats-today")).to_have_text("1", timeout=WAIT_MS)
+    expect(wall.kpi("pending-offers")).to_have_text("1", timeout=WAIT_MS)
+
+    console.page.get_by_role("button", name="Accept chat with Grace <Hopper>").click()
+    accepted = console.page.locator("#my-chats li[data-assignment=accepted]")
+    expect(accepted).to_have_count(1, timeout=WAIT_MS)
+    inbound = console.page.locator("#transcript .message.inbound .message-text")
+    expect(inbound).to_have_text([text], timeout=WAIT_MS)
+    expect(console.page.locator("#conversation-sla [data-clock=first_response]")).to_be_visible()
+
+    reply = "So sorry! A new parcel leaves today."
+    console.page.fill("#reply-text", reply)
+    console.page.keyboard.press("Enter")
+    outbound = console.page.locator("#transcript .message.outbound")
+    expect(outbound).to_have_count(1, timeout=WAIT_MS)
+    expect(outbound.locator(".message-text")).to_have_text(reply)
+    # The worker delivered it to the channel's callback URL, signed.
+    [request] = provider_server.wait_for_requests(1, timeout=WAIT_MS / 1000)
+    assert request.route == "/hooks/replies"
+    assert request.json()["text"] == reply
+    assert request.json()["client"] == {"id": "cust-1"}
+    timestamp = int(request.header("X-Switchboard-Timestamp"))
+    assert request.header("X-Switchboard-Signature") == sign_generic(
+        SECRET, timestamp, request.body
+    )
+    expect(outbound).to_have_attribute("data-delivery", "sent", timeout=WAIT_MS)
+    # Answered: the first-response clock stops; the resolution clock keeps running.
+    expect(console.page.locator("#conversation-sla [data-clock=first_response]")).to_have_count(0)
+    expect(console.page.locator("#conversation-sla [data-clock=resolution]")).to_be_visible()
+
+    # The supervisor's numbers followed, without a reload.
+    expect(wall.kpi("pending-offers")).to_have_text("0", timeout=WAIT_MS)
+    expect(wall.kpi("sla-compliance")).to_have_text("100%", timeout=WAIT_MS)
+    expect(wall.kpi("median-first-response")).not_to_have_text("—")
+    expect(wall.page.locator("[data-kpi=agents-available] .kpi-sub")).to_have_text(
+        "load 1 / 3 chats"
+    )
+    expect(wall.page.locator(f"#agents li[data-agent-id='{agent.pk}']")).to_contain_text(
+        "1 / 3 chats"
+    )
+    console.shot("console")
+    wall.shot("wallboard")
+
+    # Resolving frees the agent; the wallboard sees that too.
+    console.page.locator("#conversation-actions button[data-action=resolve]").click()
+    expect(console.page.locator("#my-chats li")).to_have_count(0, timeout=WAIT_MS)
+    expect(wall.page.locator("[data-kpi=agents-available] .kpi-sub")).to_have_text(
+        "load 0 / 3 chats", timeout=WAIT_MS
+    )
+
+    assert console.same_document() and wall.same_document()
+    assert Message.objects.filter(direction=MessageDirection.OUTBOUND).count() == 1
+    assert console.problems == []
+    assert wall.problems == []
+    stack.alive()
+
+
+def test_a_dropped_console_resumes_with_the_missed_events_in_order(
+    stack: Stack,
+    browser: Browser,
+    company_a: Company,
+    web_channel: Channel,
+    sla_a: None,
+    redis_client: redis.Redis,
+    make_agent: Callable[..., User],
+) -> None:
+    from playwright.sync_api import expect
+
+    agent = make_agent(company_a, username="ada", password=PASSWORD)
+    console, context = browser.tab()
+    console.log_in(agent, "/console/")
+    console.wait_live()
+    page = console.page
+
+    first = "Hello, is anyone there?"
+    assert stack.post_webhook(web_channel, customer_message("c1", "Lin", first, 1)).is_success
+    page.get_by_role("button", name="Accept chat with Lin").click()
+    messages = page.locator("#transcript .message.inbound .message-text")
+    expect(messages).to_have_text([first], timeout=WAIT_MS)
+
+    # The network goes away and the socket with it.
+    context.set_offline(True)
+    page.evaluate("window.switchboard.drop()")
+    expect(page.locator("#connection")).to_have_attribute("data-state", "down")
+    seq_at_drop = page.evaluate("window.switchboard.live.lastSeq")
+    seen_before = page.evaluate("window.switchboard.debug.events.length")
+
+    # Meanwhile the customer goes on writing, and someone new arrives.
+    missed = ["I ordered on Monday.", "Order number 4411.", "It still says 'processing'."]
+    for n, text in enumerate(missed, start=2):
+        assert stack.post_webhook(web_channel, customer_message("c1", "Lin", text, n)).is_success
+    assert stack.post_webhook(web_channel, customer_message("c2", "Noor", "Hi!", 1)).is_success
+    # Wait until the router has logged them all for the agent (so they are missed, not live).
+    wait_until(lambda: logged_texts(redis_client, company_a, agent)[-3:] == missed)
+    wait_until(lambda: Message.objects.filter(text="Hi!").exists())
+    assert page.locator("#transcript .message").count() == 1
+
+    context.set_offline(False)
+    console.wait_live()
+    expect(messages).to_have_text([first, *missed], timeout=WAIT_MS)
+    expect(page.locator("#my-chats li", has_text="Noor")).to_have_count(1, timeout=WAIT_MS)
+
+    debug = page.evaluate("window.switchboard.debug")
+    # Resumed where it stopped: a replay, not a fresh snapshot.
+    assert debug["connects"][-1].endswith(f"last_seq={seq_at_drop}")
+    assert len(debug["snapshots"]) == 1
+    seqs = [event["seq"] for event in debug["events"]]
+    assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
+    assert len({event["id"] for event in debug["events"]}) == len(debug["events"])
+    after = debug["events"][seen_before:]
+    assert after and after[0]["seq"] > seq_at_drop
+    assert [e["type"] for e in after].count("chat.message") >= len(missed)
+    assert debug["duplicates"] == 0
+
+    # Noor writes again: her chat (offered, not open) gets an unread badge and a notification.
+    second = customer_message("c2", "Noor", "Are you there?", 2)
+    assert stack.post_webhook(web_channel, second).is_success
+    noor = page.locator("#my-chats li", has_text="Noor")
+    expect(noor.locator(".badge")).to_have_text("1", timeout=WAIT_MS)
+    note = page.locator("#notifications li", has_text="Noor")
+    expect(note).to_contain_text("Are you there?")
+    # Dismissed on one console, it goes away on every console, and stays away.
+    other = Page(context.new_page(), stack.base)
+    other.page.goto(f"{stack.base}/console/")
+    other_note = other.page.locator("#notifications li", has_text="Noor")
+    expect(other_note).to_have_count(1, timeout=WAIT_MS)
+    page.get_by_role("button", name="Dismiss the notification from Noor").click()
+    expect(note).to_have_count(0, timeout=WAIT_MS)
+    expect(other_note).to_have_count(0, timeout=WAIT_MS)
+    expect(noor.locator(".badge")).to_have_count(0)
+    other.page.reload()
+    expect(other.page.locator("#my-chats li", has_text="Noor")).to_have_count(1, timeout=WAIT_MS)
+    expect(other_note).to_have_count(0)
+
+    assert console.same_document()
+    assert console.problems == []
+    assert other.problems == []
+    stack.alive()
