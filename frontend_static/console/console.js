@@ -12,6 +12,7 @@ import {
   capitalise,
   clock,
   clockText,
+  dismissToast,
   fill,
   h,
   parseTime,
@@ -64,6 +65,8 @@ function applyConversation(chat) {
     chat.status !== "resolved";
   if (mine) state.chats.set(id, chat);
   else state.chats.delete(id);
+  // The "new chat" toast is old news once the offer is taken, declined or gone.
+  if (!mine || chat.assignment_status !== "offered") dismissToast(`chat-${id}`);
   if (chat.status === "waiting") state.queue.set(id, chat);
   else state.queue.delete(id);
   forgetIfGone(id);
@@ -180,6 +183,7 @@ function onEvent(frame) {
           title: "New chat for you",
           body: `${clientName(data)} · ${data.priority} priority`,
           tone: data.priority === "urgent" ? "danger" : "info",
+          key: `chat-${data.conversation_id}`,
           onOpen: () => selectChat(data.conversation_id),
         });
       }
@@ -196,6 +200,8 @@ function onEvent(frame) {
           body: data.reason || "",
           tone: "warning",
           urgent: data.kind === "escalation",
+          // A transfer is an offer (its toast goes once it is taken); an escalation is not.
+          key: `${data.kind === "escalation" ? "escalated" : "chat"}-${data.conversation_id}`,
           onOpen: () => selectChat(data.conversation_id),
         });
       }

@@ -126,15 +126,17 @@ export function capitalise(text) {
 
 /**
  * A toast in one of the two live regions: `polite` (#toasts) or `urgent` (#alerts, role=alert).
- * Urgent toasts stay until dismissed or 20 s; the others 8 s.
+ * Urgent toasts stay until dismissed or 20 s; the others 8 s. A `key` replaces the toast that
+ * has the same key (an offer, then its transfer: one toast).
  */
-export function toast({ title, body = "", tone = "info", urgent = false, onOpen = null }) {
+export function toast({ title, body = "", tone = "info", urgent = false, onOpen = null, key = null }) {
   const region = byId(urgent ? "alerts" : "toasts");
   if (!region) return null;
+  if (key !== null) dismissToast(key); // a newer word on the same thing replaces the older one
   const close = h("button", { type: "button", class: "toast-close", "aria-label": "Dismiss" }, "×");
   const item = h(
     "div",
-    { class: `toast toast-${tone}` },
+    { class: `toast toast-${tone}`, dataset: key === null ? null : { key } },
     h("strong", {}, title),
     body ? h("p", {}, body) : null,
     onOpen ? h("button", { type: "button", class: "link-button", onclick: onOpen }, "Open") : null,
@@ -146,6 +148,13 @@ export function toast({ title, body = "", tone = "info", urgent = false, onOpen 
   setTimeout(remove, urgent ? 20_000 : 8_000);
   while (region.children.length > 5) region.firstElementChild.remove();
   return item;
+}
+
+/** Remove the toast with this key (its news is old: the offer was accepted, say). */
+export function dismissToast(key) {
+  for (const item of document.querySelectorAll(".toast[data-key]")) {
+    if (item.dataset.key === key) item.remove();
+  }
 }
 
 /** Show the socket's state in the connection indicator. */

@@ -34,7 +34,7 @@ from routing_service.chats.models import (
     RoutingPolicy,
 )
 from routing_service.ingest.adapters.generic import sign_generic
-from routing_service.tenancy.models import Company, Role, User
+from routing_service.tenancy.models import AgentStatus, Company, Role, User
 from tests.support.fixtures import provider_server  # noqa: F401  (a fixture)
 from tests.support.processes import ROOT, child_env, manage, stop
 from tests.support.provider_server import ProviderServer
@@ -452,7 +452,92 @@ def test_a_dropped_console_resumes_with_the_missed_events_in_order(
     expect(other.page.locator("#my-chats li", has_text="Noor")).to_have_count(1, timeout=WAIT_MS)
     expect(other_note).to_have_count(0)
 
+    # A resume the server cannot serve (its seq is unknown to it, as after a Redis swap):
+    # a snapshot with resync: true replaces the state, and live events flow on from there.
+    page.evaluate("window.switchboard.live.lastSeq = 10 ** 9; window.switchboard.drop()")
+    wait_until(lambda: len(page.evaluate("window.switchboard.debug.snapshots")) == 2)
+    assert page.evaluate("window.switchboard.debug.snapshots[1].resync") is True
+    expect(page.locator("#my-chats li")).to_have_count(2)
+    third = customer_message("c1", "Lin", "Still there?", 5)
+    assert stack.post_webhook(web_channel, third).is_success
+    expect(messages).to_have_text([first, *missed, "Still there?"], timeout=WAIT_MS)
+
     assert console.same_document()
     assert console.problems == []
     assert other.problems == []
+    stack.alive()
+
+
+def test_transfer_escalate_and_status_from_the_console(
+    stack: Stack,
+    browser: Browser,
+    company_a: Company,
+    web_channel: Channel,
+    sla_a: None,
+    make_agent: Callable[..., User],
+) -> None:
+    from playwright.sync_api import expect
+
+    ada = make_agent(company_a, username="ada", password=PASSWORD, max_chats=2)
+    # Away and offline: new chats are routed to Ada only.
+    ben = make_agent(
+        company_a, username="ben", password=PASSWORD, first_name="Ben", status=AgentStatus.AWAY
+    )
+    sue = make_agent(
+        company_a, Role.SUPERVISOR, username="sue", password=PASSWORD, status=AgentStatus.OFFLINE
+    )
+    consoles = {}
+    for user in (ada, ben, sue):
+        consoles[user.username], _ = browser.tab()
+        consoles[user.username].log_in(user, "/console/")
+    for console in consoles.values():
+        console.wait_live()
+    page = consoles["ada"].page
+
+    for client, name in (("t1", "Tom"), ("t2", "Uma")):
+        message = customer_message(client, name, f"Hello from {name}", 1)
+        assert stack.post_webhook(web_channel, message).is_success
+    for name in ("Tom", "Uma"):
+        page.get_by_role("button", name=f"Accept chat with {name}").click()
+    expect(page.locator("#my-chats li[data-assignment=accepted]")).to_have_count(2, timeout=WAIT_MS)
+
+    # Tom goes to Ben, with a reason; Ben is offered the chat and told so.
+    page.locator("#my-chats li", has_text="Tom").locator(".chat-open").click()
+    page.locator("#conversation-actions button[data-action=transfer]").click()
+    dialog = page.locator("#transfer-dialog")
+    expect(dialog.locator(f"#transfer-target option[value='{ben.pk}']")).to_have_count(1)
+    dialog.locator("#transfer-target").select_option(str(ben.pk))
+    dialog.locator("#transfer-reason").fill("Ben speaks Tom's language")
+    dialog.get_by_role("button", name="Transfer").click()
+    ben_page = consoles["ben"].page
+    expect(ben_page.locator("#my-chats li[data-assignment=offered]")).to_contain_text(
+        "Tom", timeout=WAIT_MS
+    )
+    # One toast for it (the offer's own toast is replaced).
+    expect(ben_page.locator("#toasts .toast")).to_have_count(1)
+    expect(ben_page.locator("#toasts")).to_contain_text("Transferred to you: Tom")
+    expect(page.locator("#my-chats li")).to_have_count(1, timeout=WAIT_MS)
+
+    # Uma goes up to the supervisor.
+    page.locator("#my-chats li", has_text="Uma").locator(".chat-open").click()
+    page.locator("#conversation-actions button[data-action=escalate]").click()
+    page.locator("#escalate-reason").fill("Asks for a refund over the limit")
+    page.locator("#escalate-dialog").get_by_role("button", name="Escalate").click()
+    sue_page = consoles["sue"].page
+    expect(sue_page.locator("#my-chats li[data-assignment=accepted]")).to_contain_text(
+        "Uma", timeout=WAIT_MS
+    )
+    expect(sue_page.locator("#alerts")).to_contain_text("Escalated to you: Uma")
+    expect(page.locator("#my-chats li")).to_have_count(0, timeout=WAIT_MS)
+    expect(page.locator("#conversation-state")).to_have_text("This chat is not yours (any more).")
+
+    # Ada takes a break.
+    page.locator("#status-select").select_option("away")
+    expect(page.locator("#status-select")).to_have_attribute("data-status", "away")
+    wait_until(lambda: User.objects.get(pk=ada.pk).status == AgentStatus.AWAY)
+    consoles["ada"].shot("console-after-escalation")
+
+    for console in consoles.values():
+        assert console.same_document()
+        assert console.problems == []
     stack.alive()
