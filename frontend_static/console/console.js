@@ -682,32 +682,66 @@ function renderNotifications() {
   document.title = `${total ? `(${total}) ` : ""}Console · Switchboard`;
 }
 
-function transcriptItems(id) {
-  const transcript = transcriptOf(id);
-  const messages = [...transcript.messages.values()].sort(
+function messageItem(message) {
+  const outbound = message.direction === "outbound";
+  const delivery = outbound ? DELIVERY_TEXT[message.delivery_status] || "" : "";
+  const meta = [
+    timeOfDay(message.sent_at),
+    delivery ? ` · ${delivery}` : "",
+    message.delivery_status === "failed" && message.delivery_error
+      ? ` (${message.delivery_error})`
+      : "",
+  ].join("");
+  return h(
+    "li",
+    {
+      class: `message ${outbound ? "outbound" : "inbound"}`,
+      dataset: { messageId: message.id, delivery: message.delivery_status || "", meta },
+    },
+    h("p", { class: "message-text" }, message.text),
+    h("span", { class: "message-meta" }, meta),
+  );
+}
+
+/**
+ * Bring the transcript list up to date in place: new messages are inserted, changed ones
+ * (delivery status) updated, nothing else is touched — so a screen reader announces only what
+ * is new in the log, and a text selection survives the events of other chats.
+ */
+function renderTranscript(log, id, notes) {
+  if (log.dataset.conversationId !== String(id)) {
+    log.replaceChildren();
+    log.dataset.conversationId = String(id);
+  }
+  const messages = [...transcriptOf(id).messages.values()].sort(
     (a, b) => (parseTime(a.sent_at) ?? 0) - (parseTime(b.sent_at) ?? 0) || a.id - b.id,
   );
-  return messages.map((message) => {
-    const outbound = message.direction === "outbound";
-    const delivery = outbound ? DELIVERY_TEXT[message.delivery_status] || "" : "";
-    return h(
-      "li",
-      {
-        class: `message ${outbound ? "outbound" : "inbound"}`,
-        dataset: { messageId: message.id, delivery: message.delivery_status || "" },
-      },
-      h("p", { class: "message-text" }, message.text),
-      h(
-        "span",
-        { class: "message-meta" },
-        timeOfDay(message.sent_at),
-        delivery ? ` · ${delivery}` : "",
-        message.delivery_status === "failed" && message.delivery_error
-          ? ` (${message.delivery_error})`
-          : "",
-      ),
-    );
-  });
+  const wanted = new Set(messages.map((message) => String(message.id)));
+  const existing = new Map();
+  for (const node of [...log.children]) {
+    if (node.dataset.messageId && wanted.has(node.dataset.messageId)) {
+      existing.set(node.dataset.messageId, node);
+    } else {
+      node.remove(); // notes are redrawn below
+    }
+  }
+  let cursor = log.firstElementChild;
+  for (const message of messages) {
+    const fresh = messageItem(message);
+    let node = existing.get(String(message.id));
+    if (!node) {
+      node = fresh;
+    } else if (node.dataset.meta !== fresh.dataset.meta) {
+      // Only the delivery line changes: update it in place (the node keeps its place).
+      node.dataset.meta = fresh.dataset.meta;
+      node.dataset.delivery = fresh.dataset.delivery;
+      node.querySelector(".message-meta").textContent = fresh.dataset.meta;
+    }
+    if (node !== cursor) log.insertBefore(node, cursor);
+    cursor = node.nextElementSibling;
+  }
+  for (const note of notes) log.append(note);
+  return messages.length;
 }
 
 function chatStateNote(chat, mine) {
@@ -763,9 +797,9 @@ function renderConversation() {
   const log = byId("transcript");
   const transcript = transcriptOf(id);
   const atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
-  const items = transcriptItems(id);
+  const notes = [];
   if (transcript.error) {
-    items.push(
+    notes.push(
       h(
         "li",
         { class: "transcript-note" },
@@ -777,10 +811,10 @@ function renderConversation() {
         ),
       ),
     );
-  } else if (transcript.loading && !items.length) {
-    items.push(h("li", { class: "transcript-note muted" }, "Loading the transcript…"));
+  } else if (transcript.loading && !transcript.messages.size) {
+    notes.push(h("li", { class: "transcript-note muted" }, "Loading the transcript…"));
   }
-  fill(log, items);
+  renderTranscript(log, id, notes);
   log.dataset.loaded = transcript.loaded ? "true" : "false";
   if (atBottom || stickToBottom) log.scrollTop = log.scrollHeight;
   stickToBottom = false;
