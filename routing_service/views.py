@@ -14,7 +14,7 @@ _LINKS: list[tuple[str, str, str, frozenset[str]]] = [
         "Agent console",
         "/console/",
         "Take chats, reply and resolve.",
-        frozenset({Role.AGENT, Role.SUPERVISOR, Role.COMPANY_ADMIN}),
+        frozenset({Role.AGENT, Role.SUPERVISOR}),
     ),
     (
         "Wallboard",
