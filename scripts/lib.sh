@@ -107,3 +107,8 @@ ensure_postgres() {
 ensure_chromium() {
   apt_install /usr/bin/chromium chromium fonts-liberation
 }
+
+ensure_nginx() {
+  # tests/deploy runs `nginx -t` on deploy/nginx/switchboard.conf with Debian's nginx binary.
+  apt_install /usr/sbin/nginx nginx
+}
