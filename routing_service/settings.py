@@ -228,6 +228,10 @@ ROUTER_MAX_ATTEMPTS = env_int("ROUTER_MAX_ATTEMPTS", 5, minimum=1)
 # A pending entry idle this long (its router died or failed it) is claimed by another router.
 ROUTER_CLAIM_IDLE_MS = env_int("ROUTER_CLAIM_IDLE_MS", 30_000, minimum=100)
 ROUTER_BLOCK_MS = env_int("ROUTER_BLOCK_MS", 1000, minimum=10)
+# One router at a time reads a shard (router/leases.py): its lease lives this long unless renewed
+# every ROUTER_LEASE_RENEW_MS; a dead router's shards are taken over after the TTL.
+ROUTER_LEASE_TTL_MS = env_int("ROUTER_LEASE_TTL_MS", 10_000, minimum=200)
+ROUTER_LEASE_RENEW_MS = env_int("ROUTER_LEASE_RENEW_MS", 2_000, minimum=50)
 # Acknowledged entries are trimmed from the inbound stream after this many seconds.
 INBOUND_RETENTION_SECONDS = env_int("INBOUND_RETENTION_SECONDS", 3600)
 WEBHOOK_MAX_BODY_BYTES = env_int("WEBHOOK_MAX_BODY_BYTES", 1024 * 1024, minimum=1024)

@@ -1,6 +1,8 @@
 """② The routing worker: inbound stream → database → events, exactly once in effect.
 
-A member of one Redis consumer group over every inbound shard. Each loop turn it reads a batch
+A member of one Redis consumer group over the inbound shards, reading only the shards it holds
+a lease on (router/leases.py): one router per shard at a time, so batches of one shard — and so
+of one conversation — commit in stream order. Each loop turn it reads a batch
 (XREADGROUP), records it in PostgreSQL — one transaction for the whole batch, falling back to one
 transaction per entry when the batch fails so a bad entry never blocks the others — then
 publishes the batch's events with one pipelined call and acknowledges (XACK) only what
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import logging
 import os
 import signal
@@ -45,6 +48,7 @@ from routing_service.chats.actions.routing import abandon_stale_chats, expire_of
 from routing_service.chats.models import Channel
 from routing_service.ingest import stream
 from routing_service.ingest.stream import InboundEntry, StatusEntry
+from routing_service.router.leases import ShardLeases
 from routing_service.router.models import DeadLetter
 
 logger = logging.getLogger(__name__)
@@ -165,7 +169,8 @@ def record_dead_letter(item: StreamEntry, error: str, attempts: int, dead_stream
 
 
 class Router:
-    """One router process. Several may run at once; they share the consumer group."""
+    """One router process. Several may run at once; they share the consumer group and split
+    the shards between them by lease (`self.streams` is what this one holds right now)."""
 
     def __init__(
         self,
@@ -182,8 +187,15 @@ class Router:
         self.block_ms = block_ms or settings.ROUTER_BLOCK_MS
         self.claim_idle_ms = claim_idle_ms or settings.ROUTER_CLAIM_IDLE_MS
         self.max_attempts = max_attempts or settings.ROUTER_MAX_ATTEMPTS
-        self.streams = stream.all_stream_keys()
+        self.all_streams = stream.all_stream_keys()
+        self.streams: list[str] = []
         self.redis = aioredis.Redis.from_url(settings.STREAM_REDIS_URL)
+        self.leases = ShardLeases(self.redis, self.name, self.all_streams)
+        self.lease_renew_s = settings.ROUTER_LEASE_RENEW_MS / 1000
+        self._next_lease = 0.0
+        # After a database outage left entries pending: re-read our own pending entries (id 0)
+        # before any new one, so a later message never commits before an earlier one.
+        self._redeliver = False
         # Django's ORM is synchronous and its connections are per thread: one thread owns them.
         self.db = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="router-db")
         self.stopping = asyncio.Event()
@@ -203,7 +215,7 @@ class Router:
             loop.add_signal_handler(sig, self.request_stop)
 
     async def ensure_groups(self) -> None:
-        for key in self.streams:
+        for key in self.all_streams:
             try:
                 await self.redis.xgroup_create(key, self.group, id="0", mkstream=True)
             except ResponseError as exc:
@@ -212,8 +224,10 @@ class Router:
 
     async def run(self, *, max_idle_loops: int | None = None) -> None:
         await self.ensure_groups()
-        logger.info("router %s reading %s", self.name, ", ".join(self.streams))
-        # First our own pending entries (a restart under the same name), then new ones.
+        logger.info("router %s sharing %d shard(s)", self.name, len(self.all_streams))
+        # Lease shards (taking over their pending entries), then our own pending ones (a
+        # restart under the same name), then new ones.
+        await self.refresh_leases()
         await self._drain_own_pending()
         idle = 0
         try:
@@ -223,6 +237,10 @@ class Router:
                 if max_idle_loops is not None and idle >= max_idle_loops:
                     break
         finally:
+            try:
+                await self.leases.release_all()
+            except RedisError:
+                logger.warning("releasing shard leases failed; they expire on their own")
             await self.redis.aclose()
             self.db.submit(connections.close_all).result()
             self.db.shutdown(wait=True)
@@ -230,22 +248,66 @@ class Router:
     async def step(self) -> int:
         """One loop turn: housekeeping when due, then one batch. Returns entries handled."""
         now = time.monotonic()
+        if now >= self._next_lease:
+            self._next_lease = now + self.lease_renew_s
+            await self.refresh_leases()
+        if not self.streams:  # a hot standby: wait for a shard to become free
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), self.lease_renew_s)
+            return 0
         if now >= self._next_housekeeping:
             self._next_housekeeping = now + 0.5
             await self.housekeeping(trim=now >= self._next_trim)
             if now >= self._next_trim:
                 self._next_trim = now + 30
+        redeliver = self._redeliver
         response = await self.redis.xreadgroup(
             self.group,
             self.name,
-            dict.fromkeys(self.streams, ">"),
+            dict.fromkeys(self.streams, "0" if redeliver else ">"),
             count=self.batch_size,
-            block=self.block_ms,
+            block=None if redeliver else self.block_ms,
         )
         items = self._items(response)
+        if redeliver and len(items) < self.batch_size:
+            self._redeliver = False
         if items:
             await self.handle(items)
         return len(items)
+
+    # --- shard leases ----------------------------------------------------------------------
+
+    async def refresh_leases(self) -> None:
+        """Renew, balance and take shards; a shard just taken has its previous owner's pending
+        entries handled before anything new is read from it."""
+        try:
+            changes = await self.leases.refresh()
+        except RedisError:
+            logger.exception("refreshing shard leases failed")
+            return
+        for key in changes.lost:
+            logger.warning("router %s lost the lease on %s", self.name, key)
+        for key in changes.released:
+            logger.info("router %s released %s", self.name, key)
+        self.streams = sorted(self.leases.owned)
+        for key in changes.gained:
+            logger.info("router %s took %s", self.name, key)
+            await self._take_over(key)
+
+    async def _take_over(self, key: str) -> None:
+        """Claim every entry pending on a shard we just leased, whoever read it, oldest first:
+        its owner is gone (or gave the shard up between batches), so nothing is in flight."""
+        start: bytes | str = "0-0"
+        while not self.stopping.is_set():
+            result = await self.redis.xautoclaim(
+                key, self.group, self.name, 0, start, count=self.batch_size
+            )
+            start, entries = result[0], result[1]
+            items = [_decode(key, entry_id, fields) for entry_id, fields in entries if fields]
+            if items:
+                await self.handle(items)
+            if start in (b"0-0", "0-0") or not entries:
+                break
 
     # --- batches ---------------------------------------------------------------------------
 
@@ -270,6 +332,7 @@ class Router:
         for item, error in outcome.failed:
             await self._count_failure(item, error)
         if outcome.infrastructure_error:
+            self._redeliver = True
             await asyncio.sleep(1)  # leave the rest pending; it is claimed again later
 
     async def _ack(self, items: Sequence[StreamEntry]) -> None:
@@ -326,7 +389,7 @@ class Router:
             await self.trim()
 
     async def _drain_own_pending(self) -> None:
-        while not self.stopping.is_set():
+        while self.streams and not self.stopping.is_set():
             response = await self.redis.xreadgroup(
                 self.group, self.name, dict.fromkeys(self.streams, "0"), count=self.batch_size
             )
