@@ -12,22 +12,22 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from realtime.events import EventType, make_event
 from realtime.publish import publish_on_commit
-from routing_service.chats.actions.assignments import _raise_priority, escalate_assignment
-from routing_service.chats.actions.audit import log_event
+from routing_service.chats.actions.assignments import (
+    _raise_priority,
+    escalate_assignment,
+    hand_over,
+)
 from routing_service.chats.actions.errors import ActionError
-from routing_service.chats.actions.routing import queue_event, release_agent, requeue, route_waiting
+from routing_service.chats.actions.routing import queue_event
 from routing_service.chats.locks import lock_company_routing, lock_conversation
 from routing_service.chats.models import (
     ACTIVE_ASSIGNMENT_STATUSES,
     PRIORITY_RANK,
     AssignmentEvent,
-    AssignmentStatus,
     ChatAssignment,
     Priority,
 )
-from routing_service.chats.payloads import conversation_data
 
 _BY_RANK = {rank: priority for priority, rank in PRIORITY_RANK.items()}
 
@@ -68,39 +68,13 @@ def reassign_to_another_agent(
     assignment = ChatAssignment.objects.unscoped().select_for_update().get(pk=assignment_id)
     if not assignment.is_active:
         raise ActionError("invalid_state", f"The assignment is {assignment.status}.")
-    conversation = lock_conversation(assignment.conversation_id)
-    assignment.status = AssignmentStatus.TRANSFERRED
-    assignment.ended_at = now
-    assignment.end_reason = reason
-    assignment.save(update_fields=["status", "ended_at", "end_reason"])
-    release_agent(assignment.agent_id, now=now)
-    log_event(
-        conversation,
-        AssignmentEvent.Action.ESCALATED,
-        assignment=assignment,
-        from_agent_id=assignment.agent_id,
+    return hand_over(
+        assignment,
+        None,
+        action=AssignmentEvent.Action.ESCALATED,
+        event_kind="escalation",
+        actor_id=None,
         reason=reason,
+        now=now,
         **log,
     )
-    requeue(conversation)
-    data = {
-        **conversation_data(conversation),
-        "kind": "escalation",
-        "from_agent_id": assignment.agent_id,
-        "to_agent_id": None,
-        "to_queue": True,
-        "reason": reason,
-    }
-    publish_on_commit(
-        [
-            make_event(
-                EventType.CHAT_TRANSFERRED,
-                company_id,
-                data,
-                supervisors=True,
-                agents=[assignment.agent_id],
-            )
-        ]
-    )
-    route_waiting(company_id, now=now)
-    return assignment

@@ -7,6 +7,7 @@ state has not moved on, writes, logs to the audit trail and publishes after comm
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from django.db import transaction
 from django.db.models import F
@@ -439,51 +440,83 @@ def transfer_assignment(
                     "That agent is at their maximum number of chats.",
                     field="to_agent_id",
                 )
-        conversation = _conversation(assignment)
-        assignment.status = AssignmentStatus.TRANSFERRED
-        assignment.ended_at = now
-        assignment.end_reason = reason
-        assignment.save(update_fields=["status", "ended_at", "end_reason"])
-        release_agent(assignment.agent_id, now=now)
-        log_event(
-            conversation,
-            AssignmentEvent.Action.TRANSFERRED if target else AssignmentEvent.Action.REQUEUED,
-            assignment=assignment,
+        action = AssignmentEvent.Action.TRANSFERRED if target else AssignmentEvent.Action.REQUEUED
+        return hand_over(
+            assignment,
+            target,
+            action=action,
+            event_kind="transfer",
             actor_id=actor.pk,
-            from_agent_id=assignment.agent_id,
-            to_agent_id=target.pk if target else None,
+            reason=reason,
+            now=now,
+        )
+
+
+def hand_over(
+    assignment: ChatAssignment,
+    target: User | None,
+    *,
+    action: str,
+    event_kind: str,
+    actor_id: int | None,
+    reason: str,
+    now: dt.datetime,
+    **log: Any,
+) -> ChatAssignment:
+    """End an active assignment as transferred and offer the chat to `target`, or put it back
+    in the queue (routed at once, not back to the same agent while others can take it).
+
+    Returns the new offer, or the ended assignment. Shared by transfers and the SLA ladder's
+    reassignment. Precondition: the company's routing lock is held and the assignment (and
+    `target`) rows are locked and checked by the caller.
+    """
+    company_id = assignment.company_id
+    conversation = _conversation(assignment)
+    assignment.status = AssignmentStatus.TRANSFERRED
+    assignment.ended_at = now
+    assignment.end_reason = reason
+    assignment.save(update_fields=["status", "ended_at", "end_reason"])
+    release_agent(assignment.agent_id, now=now)
+    log_event(
+        conversation,
+        action,
+        assignment=assignment,
+        actor_id=actor_id,
+        from_agent_id=assignment.agent_id,
+        to_agent_id=target.pk if target else None,
+        reason=reason,
+        **log,
+    )
+    requeue(conversation)
+    new = None
+    if target is not None:
+        new = offer_chat(
+            conversation,
+            target,
+            now=now,
+            policy=routing_policy(company_id),
+            actor_id=actor_id,
             reason=reason,
         )
-        requeue(conversation)
-        new = None
-        if target is not None:
-            new = offer_chat(
-                conversation,
-                target,
-                now=now,
-                policy=routing_policy(company_id),
-                actor_id=actor.pk,
-                reason=reason,
+    data = {
+        **conversation_data(conversation, new),
+        "kind": event_kind,
+        "from_agent_id": assignment.agent_id,
+        "to_agent_id": target.pk if target else None,
+        "to_queue": target is None,
+        "reason": reason,
+    }
+    publish_on_commit(
+        [
+            make_event(
+                EventType.CHAT_TRANSFERRED,
+                company_id,
+                data,
+                supervisors=True,
+                agents=[assignment.agent_id, target.pk if target else None],
             )
-        data = {
-            **conversation_data(conversation, new),
-            "kind": "transfer",
-            "from_agent_id": assignment.agent_id,
-            "to_agent_id": target.pk if target else None,
-            "to_queue": target is None,
-            "reason": reason,
-        }
-        publish_on_commit(
-            [
-                make_event(
-                    EventType.CHAT_TRANSFERRED,
-                    company_id,
-                    data,
-                    supervisors=True,
-                    agents=[assignment.agent_id, target.pk if target else None],
-                )
-            ]
-        )
-        if target is None:
-            route_waiting(company_id, now=now)
+        ]
+    )
+    if target is None:
+        route_waiting(company_id, now=now)
     return new or assignment
