@@ -15,6 +15,8 @@ from urllib.parse import urlsplit
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from routing_service.observability.logging import configure_logging
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("SWITCHBOARD_VAR_DIR", BASE_DIR / "var"))
 
@@ -104,6 +106,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every request gets an id; probes are answered before redirects, sessions and auth.
+    "routing_service.observability.middleware.RequestIdMiddleware",
+    "routing_service.observability.middleware.ProbeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -210,6 +215,8 @@ DRAMATIQ_BROKER = {
         "dramatiq.middleware.Callbacks",
         "dramatiq.middleware.Retries",
         "django_dramatiq.middleware.DbConnectionsMiddleware",
+        # Worker metrics on dramatiq_prom_port (9191), see docs/observability.md.
+        "routing_service.observability.dramatiq.Prometheus",
     ],
 }
 DRAMATIQ_TASKS_DATABASE = "default"
@@ -329,11 +336,14 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = True
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"daphne": {"level": "WARNING"}},
-}
+# --- Logs and metrics (docs/observability.md) ------------------------------------------------
+# Structured logs: JSON lines in production, readable console lines when DEBUG.
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "console" if DEBUG else "json").strip().lower()
+LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").strip().upper()
+LOGGING = configure_logging(LOG_FORMAT, LOG_LEVEL)
+# `/metrics` is open (private network) unless a token is set: then `Authorization: Bearer <it>`.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+# Metrics HTTP servers of the worker processes (0: off); they bind METRICS_ADDR.
+METRICS_ADDR = os.environ.get("METRICS_ADDR", "0.0.0.0")  # noqa: S104
+ROUTER_METRICS_PORT = env_int("ROUTER_METRICS_PORT", 0)
+SLA_TIMER_METRICS_PORT = env_int("SLA_TIMER_METRICS_PORT", 0)

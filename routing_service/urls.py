@@ -9,10 +9,13 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from realtime import views as realtime_views
 from routing_service import views
+from routing_service.observability import health, metrics
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("metrics", metrics.metrics_view, name="metrics"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

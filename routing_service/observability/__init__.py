@@ -1,0 +1,1 @@
+"""Health probes, Prometheus metrics and structured logs (see docs/observability.md)."""
