@@ -12,7 +12,7 @@ from typing import Final
 
 import dramatiq
 
-from analytics import importer, live
+from analytics import importer, live, rollups
 
 logger = logging.getLogger(__name__)
 
@@ -32,12 +32,18 @@ IMPORT_MAX_RETRIES: Final = 5
     time_limit=IMPORT_TIME_LIMIT_MS,
 )
 def import_data_source(data_source_id: int) -> None:
-    """Import an uploaded CSV data source (a no-op unless it is pending or abandoned)."""
+    """Import an uploaded CSV data source (a no-op unless it is pending or abandoned), then
+    build its daily roll-up so the first dashboard does not have to."""
     result = importer.run_import(data_source_id)
     if result.outcome is importer.Outcome.BUSY and result.retry_after is not None:
         delay_ms = int(result.retry_after.total_seconds() * 1000) + 1_000
         raise dramatiq.Retry(f"data source {data_source_id} is being imported", delay=delay_ms)
     logger.info("data source %s: import %s", data_source_id, result.outcome)
+    if result.outcome in (importer.Outcome.DONE, importer.Outcome.FAILED):
+        try:
+            rollups.roll_up_data_source(data_source_id)
+        except Exception:  # the import stands; dashboards build the roll-up when they need it
+            logger.exception("data source %s: roll-up failed", data_source_id)
 
 
 @dramatiq.actor(queue_name=QUEUE, max_retries=10, time_limit=60_000)

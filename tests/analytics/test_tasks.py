@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from analytics.models import ChatSession, DataSource
+from analytics.models import ChatSession, DataSource, SessionRollup
 from routing_service.chats.actions.assignments import (
     accept_assignment,
     active_assignment_for,
@@ -53,6 +53,8 @@ def test_an_upload_is_imported_by_the_worker(
     assert sorted(
         ChatSession.objects.for_company(company_a).values_list("session_id", flat=True)
     ) == ["S1", "S2"]
+    # The worker also built the finished import's daily roll-up for the dashboards.
+    assert SessionRollup.objects.filter(data_source_id=report["id"]).exists()
 
 
 def test_a_resolved_chat_is_recorded_by_the_worker(
