@@ -227,7 +227,9 @@ INBOUND_STREAM = os.environ.get("INBOUND_STREAM", f"{REDIS_KEY_PREFIX}:inbound")
 DEAD_LETTER_STREAM = os.environ.get("DEAD_LETTER_STREAM", f"{REDIS_KEY_PREFIX}:inbound:dead")
 ROUTER_GROUP = os.environ.get("ROUTER_GROUP", "routers")
 # The inbound stream is partitioned by company into this many shards (see ingest/stream.py).
-INBOUND_SHARDS = env_int("INBOUND_SHARDS", 1, minimum=1)
+# One router reads a shard at a time (router/leases.py): routers scale only up to this number.
+# Changing it on a live system needs a drain (docs/CHANGES.md, "Scale-out").
+INBOUND_SHARDS = env_int("INBOUND_SHARDS", 8, minimum=1)
 # How long the webhook remembers a provider message id to answer retries with 200.
 INBOUND_DEDUPE_TTL = env_int("INBOUND_DEDUPE_TTL", 7 * 24 * 3600, minimum=60)
 ROUTER_BATCH_SIZE = env_int("ROUTER_BATCH_SIZE", 200, minimum=1)

@@ -1,7 +1,7 @@
 """① → ② The inbound stream: what the webhook appends and the router reads.
 
 One entry per normalised inbound message or provider status event, as msgspec JSON in field
-`e`. The stream is sharded by company (`INBOUND_SHARDS`, default 1); every key of a shard shares
+`e`. The stream is sharded by company (`INBOUND_SHARDS`, default 8); every key of a shard shares
 the hash tag `{s<n>}` so a shard can live on one Redis Cluster slot and the dedupe-and-append
 script stays atomic.
 

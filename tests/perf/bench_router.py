@@ -1,6 +1,8 @@
 """Benchmark the routing worker: routed messages/s with 1, 2 and 3 router processes.
 
-Run: ``.venv/bin/python tests/perf/bench_router.py [--messages 20000] [--routers 1 2 3]``.
+Run: ``.venv/bin/python tests/perf/bench_router.py [--messages 20000] [--routers 1 2 3]
+[--shards 8]``. Routers split the inbound shards by lease (one reader per shard), so with one
+shard a second router is a hot standby; throughput scales with shards.
 Named ``bench_*`` so pytest never collects it. Everything goes to a database of its own,
 ``switchboard_bench_router`` (created and migrated on the server of ``DATABASE_URL``, default
 the local server; emptied at every run) and to Redis keys under ``sbbench-router`` (deleted at
@@ -223,9 +225,17 @@ def main() -> None:
     parser.add_argument("--companies", type=int, default=4)
     parser.add_argument("--agents", type=int, default=10)
     parser.add_argument("--routers", type=int, nargs="+", default=[1, 2, 3])
+    parser.add_argument("--shards", type=int, help="INBOUND_SHARDS (default: the setting)")
     args = parser.parse_args()
+    if args.shards:
+        os.environ["INBOUND_SHARDS"] = str(args.shards)  # read by settings and the routers
     url = configure()
-    print(f"{args.messages} messages from {args.clients} clients of {args.companies} companies")
+    from django.conf import settings
+
+    print(
+        f"{args.messages} messages from {args.clients} clients of {args.companies} companies, "
+        f"{settings.INBOUND_SHARDS} shard(s)"
+    )
     try:
         for count in args.routers:
             reset_data()
