@@ -35,6 +35,7 @@ from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import FilteredRelation, Q
 from django.utils import timezone
 from redis.exceptions import RedisError
+from structlog.contextvars import bind_contextvars, unbind_contextvars
 
 from realtime import publish
 from realtime.events import Event, EventType, make_event
@@ -47,6 +48,7 @@ from routing_service.chats.models import (
     AssignmentEvent,
     Conversation,
 )
+from routing_service.observability import metrics
 from routing_service.tenancy.models import Role
 from sla_engine import escalation
 from sla_engine.calendar import add_business_minutes
@@ -120,6 +122,7 @@ def fire_due(*, now: dt.datetime | None = None, limit: int = DEFAULT_BATCH) -> B
         result.fired = 0
         return result
     result.events = list(events)
+    metrics.count_sla_events(result.events)
     if events:
         try:
             publish.publish_now(events)
@@ -295,6 +298,7 @@ class _Batch:
 
     def run(self) -> None:
         for row in self.rows:
+            bind_contextvars(company_id=row.company_id, conversation_id=row.conversation_id)
             chat = self.chats.get(row.conversation_id)
             if chat is None:
                 self._drop(row)
@@ -325,7 +329,9 @@ class _Batch:
             SlaTimer.objects.bulk_create(self.new_steps, ignore_conflicts=True)
         publish_on_commit(self.events)
         for row in self.steps:
+            bind_contextvars(company_id=row.company_id, conversation_id=row.conversation_id)
             self._run_step(row, self.chats[row.conversation_id])
+        unbind_contextvars("company_id", "conversation_id")
         self.result.fired += len(self.rows) - len(self.dropped) - self.repended
         self.result.dropped += len(self.dropped)
 

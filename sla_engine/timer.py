@@ -29,6 +29,7 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
+from routing_service.observability import metrics
 from sla_engine.firing import (
     DEFAULT_BATCH,
     INFRASTRUCTURE_ERRORS,
@@ -86,6 +87,7 @@ class SlaTimerWorker:
             signal.signal(sig, lambda *_: self.request_stop())
 
     def run(self, *, max_idle_turns: int | None = None) -> None:
+        metrics.start_metrics_server(settings.SLA_TIMER_METRICS_PORT)
         logger.info("sla timer %s started", self.name)
         idle = 0
         try:

@@ -44,6 +44,7 @@ from realtime.protocol import (
 )
 from realtime.replay import current_seq, read_since
 from routing_service.chats.actions import ActionError
+from routing_service.observability import metrics
 from routing_service.tenancy.models import Company, User
 
 logger = logging.getLogger(__name__)
@@ -112,6 +113,7 @@ class StreamConsumer(AsyncWebsocketConsumer):
             await self.shut(CloseCode.INTERNAL_ERROR, "server error")
             return
         self.ready = True
+        metrics.websocket_opened(self)
 
     async def join(self, groups: list[str]) -> None:
         for group in groups:
@@ -202,6 +204,7 @@ class StreamConsumer(AsyncWebsocketConsumer):
 
     async def disconnect(self, code: int) -> None:
         self.closing = True
+        metrics.websocket_closed(self)
         for group in self.joined:
             await self.channel_layer.group_discard(group, self.channel_name)
         self.joined = []

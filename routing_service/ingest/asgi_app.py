@@ -54,6 +54,8 @@ from routing_service.ingest.stream import (
     StatusEntry,
     append_args,
 )
+from routing_service.observability import metrics
+from routing_service.observability.logging import bind_asgi_request_id
 
 logger = logging.getLogger(__name__)
 
@@ -350,6 +352,7 @@ class WebhookApp:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             raise ValueError(f"The webhook application serves HTTP only, not {scope['type']!r}.")
+        request_id = bind_asgi_request_id(scope)
         try:
             response = await self.handle(scope, receive)
         except Disconnected:
@@ -362,6 +365,8 @@ class WebhookApp:
             (b"content-length", str(len(response.body)).encode()),
         ]
         headers.extend(response.headers)
+        headers.append((b"x-request-id", request_id))
+        metrics.count_webhook(scope, response.status)
         await send({"type": "http.response.start", "status": response.status, "headers": headers})
         await send({"type": "http.response.body", "body": response.body})
 

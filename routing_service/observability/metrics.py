@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import math
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping, Sequence
@@ -148,15 +149,36 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
+def _lag(group: Mapping[str, Any], last_generated_id: str) -> float:
+    """XINFO GROUPS `lag`; Redis reports nil after deletions or trims (the router trims), when
+    it is only known to be 0 if the group has seen the stream's last id. NaN: unknown."""
+    if group.get("lag") is not None:
+        return float(group["lag"])
+    if _text(group["last-delivered-id"]) == last_generated_id:
+        return 0.0
+    return math.nan
+
+
 class StreamCollector(Collector):
     """Inbound stream length, consumer-group lag and pending entries; dead-letter streams."""
+
+    def describe(self) -> Iterator[GaugeMetricFamily]:
+        """Names only: registering must not read Redis."""
+        for name in (
+            "switchboard_inbound_stream_length",
+            "switchboard_inbound_consumer_lag",
+            "switchboard_inbound_pending",
+            "switchboard_dead_letter_stream_length",
+            "switchboard_stream_scrape_ok",
+        ):
+            yield GaugeMetricFamily(name, "")
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         from routing_service.ingest import stream
 
         length = GaugeMetricFamily(
             "switchboard_inbound_stream_length",
-            "Entries in an inbound shard stream.",
+            "Entries in an inbound shard stream (XLEN).",
             labels=["stream"],
         )
         lag = GaugeMetricFamily(
@@ -183,26 +205,27 @@ class StreamCollector(Collector):
             dead_keys = [stream.dead_letter_key(s) for s in range(len(keys))]
             pipe = client.pipeline(transaction=False)
             for key in keys:
-                pipe.xlen(key)
+                pipe.xinfo_stream(key)
                 pipe.xinfo_groups(key)
             for key in dead_keys:
                 pipe.xlen(key)
             results = pipe.execute(raise_on_error=False)
             for i, key in enumerate(keys):
-                xlen, groups = results[2 * i], results[2 * i + 1]
-                length.add_metric([key], 0 if isinstance(xlen, Exception) else xlen)
-                if isinstance(groups, Exception):  # no such key yet: no group either
+                info, groups = results[2 * i], results[2 * i + 1]
+                if isinstance(info, Exception) or isinstance(groups, Exception):
+                    length.add_metric([key], 0)  # no such key yet: nothing, no group either
                     continue
+                length.add_metric([key], info["length"])
+                last = _text(info["last-generated-id"])
                 for group in groups:
                     name = _text(group["name"])
-                    if group.get("lag") is not None:
-                        lag.add_metric([key, name], group["lag"])
+                    lag.add_metric([key, name], _lag(group, last))
                     pending.add_metric([key, name], group["pending"])
             for i, key in enumerate(dead_keys):
                 xlen = results[2 * len(keys) + i]
                 dead.add_metric([key], 0 if isinstance(xlen, Exception) else xlen)
             up.add_metric([], 1)
-        except (redis.RedisError, OSError) as exc:
+        except Exception as exc:  # a scrape reports the failure, it never fails itself
             logger.warning("stream metrics unavailable: %s", exc)
             up.add_metric([], 0)
         yield from (length, lag, pending, dead, up)
@@ -212,8 +235,16 @@ class DatabaseCollector(Collector):
     """Dead letters not replayed, and waiting chats by priority (one GROUP BY on the partial
     queue index, whose predicate is `status = 'waiting'`)."""
 
+    def describe(self) -> Iterator[GaugeMetricFamily]:
+        """Names only: registering must not query the database."""
+        for name in (
+            "switchboard_waiting_chats",
+            "switchboard_dead_letters_unreplayed",
+            "switchboard_db_scrape_ok",
+        ):
+            yield GaugeMetricFamily(name, "")
+
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        from django.db import DatabaseError, close_old_connections
         from django.db.models import Count
 
         from routing_service.chats.models import Conversation, ConversationStatus, Priority
@@ -231,7 +262,6 @@ class DatabaseCollector(Collector):
             "switchboard_db_scrape_ok", "1 when the database metrics could be read."
         )
         try:
-            close_old_connections()
             counts = dict.fromkeys(Priority.values, 0)
             rows = (
                 Conversation.objects.unscoped()
@@ -246,7 +276,7 @@ class DatabaseCollector(Collector):
                 waiting.add_metric([priority], n)
             dead.add_metric([], DeadLetter.objects.filter(replayed_at__isnull=True).count())
             up.add_metric([], 1)
-        except DatabaseError as exc:
+        except Exception as exc:  # a scrape reports the failure, it never fails itself
             logger.warning("database metrics unavailable: %s", exc)
             up.add_metric([], 0)
         yield from (waiting, dead, up)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import contextvars
 import logging
 import os
 import signal
@@ -48,6 +49,8 @@ from routing_service.chats.actions.routing import abandon_stale_chats, expire_of
 from routing_service.chats.models import Channel
 from routing_service.ingest import stream
 from routing_service.ingest.stream import InboundEntry, StatusEntry
+from routing_service.observability import logging as obs_logging
+from routing_service.observability import metrics
 from routing_service.router.leases import ShardLeases
 from routing_service.router.models import DeadLetter
 
@@ -114,9 +117,12 @@ def process_batch(items: Sequence[StreamEntry]) -> BatchOutcome:
         else:
             good.append(item)
     channels: dict[int, Channel] = {}
+    obs_logging.bind_companies(item.entry for item in good)
     try:
         with publish.collecting() as events, transaction.atomic():
             apply_entries(good, channels)
+        metrics.observe_routed(item.entry for item in good)
+        logger.debug("routed a batch of %d entries", len(good))
         _publish(events)
         outcome.acked.extend(good)
         return outcome
@@ -130,9 +136,11 @@ def process_batch(items: Sequence[StreamEntry]) -> BatchOutcome:
         else:
             logger.warning("batch of %d failed; retrying one by one", len(good), exc_info=True)
     for item in good:
+        obs_logging.bind_companies([item.entry])
         try:
             with publish.collecting() as events, transaction.atomic():
                 apply_entries([item], channels)
+            metrics.observe_routed([item.entry])
             _publish(events)
             outcome.acked.append(item)
         except INFRASTRUCTURE_ERRORS:
@@ -223,6 +231,7 @@ class Router:
                     raise
 
     async def run(self, *, max_idle_loops: int | None = None) -> None:
+        metrics.start_metrics_server(settings.ROUTER_METRICS_PORT)
         await self.ensure_groups()
         logger.info("router %s sharing %d shard(s)", self.name, len(self.all_streams))
         # Lease shards (taking over their pending entries), then our own pending ones (a
@@ -325,7 +334,9 @@ class Router:
 
     async def handle(self, items: list[StreamEntry]) -> None:
         loop = asyncio.get_running_loop()
-        outcome = await loop.run_in_executor(self.db, process_batch, items)
+        # A fresh logging context per batch (process_batch binds the company id into it).
+        context = contextvars.copy_context()
+        outcome = await loop.run_in_executor(self.db, context.run, process_batch, items)
         if outcome.acked:
             await self._ack(outcome.acked)
             self.processed += len(outcome.acked)
