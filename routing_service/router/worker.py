@@ -27,7 +27,7 @@ import os
 import signal
 import socket
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -232,16 +232,11 @@ class Router:
 
     async def run(self, *, max_idle_loops: int | None = None) -> None:
         metrics.start_metrics_server(settings.ROUTER_METRICS_PORT)
-        await self.ensure_groups()
-        logger.info("router %s sharing %d shard(s)", self.name, len(self.all_streams))
-        # Lease shards (taking over their pending entries), then our own pending ones (a
-        # restart under the same name), then new ones.
-        await self.refresh_leases()
-        await self._drain_own_pending()
         idle = 0
         try:
+            await self._until_redis_answers(self._start)
             while not self.stopping.is_set():
-                got = await self.step()
+                got = await self._until_redis_answers(self.step)
                 idle = 0 if got else idle + 1
                 if max_idle_loops is not None and idle >= max_idle_loops:
                     break
@@ -253,6 +248,35 @@ class Router:
             await self.redis.aclose()
             self.db.submit(connections.close_all).result()
             self.db.shutdown(wait=True)
+
+    async def _start(self) -> int:
+        await self.ensure_groups()
+        logger.info("router %s sharing %d shard(s)", self.name, len(self.all_streams))
+        # Lease shards (taking over their pending entries), then our own pending ones (a
+        # restart under the same name), then new ones.
+        await self.refresh_leases()
+        await self._drain_own_pending()
+        return 0
+
+    async def _until_redis_answers(self, turn: Callable[[], Awaitable[int]]) -> int:
+        """Run one turn; while Redis is unreachable, back off (up to 5 s) and try again.
+
+        Nothing is lost meanwhile: unacknowledged entries stay pending (a committed batch whose
+        XACK failed is redelivered and recorded as duplicates), and leases that expired during
+        the outage are renegotiated by the next turn before anything is read.
+        """
+        delay = 0.1
+        while True:
+            try:
+                return await turn()
+            except (RedisError, OSError) as exc:
+                if self.stopping.is_set():
+                    return 0
+                logger.warning("Redis unavailable (%s); retrying in %.1f s", exc, delay)
+                self._next_lease = 0.0  # renegotiate shard leases first when it is back
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.stopping.wait(), delay)
+                delay = min(delay * 2, 5.0)
 
     async def step(self) -> int:
         """One loop turn: housekeeping when due, then one batch. Returns entries handled."""
