@@ -16,12 +16,12 @@ import httpx
 import pytest
 import redis
 from asgiref.sync import sync_to_async
-from django.conf import settings as django_settings
 from django.db import connections
 from django.test import AsyncClient, Client
 
 from realtime.events import Event
 from routing_service.chats.models import Channel, Provider
+from routing_service.ingest import stream
 from routing_service.ingest.adapters import sign_generic
 from routing_service.ingest.asgi_app import WebhookApp
 from routing_service.observability import metrics
@@ -153,12 +153,13 @@ async def test_metrics_after_a_webhook_a_routed_batch_and_a_websocket(
     assert sample(text, "switchboard_webhooks_total", provider="unknown", status="404")
     routed = sample(text, "switchboard_routing_latency_seconds_count")
     assert routed == (routed_before or 0) + 1
-    key = f"{django_settings.INBOUND_STREAM}:{{s0}}"
+    shard = stream.shard_of(company_a.pk)
+    key = stream.stream_key(shard)
     # 1, or 0 once the router trimmed the acknowledged entry.
     assert sample(text, "switchboard_inbound_stream_length", stream=key) in (0, 1)
     assert sample(text, "switchboard_inbound_consumer_lag", stream=key, group="routers") == 0
     assert sample(text, "switchboard_inbound_pending", stream=key, group="routers") == 0
-    dead_key = f"{django_settings.DEAD_LETTER_STREAM}:{{s0}}"
+    dead_key = stream.dead_letter_key(shard)
     assert sample(text, "switchboard_dead_letter_stream_length", stream=dead_key) == 0
     assert sample(text, "switchboard_dead_letters_unreplayed") == 0
     # The one chat was offered to the agent: nothing waits, but every priority is reported.
