@@ -45,7 +45,8 @@ def bind_asgi_request_id(scope: Mapping[str, Any]) -> bytes:
 
 
 class _HasCompany(Protocol):
-    company_id: int
+    @property
+    def company_id(self) -> int: ...
 
 
 def bind_companies(entries: Iterable[_HasCompany | None]) -> None:

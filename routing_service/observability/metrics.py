@@ -81,7 +81,8 @@ def count_webhook(scope: Mapping[str, Any], status: int) -> None:
 
 
 class _Received(Protocol):
-    received_at: datetime
+    @property
+    def received_at(self) -> datetime: ...
 
 
 def observe_routed(entries: Iterable[_Received | None]) -> None:
@@ -111,8 +112,11 @@ def websocket_closed(consumer: Any) -> None:
 
 
 class _TypedEvent(Protocol):
-    type: str
-    data: Mapping[str, Any]
+    @property
+    def type(self) -> str: ...
+
+    @property
+    def data(self) -> Mapping[str, Any]: ...
 
 
 def count_sla_events(events: Sequence[_TypedEvent]) -> None:
