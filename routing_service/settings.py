@@ -261,6 +261,9 @@ WS_REPLAY_MAX_EVENTS = env_int("WS_REPLAY_MAX_EVENTS", 2000, minimum=1)
 WS_SNAPSHOT_LIST_LIMIT = env_int("WS_SNAPSHOT_LIST_LIMIT", 200, minimum=1)
 # Wallboard stats: at most one `wallboard.stats` per company per interval, only after a change.
 WS_WALLBOARD_INTERVAL_MS = env_int("WS_WALLBOARD_INTERVAL_MS", 1000, minimum=100)
+# How many sockets one web process sets up at a time (auth, join, catch-up); the others are
+# accepted and wait their turn, so a reconnect storm queues instead of timing out handshakes.
+WS_CONNECT_CONCURRENCY = env_int("WS_CONNECT_CONCURRENCY", 32, minimum=1)
 # Presence (realtime/presence.py): consoles refresh every HEARTBEAT s; a console silent for
 # TIMEOUT s counts as closed; an agent with no console left for GRACE s goes `away`.
 PRESENCE_HEARTBEAT_SECONDS = env_int("PRESENCE_HEARTBEAT_SECONDS", 10, minimum=1)
