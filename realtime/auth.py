@@ -8,10 +8,14 @@ an HTTP 403, which browsers report as 1006 with no reason).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from importlib import import_module
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from django.conf import settings
+from django.contrib import auth
+from django.http.cookie import parse_cookie
 from django.http.request import validate_host
 from django.utils.http import is_same_domain
 
@@ -102,20 +106,39 @@ def _load_company(company_id: int) -> Company | None:
     return Company.objects.filter(pk=company_id).first()
 
 
+def _session_user(session_key: str) -> User | None:
+    """The user logged in under this session, checked as Django's own middleware does
+    (backend, session auth hash: a password change or logout ends it)."""
+    engine = import_module(settings.SESSION_ENGINE)
+    request = SimpleNamespace(session=engine.SessionStore(session_key))
+    user = auth.get_user(request)  # type: ignore[arg-type]  # reads `.session` only
+    if not isinstance(user, User):
+        return None
+    return _load_user(user.pk)
+
+
 async def authenticate(scope: dict[str, Any], query: Query) -> User:
-    """The user behind the ticket (when one is given) or the session cookie."""
+    """The user behind the ticket (when one is given) or the session cookie.
+
+    The session is read here, after the handshake was accepted and on the shared thread pool,
+    rather than by channels' AuthMiddlewareStack, which reads it before accepting and on one
+    thread per process: under a reconnect storm of browsers that single thread decides how
+    fast handshakes complete (and they time out after 5 s).
+    """
+    user: User | None
     if query.ticket is not None:
         user_id = await aredeem_ticket(query.ticket)
         if user_id is None:
             raise Refused(CloseCode.UNAUTHENTICATED, "bad, expired or already used ticket")
+        user = await in_thread(_load_user)(user_id)
     else:
-        session_user = scope.get("user")
-        if session_user is None or not session_user.is_authenticated:
+        cookies = parse_cookie(header(scope, b"cookie") or "")
+        session_key = cookies.get(settings.SESSION_COOKIE_NAME)
+        if not session_key:
             raise Refused(CloseCode.UNAUTHENTICATED, "log in or present a ?ticket=")
-        user_id = session_user.pk
-    user = await in_thread(_load_user)(user_id)
+        user = await in_thread(_session_user)(session_key)
     if user is None or not user.is_active:
-        raise Refused(CloseCode.UNAUTHENTICATED, "unknown or inactive user")
+        raise Refused(CloseCode.UNAUTHENTICATED, "unknown or inactive user, or session ended")
     return user
 
 

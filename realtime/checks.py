@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from channels_redis.pubsub import RedisPubSubChannelLayer
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning, register
+from django.utils.module_loading import import_string
 
 _PUBSUB = "channels_redis.pubsub.RedisPubSubChannelLayer"
+_BATCHING = "realtime.layers.RedisPubSubChannelLayer"
 
 
 @register()
@@ -22,11 +25,15 @@ def realtime_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessa
             )
         )
     layer: dict[str, Any] = settings.CHANNEL_LAYERS.get("default", {})
-    if layer.get("BACKEND") != _PUBSUB:
+    try:
+        backend = import_string(layer.get("BACKEND", ""))
+    except ImportError:
+        backend = None
+    if not (isinstance(backend, type) and issubclass(backend, RedisPubSubChannelLayer)):
         problems.append(
             Error(
-                f"CHANNEL_LAYERS['default'] must be {_PUBSUB}: realtime.publish writes to its "
-                "pub/sub channels directly.",
+                f"CHANNEL_LAYERS['default'] must be {_BATCHING} or {_PUBSUB}: realtime.publish "
+                "writes to its pub/sub channels directly.",
                 id="realtime.E002",
             )
         )

@@ -1,12 +1,12 @@
 """⑤ Websocket URLs, and the ASGI application `routing_service.asgi` mounts for "websocket".
 
-Session cookies are read by Channels' auth stack; tickets (`?ticket=`), the origin check and
-roles are the consumers' (realtime/auth.py), so that each refusal has its own close code.
+Credentials (session cookie or `?ticket=`), the origin check and roles are the consumers'
+(realtime/auth.py): each refusal gets its own close code, and nothing runs before the handshake
+is accepted (channels' AuthMiddlewareStack would read the session first, on one thread).
 """
 
 from __future__ import annotations
 
-from channels.auth import AuthMiddlewareStack
 from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.routing import URLRouter
 from django.urls import re_path
@@ -29,4 +29,4 @@ websocket_urlpatterns = [
     re_path(r"", NotFoundConsumer.as_asgi()),
 ]
 
-websocket_application = AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
+websocket_application = URLRouter(websocket_urlpatterns)

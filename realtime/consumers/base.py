@@ -18,7 +18,9 @@ not a closed socket.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import weakref
 from typing import Any, ClassVar
 
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -48,6 +50,24 @@ from routing_service.observability import metrics
 from routing_service.tenancy.models import Company, User
 
 logger = logging.getLogger(__name__)
+
+_slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _setup_slots() -> asyncio.Semaphore:
+    """At most WS_CONNECT_CONCURRENCY sockets of this process are being set up at once.
+
+    Under a reconnect storm thousands of set-ups in flight at once only slow one another down
+    (and the handshakes of the next sockets with them); taking turns keeps the throughput at
+    its best and the waiting sockets cost nothing but their place in the queue.
+    """
+    loop = asyncio.get_running_loop()
+    slots = _slots.get(loop)
+    if slots is None:
+        slots = _slots[loop] = asyncio.Semaphore(settings.WS_CONNECT_CONCURRENCY)
+    return slots
 
 
 class StreamConsumer(AsyncWebsocketConsumer):
@@ -91,7 +111,13 @@ class StreamConsumer(AsyncWebsocketConsumer):
     # --- connect ------------------------------------------------------------------------------
 
     async def connect(self) -> None:
+        # Accepted at once (the handshake never times out and a refusal can carry its code);
+        # the setup itself takes turns (see `_setup_slots`).
         await self.accept()
+        async with _setup_slots():
+            await self.set_up()
+
+    async def set_up(self) -> None:
         try:
             query = parse_query(self.scope)
             if not origin_allowed(header(self.scope, b"origin")):

@@ -64,6 +64,7 @@ SETTINGS = "routing_service.settings"
 DEFAULT_DATABASE_URL = "postgres://postgres:postgres@127.0.0.1:5432/switchboard"
 SECRET = "bench-secret-9c1d"
 PREFIX = "wsbench"
+STORM_LIMIT_SECONDS = 120
 
 
 # --- infrastructure ---------------------------------------------------------------------------
@@ -146,14 +147,15 @@ def _raise_fd_limit() -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
-def start(cmd: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+LOG_DIR = Path(tempfile.gettempdir())  # main() makes a directory of its own
+
+
+def start(cmd: list[str], env: dict[str, str], name: str) -> subprocess.Popen[bytes]:
+    """Start a server process; its output goes to a log file (a pipe nobody reads would fill
+    up and freeze it)."""
+    log = (LOG_DIR / f"{name}.log").open("wb")
     return subprocess.Popen(
-        cmd,
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        preexec_fn=_raise_fd_limit,
+        cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, preexec_fn=_raise_fd_limit
     )
 
 
@@ -331,6 +333,23 @@ async def close_consoles(state: ClientState) -> None:
     state.consoles.clear()
 
 
+async def _reopen(state: ClientState, agent_id: int, started: float) -> tuple[float, int]:
+    """Reconnect like a console does: retry with jittered back-off until the ping is acked."""
+    import random
+
+    attempts = 0
+    while True:
+        attempts += 1
+        try:
+            acked = await _open(state, agent_id, resume=True, ping=True)
+            assert acked is not None
+            return acked - started, attempts - 1
+        except Exception:
+            if attempts >= 10:
+                raise
+            await asyncio.sleep(random.uniform(0.5, 1.5))
+
+
 async def storm(state: ClientState) -> dict[str, Any]:
     """Every console drops and reconnects at once with ?last_seq=; until the last ping ack."""
     consoles = list(state.consoles.values())
@@ -339,15 +358,18 @@ async def storm(state: ClientState) -> dict[str, Any]:
         if console.task:
             console.task.cancel()
     started = time.time()
-    results = await asyncio.gather(
-        *(_open(state, c.agent_id, resume=True, ping=True) for c in consoles),
-        return_exceptions=True,
-    )
-    acked = [r - started for r in results if isinstance(r, float)]
+    tasks = [asyncio.create_task(_reopen(state, c.agent_id, started)) for c in consoles]
+    await asyncio.wait(tasks, timeout=STORM_LIMIT_SECONDS)
+    for task in tasks:
+        task.cancel()  # still not back after the limit: counted as failed
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    back = [r for r in results if isinstance(r, tuple)]
+    acked = [seconds for seconds, _ in back]
     errors = [repr(r)[:80] for r in results if isinstance(r, BaseException)]
     return {
         "reconnected": len(acked),
         "failures": len(errors),
+        "retries": sum(retries for _, retries in back),
         "first_errors": errors[:3],
         "all_back_after": max(acked) if acked else None,
         "median_back_after": statistics.median(acked) if acked else None,
@@ -599,7 +621,15 @@ def main() -> None:
     parser.add_argument("--path", choices=["webhook", "publish", "both"], default="both")
     parser.add_argument("--routers", type=int, default=1)
     parser.add_argument("--skip", default="", help="phases to skip: memory,storm,latency")
+    parser.add_argument(
+        "--layer",
+        choices=["settings", "batching"],
+        default="settings",
+        help="the channel layer daphne uses: as configured, or realtime.layers' batching one",
+    )
     args = parser.parse_args()
+    global LOG_DIR
+    LOG_DIR = Path(tempfile.mkdtemp(prefix="sb-bench-ws-"))
     rates = [float(r) for r in args.rates.split(",") if r]
     skip = set(args.skip.split(","))
 
@@ -627,22 +657,29 @@ def main() -> None:
 
         django.setup()
         world = create_world(args.agents, args.idle)
+        server_env = dict(env)
+        if args.layer == "batching":
+            # A settings module of our own for the server only (the repository's is untouched).
+            (LOG_DIR / "bench_ws_settings.py").write_text(
+                "from routing_service.settings import *  # noqa: F403\n"
+                "CHANNEL_LAYERS['default']['BACKEND'] = 'realtime.layers.RedisPubSubChannelLayer'\n"
+            )
+            server_env["PYTHONPATH"] = os.pathsep.join([str(LOG_DIR), str(ROOT)])
+            server_env["DJANGO_SETTINGS_MODULE"] = "bench_ws_settings"
         port = free_port()
+        # A listen backlog for thousands of simultaneous handshakes (Twisted's default: 50).
+        endpoint = f"tcp:port={port}:interface=127.0.0.1:backlog=2048"
         daphne = start(
-            [
-                sys.executable,
-                "-m",
-                "daphne",
-                "-b",
-                "127.0.0.1",
-                "-p",
-                str(port),
-                "routing_service.asgi:application",
-            ],
-            env,
+            [sys.executable, "-m", "daphne", "-e", endpoint, "routing_service.asgi:application"],
+            server_env,
+            "daphne",
         )
         routers = [
-            start([sys.executable, "manage.py", "run_router", "--name", f"bench-{n}"], env)
+            start(
+                [sys.executable, "manage.py", "run_router", "--name", f"bench-{n}"],
+                env,
+                f"router-{n}",
+            )
             for n in range(args.routers)
         ]
         redis_pid = int(
@@ -678,6 +715,7 @@ def main() -> None:
                 "redis": redis_pid,
                 "client": client.process.pid,
             }
+            print(f"server logs: {LOG_DIR}; channel layer: {args.layer}")
             print(
                 f"company {world['company']}: {args.agents:,} available agents, "
                 f"{max(args.agents, args.idle):,} in all; {os.cpu_count()} CPUs"
@@ -715,9 +753,10 @@ def main() -> None:
                     meter = CpuMeter(pids)
                     result = client("storm")
                     print(
-                        f"storm: {result['reconnected']:,} reconnected, {result['failures']} "
-                        f"failed; all back (ping acked) after {result['all_back_after']:.1f} s, "
-                        f"median {result['median_back_after']:.1f} s; {meter.report()}"
+                        f"storm: {result['reconnected']:,} reconnected ({result['retries']} "
+                        f"retries), {result['failures']} failed; all back (ping acked) after "
+                        f"{result['all_back_after'] or 0:.1f} s, "
+                        f"median {result['median_back_after'] or 0:.1f} s; {meter.report()}"
                     )
                     if result["first_errors"]:
                         print(f"  errors: {result['first_errors']}")

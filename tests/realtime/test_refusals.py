@@ -34,6 +34,23 @@ async def test_session_cookie_opens_the_console(
     await conn.close()
 
 
+async def test_unknown_or_ended_session_is_4401(
+    daphne: Daphne, agent_a: User, login: Callable[[User], str]
+) -> None:
+    conn = await dial(daphne.url("/ws/agent/"), cookie="sessionid=not-a-session")
+    assert await close_code(conn) == 4401
+
+    cookie = await database_sync_to_async(login)(agent_a)
+
+    def change_password() -> None:
+        agent_a.set_password("a-new-password-42")
+        agent_a.save()
+
+    await database_sync_to_async(change_password)()  # ends every session, as in Django
+    conn = await dial(daphne.url("/ws/agent/"), cookie=cookie)
+    assert await close_code(conn) == 4401
+
+
 async def test_ticket_opens_once_and_only_once(daphne: Daphne, agent_a: User) -> None:
     ticket, _ = issue_ticket(agent_a)
     first = await dial(daphne.url(f"/ws/agent/?ticket={ticket}"))
