@@ -201,7 +201,9 @@ CACHES = {
 CHANNEL_LAYER_PREFIX = f"{REDIS_KEY_PREFIX}:ws"
 CHANNEL_LAYERS = {
     "default": {
-        "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+        # channels-redis' pub/sub layer with batched (un)subscribes: survives reconnect storms
+        # (realtime/layers.py; measured in realtime/PROTOCOL.md).
+        "BACKEND": "realtime.layers.RedisPubSubChannelLayer",
         "CONFIG": {"hosts": [CHANNEL_LAYER_REDIS_URL], "prefix": CHANNEL_LAYER_PREFIX},
     }
 }
