@@ -41,7 +41,7 @@ from realtime import publish
 from realtime.events import Event, EventType, make_event
 from realtime.publish import publish_on_commit
 from routing_service.chats.actions.errors import ActionError
-from routing_service.chats.locks import _ROUTING_LOCK_NAMESPACE
+from routing_service.chats.locks import ROUTING_LOCK_NAMESPACE
 from routing_service.chats.models import (
     ACTIVE_ASSIGNMENT_STATUSES,
     OPEN_CONVERSATION_STATUSES,
@@ -184,7 +184,7 @@ def _claim_postgresql(now: dt.datetime, limit: int, result: BatchResult) -> list
     params: dict[str, int | dt.datetime] = {
         "now": now,
         "limit": limit,
-        "namespace": _ROUTING_LOCK_NAMESPACE,
+        "namespace": ROUTING_LOCK_NAMESPACE,
     }
     with connection.cursor() as cursor:
         cursor.execute(sql, params)

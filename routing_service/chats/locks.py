@@ -19,8 +19,9 @@ from django.db import connection
 from routing_service.chats.models import Conversation
 from routing_service.tenancy.models import User
 
-# First key of the two-int advisory lock: "routing" (arbitrary, fixed, documented here).
-_ROUTING_LOCK_NAMESPACE = 0x5B0A
+# First key of the two-int advisory lock: "routing" (arbitrary, fixed). Public because the SLA
+# timer takes the same lock with pg_try_advisory_xact_lock inside its claim statement.
+ROUTING_LOCK_NAMESPACE = 0x5B0A
 
 
 def lock_company_routing(company_id: int) -> None:
@@ -31,7 +32,7 @@ def lock_company_routing(company_id: int) -> None:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(
-                "SELECT pg_advisory_xact_lock(%s, %s)", [_ROUTING_LOCK_NAMESPACE, company_id]
+                "SELECT pg_advisory_xact_lock(%s, %s)", [ROUTING_LOCK_NAMESPACE, company_id]
             )
 
 
