@@ -25,18 +25,9 @@ METRIC_COLUMNS: Final = (
     "scope",
     "agent_username",
     "agent_name",
-    "chats",
-    "resolved",
-    "abandoned",
-    "escalations",
-    "first_response_median_seconds",
-    "first_response_p90_seconds",
-    "resolution_median_seconds",
-    "sla_met",
-    "sla_missed",
-    "sla_compliance_rate",
+    *ChatResponseTracking.FIGURES,
 )
-_FIGURES: Final = METRIC_COLUMNS[4:]
+_FIGURES: Final = ChatResponseTracking.FIGURES
 CHUNK_ROWS: Final = 2000
 
 

@@ -137,6 +137,20 @@ class Dashboard(TenantModel):
 class ChatResponseTracking(TenantModel):
     """Daily metrics per company (agent null) and per agent, filled by a roll-up job."""
 
+    # The figures of a day, in the order the API and the CSV export show them.
+    FIGURES = (
+        "chats",
+        "resolved",
+        "abandoned",
+        "escalations",
+        "first_response_median_seconds",
+        "first_response_p90_seconds",
+        "resolution_median_seconds",
+        "sla_met",
+        "sla_missed",
+        "sla_compliance_rate",
+    )
+
     date = models.DateField()
     agent = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True, related_name="+"

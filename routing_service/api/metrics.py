@@ -35,16 +35,7 @@ class DailyMetricsSerializer(serializers.ModelSerializer[ChatResponseTracking]):
             "date",
             "company",
             "agent",
-            "chats",
-            "resolved",
-            "abandoned",
-            "escalations",
-            "first_response_median_seconds",
-            "first_response_p90_seconds",
-            "resolution_median_seconds",
-            "sla_met",
-            "sla_missed",
-            "sla_compliance_rate",
+            *ChatResponseTracking.FIGURES,
             "updated_at",
         ]
         read_only_fields = fields
