@@ -23,6 +23,7 @@ import logging
 import weakref
 from typing import Any, ClassVar
 
+from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
@@ -107,6 +108,20 @@ class StreamConsumer(AsyncWebsocketConsumer):
 
     async def ping(self) -> None:
         """A client `ping` arrived."""
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        """Channels' dispatch without its `aclose_old_connections()` before every message.
+
+        That call is a `sync_to_async` hop onto the process' single thread-sensitive thread for
+        every frame, event and connect of every socket: under a reconnect storm they queue
+        behind one another (accepts come late, handshakes time out) and each live event waits
+        its turn. It is not needed here: the event loop never touches the ORM, and every
+        database call runs through `realtime.db.in_thread`, which cleans up its connection.
+        """
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     # --- connect ------------------------------------------------------------------------------
 

@@ -1,13 +1,17 @@
 """Benchmark the websockets: delivery latency under load, memory per socket, reconnect storms.
 
 Run: ``.venv/bin/python tests/perf/bench_ws.py [--agents 2000] [--idle 5000]
-[--rates 100,500,1500] [--seconds 15] [--path webhook|publish|both] [--routers 1]``.
+[--rates 100,500,1500] [--seconds 15] [--path webhook|publish|both] [--routers 1]
+[--server daphne|uvicorn] [--workers 1] [--profile]``. ``--profile`` records the web processes
+with py-spy during the storm (collapsed stacks in the log directory).
 Named ``bench_*`` so pytest never collects it. Everything runs on 127.0.0.1:
 
 * PostgreSQL: the database ``switchboard_bench_ws`` on the server of ``DATABASE_URL``
   (default: the local test server), created and migrated on first use, a fresh company per run;
 * Redis: a private ``redis-server`` on a free port (nothing shared is loaded or filled);
-* the system under test, as deployed (Procfile): daphne serving
+* the system under test, as deployed (Procfile): the web server (``--server daphne`` or
+  ``uvicorn``, ``--workers`` processes: daphne ones on a port each, the client spreading its
+  sockets over them as a load balancer would; uvicorn's ``--workers`` sharing one port) serving
   ``routing_service.asgi:application`` with the psycopg pool, and ``manage.py run_router``;
 * the load: a separate process with the `websockets` client and a raw asyncio HTTP/1.1 client.
 
@@ -15,7 +19,8 @@ Phases, in this order (fan-out to thousands of consoles would distort the later 
 
 1. **seed** — one webhook per agent opens a chat; round robin offers one to each of `--agents`
    available agents (offer timeout: a day, so nothing expires during the run).
-2. **memory** — `--idle` sockets open and stay idle; daphne's RSS before and after, per socket.
+2. **memory** — `--idle` sockets open and stay idle; the web processes' RSS before and after,
+   per socket.
 3. **storm** — all of them close and reconnect at once with ``?last_seq=`` (fresh tickets), each
    sending a ``ping`` once open: the time until the last ``ack``.
 4. **latency** — `--agents` consoles open; customer messages into their chats at each rate in
@@ -181,21 +186,36 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-class CpuMeter:
-    """CPU share of named processes over a phase (100 % = one core)."""
+def children(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):
+            found += [int(c) for c in (task / "children").read_text().split()]
+    return found
 
-    def __init__(self, pids: dict[str, int]) -> None:
+
+def total_cpu(pids: list[int]) -> float:
+    used = 0.0
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            used += cpu_seconds(pid)
+    return used
+
+
+class CpuMeter:
+    """CPU share of named process groups over a phase (100 % = one core)."""
+
+    def __init__(self, pids: dict[str, list[int]]) -> None:
         self.pids = pids
         self.start = time.monotonic()
-        self.before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+        self.before = {name: total_cpu(group) for name, group in pids.items()}
+
+    def used(self, name: str) -> float:
+        return total_cpu(self.pids[name]) - self.before[name]
 
     def report(self) -> str:
         elapsed = time.monotonic() - self.start
-        shares = []
-        for name, pid in self.pids.items():
-            with contextlib.suppress(OSError):
-                used = cpu_seconds(pid) - self.before[name]
-                shares.append(f"{name} {100 * used / elapsed:.0f}%")
+        shares = [f"{name} {100 * self.used(name) / elapsed:.0f}%" for name in self.pids]
         return "CPU: " + ", ".join(shares)
 
 
@@ -553,6 +573,60 @@ class Client:
 # --- the orchestrator ------------------------------------------------------------------------
 
 
+def start_web(
+    server: str, workers: int, env: dict[str, str]
+) -> tuple[list[subprocess.Popen[bytes]], list[int]]:
+    """The web processes and the ports they listen on, started as production does
+    (deploy/entrypoint.sh): daphne with a listen backlog for thousands of simultaneous
+    handshakes (Twisted's default is 50), one process per port; uvicorn with uvloop,
+    httptools, no per-message deflate, its workers sharing one port."""
+    app = "routing_service.asgi:application"
+    if server == "uvicorn":
+        port = free_port()
+        cmd = [
+            sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
+            "--workers", str(workers), "--backlog", "2048", "--loop", "uvloop",
+            "--http", "httptools", "--ws", "websockets-sansio", "--ws-per-message-deflate",
+            "false", "--lifespan", "off", "--no-access-log", "--log-level", "warning",
+        ]  # fmt: skip
+        return [start(cmd, env, "uvicorn")], [port]
+    processes, ports = [], []
+    for n in range(workers):
+        port = free_port()
+        endpoint = f"tcp:port={port}:interface=127.0.0.1:backlog=2048"
+        cmd = [sys.executable, "-m", "daphne", "-e", endpoint, app]
+        processes.append(start(cmd, env, f"daphne-{n}"))
+        ports.append(port)
+    return processes, ports
+
+
+def web_processes(servers: list[subprocess.Popen[bytes]], kind: str, workers: int) -> list[int]:
+    """The pids that serve requests (uvicorn with workers: its supervisor's worker children)."""
+    if kind != "uvicorn" or workers == 1:
+        return [p.pid for p in servers]
+    deadline = time.monotonic() + 30
+    while True:
+        found = [
+            pid
+            for pid in children(servers[0].pid)
+            if b"resource_tracker" not in Path(f"/proc/{pid}/cmdline").read_bytes()
+        ]
+        if len(found) >= workers or time.monotonic() > deadline:
+            return found
+        time.sleep(0.2)
+
+
+def profile(pid: int, phase: str) -> subprocess.Popen[bytes]:
+    """py-spy on one web process: collapsed stacks (count per stack) in the log directory."""
+    spy = Path(sys.executable).with_name("py-spy")
+    out = LOG_DIR / f"{phase}-{pid}.txt"
+    return subprocess.Popen(
+        [str(spy), "record", "--pid", str(pid), "--format", "raw", "--rate", "250",
+         "--nonblocking", "--output", str(out)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
 def create_world(agents: int, idle: int) -> dict[str, Any]:
     """A company, a generic channel and max(agents, idle) agents; the first `agents` available."""
     from routing_service.chats.models import Channel, RoutingPolicy
@@ -625,8 +699,11 @@ def main() -> None:
         "--layer",
         choices=["settings", "batching"],
         default="settings",
-        help="the channel layer daphne uses: as configured, or realtime.layers' batching one",
+        help="the channel layer the web uses: as configured, or realtime.layers' batching one",
     )
+    parser.add_argument("--server", choices=["daphne", "uvicorn"], default="daphne")
+    parser.add_argument("--workers", type=int, default=1, help="web processes")
+    parser.add_argument("--profile", action="store_true", help="py-spy the web during the storm")
     args = parser.parse_args()
     global LOG_DIR
     LOG_DIR = Path(tempfile.mkdtemp(prefix="sb-bench-ws-"))
@@ -666,14 +743,7 @@ def main() -> None:
             )
             server_env["PYTHONPATH"] = os.pathsep.join([str(LOG_DIR), str(ROOT)])
             server_env["DJANGO_SETTINGS_MODULE"] = "bench_ws_settings"
-        port = free_port()
-        # A listen backlog for thousands of simultaneous handshakes (Twisted's default: 50).
-        endpoint = f"tcp:port={port}:interface=127.0.0.1:backlog=2048"
-        daphne = start(
-            [sys.executable, "-m", "daphne", "-e", endpoint, "routing_service.asgi:application"],
-            server_env,
-            "daphne",
-        )
+        servers, ports = start_web(args.server, args.workers, server_env)
         routers = [
             start(
                 [sys.executable, "manage.py", "run_router", "--name", f"bench-{n}"],
@@ -691,7 +761,9 @@ def main() -> None:
         )
         client = None
         try:
-            wait_for_port(port, daphne)
+            for server_port in ports:
+                wait_for_port(server_port, servers[0])
+            web_pids = web_processes(servers, args.server, args.workers)
             client = Client(
                 {
                     "env": {
@@ -704,18 +776,21 @@ def main() -> None:
                         )
                     }
                     | {"DATABASE_POOL": "false"},
-                    "ports": [port],
-                    "webhook_port": port,
+                    "ports": ports,
+                    "webhook_port": ports[0],
                     "channel_uuid": world["channel_uuid"],
                 }
             )
             pids = {
-                "daphne": daphne.pid,
-                "router": routers[0].pid,
-                "redis": redis_pid,
-                "client": client.process.pid,
+                "web": web_pids,
+                "router": [routers[0].pid],
+                "redis": [redis_pid],
+                "client": [client.process.pid],
             }
-            print(f"server logs: {LOG_DIR}; channel layer: {args.layer}")
+            print(
+                f"server logs: {LOG_DIR}; channel layer: {args.layer}; web: {args.server} "
+                f"× {args.workers} (pids {web_pids})"
+            )
             print(
                 f"company {world['company']}: {args.agents:,} available agents, "
                 f"{max(args.agents, args.idle):,} in all; {os.cpu_count()} CPUs"
@@ -734,29 +809,35 @@ def main() -> None:
 
             # 2. memory: idle sockets.
             if "memory" not in skip or "storm" not in skip:
-                client("open", agents=world["agents"][-50:])  # warm daphne up
+                client("open", agents=world["agents"][-50 * args.workers :])  # warm up
                 client("close")
                 time.sleep(1)
-                base = rss_kb(daphne.pid)
+                base = sum(rss_kb(pid) for pid in web_pids)
                 opened = client("open", agents=world["agents"][: args.idle])
                 time.sleep(5)
-                rss = rss_kb(daphne.pid)
+                rss = sum(rss_kb(pid) for pid in web_pids)
                 per = (rss - base) * 1024 / max(1, opened["opened"])
                 print(
                     f"memory: {opened['opened']:,} idle sockets opened in "
-                    f"{opened['seconds']:.1f} s ({opened['failures']} failures); daphne RSS "
+                    f"{opened['seconds']:.1f} s ({opened['failures']} failures); web RSS "
                     f"{base / 1024:.0f} → {rss / 1024:.0f} MiB: {per / 1024:.1f} KB per socket"
                 )
 
                 # 3. storm.
                 if "storm" not in skip:
+                    profilers = [profile(pid, "storm") for pid in web_pids] if args.profile else []
                     meter = CpuMeter(pids)
                     result = client("storm")
+                    for profiler in profilers:
+                        profiler.send_signal(signal.SIGINT)
+                        profiler.wait(timeout=60)
+                    per_socket = 1000 * meter.used("web") / max(1, result["reconnected"])
                     print(
                         f"storm: {result['reconnected']:,} reconnected ({result['retries']} "
                         f"retries), {result['failures']} failed; all back (ping acked) after "
                         f"{result['all_back_after'] or 0:.1f} s, "
-                        f"median {result['median_back_after'] or 0:.1f} s; {meter.report()}"
+                        f"median {result['median_back_after'] or 0:.1f} s; web CPU "
+                        f"{per_socket:.2f} ms per socket; {meter.report()}"
                     )
                     if result["first_errors"]:
                         print(f"  errors: {result['first_errors']}")
@@ -815,7 +896,7 @@ def main() -> None:
         finally:
             if client is not None:
                 client.close()
-            for process in [daphne, *routers]:
+            for process in [*servers, *routers]:
                 stop(process)
 
 
