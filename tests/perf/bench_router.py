@@ -13,7 +13,8 @@ dedupe-and-append script) with ``--messages`` messages from ``--clients`` client
 ``--companies`` companies (agents with room for every chat, so each new chat is also offered),
 then N ``manage.py run_router`` processes drain it. Reported: messages/s from the first to the
 last recorded message, and the CPU seconds each process used (router, PostgreSQL, Redis), which
-says where the ceiling is. Baseline in the same run: the bare rate of the append script
+says where the ceiling is (``BENCH_PROFILE=file`` records the first router with py-spy as
+collapsed stacks). Baseline in the same run: the bare rate of the append script
 (pipelined), i.e. how fast Redis alone takes the entries.
 """
 
@@ -178,6 +179,7 @@ def run_routers(count: int, messages: int, url: str) -> dict[str, float]:
 
     env = {**os.environ, "DATABASE_URL": url, "ROUTER_BLOCK_MS": "50"}
     shared_before = cpu_by_pid(shared_pids())
+    profile = os.environ.get("BENCH_PROFILE")  # py-spy collapsed stacks of router 0, if set
     procs = [
         subprocess.Popen(
             [sys.executable, str(ROOT / "manage.py"), "run_router", f"--name=bench-{i}"],
@@ -188,6 +190,15 @@ def run_routers(count: int, messages: int, url: str) -> dict[str, float]:
         )
         for i in range(count)
     ]
+    spy = (
+        subprocess.Popen(
+            ["py-spy", "record", "-r", "200", "-f", "raw", "-o", profile, "-p", str(procs[0].pid)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        if profile
+        else None
+    )
     first: float | None = None
     deadline = time.monotonic() + 600
     done = 0
@@ -208,6 +219,8 @@ def run_routers(count: int, messages: int, url: str) -> dict[str, float]:
         proc.terminate()
     for proc in procs:
         proc.wait(timeout=30)
+    if spy:
+        spy.wait(timeout=30)
     elapsed = last - (first or last)
     return {
         "routed": done,

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from routing_service.router import rules
 from routing_service.router.rules import (
     PRIORITIES,
     STRATEGIES,
@@ -223,6 +224,12 @@ def test_keyword_glued_inside_a_longer_word_never_matches(
     keyword: str, prefix: str, suffix: str
 ) -> None:
     assert find_urgent_keyword(f"{prefix}{keyword}{suffix}", [keyword]) is None
+
+
+@given(text=st.text(alphabet=st.characters(max_codepoint=127), max_size=60))
+@settings(max_examples=300, deadline=None)
+def test_ascii_fast_path_finds_the_same_words_as_the_unicode_rules(text: str) -> None:
+    assert rules._tokens(text) == rules._unicode_tokens(text)
 
 
 # --- eligibility --------------------------------------------------------------------------

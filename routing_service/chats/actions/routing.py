@@ -8,7 +8,8 @@ routing lock (`chats.locks.lock_company_routing`) to be held by the caller's tra
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
+from collections import Counter, defaultdict
+from collections.abc import Sequence
 
 from django.db import transaction
 from django.db.models import F
@@ -81,42 +82,82 @@ def offer_chat(
     reason: str = "",
 ) -> ChatAssignment:
     """Offer a waiting chat to an agent whose row is locked; counts against their capacity."""
-    assignment = ChatAssignment.objects.create(
-        company_id=conversation.company_id,
-        conversation=conversation,
-        agent=agent,
-        status=AssignmentStatus.OFFERED,
-        offered_at=now,
-        offer_expires_at=now + dt.timedelta(seconds=policy.offer_timeout_seconds),
-        first_response_due_at=conversation.first_response_due_at,
-        resolution_due_at=conversation.resolution_due_at,
-        escalation_level=conversation.escalation_level,
-    )
-    User.objects.filter(pk=agent.pk).update(
-        active_chats=F("active_chats") + 1, last_assigned_at=now, idle_since=None
-    )
-    agent.active_chats += 1
-    agent.last_assigned_at = now
-    agent.idle_since = None
-    conversation.status = ConversationStatus.ASSIGNED
-    conversation.save(update_fields=["status"])
-    log_event(
-        conversation,
-        AssignmentEvent.Action.OFFERED,
-        assignment=assignment,
-        actor_id=actor_id,
-        to_agent_id=agent.pk,
-        reason=reason,
-        expires_at=assignment.offer_expires_at.isoformat() if assignment.offer_expires_at else None,
-    )
-    data = conversation_data(conversation, assignment)
-    publish_on_commit(
+    return offer_chats(
+        [(conversation, agent)], now=now, policy=policy, actor_id=actor_id, reason=reason
+    )[0]
+
+
+def offer_chats(
+    offers: Sequence[tuple[Conversation, User]],
+    *,
+    now: dt.datetime,
+    policy: RoutingPolicy,
+    actor_id: int | None = None,
+    reason: str = "",
+) -> list[ChatAssignment]:
+    """Offer waiting chats to agents whose rows are locked, with a fixed number of statements
+    whatever the number of offers (a routing pass after a busy batch makes hundreds)."""
+    if not offers:
+        return []
+    expires_at = now + dt.timedelta(seconds=policy.offer_timeout_seconds)
+    assignments = ChatAssignment.objects.bulk_create(
         [
-            make_event(EventType.CHAT_OFFERED, conversation.company_id, data, agents=[agent.pk]),
-            make_event(EventType.QUEUE_UPDATED, conversation.company_id, data, queue=True),
+            ChatAssignment(
+                company_id=conversation.company_id,
+                conversation=conversation,
+                agent=agent,
+                status=AssignmentStatus.OFFERED,
+                offered_at=now,
+                offer_expires_at=expires_at,
+                first_response_due_at=conversation.first_response_due_at,
+                resolution_due_at=conversation.resolution_due_at,
+                escalation_level=conversation.escalation_level,
+            )
+            for conversation, agent in offers
         ]
     )
-    return assignment
+    new_chats: Counter[int] = Counter()
+    for conversation, agent in offers:
+        new_chats[agent.pk] += 1
+        agent.active_chats += 1
+        agent.last_assigned_at = now
+        agent.idle_since = None
+        conversation.status = ConversationStatus.ASSIGNED
+    # Counted in the database (F), not from the objects: a caller's copy may predate its lock.
+    agents_by_count: dict[int, list[int]] = defaultdict(list)
+    for agent_id, count in new_chats.items():
+        agents_by_count[count].append(agent_id)
+    for count, agent_ids in agents_by_count.items():
+        User.objects.filter(pk__in=agent_ids).update(
+            active_chats=F("active_chats") + count, last_assigned_at=now, idle_since=None
+        )
+    Conversation.objects.unscoped().filter(pk__in=[c.pk for c, _ in offers]).update(
+        status=ConversationStatus.ASSIGNED
+    )
+    AssignmentEvent.objects.bulk_create(
+        [
+            AssignmentEvent(
+                company_id=conversation.company_id,
+                conversation=conversation,
+                assignment=assignment,
+                action=AssignmentEvent.Action.OFFERED,
+                actor_id=actor_id,
+                to_agent_id=agent.pk,
+                reason=reason,
+                data={"expires_at": expires_at.isoformat()},
+            )
+            for (conversation, agent), assignment in zip(offers, assignments, strict=True)
+        ]
+    )
+    events: list[Event] = []
+    for (conversation, agent), assignment in zip(offers, assignments, strict=True):
+        data = conversation_data(conversation, assignment)
+        events.append(
+            make_event(EventType.CHAT_OFFERED, conversation.company_id, data, agents=[agent.pk])
+        )
+        events.append(make_event(EventType.QUEUE_UPDATED, conversation.company_id, data, queue=True))
+    publish_on_commit(events)
+    return assignments
 
 
 def release_agent(agent_id: int, *, now: dt.datetime) -> None:
@@ -188,10 +229,9 @@ def route_waiting(company_id: int, *, now: dt.datetime | None = None) -> list[Ch
         fallback_after=dt.timedelta(seconds=policy.skill_fallback_seconds),
     )
     by_id = {c.pk: c for c in waiting}
-    return [
-        offer_chat(by_id[conv_id], locked[agent_id], now=now, policy=policy)
-        for conv_id, agent_id in plan
-    ]
+    return offer_chats(
+        [(by_id[conv_id], locked[agent_id]) for conv_id, agent_id in plan], now=now, policy=policy
+    )
 
 
 def expire_offers(*, now: dt.datetime | None = None, limit: int = 200) -> int:
