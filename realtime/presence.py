@@ -36,7 +36,8 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 
-from realtime.connections import presence_async_client, presence_sync_client, script
+from realtime.batching import run_script
+from realtime.connections import presence_async_client, presence_sync_client
 
 logger = logging.getLogger(__name__)
 
@@ -155,9 +156,11 @@ def _registry() -> _LocalConsoles:
 async def console_opened(user_id: int, connection: str) -> None:
     registry = _registry()
     registry.consoles[connection] = user_id
-    client = presence_async_client()
-    await script(client, _OPEN_LUA)(
-        keys=[conns_key(user_id), hb_key(), due_key()], args=[connection, time.time(), user_id]
+    await run_script(
+        presence_async_client(),
+        _OPEN_LUA,
+        [conns_key(user_id), hb_key(), due_key()],
+        [connection, time.time(), user_id],
     )
     if registry.task is None or registry.task.done():
         registry.task = asyncio.create_task(_heartbeat_loop(registry))
@@ -171,9 +174,11 @@ async def console_closed(user_id: int, connection: str) -> bool:
         registry.task.cancel()
         registry.task = None
     deadline = time.time() + settings.PRESENCE_GRACE_SECONDS
-    client = presence_async_client()
-    last = await script(client, _CLOSE_LUA)(
-        keys=[conns_key(user_id), hb_key(), due_key()], args=[connection, user_id, deadline]
+    last = await run_script(
+        presence_async_client(),
+        _CLOSE_LUA,
+        [conns_key(user_id), hb_key(), due_key()],
+        [connection, user_id, deadline],
     )
     return bool(last)
 
@@ -188,7 +193,7 @@ async def touch(consoles: Sequence[tuple[str, int]]) -> None:
         args: list[str | float] = [now]
         for connection, user_id in chunk:
             args += [connection, f"{user_id}|{connection}"]
-        await script(client, _HEARTBEAT_LUA)(keys=keys, args=args)
+        await run_script(client, _HEARTBEAT_LUA, keys, args)
 
 
 async def _heartbeat_loop(registry: _LocalConsoles) -> None:

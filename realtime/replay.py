@@ -16,9 +16,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from redis.commands.core import AsyncScript
-
-from realtime.connections import async_client, script
+from realtime.batching import run_script
+from realtime.connections import async_client
 from realtime.publish import log_key, seq_key
 
 # KEYS: the company's seq key, then one log per group. ARGV: first id wanted, count limit.
@@ -57,15 +56,9 @@ class Replay:
     resync_reason: str | None = None
 
 
-def _scripts() -> tuple[AsyncScript, AsyncScript]:
-    client = async_client()
-    return script(client, _READ_LUA), script(client, _CURRENT_LUA)
-
-
 async def current_seq(company_id: int) -> int:
     """The company's latest seq (0 before its first event)."""
-    _, script = _scripts()
-    return int(await script(keys=[seq_key(company_id)]))
+    return int(await run_script(async_client(), _CURRENT_LUA, [seq_key(company_id)]))
 
 
 def _entry_seq(entry_id: bytes | str) -> int:
@@ -94,9 +87,8 @@ def _lost(record: list[bytes], after: int) -> bool:
 
 async def read_since(company_id: int, groups: Sequence[str], after: int, *, limit: int) -> Replay:
     """The events of `groups` with seq > `after`, in seq order, each once."""
-    script, _ = _scripts()
     keys = [seq_key(company_id), *(log_key(company_id, g) for g in groups)]
-    raw = await script(keys=keys, args=[f"{after + 1}-0", limit + 1])
+    raw = await run_script(async_client(), _READ_LUA, keys, [f"{after + 1}-0", limit + 1])
     current = int(raw[0])
     if after > current:
         # The client saw a seq this Redis never issued (the data was lost or replaced).
