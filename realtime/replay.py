@@ -45,6 +45,15 @@ return out
 
 _CURRENT_LUA = "return tonumber(redis.call('GET', KEYS[1]) or '0')"
 
+# KEYS: the company's seq key, the queue group's log. Returns {current seq, the seq of the
+# queue's latest event (0: none logged)}.
+_POINT_LUA = """
+local last = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)[1]
+local queue = 0
+if last then queue = tonumber(string.match(last[1], '^(%d+)')) end
+return {tonumber(redis.call('GET', KEYS[1]) or '0'), queue}
+"""
+
 
 @dataclass
 class Replay:
@@ -59,6 +68,15 @@ class Replay:
 async def current_seq(company_id: int) -> int:
     """The company's latest seq (0 before its first event)."""
     return int(await run_script(async_client(), _CURRENT_LUA, [seq_key(company_id)]))
+
+
+async def snapshot_point(company_id: int, queue_group: str) -> tuple[int, int]:
+    """The company's latest seq and that of its queue's latest event, read at one instant: a
+    snapshot's company-wide queue built after seq C still holds at seq S if the queue had no
+    event in (C, S] (realtime.snapshots caches it on that condition)."""
+    keys = [seq_key(company_id), log_key(company_id, queue_group)]
+    seq, queue = await run_script(async_client(), _POINT_LUA, keys)
+    return int(seq), int(queue)
 
 
 def _entry_seq(entry_id: bytes | str) -> int:

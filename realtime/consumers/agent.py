@@ -14,7 +14,7 @@ from realtime.auth import Query, company_for
 from realtime.consumers.base import StreamConsumer
 from realtime.events import agent_group, queue_group
 from realtime.protocol import AGENT_ACTIONS, CloseCode, Refused
-from realtime.snapshots import agent_snapshot
+from realtime.snapshots import SnapshotPoint, agent_snapshot
 from routing_service.tenancy.models import Company, User
 
 
@@ -30,9 +30,9 @@ class AgentConsumer(StreamConsumer):
         assert self.user is not None and self.company is not None
         return [queue_group(self.company.pk), agent_group(self.user.pk)]
 
-    def build_snapshot(self) -> dict[str, Any]:
+    def build_snapshot(self, point: SnapshotPoint) -> dict[str, Any]:
         assert self.user is not None and self.company is not None
-        return agent_snapshot(self.user, self.company)
+        return agent_snapshot(self.user, self.company, point)
 
     async def opened(self) -> None:
         assert self.user is not None

@@ -30,7 +30,7 @@ from django.conf import settings
 from realtime.actions import run_action
 from realtime.auth import Query, authenticate, header, origin_allowed, parse_query
 from realtime.db import in_thread
-from realtime.events import EventType
+from realtime.events import EventType, queue_group
 from realtime.fence import confirm_subscriptions
 from realtime.protocol import (
     ActionRequest,
@@ -45,7 +45,8 @@ from realtime.protocol import (
     now_iso,
     parse_action,
 )
-from realtime.replay import current_seq, read_since
+from realtime.replay import read_since, snapshot_point
+from realtime.snapshots import SnapshotPoint
 from routing_service.chats.actions import ActionError
 from routing_service.observability import metrics
 from routing_service.tenancy.models import Company, User
@@ -96,8 +97,8 @@ class StreamConsumer(AsyncWebsocketConsumer):
     def group_names(self) -> list[str]:
         raise NotImplementedError
 
-    def build_snapshot(self) -> dict[str, Any]:
-        """The snapshot's data (sync: runs in a worker thread)."""
+    def build_snapshot(self, point: SnapshotPoint) -> dict[str, Any]:
+        """The snapshot's data at `point` (sync: runs in a worker thread)."""
         raise NotImplementedError
 
     async def opened(self) -> None:
@@ -166,7 +167,8 @@ class StreamConsumer(AsyncWebsocketConsumer):
         assert self.company is not None
         reason: str | None = None
         if last_seq is None:
-            seq = await current_seq(self.company.pk)
+            seq, queue_seq = await snapshot_point(self.company.pk, queue_group(self.company.pk))
+            point = SnapshotPoint(seq, queue_seq)
         else:
             replay = await read_since(
                 self.company.pk, self.joined, last_seq, limit=settings.WS_REPLAY_MAX_EVENTS
@@ -178,8 +180,9 @@ class StreamConsumer(AsyncWebsocketConsumer):
                     self.last_seq = event_seq
                 return
             seq, reason = replay.current_seq, replay.resync_reason
+            point = SnapshotPoint(seq)
         # The seq is read before the database: every event up to it is in the snapshot.
-        data = await in_thread(self.build_snapshot)()
+        data = await in_thread(self.build_snapshot)(point)
         self.last_seq = seq
         snapshot = {"resync": reason is not None, "resync_reason": reason, **data}
         await self.send(text_data=frame(EventType.SNAPSHOT, seq, snapshot))

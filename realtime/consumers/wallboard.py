@@ -13,7 +13,7 @@ from realtime.auth import Query, company_for
 from realtime.consumers.base import StreamConsumer
 from realtime.events import queue_group, supervisors_group
 from realtime.protocol import CloseCode, Refused
-from realtime.snapshots import wallboard_snapshot
+from realtime.snapshots import SnapshotPoint, wallboard_snapshot
 from realtime.wallboard import ticker
 from routing_service.tenancy.models import Company, User
 
@@ -28,9 +28,9 @@ class WallboardConsumer(StreamConsumer):
         assert self.company is not None
         return [queue_group(self.company.pk), supervisors_group(self.company.pk)]
 
-    def build_snapshot(self) -> dict[str, Any]:
+    def build_snapshot(self, point: SnapshotPoint) -> dict[str, Any]:
         assert self.user is not None and self.company is not None
-        return wallboard_snapshot(self.user, self.company)
+        return wallboard_snapshot(self.user, self.company, point)
 
     async def opened(self) -> None:
         assert self.company is not None
