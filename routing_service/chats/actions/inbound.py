@@ -23,7 +23,7 @@ from django.utils import timezone
 from realtime.events import Event, EventType, make_event
 from realtime.publish import publish_on_commit
 from routing_service.chats.actions.routing import queue_event, route_waiting, routing_policy
-from routing_service.chats.bulk import update_rows
+from routing_service.chats.bulk import insert_rows, update_rows
 from routing_service.chats.locks import lock_company_routing
 from routing_service.chats.models import (
     ACTIVE_ASSIGNMENT_STATUSES,
@@ -178,7 +178,7 @@ class _CompanyBatch:
             for external_id, m in latest.items()
             if external_id not in clients
         ]
-        for client in Client.objects.bulk_create(new):
+        for client in insert_rows(new):
             clients[client.external_id] = client
         changed: list[Client] = []
         for external_id, m in latest.items():
@@ -235,7 +235,7 @@ class _CompanyBatch:
                 queued_at=item.received_at,
                 last_message_at=item.received_at,
             )
-        for conversation in Conversation.objects.bulk_create(list(new.values())):
+        for conversation in insert_rows(list(new.values())):
             changes[conversation.client_id] = _ChatChange(conversation, created=True)
         return changes
 
@@ -261,7 +261,7 @@ class _CompanyBatch:
             )
             rows[index] = message
             change.received.append((item, message))
-        Message.objects.bulk_create(list(rows.values()))
+        insert_rows(list(rows.values()))
         return rows
 
     def _due(self, priority: str, start: dt.datetime) -> DueTimes:
@@ -331,7 +331,7 @@ class _CompanyBatch:
                 "waiting_on_customer_since",
             ],
         )
-        AssignmentEvent.objects.bulk_create(audit)
+        insert_rows(audit)
 
     def _notify(self, changes: dict[int, _ChatChange]) -> list[Event]:
         """Unread counts and live messages for chats someone holds; queue and urgent events."""
@@ -424,7 +424,7 @@ class _CompanyBatch:
             notification.dismissed_at = None
             notification.updated_at = timezone.now()
             result[conversation_id] = notification
-        ChatNotification.objects.bulk_create(new)
+        insert_rows(new)
         update_rows(
             updated,
             [

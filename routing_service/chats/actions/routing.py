@@ -18,6 +18,7 @@ from django.utils import timezone
 from realtime.events import Event, EventType, make_event
 from realtime.publish import publish_on_commit
 from routing_service.chats.actions.audit import log_event
+from routing_service.chats.bulk import insert_rows
 from routing_service.chats.locks import lock_agents, lock_company_routing
 from routing_service.chats.models import (
     AssignmentEvent,
@@ -100,7 +101,7 @@ def offer_chats(
     if not offers:
         return []
     expires_at = now + dt.timedelta(seconds=policy.offer_timeout_seconds)
-    assignments = ChatAssignment.objects.bulk_create(
+    assignments = insert_rows(
         [
             ChatAssignment(
                 company_id=conversation.company_id,
@@ -134,7 +135,7 @@ def offer_chats(
     Conversation.objects.unscoped().filter(pk__in=[c.pk for c, _ in offers]).update(
         status=ConversationStatus.ASSIGNED
     )
-    AssignmentEvent.objects.bulk_create(
+    insert_rows(
         [
             AssignmentEvent(
                 company_id=conversation.company_id,
@@ -152,10 +153,9 @@ def offer_chats(
     events: list[Event] = []
     for (conversation, agent), assignment in zip(offers, assignments, strict=True):
         data = conversation_data(conversation, assignment)
-        events.append(
-            make_event(EventType.CHAT_OFFERED, conversation.company_id, data, agents=[agent.pk])
-        )
-        events.append(make_event(EventType.QUEUE_UPDATED, conversation.company_id, data, queue=True))
+        company_id = conversation.company_id
+        events.append(make_event(EventType.CHAT_OFFERED, company_id, data, agents=[agent.pk]))
+        events.append(make_event(EventType.QUEUE_UPDATED, company_id, data, queue=True))
     publish_on_commit(events)
     return assignments
 
