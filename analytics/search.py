@@ -4,8 +4,11 @@ PostgreSQL: full-text search with the ``simple`` configuration — every word lo
 stemming and no stop words, because transcripts come in every language and ``simple`` treats
 them all alike ("refund" finds "Refund!" but not "refunds"). The query is read by
 ``websearch_to_tsquery``: words are ANDed, ``"quoted phrases"``, ``or`` and ``-excluded``
-work as in a web search box, and nothing a user types is a syntax error. The match uses
-exactly the expression of the GIN index created by migration 0004, so it is an index scan.
+work as in a web search box, and nothing a user types is a syntax error. The words are
+matched against ``search_vector``, a generated column (migration 0006) holding
+``to_tsvector('simple', initial_msg || ' ' || full_transcript)``, parsed once when the row is
+written and indexed with GIN: checking a row the index did not decide (a phrase's recheck, a
+walk newest first) reads that vector instead of parsing the transcript again.
 
 SQLite (the zero-setup demo): every word must appear, case-insensitively, in either field
 (``LIKE``, a scan — fine at demo sizes).
@@ -26,12 +29,9 @@ __all__ = ["SEARCH_VECTOR_SQL", "search_sessions"]
 _S = TypeVar("_S", bound=QuerySet[ChatSession])
 
 _TABLE: Final = ChatSession._meta.db_table
-# Keep identical to the indexed expression (analytics/migrations/0004_session_search_index.py).
-SEARCH_VECTOR_SQL: Final = (
-    "to_tsvector('simple'::regconfig, "
-    f"coalesce(\"{_TABLE}\".\"initial_msg\", '') || ' ' || "
-    f'coalesce("{_TABLE}"."full_transcript", \'\'))'
-)
+# The generated tsvector column of analytics/migrations/0006_session_search_vector.py (not in
+# the model: PostgreSQL only, and never worth selecting).
+SEARCH_VECTOR_SQL: Final = f'"{_TABLE}"."search_vector"'
 _MATCH_SQL: Final = f"{SEARCH_VECTOR_SQL} @@ websearch_to_tsquery('simple'::regconfig, %s)"
 
 
