@@ -2,7 +2,8 @@
 # One image, every process: `entrypoint.sh <role>`. The roles are the Procfile's processes
 # (scripts/start runs those locally) plus the one-shot `migrate` and the probes.
 #
-#   web        daphne on 0.0.0.0:$PORT (8000); access log off (-v 0): nginx logs access
+#   web        deploy/web.sh on 0.0.0.0:$PORT (8000): uvicorn (WEB_CONCURRENCY workers) or daphne,
+#              as ASGI_SERVER says; access log off: nginx logs access
 #   router     manage.py run_router (run several: they share the consumer group)
 #   sla        manage.py run_sla_timer (deadlines, and the 5-minute metrics roll-up enqueue)
 #   scheduler  the same process as `sla`: run_sla_timer *is* the periodic scheduler (one
@@ -25,7 +26,7 @@ cd "$APP_DIR"
 PORT="${PORT:-8000}"
 
 # The command of each role; keep in step with ../Procfile (tests/deploy checks it).
-WEB_CMD=(daphne -b 0.0.0.0 -p "$PORT" -v 0 --proxy-headers routing_service.asgi:application)
+WEB_CMD=("$APP_DIR/deploy/web.sh" 0.0.0.0)
 ROUTER_CMD=(python manage.py run_router)
 SLA_CMD=(python manage.py run_sla_timer)
 PRESENCE_CMD=(python manage.py run_presence)

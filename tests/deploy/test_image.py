@@ -57,9 +57,9 @@ def test_entrypoint_roles_run_the_procfile_commands() -> None:
     for role, command in procfile.items():
         words = shlex.split(command)
         entry = " ".join(arrays[role.upper()].split())
-        if role == "web":  # same server and application; bound to every interface, quiet
-            assert words[0] == "daphne" and words[-1] == "routing_service.asgi:application"
-            assert "-b 0.0.0.0" in entry and "-v 0" in entry and words[-1] in entry
+        if role == "web":  # the same script (server chosen by ASGI_SERVER), every interface
+            assert words == ["deploy/web.sh", "127.0.0.1"]
+            assert entry == '"$APP_DIR/deploy/web.sh" 0.0.0.0'
         elif role == "worker":
             assert entry.startswith("python manage.py rundramatiq --processes")
             assert "DRAMATIQ_PROCESSES:-1" in entry and "DRAMATIQ_THREADS:-4" in entry

@@ -1,7 +1,7 @@
 """Benchmark webhook ingestion: requests/s and latency of POST /webhooks/generic/<uuid>/.
 
 Run: ``.venv/bin/python tests/perf/bench_ingest.py [--seconds 20] [--connections 16 32]
-[--rounds 1]``.
+[--rounds 1] [--server daphne|uvicorn|both]``.
 Named ``bench_*`` so pytest never collects it. Self-contained and bounded in time; all traffic
 goes to 127.0.0.1:
 
@@ -11,8 +11,8 @@ goes to 127.0.0.1:
 * Redis: a private ``redis-server`` on a free port (persistence as the shared server: none),
   so the shared server is neither loaded nor filled;
 * servers, each on a free port: daphne serving (a) a bare ASGI "hello" app that reads the body
-  and answers 202 JSON, (b) ``routing_service.asgi:application``; the same with uvicorn when it
-  is installed (it is not a project dependency);
+  and answers 202 JSON, (b) ``routing_service.asgi:application``; the same with uvicorn
+  (started as deploy/entrypoint.sh starts it: uvloop, httptools);
 * load: a separate process, a raw asyncio HTTP/1.1 keep-alive client with N connections, each
   sending signed generic payloads with unique message ids, closed loop (send, wait, repeat);
   a warm-up is run first and not counted;
@@ -440,6 +440,7 @@ def server(kind: str, app: str, env: dict[str, str]) -> Iterator[tuple[int, int]
         cmd += ["-b", "127.0.0.1", "-p", str(port), app]
     else:
         cmd = [sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(port)]
+        cmd += ["--loop", "uvloop", "--http", "httptools", "--backlog", "2048"]
         cmd += ["--no-access-log", "--log-level", "warning", "--lifespan", "off", app]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env)
     try:
@@ -480,6 +481,7 @@ def main() -> None:
         "--rounds", type=int, default=1, help="bare/webhook pairs per setting (interleaved)"
     )
     parser.add_argument("--redis-seconds", type=float, default=5.0)
+    parser.add_argument("--server", choices=["daphne", "uvicorn", "both"], default="both")
     args = parser.parse_args()
 
     resource.setrlimit(resource.RLIMIT_NOFILE, (4096, 4096))
@@ -488,11 +490,9 @@ def main() -> None:
     prepare_database(db_url)
     channel_uuid, company_id = create_channel(db_url)
     path = f"/webhooks/generic/{channel_uuid}/"
-    servers = ["daphne"]
-    if importlib.util.find_spec("uvicorn") is not None:
-        servers.append("uvicorn")
-    else:
-        print("uvicorn is not installed: uvicorn runs skipped (it is not a project dependency)")
+    servers = ["daphne", "uvicorn"] if args.server == "both" else [args.server]
+    if "uvicorn" in servers and importlib.util.find_spec("uvicorn") is None:
+        raise SystemExit("uvicorn is not installed: pip install -e . (it is a dependency)")
 
     import redis
 

@@ -1,0 +1,101 @@
+"""The web process as deployed (deploy/web.sh) serves HTTP, webhooks and websockets under both
+supported ASGI servers: real processes, real PostgreSQL and Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from realtime.tickets import issue_ticket
+from routing_service.tenancy.models import User
+from tests.realtime.conftest import ROOT, child_env
+from tests.realtime.wire import dial, next_frame
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(params=["uvicorn", "daphne"])
+def web(request: pytest.FixtureRequest) -> Iterator[tuple[str, int, subprocess.Popen[bytes]]]:
+    """deploy/web.sh on an ephemeral port with ASGI_SERVER set."""
+    port = _free_port()
+    env = child_env(ASGI_SERVER=request.param, PORT=str(port), WEB_CONCURRENCY="1")
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    process = subprocess.Popen(
+        [str(ROOT / "deploy" / "web.sh"), "127.0.0.1"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                break
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                err = process.stderr.read().decode() if process.stderr else ""
+                pytest.fail(f"{request.param} did not start: {err}")
+            time.sleep(0.1)
+    try:
+        yield request.param, port, process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _get(url: str) -> tuple[int, bytes]:
+    with urllib.request.urlopen(url, timeout=10) as answer:
+        return answer.status, answer.read()
+
+
+async def test_the_web_process_serves_http_and_websockets(
+    web: tuple[str, int, subprocess.Popen[bytes]], agent_a: User
+) -> None:
+    server, port, process = web
+    agent = agent_a
+    status, _ = await asyncio.to_thread(_get, f"http://127.0.0.1:{port}/healthz")
+    assert status == 200
+
+    ticket, _ = issue_ticket(agent)
+    conn = await dial(f"ws://127.0.0.1:{port}/ws/agent/?ticket={ticket}")
+    snapshot = await next_frame(conn)
+    assert snapshot["type"] == "snapshot" and snapshot["data"]["user"]["id"] == agent.pk
+    await conn.send(json.dumps({"action": "ping", "request_id": "r1"}))
+    ack = await next_frame(conn)
+    assert ack["type"] == "ack" and ack["data"]["request_id"] == "r1"
+    await conn.close()
+    assert process.poll() is None, f"{server} exited"
+
+
+def test_an_unknown_server_is_refused() -> None:
+    result = subprocess.run(
+        [str(ROOT / "deploy" / "web.sh"), "127.0.0.1"],
+        env={"PATH": "/usr/bin:/bin", "ASGI_SERVER": "gunicorn"},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=10,
+    )
+    assert result.returncode == 2 and "ASGI_SERVER" in result.stderr
