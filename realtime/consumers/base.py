@@ -24,6 +24,7 @@ import weakref
 from typing import Any, ClassVar
 
 from channels.consumer import get_handler_name
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
@@ -245,6 +246,13 @@ class StreamConsumer(AsyncWebsocketConsumer):
         await self.send(text_data=error_frame(self.last_seq, request_id, code, message, field))
 
     # --- disconnect ---------------------------------------------------------------------------
+
+    async def websocket_disconnect(self, message: dict[str, Any]) -> None:
+        """Channels' handler without its closing `aclose_old_connections()` hop (see `dispatch`):
+        a storm's thousands of closing sockets would queue on that one thread too. These
+        consumers join their groups themselves (`self.groups` stays empty)."""
+        await self.disconnect(message.get("code", 1000))
+        raise StopConsumer()
 
     async def disconnect(self, code: int) -> None:
         self.closing = True
