@@ -90,6 +90,29 @@ STALE_AFTER: Final = dt.timedelta(minutes=5)
 # The staged columns, in SessionRow's field order (astuple(row) is the COPY row).
 _STAGED: Final[tuple[str, ...]] = SessionRow.__struct_fields__
 _SESSION_COLUMNS: Final = _STAGED[1:]  # without "line"
+# Their types in the staging table, loose on purpose: COPY must never fail a whole batch;
+# every cast and length check happens in the INSERT, where a refused row can be isolated.
+_STAGED_TYPES: Final = {
+    "line": "integer",
+    "session_id": "text",
+    "start_time": "timestamptz",
+    "end_time": "timestamptz",
+    "ip_address": "text",
+    "country": "text",
+    "language": "text",
+    "messages_sent": "bigint",
+    "sentiment": "text",
+    "escalated": "boolean",
+    "forwarded_hr": "boolean",
+    "full_transcript": "text",
+    "avg_response_time": "double precision",
+    "tokens": "numeric",
+    "tokens_eur": "numeric",
+    "category": "text",
+    "initial_msg": "text",
+    "user_rating": "integer",
+}
+assert tuple(_STAGED_TYPES) == _STAGED
 
 
 class Outcome(enum.StrEnum):
@@ -245,18 +268,11 @@ class _Lane:
         # A plain (server-side binding) cursor: Django's own ones bind on the client.
         self._cursor = psycopg.Cursor(raw)
         self._lines: list[int] = []
-        # Loose types on purpose: COPY must never fail a whole batch; every cast and length
-        # check happens in the INSERT, where a refused row can be isolated.
-        self._cursor.execute(
-            f"CREATE TEMPORARY TABLE IF NOT EXISTS {self.STAGE} ("
-            "line integer, session_id text, start_time timestamptz, end_time timestamptz, "
-            "ip_address text, country text, language text, messages_sent bigint, "
-            "sentiment text, escalated boolean, forwarded_hr boolean, full_transcript text, "
-            "avg_response_time double precision, tokens numeric, tokens_eur numeric, "
-            "category text, initial_msg text, user_rating integer)"
-        )
+        columns = ", ".join(f"{name} {type_}" for name, type_ in _STAGED_TYPES.items())
+        self._cursor.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {self.STAGE} ({columns})")
         self._cursor.execute(f"TRUNCATE {self.STAGE}")
-        self._copy_sql = f"COPY {self.STAGE} ({', '.join(_STAGED)}) FROM STDIN"
+        # Binary: the server reads times and numbers as they are instead of parsing text.
+        self._copy_sql = f"COPY {self.STAGE} ({', '.join(_STAGED)}) FROM STDIN (FORMAT BINARY)"
         selected = ", ".join(
             "ip_address::inet"
             if name == "ip_address"
@@ -279,6 +295,7 @@ class _Lane:
         self._lines = [row.line for row in rows]
         if rows:
             with self._cursor.copy(self._copy_sql) as copy:
+                copy.set_types(list(_STAGED_TYPES.values()))
                 write_row = copy.write_row
                 for row in rows:
                     write_row(astuple(row))
