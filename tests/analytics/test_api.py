@@ -412,6 +412,24 @@ def test_search_finds_words_in_transcripts_and_first_messages(
     assert [row["session_id"] for row in body["results"]] == expected
 
 
+def test_search_follows_a_rewritten_transcript(
+    api: ApiFor, viewer_a: User, imported_a: DataSource
+) -> None:
+    # As the live feed refreshes a session: the stored search vector is regenerated.
+    ChatSession.objects.unscoped().filter(session_id="A2").update(
+        initial_msg="", full_transcript="Agent: the warehouse found it"
+    )
+    client = api(viewer_a)
+
+    def found(q: str) -> list[str]:
+        body = client.get("/api/v1/sessions/", {"q": q}).json()
+        return [row["session_id"] for row in body["results"]]
+
+    assert found("warehouse") == ["A2"]
+    assert found("courier") == []
+    assert found("colis") == []
+
+
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL index")
 def test_search_expression_matches_the_gin_index() -> None:
     from analytics.search import search_sessions
