@@ -1,9 +1,11 @@
-"""The web process as deployed (deploy/web.sh) serves HTTP, webhooks and websockets under both
+"""The web process as deployed (deploy/web.sh) serves pages, webhooks and websockets under both
 supported ASGI servers: real processes, real PostgreSQL and Redis."""
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import json
 import os
 import socket
@@ -17,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from realtime.tickets import issue_ticket
+from routing_service.chats.models import Channel
 from routing_service.tenancy.models import User
 from tests.realtime.conftest import ROOT, child_env
 from tests.realtime.wire import dial, next_frame
@@ -70,13 +73,40 @@ def _get(url: str) -> tuple[int, bytes]:
         return answer.status, answer.read()
 
 
+def _webhook(port: int, channel: Channel) -> tuple[int, dict[str, object]]:
+    """A signed generic webhook (DESIGN.md), as a provider sends it."""
+    body = json.dumps(
+        {
+            "message_id": "server-test-1",
+            "client": {"id": "c-1", "name": "Client One"},
+            "text": "Hello",
+            "sent_at": "2025-03-14T10:26:53+00:00",
+        }
+    ).encode()
+    stamp = str(int(time.time()))
+    mac = hmac.new(channel.secret.encode(), f"{stamp}.".encode() + body, hashlib.sha256)
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/webhooks/generic/{channel.uuid}/",
+        data=body,
+        headers={
+            "Content-Type": "application/json",
+            "X-Switchboard-Timestamp": stamp,
+            "X-Switchboard-Signature": f"v1={mac.hexdigest()}",
+        },
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        return answer.status, json.loads(answer.read())
+
+
 async def test_the_web_process_serves_http_and_websockets(
-    web: tuple[str, int, subprocess.Popen[bytes]], agent_a: User
+    web: tuple[str, int, subprocess.Popen[bytes]], agent_a: User, channel_a: Channel
 ) -> None:
     server, port, process = web
     agent = agent_a
     status, _ = await asyncio.to_thread(_get, f"http://127.0.0.1:{port}/healthz")
     assert status == 200
+    status, accepted = await asyncio.to_thread(_webhook, port, channel_a)
+    assert status == 202, accepted
 
     ticket, _ = issue_ticket(agent)
     conn = await dial(f"ws://127.0.0.1:{port}/ws/agent/?ticket={ticket}")
