@@ -2,8 +2,9 @@
 
 Run: ``.venv/bin/python tests/perf/bench_ws.py [--agents 2000] [--idle 5000]
 [--rates 100,500,1500] [--seconds 15] [--path webhook|publish|both] [--routers 1]
-[--server daphne|uvicorn] [--workers 1] [--profile]``. ``--profile`` records the web processes
-with py-spy during the storm (collapsed stacks in the log directory).
+[--server daphne|uvicorn] [--workers 1] [--waiting 0] [--profile]``. ``--profile`` records the
+web processes with py-spy while the idle sockets open and during the storm (collapsed stacks in
+the log directory).
 Named ``bench_*`` so pytest never collects it. Everything runs on 127.0.0.1:
 
 * PostgreSQL: the database ``switchboard_bench_ws`` on the server of ``DATABASE_URL``
@@ -18,7 +19,8 @@ Named ``bench_*`` so pytest never collects it. Everything runs on 127.0.0.1:
 Phases, in this order (fan-out to thousands of consoles would distort the later ones):
 
 1. **seed** — one webhook per agent opens a chat; round robin offers one to each of `--agents`
-   available agents (offer timeout: a day, so nothing expires during the run).
+   available agents (offer timeout: a day, so nothing expires during the run); `--waiting`
+   more chats stay in the queue, which every console's snapshot lists.
 2. **memory** — `--idle` sockets open and stay idle; the web processes' RSS before and after,
    per socket.
 3. **storm** — all of them close and reconnect at once with ``?last_seq=`` (fresh tickets), each
@@ -627,7 +629,7 @@ def profile(pid: int, phase: str) -> subprocess.Popen[bytes]:
     )  # fmt: skip
 
 
-def create_world(agents: int, idle: int) -> dict[str, Any]:
+def create_world(agents: int, idle: int, max_chats: int = 3) -> dict[str, Any]:
     """A company, a generic channel and max(agents, idle) agents; the first `agents` available."""
     from routing_service.chats.models import Channel, RoutingPolicy
     from routing_service.tenancy import actions
@@ -644,7 +646,7 @@ def create_world(agents: int, idle: int) -> dict[str, Any]:
             company=company,
             role=Role.AGENT,
             status=AgentStatus.AVAILABLE if n < agents else AgentStatus.OFFLINE,
-            max_chats=3,
+            max_chats=max_chats,
         )
         user.set_unusable_password()
         users.append(user)
@@ -694,6 +696,9 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=3)
     parser.add_argument("--path", choices=["webhook", "publish", "both"], default="both")
     parser.add_argument("--routers", type=int, default=1)
+    parser.add_argument(
+        "--waiting", type=int, default=0, help="chats left in the queue (snapshots list them)"
+    )
     parser.add_argument("--skip", default="", help="phases to skip: memory,storm,latency")
     parser.add_argument(
         "--layer",
@@ -733,7 +738,8 @@ def main() -> None:
         import django
 
         django.setup()
-        world = create_world(args.agents, args.idle)
+        # With --waiting, one chat per agent: the chats beyond stay in the queue.
+        world = create_world(args.agents, args.idle, 1 if args.waiting else 3)
         server_env = dict(env)
         if args.layer == "batching":
             # A settings module of our own for the server only (the repository's is untouched).
@@ -798,13 +804,13 @@ def main() -> None:
 
             # 1. seed: one chat per available agent, before any console listens.
             started = time.monotonic()
-            seeded = client("seed", rate=min(400.0, args.agents), count=args.agents)
+            seeded = client("seed", rate=min(400.0, args.agents), count=args.agents + args.waiting)
             deadline = time.monotonic() + 120
             while assigned_chats(world["company"]) < args.agents and time.monotonic() < deadline:
                 time.sleep(0.5)
             print(
-                f"seed: {args.agents:,} chats offered in {time.monotonic() - started:.1f} s "
-                f"(webhook answers {seeded['statuses']})"
+                f"seed: {args.agents:,} chats offered, {args.waiting:,} more waiting, in "
+                f"{time.monotonic() - started:.1f} s (webhook answers {seeded['statuses']})"
             )
 
             # 2. memory: idle sockets.
@@ -813,13 +819,20 @@ def main() -> None:
                 client("close")
                 time.sleep(1)
                 base = sum(rss_kb(pid) for pid in web_pids)
+                profilers = [profile(pid, "open") for pid in web_pids] if args.profile else []
+                meter = CpuMeter(pids)
                 opened = client("open", agents=world["agents"][: args.idle])
+                open_cpu = 1000 * meter.used("web") / max(1, opened["opened"])
+                for profiler in profilers:
+                    profiler.send_signal(signal.SIGINT)
+                    profiler.wait(timeout=60)
                 time.sleep(5)
                 rss = sum(rss_kb(pid) for pid in web_pids)
                 per = (rss - base) * 1024 / max(1, opened["opened"])
                 print(
                     f"memory: {opened['opened']:,} idle sockets opened in "
-                    f"{opened['seconds']:.1f} s ({opened['failures']} failures); web RSS "
+                    f"{opened['seconds']:.1f} s ({opened['failures']} failures; web CPU "
+                    f"{open_cpu:.2f} ms per socket, snapshot included); web RSS "
                     f"{base / 1024:.0f} → {rss / 1024:.0f} MiB: {per / 1024:.1f} KB per socket"
                 )
 
