@@ -239,6 +239,9 @@ ROUTER_MAX_ATTEMPTS = env_int("ROUTER_MAX_ATTEMPTS", 5, minimum=1)
 # A pending entry idle this long (its router died or failed it) is claimed by another router.
 ROUTER_CLAIM_IDLE_MS = env_int("ROUTER_CLAIM_IDLE_MS", 30_000, minimum=100)
 ROUTER_BLOCK_MS = env_int("ROUTER_BLOCK_MS", 1000, minimum=10)
+# Database threads (and connections) per router: a batch read from several shards is recorded
+# by this many transactions at once, so one lane's Python work overlaps another's database time.
+ROUTER_DB_LANES = env_int("ROUTER_DB_LANES", 2, minimum=1)
 # One router at a time reads a shard (router/leases.py): its lease lives this long unless renewed
 # every ROUTER_LEASE_RENEW_MS; a dead router's shards are taken over after the TTL.
 ROUTER_LEASE_TTL_MS = env_int("ROUTER_LEASE_TTL_MS", 10_000, minimum=200)

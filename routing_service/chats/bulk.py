@@ -22,13 +22,13 @@ from django.db import connection, models
 _M = TypeVar("_M", bound=models.Model)
 
 
-def insert_rows(objs: Sequence[_M]) -> Sequence[_M]:
+def insert_rows(objs: list[_M]) -> list[_M]:
     """Insert new objects in one statement and set their primary keys (like `bulk_create`)."""
     if not objs:
         return objs
     model = type(objs[0])
     if connection.vendor != "postgresql":
-        return model._default_manager.bulk_create(list(objs))
+        return model._default_manager.bulk_create(objs)
     meta = model._meta
     pk = meta.pk
     assert pk is not None

@@ -188,6 +188,7 @@ class Router:
         block_ms: int | None = None,
         claim_idle_ms: int | None = None,
         max_attempts: int | None = None,
+        lanes: int | None = None,
     ) -> None:
         self.name = name or consumer_name()
         self.group = settings.ROUTER_GROUP
@@ -204,8 +205,15 @@ class Router:
         # After a database outage left entries pending: re-read our own pending entries (id 0)
         # before any new one, so a later message never commits before an earlier one.
         self._redeliver = False
-        # Django's ORM is synchronous and its connections are per thread: one thread owns them.
-        self.db = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="router-db")
+        # Django's ORM is synchronous and its connections are per thread: each lane is one
+        # thread with its own connection. Shards are split between the lanes batch by batch, so
+        # while one lane waits on PostgreSQL another builds its statements (companies never
+        # span shards, so the lanes never wait on each other's locks).
+        self.lanes = [
+            concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix=f"router-db-{n}")
+            for n in range(lanes or settings.ROUTER_DB_LANES)
+        ]
+        self.db = self.lanes[0]  # housekeeping and dead letters
         self.stopping = asyncio.Event()
         self.processed = 0
         self._next_housekeeping = 0.0
@@ -246,8 +254,9 @@ class Router:
             except RedisError:
                 logger.warning("releasing shard leases failed; they expire on their own")
             await self.redis.aclose()
-            self.db.submit(connections.close_all).result()
-            self.db.shutdown(wait=True)
+            for lane in self.lanes:
+                lane.submit(connections.close_all).result()
+                lane.shutdown(wait=True)
 
     async def _start(self) -> int:
         await self.ensure_groups()
@@ -358,9 +367,23 @@ class Router:
 
     async def handle(self, items: list[StreamEntry]) -> None:
         loop = asyncio.get_running_loop()
-        # A fresh logging context per batch (process_batch binds the company id into it).
-        context = contextvars.copy_context()
-        outcome = await loop.run_in_executor(self.db, context.run, process_batch, items)
+
+        async def record(
+            lane: concurrent.futures.Executor, part: list[StreamEntry]
+        ) -> BatchOutcome:
+            # A fresh logging context per batch (process_batch binds the company id into it).
+            context = contextvars.copy_context()
+            return await loop.run_in_executor(lane, context.run, process_batch, part)
+
+        parts = split_by_stream(items, len(self.lanes))
+        outcomes = await asyncio.gather(
+            *(record(lane, part) for lane, part in zip(self.lanes, parts, strict=False))
+        )
+        outcome = BatchOutcome()
+        for part_outcome in outcomes:
+            outcome.acked += part_outcome.acked
+            outcome.failed += part_outcome.failed
+            outcome.infrastructure_error |= part_outcome.infrastructure_error
         if outcome.acked:
             await self._ack(outcome.acked)
             self.processed += len(outcome.acked)
@@ -462,6 +485,18 @@ class Router:
                 continue
             min_id = min(floor, (cutoff_ms, 0))
             await self.redis.xtrim(key, minid=f"{min_id[0]}-{min_id[1]}", approximate=True)
+
+
+def split_by_stream(items: Sequence[StreamEntry], parts: int) -> list[list[StreamEntry]]:
+    """At most `parts` non-empty groups of whole streams, balanced by size, each in read order:
+    a shard's entries never go to two lanes, so they still commit in stream order."""
+    by_stream: dict[str, list[StreamEntry]] = {}
+    for item in items:
+        by_stream.setdefault(item.stream, []).append(item)
+    groups: list[list[StreamEntry]] = [[] for _ in range(min(parts, len(by_stream)))]
+    for entries in sorted(by_stream.values(), key=len, reverse=True):
+        min(groups, key=len).extend(entries)
+    return groups
 
 
 def _expire_offers() -> int:

@@ -17,7 +17,7 @@ from routing_service.chats.models import (
 )
 from routing_service.ingest import stream
 from routing_service.router.models import DeadLetter
-from routing_service.router.worker import Router
+from routing_service.router.worker import Router, StreamEntry, split_by_stream
 from routing_service.tenancy.models import Company, User
 from tests.support.inbound import append_inbound, inbound_message
 
@@ -150,3 +150,23 @@ def test_status_callback_updates_the_outbound_message(
     reply.refresh_from_db()
     assert reply.delivery_status == "read"
     assert send_agent_reply  # the action used by the API; delivery is tested in tests/outbound
+
+
+def test_lanes_get_whole_shards_in_read_order_balanced_by_size() -> None:
+    items = [
+        StreamEntry(stream=key, entry_id=f"{n}-0", payload=b"")
+        for n, key in enumerate(["s0"] * 5 + ["s1"] * 3 + ["s2"] * 2 + ["s0"] * 1)
+    ]
+
+    parts = split_by_stream(items, 2)
+
+    assert len(parts) == 2
+    shards = [{item.stream for item in part} for part in parts]
+    assert shards[0].isdisjoint(shards[1])
+    assert sorted(len(part) for part in parts) == [5, 6]
+    for part in parts:
+        for key in {item.stream for item in part}:
+            ids = [item.entry_id for item in part if item.stream == key]
+            assert ids == [item.entry_id for item in items if item.stream == key]
+    assert split_by_stream(items[:5], 4) == [items[:5]]
+    assert split_by_stream([], 2) == []

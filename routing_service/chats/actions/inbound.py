@@ -49,6 +49,9 @@ from sla_engine.deadlines import DueTimes, due_times
 from sla_engine.models import ChatSLA
 from sla_engine.scheduler import customer_answered_many
 
+# What the batch's events say of a chat's active assignment (payloads.conversation_data).
+_ASSIGNMENT_SUMMARY = ("id", "conversation_id", "agent_id", "status", "offer_expires_at")
+
 
 @dataclass(frozen=True)
 class InboundItem:
@@ -131,7 +134,9 @@ class _CompanyBatch:
         self._update_conversations(changes)
         publish_on_commit(self._notify(changes))
         if any(c.conversation.status == ConversationStatus.WAITING for c in changes.values()):
-            route_waiting(self.company_id)
+            route_waiting(
+                self.company_id, known={c.conversation.pk: c.conversation for c in changes.values()}
+            )
         return results
 
     def _drop_duplicates(self, results: dict[int, InboundResult]) -> list[tuple[int, InboundItem]]:
@@ -203,18 +208,25 @@ class _CompanyBatch:
         self, fresh: list[tuple[int, InboundItem]], clients: dict[str, Client]
     ) -> dict[int, _ChatChange]:
         """The open chat of every sender (by client id), opening one where there is none."""
-        client_ids = {clients[item.message.client_external_id].pk for _, item in fresh}
+        by_id = {client.pk: client for client in clients.values()}
+        channels = {item.channel.pk: item.channel for _, item in fresh}
         changes: dict[int, _ChatChange] = {}
+        # The clients and channels are in hand already: attached, not joined and rebuilt.
         for conversation in (
             Conversation.objects.unscoped()
-            .select_for_update(of=("self",))
-            .select_related("client", "channel")
+            .select_for_update()
             .filter(
                 company_id=self.company_id,
-                client_id__in=client_ids,
+                client_id__in=list(by_id),
                 status__in=OPEN_CONVERSATION_STATUSES,
             )
         ):
+            conversation.client = by_id[conversation.client_id]
+            if conversation.channel_id not in channels:  # opened on another of their channels
+                channels[conversation.channel_id] = Channel.objects.unscoped().get(
+                    pk=conversation.channel_id
+                )
+            conversation.channel = channels[conversation.channel_id]
             changes[conversation.client_id] = _ChatChange(conversation, created=False)
         new: dict[int, Conversation] = {}
         for _, item in fresh:
@@ -338,9 +350,11 @@ class _CompanyBatch:
         by_conversation = {c.conversation.pk: c for c in changes.values()}
         assignments = {
             a.conversation_id: a
-            for a in ChatAssignment.objects.unscoped().filter(
+            for a in ChatAssignment.objects.unscoped()
+            .filter(
                 conversation_id__in=list(by_conversation), status__in=ACTIVE_ASSIGNMENT_STATUSES
             )
+            .only(*_ASSIGNMENT_SUMMARY)
         }
         notifications = self._bump_notifications(by_conversation, assignments)
         events: list[Event] = []

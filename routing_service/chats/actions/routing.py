@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from django.db import transaction
 from django.db.models import F
@@ -172,11 +172,18 @@ def requeue(conversation: Conversation) -> None:
     conversation.save(update_fields=["status"])
 
 
-def route_waiting(company_id: int, *, now: dt.datetime | None = None) -> list[ChatAssignment]:
+def route_waiting(
+    company_id: int,
+    *,
+    now: dt.datetime | None = None,
+    known: Mapping[int, Conversation] | None = None,
+) -> list[ChatAssignment]:
     """Offer the company's waiting chats, in queue order, to whoever can take them.
 
     Called whenever a chat starts waiting or capacity frees (resolve, decline, expiry, an agent
     becoming available, a raised limit). Precondition: routing lock held, inside a transaction.
+    `known`: up-to-date conversations the caller holds (with client and channel), by id — the
+    inbound batch's own chats are used as they are instead of being read back.
     """
     now = now or timezone.now()
     policy = routing_policy(company_id)
@@ -193,14 +200,23 @@ def route_waiting(company_id: int, *, now: dt.datetime | None = None) -> list[Ch
     )
     if not agents:
         return []
-    waiting = list(
+    head = list(
         Conversation.objects.unscoped()
         .filter(company_id=company_id, status=ConversationStatus.WAITING)
-        .select_related("client", "channel")
-        .order_by("-priority_rank", "queued_at", "pk")[:QUEUE_HEAD]
+        .order_by("-priority_rank", "queued_at", "pk")
+        .values_list("pk", flat=True)[:QUEUE_HEAD]
     )
-    if not waiting:
+    if not head:
         return []
+    known = known or {}
+    loaded = (
+        Conversation.objects.unscoped()
+        .select_related("client", "channel")
+        .in_bulk([pk for pk in head if pk not in known])
+        if any(pk not in known for pk in head)
+        else {}
+    )
+    waiting = [known.get(pk) or loaded[pk] for pk in head]
     locked = lock_agents(agents)
     tried: dict[int, set[int]] = defaultdict(set)
     for conv_id, agent_id in (
