@@ -159,8 +159,9 @@ export class LiveSocket {
       return;
     }
     let delay;
-    if (code === 1001 && this.attempt === 0) {
-      // The server is restarting: everyone comes back at once, so spread out a little.
+    if ((code === 1001 || code === 1012) && this.attempt === 0) {
+      // The server is restarting (1001 from daphne, 1012 from uvicorn): everyone comes back at
+      // once, so spread out a little.
       delay = 250 + Math.random() * 1000;
     } else {
       const base = code === 4408 ? FLOOD_BASE_MS : BACKOFF_BASE_MS;
