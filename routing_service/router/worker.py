@@ -3,8 +3,9 @@
 A member of one Redis consumer group over the inbound shards, reading only the shards it holds
 a lease on (router/leases.py): one router per shard at a time, so batches of one shard — and so
 of one conversation — commit in stream order. Each loop turn it reads a batch
-(XREADGROUP), records it in PostgreSQL — one transaction for the whole batch, falling back to one
-transaction per entry when the batch fails so a bad entry never blocks the others — then
+(XREADGROUP), records it in PostgreSQL — split by shard between `ROUTER_DB_LANES` database
+threads, one transaction per lane, falling back to one transaction per entry when it fails so a
+bad entry never blocks the others — then
 publishes the batch's events with one pipelined call and acknowledges (XACK) only what
 committed. Delivery is at-least-once; the unique (channel, provider message id) constraint makes
 a replay a no-op.
