@@ -706,7 +706,7 @@ def main() -> None:
         default="settings",
         help="the channel layer the web uses: as configured, or realtime.layers' batching one",
     )
-    parser.add_argument("--server", choices=["daphne", "uvicorn"], default="daphne")
+    parser.add_argument("--server", choices=["daphne", "uvicorn"], default="uvicorn")
     parser.add_argument("--workers", type=int, default=1, help="web processes")
     parser.add_argument("--profile", action="store_true", help="py-spy the web during the storm")
     args = parser.parse_args()
