@@ -177,7 +177,8 @@ def pids_of(name: str) -> list[int]:
 def run_routers(count: int, messages: int, url: str) -> dict[str, float]:
     from routing_service.chats.models import Message
 
-    env = {**os.environ, "DATABASE_URL": url, "ROUTER_BLOCK_MS": "50"}
+    # The routers as deployed: with the psycopg pool (this process itself runs without it).
+    env = {**os.environ, "DATABASE_URL": url, "DATABASE_POOL": "true", "ROUTER_BLOCK_MS": "50"}
     shared_before = cpu_by_pid(shared_pids())
     profile = os.environ.get("BENCH_PROFILE")  # py-spy collapsed stacks of router 0, if set
     procs = [

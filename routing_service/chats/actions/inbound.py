@@ -43,6 +43,7 @@ from routing_service.chats.models import (
     RoutingPolicy,
 )
 from routing_service.chats.payloads import conversation_data, message_data
+from routing_service.chats.queries import rows
 from routing_service.ingest.adapters.base import InboundMessage
 from routing_service.router import rules
 from sla_engine.deadlines import DueTimes, due_times
@@ -50,7 +51,7 @@ from sla_engine.models import ChatSLA
 from sla_engine.scheduler import customer_answered_many
 
 # What the batch's events say of a chat's active assignment (payloads.conversation_data).
-_ASSIGNMENT_SUMMARY = ("id", "conversation_id", "agent_id", "status", "offer_expires_at")
+_ASSIGNMENT_SUMMARY = ("id", "conversation", "agent", "status", "offer_expires_at")
 
 
 @dataclass(frozen=True)
@@ -119,9 +120,7 @@ class _CompanyBatch:
         self.company_id = company_id
         self.items = items
         self.policy: RoutingPolicy = routing_policy(company_id)
-        self.slas = {
-            sla.priority: sla for sla in ChatSLA.objects.unscoped().filter(company_id=company_id)
-        }
+        self.slas = {sla.priority: sla for sla in rows(ChatSLA, {"company_id": company_id})}
 
     def record(self) -> dict[int, InboundResult]:
         results: dict[int, InboundResult] = {}
@@ -146,14 +145,17 @@ class _CompanyBatch:
     def _drop_duplicates(self, results: dict[int, InboundResult]) -> list[tuple[int, InboundItem]]:
         """Messages seen before (in the database or earlier in this batch) are duplicates."""
         wanted = {(item.channel.pk, item.message.provider_message_id) for _, item in self.items}
-        known = set(
-            Message.objects.unscoped()
-            .filter(
-                channel_id__in={c for c, _ in wanted},
-                provider_message_id__in={m for _, m in wanted},
+        known = {
+            (m.channel_id, m.provider_message_id)
+            for m in rows(
+                Message,
+                {
+                    "channel_id": {c for c, _ in wanted},
+                    "provider_message_id": {m for _, m in wanted},
+                },
+                fields=("channel", "provider_message_id"),
             )
-            .values_list("channel_id", "provider_message_id")
-        )
+        }
         fresh: list[tuple[int, InboundItem]] = []
         for index, item in self.items:
             key = (item.channel.pk, item.message.provider_message_id)
@@ -171,9 +173,7 @@ class _CompanyBatch:
             latest[item.message.client_external_id] = item.message
         clients = {
             c.external_id: c
-            for c in Client.objects.unscoped().filter(
-                company_id=self.company_id, external_id__in=list(latest)
-            )
+            for c in rows(Client, {"company_id": self.company_id, "external_id": list(latest)})
         }
         new = [
             Client(
@@ -216,14 +216,14 @@ class _CompanyBatch:
         channels = {item.channel.pk: item.channel for _, item in fresh}
         changes: dict[int, _ChatChange] = {}
         # The clients and channels are in hand already: attached, not joined and rebuilt.
-        for conversation in (
-            Conversation.objects.unscoped()
-            .select_for_update()
-            .filter(
-                company_id=self.company_id,
-                client_id__in=list(by_id),
-                status__in=OPEN_CONVERSATION_STATUSES,
-            )
+        for conversation in rows(
+            Conversation,
+            {
+                "company_id": self.company_id,
+                "client_id": list(by_id),
+                "status": OPEN_CONVERSATION_STATUSES,
+            },
+            for_update=True,
         ):
             conversation.client = by_id[conversation.client_id]
             if conversation.channel_id not in channels:  # opened on another of their channels
@@ -354,11 +354,14 @@ class _CompanyBatch:
         by_conversation = {c.conversation.pk: c for c in changes.values()}
         assignments = {
             a.conversation_id: a
-            for a in ChatAssignment.objects.unscoped()
-            .filter(
-                conversation_id__in=list(by_conversation), status__in=ACTIVE_ASSIGNMENT_STATUSES
+            for a in rows(
+                ChatAssignment,
+                {
+                    "conversation_id": list(by_conversation),
+                    "status": ACTIVE_ASSIGNMENT_STATUSES,
+                },
+                fields=_ASSIGNMENT_SUMMARY,
             )
-            .only(*_ASSIGNMENT_SUMMARY)
         }
         notifications = self._bump_notifications(by_conversation, assignments)
         events: list[Event] = []
@@ -410,10 +413,13 @@ class _CompanyBatch:
         }
         existing = {
             (n.recipient_id, n.client_id): n
-            for n in ChatNotification.objects.unscoped().filter(
-                company_id=self.company_id,
-                recipient_id__in={agent for agent, _ in keys},
-                client_id__in={client for _, client in keys},
+            for n in rows(
+                ChatNotification,
+                {
+                    "company_id": self.company_id,
+                    "recipient_id": {agent for agent, _ in keys},
+                    "client_id": {client for _, client in keys},
+                },
             )
         }
         result: dict[int, ChatNotification] = {}

@@ -44,7 +44,10 @@ QUEUE_HEAD = 200
 
 
 def routing_policy(company_id: int) -> RoutingPolicy:
-    policy = RoutingPolicy.objects.unscoped().filter(company_id=company_id).first()
+    # Unordered: the model's default ordering would only add a sort (and its compilation).
+    policy = next(
+        iter(RoutingPolicy.objects.unscoped().filter(company_id=company_id).order_by()[:1]), None
+    )
     if policy is None:  # every company gets one on creation; be safe for hand-made rows
         policy, _ = RoutingPolicy.objects.unscoped().get_or_create(company_id=company_id)
     return policy
