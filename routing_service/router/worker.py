@@ -48,6 +48,7 @@ from routing_service.chats.actions.inbound import InboundItem, receive_inbound_b
 from routing_service.chats.actions.receipts import record_status_event
 from routing_service.chats.actions.routing import abandon_stale_chats, expire_offers
 from routing_service.chats.models import Channel
+from routing_service.chats.queries import rows
 from routing_service.ingest import stream
 from routing_service.ingest.stream import InboundEntry, StatusEntry
 from routing_service.observability import logging as obs_logging
@@ -87,6 +88,13 @@ def apply_entries(items: Sequence[StreamEntry], channels: dict[int, Channel]) ->
 
     Precondition: runs inside a transaction (a savepoint is fine).
     """
+    missing = {
+        item.entry.channel_id
+        for item in items
+        if isinstance(item.entry, InboundEntry) and item.entry.channel_id not in channels
+    }
+    if missing:
+        channels.update((c.pk, c) for c in rows(Channel, {"id": missing}))
     messages: list[InboundItem] = []
     for item in items:
         entry = item.entry
@@ -96,8 +104,7 @@ def apply_entries(items: Sequence[StreamEntry], channels: dict[int, Channel]) ->
             continue
         channel = channels.get(entry.channel_id)
         if channel is None:
-            channel = Channel.objects.unscoped().get(pk=entry.channel_id)
-            channels[entry.channel_id] = channel
+            raise Channel.DoesNotExist(f"channel {entry.channel_id} does not exist")
         messages.append(InboundItem(channel, entry.message, entry.received_at))
     if messages:
         receive_inbound_batch(messages)

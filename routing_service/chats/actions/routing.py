@@ -30,6 +30,7 @@ from routing_service.chats.models import (
     RoutingStrategy,
 )
 from routing_service.chats.payloads import conversation_data
+from routing_service.chats.queries import rows
 from routing_service.router import rules
 from routing_service.tenancy.models import AgentStatus, Role, User
 
@@ -44,10 +45,7 @@ QUEUE_HEAD = 200
 
 
 def routing_policy(company_id: int) -> RoutingPolicy:
-    # Unordered: the model's default ordering would only add a sort (and its compilation).
-    policy = next(
-        iter(RoutingPolicy.objects.unscoped().filter(company_id=company_id).order_by()[:1]), None
-    )
+    policy = next(iter(rows(RoutingPolicy, {"company_id": company_id})), None)
     if policy is None:  # every company gets one on creation; be safe for hand-made rows
         policy, _ = RoutingPolicy.objects.unscoped().get_or_create(company_id=company_id)
     return policy
