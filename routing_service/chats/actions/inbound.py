@@ -261,7 +261,7 @@ class _CompanyBatch:
         changes: dict[int, _ChatChange],
         clients: dict[str, Client],
     ) -> dict[int, Message]:
-        rows: dict[int, Message] = {}
+        messages: dict[int, Message] = {}
         for index, item in fresh:
             change = changes[clients[item.message.client_external_id].pk]
             message = Message(
@@ -275,10 +275,10 @@ class _CompanyBatch:
                 delivery_status=DeliveryStatus.RECEIVED,
                 metadata=item.message.metadata,
             )
-            rows[index] = message
+            messages[index] = message
             change.received.append((item, message))
-        insert_rows(list(rows.values()))
-        return rows
+        insert_rows(list(messages.values()))
+        return messages
 
     def _due(self, priority: str, start: dt.datetime) -> DueTimes:
         return due_times(self.slas.get(priority), start)
