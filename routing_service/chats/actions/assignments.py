@@ -18,9 +18,9 @@ from realtime.publish import publish_on_commit
 from routing_service.chats.actions.audit import log_event
 from routing_service.chats.actions.errors import ActionError, company_of, not_found
 from routing_service.chats.actions.routing import (
+    end_assignment,
     end_offer,
     offer_chat,
-    release_agent,
     requeue,
     route_waiting,
     routing_policy,
@@ -219,11 +219,9 @@ def resolve_assignment(
         assignment = _load_assignment(assignment_id, actor)
         _require_owner_or_supervisor(assignment, actor)
         _require_active(assignment, AssignmentStatus.ACCEPTED, AssignmentStatus.OFFERED)
-        assignment.status = AssignmentStatus.RESOLVED
-        assignment.resolved_at = assignment.ended_at = now
-        assignment.end_reason = reason
-        assignment.save(update_fields=["status", "resolved_at", "ended_at", "end_reason"])
-        release_agent(assignment.agent_id, now=now)
+        end_assignment(
+            assignment, AssignmentStatus.RESOLVED, now=now, resolved_at=now, end_reason=reason
+        )
         conversation = _conversation(assignment)
         conversation.status = ConversationStatus.RESOLVED
         conversation.resolved_at = now
@@ -339,11 +337,7 @@ def escalate_assignment(
         else:
             supervisor = pick_supervisor(company_id, exclude={assignment.agent_id})
         actor_id = actor.pk if actor else None
-        assignment.status = AssignmentStatus.ESCALATED
-        assignment.ended_at = now
-        assignment.escalation_reason = reason
-        assignment.save(update_fields=["status", "ended_at", "escalation_reason"])
-        release_agent(assignment.agent_id, now=now)
+        end_assignment(assignment, AssignmentStatus.ESCALATED, now=now, escalation_reason=reason)
         conversation.escalation_level += 1
         conversation.save(update_fields=["escalation_level"])
         log_event(
@@ -472,11 +466,7 @@ def hand_over(
     """
     company_id = assignment.company_id
     conversation = _conversation(assignment)
-    assignment.status = AssignmentStatus.TRANSFERRED
-    assignment.ended_at = now
-    assignment.end_reason = reason
-    assignment.save(update_fields=["status", "ended_at", "end_reason"])
-    release_agent(assignment.agent_id, now=now)
+    end_assignment(assignment, AssignmentStatus.TRANSFERRED, now=now, end_reason=reason)
     log_event(
         conversation,
         action,

@@ -167,6 +167,19 @@ def release_agent(agent_id: int, *, now: dt.datetime) -> None:
     User.objects.filter(pk=agent_id, active_chats=0, idle_since__isnull=True).update(idle_since=now)
 
 
+def end_assignment(
+    assignment: ChatAssignment, status: str, *, now: dt.datetime, **fields: object
+) -> None:
+    """An active assignment ends (resolved, declined, expired, escalated, transferred): stamp
+    it, with `fields` (its reason, resolution time…), and free its agent's unit of capacity."""
+    assignment.status = status
+    assignment.ended_at = now
+    for name, value in fields.items():
+        setattr(assignment, name, value)
+    assignment.save(update_fields=["status", "ended_at", *fields])
+    release_agent(assignment.agent_id, now=now)
+
+
 def requeue(conversation: Conversation) -> None:
     """Back to the queue; `queued_at` is kept, so the chat keeps its place."""
     conversation.status = ConversationStatus.WAITING
@@ -295,11 +308,7 @@ def end_offer(
     reason: str = "",
 ) -> Conversation:
     """Close an unaccepted offer (declined or expired) and put the chat back in the queue."""
-    assignment.status = status
-    assignment.ended_at = now
-    assignment.end_reason = reason
-    assignment.save(update_fields=["status", "ended_at", "end_reason"])
-    release_agent(assignment.agent_id, now=now)
+    end_assignment(assignment, status, now=now, end_reason=reason)
     conversation = (
         Conversation.objects.unscoped()
         .select_related("client", "channel")
