@@ -8,8 +8,7 @@ from rest_framework import serializers
 
 from analytics.actions import NAME_MAX_LENGTH
 from analytics.models import ChatSession, DataSource
-from routing_service.api.serializers.base import COMPANY_HELP, limit_company_choices
-from routing_service.tenancy.models import Company, User
+from routing_service.api.serializers.base import CompanySerializer
 
 REPORT_FIELDS = (
     "id",
@@ -50,7 +49,7 @@ class DataSourceSerializer(serializers.ModelSerializer[DataSource]):
         read_only_fields = REPORT_FIELDS
 
 
-class DataSourceUploadSerializer(serializers.Serializer[dict[str, Any]]):
+class DataSourceUploadSerializer(CompanySerializer[dict[str, Any]]):
     """``multipart/form-data``: the CSV file (DESIGN.md's columns) and an optional name."""
 
     file = serializers.FileField(
@@ -62,24 +61,6 @@ class DataSourceUploadSerializer(serializers.Serializer[dict[str, Any]]):
         allow_blank=True,
         help_text="Defaults to the file's name.",
     )
-    company = serializers.PrimaryKeyRelatedField(
-        queryset=Company.objects.all(), required=False, help_text=COMPANY_HELP
-    )
-
-    def get_fields(self) -> dict[str, serializers.Field[Any, Any, Any, Any]]:
-        fields = super().get_fields()
-        user = getattr(self.context.get("request"), "user", None)
-        if isinstance(user, User):  # not so while the OpenAPI schema is generated
-            limit_company_choices(fields["company"], user)
-        return fields
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        if attrs.get("company") is None:
-            company = self.context.get("company")
-            if company is None:
-                raise serializers.ValidationError({"company": ["This field is required."]})
-            attrs["company"] = company
-        return attrs
 
 
 SESSION_LIST_FIELDS = (

@@ -10,6 +10,7 @@ from rest_framework import serializers
 from routing_service.tenancy.models import Company, User
 
 _M = TypeVar("_M", bound=models.Model)
+_T = TypeVar("_T")
 
 COMPANY_HELP = (
     "The owning company. Superadmins must name it when creating; everyone else may omit it "
@@ -33,8 +34,9 @@ def limit_company_choices(field: serializers.Field[Any, Any, Any, Any], user: Us
     )
 
 
-class TenantModelSerializer(serializers.ModelSerializer[_M]):
-    """A company-owned row: `company` defaults to the view's company and never moves."""
+class CompanySerializer(serializers.Serializer[_T]):
+    """A `company` field: only a superadmin may name another company; when creating, it
+    defaults to the view's company (`context["company"]`)."""
 
     company = serializers.PrimaryKeyRelatedField(
         queryset=Company.objects.all(), required=False, help_text=COMPANY_HELP
@@ -47,11 +49,6 @@ class TenantModelSerializer(serializers.ModelSerializer[_M]):
             limit_company_choices(fields["company"], user)
         return fields
 
-    def validate_company(self, value: Company) -> Company:
-        if self.instance is not None and value.pk != self.instance.company_id:  # type: ignore[attr-defined]
-            raise serializers.ValidationError("Cannot be moved to another company.")
-        return value
-
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         attrs = super().validate(attrs)
         if self.instance is None and attrs.get("company") is None:
@@ -60,6 +57,15 @@ class TenantModelSerializer(serializers.ModelSerializer[_M]):
                 raise serializers.ValidationError({"company": ["This field is required."]})
             attrs["company"] = company
         return attrs
+
+
+class TenantModelSerializer(CompanySerializer[_M], serializers.ModelSerializer[_M]):
+    """A company-owned row: `company` defaults to the view's company and never moves."""
+
+    def validate_company(self, value: Company) -> Company:
+        if self.instance is not None and value.pk != self.instance.company_id:  # type: ignore[attr-defined]
+            raise serializers.ValidationError("Cannot be moved to another company.")
+        return value
 
     def target_company(self, attrs: dict[str, Any]) -> Company:
         """The company the validated row belongs (or will belong) to."""
