@@ -477,7 +477,9 @@ function badges(chat) {
   );
 }
 
-function chatButton(chat) {
+// The clickable summary of a chat in a list: name, VIP and priority (then `tags`), and a sub
+// line of `details`.
+function chatButton(chat, details, tags = null) {
   const id = chat.conversation_id;
   return h(
     "button",
@@ -493,14 +495,9 @@ function chatButton(chat) {
       h("span", { class: "chat-name" }, clientName(chat)),
       chat.client && chat.client.vip ? h("span", { class: "tag tag-vip" }, "VIP") : null,
       h("span", { class: `tag priority priority-${chat.priority}` }, chat.priority),
-      badges(chat),
+      tags,
     ),
-    h(
-      "span",
-      { class: "chat-line chat-sub" },
-      h("span", { class: "muted" }, `#${id} · ${chat.channel ? chat.channel.provider : ""}`),
-      ...chatClocks(chat),
-    ),
+    h("span", { class: "chat-line chat-sub" }, ...details),
   );
 }
 
@@ -525,7 +522,14 @@ function renderMyChats() {
           class: `chat-item priority-${chat.priority}${offered ? " offered" : ""}${state.selected === id ? " selected" : ""}`,
           dataset: { conversationId: id, assignment: chat.assignment_status },
         },
-        chatButton(chat),
+        chatButton(
+          chat,
+          [
+            h("span", { class: "muted" }, `#${id} · ${chat.channel ? chat.channel.provider : ""}`),
+            ...chatClocks(chat),
+          ],
+          badges(chat),
+        ),
         offered
           ? h(
               "span",
@@ -574,29 +578,11 @@ function renderQueue() {
           class: `chat-item priority-${chat.priority}${state.selected === id ? " selected" : ""}`,
           dataset: { conversationId: id },
         },
-        h(
-          "button",
-          {
-            type: "button",
-            class: "chat-open",
-            "aria-current": state.selected === id ? "true" : null,
-            onclick: () => selectChat(id),
-          },
-          h(
-            "span",
-            { class: "chat-line" },
-            h("span", { class: "chat-name" }, clientName(chat)),
-            chat.client && chat.client.vip ? h("span", { class: "tag tag-vip" }, "VIP") : null,
-            h("span", { class: `tag priority priority-${chat.priority}` }, chat.priority),
-          ),
-          h(
-            "span",
-            { class: "chat-line chat-sub" },
-            h("span", { class: "muted" }, `#${id}`),
-            clockSpan("wait", chat),
-            chat.first_response_due_at ? clockSpan("first_response", chat) : null,
-          ),
-        ),
+        chatButton(chat, [
+          h("span", { class: "muted" }, `#${id}`),
+          clockSpan("wait", chat),
+          chat.first_response_due_at ? clockSpan("first_response", chat) : null,
+        ]),
         h(
           "span",
           { class: "chat-actions" },
