@@ -10,45 +10,31 @@ downloaded. daphne is a child process on the test database (tests/support/proces
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.conf import LazySettings
-from django.db import connection, connections
+from django.db import connections
 
 from analytics import importer
 from analytics.models import Dashboard, DataSource
 from routing_service.tenancy.models import Company, Role, User
 from tests.analytics.conftest import csv_text
 from tests.analytics.sample import import_sessions, make_chats, session_rows, write_rollups
-from tests.support.processes import ROOT, child_env
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
+from tests.support.processes import (
+    ROOT,
+    child_env,
+    serving_asgi,
+    wait_for_other_sessions_to_end,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 ARTIFACTS = ROOT / "test-artifacts" / "analytics"
 PASSWORD = "browser-pw-123"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -61,55 +47,12 @@ def server(django_db_setup: Any, django_db_blocker: Any, media_dir: Path) -> Ite
     """daphne serving the whole ASGI application on the test database; its base URL."""
     with django_db_blocker.unblock():
         env = child_env(MEDIA_ROOT=str(media_dir))
-    port = _free_port()
-    process = subprocess.Popen(
-        [
-            *(sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port)),
-            "routing_service.asgi:application",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                break
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                err = process.stderr.read().decode() if process.stderr else ""
-                process.kill()
-                raise RuntimeError(f"daphne did not start: {err}") from None
-            time.sleep(0.1)
     try:
-        yield f"http://127.0.0.1:{port}"
+        with serving_asgi(env) as (port, _):
+            yield f"http://127.0.0.1:{port}"
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
         with django_db_blocker.unblock():
-            _wait_for_other_sessions_to_end()
-
-
-def _wait_for_other_sessions_to_end(timeout: float = 10) -> None:
-    """PostgreSQL ends a dead client's session a moment after it exits; the test database
-    can only be dropped once it has."""
-    deadline = time.monotonic() + timeout
-    with connection.cursor() as cursor:
-        while time.monotonic() < deadline:
-            cursor.execute(
-                "SELECT count(*) FROM pg_stat_activity "
-                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-            )
-            row = cursor.fetchone()
-            if not row or row[0] == 0:
-                return
-            time.sleep(0.1)
+            wait_for_other_sessions_to_end()
 
 
 @pytest.fixture

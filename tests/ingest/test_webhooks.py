@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -43,6 +42,7 @@ from routing_service.ingest.channels_cache import ChannelCache
 from routing_service.ingest.stream import InboundEntry, StatusEntry, decode, shard_of, stream_key
 from routing_service.tenancy import actions as tenancy_actions
 from routing_service.tenancy.models import Company
+from tests.support.processes import free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
 MakeChannel = Callable[..., Awaitable[Channel]]
@@ -903,12 +903,6 @@ async def test_whatsapp_handshake_with_wrong_token_is_refused(
 
 
 # --- Redis down: 503, never 2xx ---------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def test_redis_unreachable_is_503_with_retry_after(

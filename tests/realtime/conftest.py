@@ -3,18 +3,12 @@
 
 from __future__ import annotations
 
-import os
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
-from django.db import connection
 from django.test import Client as DjangoClient
 
 from routing_service.chats.actions import receive_inbound_message
@@ -23,8 +17,7 @@ from routing_service.tenancy.models import AgentStatus, Company, Role, User
 from sla_engine.models import ChatSLA
 from tests.realtime.sockets import Socket, open_socket
 from tests.support.inbound import inbound_message
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.processes import child_env, serving_asgi
 
 
 @pytest.fixture(autouse=True)
@@ -106,24 +99,6 @@ def ws(sockets: list[Socket]) -> Callable[..., Awaitable[Socket]]:
 # --- a real daphne --------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def child_env(**overrides: str) -> dict[str, str]:
-    """This run's settings, test database and Redis prefix, for a process we start."""
-    db = connection.settings_dict
-    url = (
-        f"postgres://{db['USER']}:{db.get('PASSWORD') or ''}@{db['HOST'] or '127.0.0.1'}:"
-        f"{db['PORT'] or 5432}/{db['NAME']}"
-    )
-    env = {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "tests.settings"}
-    env.update(overrides)
-    return env
-
-
 class Daphne:
     def __init__(self, port: int, process: subprocess.Popen[bytes]) -> None:
         self.port = port
@@ -138,43 +113,8 @@ def daphne(django_db_setup: Any, django_db_blocker: Any) -> Iterator[Daphne]:
     """daphne serving routing_service.asgi:application on an ephemeral port, for the module."""
     with django_db_blocker.unblock():
         env = child_env()
-    port = _free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "daphne",
-            "-b",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "routing_service.asgi:application",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                break
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                err = process.stderr.read().decode() if process.stderr else ""
-                process.kill()
-                raise RuntimeError(f"daphne did not start: {err}") from None
-            time.sleep(0.1)
-    try:
+    with serving_asgi(env) as (port, process):
         yield Daphne(port, process)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 # --- chats made through the product's own inbound path ----------------------------------------

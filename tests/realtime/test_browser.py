@@ -11,9 +11,7 @@ Python API; nothing is downloaded. Screenshots go to test-artifacts/realtime/.
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -22,7 +20,7 @@ from typing import Any
 import httpx
 import pytest
 import redis
-from django.db import connection, connections
+from django.db import connections
 
 from realtime.events import agent_group
 from realtime.publish import log_key
@@ -35,61 +33,26 @@ from routing_service.chats.models import (
 )
 from routing_service.ingest.adapters.generic import sign_generic
 from routing_service.tenancy.models import AgentStatus, Company, Role, User
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.support.fixtures import provider_server  # noqa: F401  (a fixture)
-from tests.support.processes import ROOT, child_env, manage, stop
+from tests.support.processes import (
+    ROOT,
+    child_env,
+    daphne,
+    free_port,
+    manage,
+    stop,
+    wait_for_other_sessions_to_end,
+    wait_for_port,
+)
 from tests.support.provider_server import ProviderServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 ARTIFACTS = ROOT / "test-artifacts" / "realtime"
 PASSWORD = "browser-pw-123"
 SECRET = "browser-channel-secret"
 WAIT_MS = 15_000
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                output = stop(process)
-                raise RuntimeError(f"daphne did not start:\n{output}") from None
-            time.sleep(0.05)
-
-
-def _wait_for_other_sessions_to_end(timeout: float = 10) -> None:
-    """PostgreSQL ends a dead child's session a moment after it exits; the test database can
-    only be flushed and dropped once it has."""
-    deadline = time.monotonic() + timeout
-    with connection.cursor() as cursor:
-        while time.monotonic() < deadline:
-            cursor.execute(
-                "SELECT count(*) FROM pg_stat_activity "
-                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-            )
-            row = cursor.fetchone()
-            if not row or row[0] == 0:
-                return
-            time.sleep(0.1)
 
 
 @dataclass
@@ -127,29 +90,20 @@ def stack(transactional_db: Any, redis_client: redis.Redis) -> Iterator[Stack]:
     (tests/realtime/conftest.py), and the router and the worker keep state there.
     """
     env = child_env(ROUTER_BLOCK_MS="100")
-    port = _free_port()
-    daphne = subprocess.Popen(
-        [
-            *(sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port)),
-            "routing_service.asgi:application",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    port = free_port()
+    web = daphne(port, env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     processes = {
-        "daphne": daphne,
+        "daphne": web,
         "router": manage("run_router", "--name=browser-router", env=env),
         "worker": manage("rundramatiq", "--processes", "1", "--threads", "2", env=env),
     }
     try:
-        _wait_for_port(port, daphne)
+        wait_for_port(port, web)
         yield Stack(f"http://127.0.0.1:{port}", processes)
     finally:
         for process in processes.values():
             stop(process)
-        _wait_for_other_sessions_to_end()
+        wait_for_other_sessions_to_end()
 
 
 @dataclass

@@ -8,7 +8,6 @@ import hashlib
 import hmac
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -21,22 +20,16 @@ import pytest
 from realtime.tickets import issue_ticket
 from routing_service.chats.models import Channel
 from routing_service.tenancy.models import User
-from tests.realtime.conftest import ROOT, child_env
 from tests.realtime.wire import dial, next_frame
+from tests.support.processes import ROOT, child_env, free_port, stop, wait_for_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(params=["uvicorn", "daphne"])
 def web(request: pytest.FixtureRequest) -> Iterator[tuple[str, int, subprocess.Popen[bytes]]]:
     """deploy/web.sh on an ephemeral port with ASGI_SERVER set."""
-    port = _free_port()
+    port = free_port()
     env = child_env(ASGI_SERVER=request.param, PORT=str(port), WEB_CONCURRENCY="1")
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     process = subprocess.Popen(
@@ -46,26 +39,11 @@ def web(request: pytest.FixtureRequest) -> Iterator[tuple[str, int, subprocess.P
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                break
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                err = process.stderr.read().decode() if process.stderr else ""
-                pytest.fail(f"{request.param} did not start: {err}")
-            time.sleep(0.1)
+    wait_for_port(port, process)
     try:
         yield request.param, port, process
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process, timeout=15)
 
 
 def _get(url: str) -> tuple[int, bytes]:

@@ -8,9 +8,7 @@ import concurrent.futures
 import datetime as dt
 import json
 import signal
-import socket
 import subprocess
-import sys
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator
@@ -34,7 +32,16 @@ from routing_service.ingest.adapters.generic import sign_generic
 from routing_service.tenancy.actions import create_company, create_user
 from routing_service.tenancy.models import AgentStatus, Role, User
 from sla_engine.models import ChatSLA, SlaTimer
-from tests.support.processes import ROOT, child_env, manage, running, stop, wait_for
+from tests.support.processes import (
+    child_env,
+    daphne,
+    free_port,
+    listening,
+    manage,
+    running,
+    stop,
+    wait_for,
+)
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -43,30 +50,13 @@ COMPANIES = 3
 CLIENTS = 100
 ROUNDS = 12  # messages per client: 1,200 in all
 SECRET = "scale-out-secret"
-DAPHNE = [sys.executable, "-m", "daphne", "-b", "127.0.0.1"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def daphne(port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [*DAPHNE, "-p", str(port), "routing_service.asgi:application"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.STDOUT,
-    )
 
 
 @contextmanager
 def serving(env: dict[str, str], count: int) -> Iterator[list[int]]:
     """`count` daphne processes on free loopback ports (their output is not collected)."""
     ports = [free_port() for _ in range(count)]
-    webs = [daphne(port, env) for port in ports]
+    webs = [daphne(port, env, stderr=subprocess.STDOUT) for port in ports]
     try:
         wait_for(lambda: all(listening(port) for port in ports), 30)
         yield ports
@@ -79,14 +69,6 @@ def serving(env: dict[str, str], count: int) -> Iterator[list[int]]:
             except subprocess.TimeoutExpired:
                 web.kill()
                 web.wait()
-
-
-def listening(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-            return True
-    except OSError:
-        return False
 
 
 def pending(client: redis.Redis) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -14,6 +15,7 @@ from pathlib import Path
 from django.db import connection
 
 ROOT = Path(__file__).resolve().parents[2]
+DAPHNE = (sys.executable, "-m", "daphne", "-b", "127.0.0.1")
 
 
 def child_env(**overrides: str) -> dict[str, str]:
@@ -39,15 +41,15 @@ def manage(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[by
 
 
 def stop(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout: float = 20) -> str:
-    """Signal a child we started and collect its output."""
+    """Signal a child we started and collect its output (what was piped of it)."""
     if process.poll() is None:
         process.send_signal(sig)
     try:
-        out, _ = process.communicate(timeout=timeout)
+        out, err = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         process.kill()
-        out, _ = process.communicate()
-    return out.decode(errors="replace")
+        out, err = process.communicate()
+    return b"".join(part for part in (out, err) if part).decode(errors="replace")
 
 
 @contextmanager
@@ -67,3 +69,74 @@ def wait_for(condition: Callable[[], bool], timeout: float = 60, interval: float
             return
         time.sleep(interval)
     raise AssertionError(f"condition not met within {timeout} s")
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def listening(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    """Until `process` accepts connections on `port`; if it exits or never does, stop it and
+    fail with its output."""
+    deadline = time.monotonic() + timeout
+    while not listening(port):
+        if process.poll() is not None or time.monotonic() > deadline:
+            output = stop(process, timeout=5)
+            raise RuntimeError(f"{process.args!r} did not start:\n{output}")
+        time.sleep(0.05)
+
+
+def daphne(
+    port: int,
+    env: dict[str, str],
+    *,
+    stdout: int = subprocess.DEVNULL,
+    stderr: int = subprocess.PIPE,
+) -> subprocess.Popen[bytes]:
+    """daphne serving the project's ASGI application on 127.0.0.1:`port`."""
+    return subprocess.Popen(
+        [*DAPHNE, "-p", str(port), "routing_service.asgi:application"],
+        cwd=ROOT,
+        env=env,
+        stdout=stdout,
+        stderr=stderr,
+    )
+
+
+@contextmanager
+def serving_asgi(env: dict[str, str]) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
+    """daphne on a free port, accepting connections, until the block ends: (port, process)."""
+    port = free_port()
+    process = daphne(port, env)
+    wait_for_port(port, process)
+    try:
+        yield port, process
+    finally:
+        stop(process, timeout=10)
+
+
+def wait_for_other_sessions_to_end(timeout: float = 10) -> None:
+    """PostgreSQL ends a dead child's session a moment after it exits; the test database can
+    only be flushed and dropped once it has."""
+    deadline = time.monotonic() + timeout
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            row = cursor.fetchone()
+            if not row or row[0] == 0:
+                return
+            time.sleep(0.1)
