@@ -5,6 +5,11 @@ pytest-django imports settings before any conftest runs, so the defaults live he
 
 import os
 
+from tests.support.clock import shift
+
+# Before anything reads the time: the run's clock may be shifted (tests/support/clock.py).
+CLOCK_OFFSET_SECONDS = shift()
+
 # One id per test run, inherited by the processes a test starts (routers, timers, servers), so
 # that concurrent runs on one machine never share a test database or Redis keys.
 RUN_ID = os.environ.setdefault("SWITCHBOARD_TEST_RUN", str(os.getpid()))

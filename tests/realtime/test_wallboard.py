@@ -77,52 +77,76 @@ def chat(
     )
 
 
-@pytest.fixture
-def floor(
-    company_a: Company, channel_a: Channel, make_agent: Callable[..., User], sla_a: None
+def build_floor(
+    company: Company, channel: Channel, make_agent: Callable[..., User], now: dt.datetime
 ) -> dict[str, Any]:
-    """Three agents and five chats of today with known SLA positions (at NOON)."""
+    """Three agents and five chats with known SLA positions at `now`."""
     minute = dt.timedelta(minutes=1)
-    busy = make_agent(company_a, max_chats=2, active_chats=1)
-    make_agent(company_a, status=AgentStatus.AWAY, max_chats=3)
-    make_agent(company_a, status=AgentStatus.OFFLINE, max_chats=3)
+    busy = make_agent(company, max_chats=2, active_chats=1)
+    make_agent(company, status=AgentStatus.AWAY, max_chats=3)
+    make_agent(company, status=AgentStatus.OFFLINE, max_chats=3)
     calm = chat(
-        channel_a,
+        channel,
         "calm",
         status=ConversationStatus.WAITING,
         priority=Priority.URGENT,
+        now=now,
         age=5 * minute,
         first_due_in=5 * minute,
         resolution_due_in=55 * minute,
     )
     close = chat(
-        channel_a,
+        channel,
         "close",
         status=ConversationStatus.WAITING,
         priority=Priority.LOW,
+        now=now,
         age=9 * minute,
         first_due_in=minute,
     )
     late = chat(
-        channel_a, "late", status=ConversationStatus.ASSIGNED, age=11 * minute, first_due_in=-minute
+        channel,
+        "late",
+        status=ConversationStatus.ASSIGNED,
+        age=11 * minute,
+        first_due_in=-minute,
+        now=now,
     )
     ChatAssignment.objects.create(
-        company=company_a,
+        company=company,
         conversation=late,
         agent=busy,
         status=AssignmentStatus.OFFERED,
-        offered_at=NOON - minute,
+        offered_at=now - minute,
     )
     for name, after, met in (("quick", 30, True), ("slow", 90, False)):
         chat(
-            channel_a,
+            channel,
             name,
             status=ConversationStatus.RESOLVED,
+            now=now,
             age=30 * minute,
             answered_after=dt.timedelta(seconds=after),
             met=met,
         )
     return {"calm": calm, "close": close, "late": late, "busy": busy}
+
+
+@pytest.fixture
+def floor(
+    company_a: Company, channel_a: Channel, make_agent: Callable[..., User], sla_a: None
+) -> dict[str, Any]:
+    """The floor at NOON of today: `compute_stats` is given that clock, so "today" is exact."""
+    return build_floor(company_a, channel_a, make_agent, NOON)
+
+
+@pytest.fixture
+def live_floor(
+    company_a: Company, channel_a: Channel, make_agent: Callable[..., User], sla_a: None
+) -> dict[str, Any]:
+    """The floor around the real clock, for paths that read it (the websocket snapshot): built
+    around NOON, the "late" chat would not be due yet before 12:00 UTC."""
+    return build_floor(company_a, channel_a, make_agent, timezone.now())
 
 
 def test_stats_count_queue_agents_offers_sla_and_today(
@@ -164,8 +188,9 @@ def test_stats_of_a_company_without_sla_or_chats(company_b: Company) -> None:
 
 
 async def test_wallboard_snapshot_has_stats_grid_queue_by_priority_and_at_risk(
-    ws: Open, supervisor_a: User, floor: dict[str, Any]
+    ws: Open, supervisor_a: User, live_floor: dict[str, Any]
 ) -> None:
+    floor = live_floor
     sock = await ws(f"/ws/wallboard/?ticket={issue_ticket(supervisor_a)[0]}")
     snapshot = await sock.frame_of("snapshot")
     data = snapshot["data"]
@@ -207,16 +232,19 @@ async def test_stats_are_coalesced_and_sent_only_after_a_change(
             publish_now([make_event(EventType.QUEUE_UPDATED, company_a.pk, {"n": n}, queue=True)])
             await asyncio.sleep(0.01)
 
+    started = time.monotonic()
     task = asyncio.create_task(burst())
     frames = await collect(sock, 1.0)
-    await task
+    await task  # on a loaded machine the burst can outlast the first second
+    frames += await collect(sock, 0.4)  # the interval that covers the burst's tail
+    elapsed = time.monotonic() - started
     stats = [(at, f) for at, f in frames if f["type"] == EventType.WALLBOARD_STATS]
-    assert 2 <= len(stats) <= 7  # one per 200 ms interval at most, not one per event
+    # One per 200 ms interval at most, not one per event.
+    assert 2 <= len(stats) <= elapsed / 0.2 + 1, (len(stats), elapsed)
     gaps = [b[0] - a[0] for a, b in itertools.pairwise(stats)]
     assert all(gap > 0.12 for gap in gaps), gaps
     frames = await collect(sock, 0.8)  # quiet: no change, no stats
-    quiet = [f for _, f in frames if f["type"] == EventType.WALLBOARD_STATS]
-    assert len(quiet) <= 1  # at most the one covering the burst's tail
+    assert not [f for _, f in frames if f["type"] == EventType.WALLBOARD_STATS]
 
 
 async def test_one_process_computes_per_interval(company_a: Company) -> None:
