@@ -16,6 +16,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from routing_service.observability.logging import configure_logging
+from routing_service.outbound.destinations import parse_allowed_hosts
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("SWITCHBOARD_VAR_DIR", BASE_DIR / "var"))
@@ -278,6 +279,15 @@ PRESENCE_TIMEOUT_SECONDS = env_int("PRESENCE_TIMEOUT_SECONDS", 30, minimum=2)
 PRESENCE_GRACE_SECONDS = env_int("PRESENCE_GRACE_SECONDS", 20, minimum=0)
 PRESENCE_CHECK_INTERVAL_MS = env_int("PRESENCE_CHECK_INTERVAL_MS", 1000, minimum=50)
 EVENT_LOG_MAXLEN = env_int("EVENT_LOG_MAXLEN", 10_000, minimum=100)
+
+# --- Outbound calls (routing_service/outbound/destinations.py) -------------------------------
+# Hosts (or host:port) that replies may reach although they are loopback, private or otherwise
+# not public addresses: on-premise providers, a local test receiver. Empty: public only.
+OUTBOUND_ALLOWED_HOSTS = env_list("OUTBOUND_ALLOWED_HOSTS", [])
+try:
+    parse_allowed_hosts(OUTBOUND_ALLOWED_HOSTS)
+except ValueError as _exc:
+    raise ImproperlyConfigured(f"OUTBOUND_ALLOWED_HOSTS: {_exc}") from None
 
 # --- Auth ----------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

@@ -64,9 +64,8 @@ def deliver_message(message_id: int) -> None:
         return
     except Exception as exc:
         # A bug or a database error: record it, free the lease, let dramatiq retry and log it.
-        delivery.mark_failed(
-            message_id, f"Internal error: {type(exc).__name__}: {exc}"[:300], final=False
-        )
+        # Only the exception's type: its text could quote anything, and agents read this.
+        delivery.mark_failed(message_id, f"Internal error ({type(exc).__name__}).", final=False)
         raise
     delivery.mark_sent(message_id, result.provider_message_id)
 
