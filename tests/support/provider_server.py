@@ -248,12 +248,15 @@ class ProviderServer:
                 except Exception as exc:  # a broken test handler should fail loudly, not hang
                     reply = Reply(599, f"handler error: {exc!r}")
                 payload, headers = reply.encoded()
-                self.send_response(reply.status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
+                try:
+                    self.send_response(reply.status)
+                    for name, value in headers.items():
+                        self.send_header(name, value)
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                except (BrokenPipeError, ConnectionResetError):
+                    self.close_connection = True  # the client gave up (or was killed) first
 
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
 
