@@ -26,8 +26,13 @@ while :; do
   child=$!
   status=0
   wait "$child" || status=$?
-  # A trapped signal ends `wait` early (status > 128): wait on until the workers have exited.
-  while kill -0 "$child" 2>/dev/null; do wait "$child" || status=$?; done
+  if [ "$stopping" -eq 1 ]; then
+    # The trapped signal ended `wait` early: wait again, for the workers' own exit status
+    # (127: the first wait had already collected it).
+    final=0
+    wait "$child" 2>/dev/null || final=$?
+    if [ "$final" -ne 127 ]; then status=$final; fi
+  fi
   child=0
   if [ "$stopping" -eq 1 ]; then exit "$status"; fi
   printf '%s worker.sh: rundramatiq exited with status %s; restarting in %ss\n' \
