@@ -27,6 +27,7 @@ import itertools
 import json
 import re
 import ssl
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -114,6 +115,7 @@ class ProviderServer:
         self._counter = itertools.count(1)
         self._httpd = ThreadingHTTPServer((host, port), self._make_handler())
         self._httpd.daemon_threads = True
+        self._httpd.handle_error = self._handle_error  # type: ignore[method-assign]
         self._scheme = "http"
         if ssl_context is not None:
             # The handshake happens in the request's thread (first read), not in accept().
@@ -155,6 +157,12 @@ class ProviderServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    def _handle_error(self, request: Any, client_address: Any) -> None:
+        """Quiet about clients that hung up or failed the TLS handshake; loud otherwise."""
+        error = sys.exc_info()[1]
+        if not isinstance(error, ssl.SSLError | ConnectionError | TimeoutError):
+            ThreadingHTTPServer.handle_error(self._httpd, request, client_address)
 
     # --- behaviour -----------------------------------------------------------------------------
 
