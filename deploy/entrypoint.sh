@@ -10,7 +10,10 @@
 #              timer per interval enqueues roll_up_chat_metrics, see sla_engine/timer.py);
 #              kept as a name so a deployment can say what it runs, not a second process
 #   presence   manage.py run_presence
-#   worker     manage.py rundramatiq --processes 1 --threads 4 (every queue)
+#   worker     manage.py rundramatiq --processes 1 --threads 4 (every queue). When a worker
+#              child dies dramatiq stops and exits non-zero; the container's restart policy
+#              (compose, Kubernetes) starts it again. The Procfile runs deploy/worker.sh, which
+#              restarts it in place (honcho would otherwise stop every process).
 #   migrate    manage.py migrate --noinput, then exit (one-shot, before the others start)
 #   health <role>   probe used by docker-compose and Kubernetes (exit 0 = healthy)
 #   manage ...      any manage.py command (createsuperuser, dead_letters, ...)
@@ -44,6 +47,9 @@ redis_urls = {os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")}
 for name in ("STREAM_REDIS_URL", "CHANNEL_LAYER_REDIS_URL", "CACHE_REDIS_URL", "DRAMATIQ_REDIS_URL"):
     if os.environ.get(name):
         redis_urls.add(os.environ[name])
+broker_url = os.environ.get("DRAMATIQ_BROKER_URL", "")
+if broker_url.startswith(("redis", "unix")):
+    redis_urls.add(broker_url)
 database_url = os.environ.get("DATABASE_URL", "")
 
 
@@ -70,8 +76,20 @@ def redis_ok() -> str | None:
     return None
 
 
+def rabbitmq_ok() -> str | None:
+    if not broker_url.startswith("amqp"):
+        return None
+    import pika
+
+    try:
+        pika.BlockingConnection(pika.URLParameters(broker_url)).close()
+    except Exception as exc:
+        return f"RabbitMQ {broker_url.rsplit('@', 1)[-1]}: {exc!r}"
+    return None
+
+
 while True:
-    problem = postgres_ok() or redis_ok()
+    problem = postgres_ok() or redis_ok() or rabbitmq_ok()
     if problem is None:
         sys.exit(0)
     if time.monotonic() > deadline:

@@ -16,6 +16,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from routing_service.observability.logging import configure_logging
+from routing_service.outbound.destinations import parse_allowed_hosts
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("SWITCHBOARD_VAR_DIR", BASE_DIR / "var"))
@@ -208,14 +209,54 @@ CHANNEL_LAYERS = {
     }
 }
 
+# --- dramatiq (docs/operations.md "Workers") ---------------------------------------------------
+# redis:// (default: DRAMATIQ_REDIS_URL) or amqp:// for RabbitMQ (isolate deployments by vhost).
+DRAMATIQ_BROKER_URL = os.environ.get("DRAMATIQ_BROKER_URL", "").strip() or DRAMATIQ_REDIS_URL
+_broker_scheme = urlsplit(DRAMATIQ_BROKER_URL).scheme
+if _broker_scheme not in {"redis", "rediss", "unix", "amqp", "amqps"}:
+    raise ImproperlyConfigured(
+        "DRAMATIQ_BROKER_URL must be a redis://, rediss://, unix://, amqp:// or amqps:// URL"
+    )
+# Redis broker: a worker that sent no command for this long (ms) is dead, and the messages it
+# had fetched are put back on their queues by the next "maintenance" pass, which runs on this
+# many commands out of a million. Live workers poll every queue about once a second, so 15 s and
+# 250000 requeue a killed worker's jobs some 15-25 s after its death (dramatiq's defaults, 60 s
+# and 1000, took up to ~10 minutes). Dead-lettered messages are kept DEAD_MESSAGE_TTL_MS.
+DRAMATIQ_HEARTBEAT_TIMEOUT_MS = env_int("DRAMATIQ_HEARTBEAT_TIMEOUT_MS", 15_000, minimum=2_000)
+DRAMATIQ_MAINTENANCE_CHANCE = env_int("DRAMATIQ_MAINTENANCE_CHANCE", 250_000, minimum=1)
+if DRAMATIQ_MAINTENANCE_CHANCE > 1_000_000:
+    raise ImproperlyConfigured("DRAMATIQ_MAINTENANCE_CHANCE is out of a million: at most 1000000")
+DRAMATIQ_DEAD_MESSAGE_TTL_MS = env_int(
+    "DRAMATIQ_DEAD_MESSAGE_TTL_MS", 7 * 24 * 3600 * 1000, minimum=60_000
+)
+if _broker_scheme.startswith("amqp"):
+    # RabbitMQ requeues a dead worker's unacknowledged messages as soon as its connection
+    # closes; publisher confirms make `send()` return only once the broker has the message.
+    _broker: dict[str, Any] = {
+        "BROKER": "dramatiq.brokers.rabbitmq.RabbitmqBroker",
+        "OPTIONS": {"url": DRAMATIQ_BROKER_URL, "confirm_delivery": True},
+    }
+else:
+    _broker = {
+        "BROKER": "dramatiq.brokers.redis.RedisBroker",
+        "OPTIONS": {
+            "url": DRAMATIQ_BROKER_URL,
+            "namespace": f"{REDIS_KEY_PREFIX}:dramatiq",
+            "heartbeat_timeout": DRAMATIQ_HEARTBEAT_TIMEOUT_MS,
+            "maintenance_chance": DRAMATIQ_MAINTENANCE_CHANCE,
+            "dead_message_ttl": DRAMATIQ_DEAD_MESSAGE_TTL_MS,
+        },
+    }
 DRAMATIQ_BROKER = {
-    "BROKER": "dramatiq.brokers.redis.RedisBroker",
-    "OPTIONS": {"url": DRAMATIQ_REDIS_URL, "namespace": f"{REDIS_KEY_PREFIX}:dramatiq"},
+    **_broker,
     "MIDDLEWARE": [
         "dramatiq.middleware.AgeLimit",
         "dramatiq.middleware.TimeLimit",
         "dramatiq.middleware.Callbacks",
         "dramatiq.middleware.Retries",
+        # The running task's message id: a delivery that was cut short by its worker's death
+        # is taken over by the redelivered task at once (routing_service/outbound/delivery.py).
+        "dramatiq.middleware.CurrentMessage",
         "django_dramatiq.middleware.DbConnectionsMiddleware",
         # Worker metrics on dramatiq_prom_port (9191), see docs/observability.md.
         "routing_service.observability.dramatiq.Prometheus",
@@ -278,6 +319,15 @@ PRESENCE_TIMEOUT_SECONDS = env_int("PRESENCE_TIMEOUT_SECONDS", 30, minimum=2)
 PRESENCE_GRACE_SECONDS = env_int("PRESENCE_GRACE_SECONDS", 20, minimum=0)
 PRESENCE_CHECK_INTERVAL_MS = env_int("PRESENCE_CHECK_INTERVAL_MS", 1000, minimum=50)
 EVENT_LOG_MAXLEN = env_int("EVENT_LOG_MAXLEN", 10_000, minimum=100)
+
+# --- Outbound calls (routing_service/outbound/destinations.py) -------------------------------
+# Hosts (or host:port) that replies may reach although they are loopback, private or otherwise
+# not public addresses: on-premise providers, a local test receiver. Empty: public only.
+OUTBOUND_ALLOWED_HOSTS = env_list("OUTBOUND_ALLOWED_HOSTS", [])
+try:
+    parse_allowed_hosts(OUTBOUND_ALLOWED_HOSTS)
+except ValueError as _exc:
+    raise ImproperlyConfigured(f"OUTBOUND_ALLOWED_HOSTS: {_exc}") from None
 
 # --- Auth ----------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

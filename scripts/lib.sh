@@ -104,6 +104,24 @@ ensure_postgres() {
   pg_answers || { echo "PostgreSQL does not answer on 127.0.0.1:5432" >&2; exit 1; }
 }
 
+rabbitmq_answers() {
+  "$VENV/bin/python" - <<'PY' 2>/dev/null
+import pika
+pika.BlockingConnection(pika.URLParameters("amqp://guest:guest@127.0.0.1:5672/%2F?connection_attempts=1&socket_timeout=2")).close()
+PY
+}
+
+ensure_rabbitmq() {
+  # tests/outbound checks the RabbitMQ broker option (DRAMATIQ_BROKER_URL=amqp://) against a
+  # real server on 127.0.0.1:5672 (guest/guest); each run uses a vhost of its own (rabbitmqctl).
+  if rabbitmq_answers; then return 0; fi
+  apt_install rabbitmq-server rabbitmq-server
+  log "starting RabbitMQ"
+  rabbitmq-server -detached >/dev/null 2>&1 || true
+  for _ in $(seq 120); do rabbitmq_answers && return 0; sleep 0.5; done
+  echo "RabbitMQ does not answer on 127.0.0.1:5672" >&2; exit 1
+}
+
 ensure_chromium() {
   apt_install /usr/bin/chromium chromium fonts-liberation
 }

@@ -19,6 +19,9 @@ os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/14")
 os.environ.setdefault("REDIS_KEY_PREFIX", f"sbtest{RUN_ID}")
 os.environ.setdefault("DATABASE_POOL", "false")
 os.environ.setdefault("SWITCHBOARD_VAR_DIR", os.path.join(os.getcwd(), "var", "test"))
+# The provider stand-in (tests/support/provider_server.py) listens on 127.0.0.1: replies may
+# reach it. Tests of the address rules set OUTBOUND_ALLOWED_HOSTS themselves.
+os.environ.setdefault("OUTBOUND_ALLOWED_HOSTS", "127.0.0.1")
 
 from routing_service.settings import *  # noqa: E402, F403
 

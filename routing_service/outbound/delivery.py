@@ -7,9 +7,13 @@ only writes of a message's delivery fields, and each publishes the updated messa
 (`chat.message`) to the agents who see the chat once it changes state.
 
 Every step is conditional on the state it expects, under the message's row lock, so a worker
-that runs late or twice changes nothing. A claim is a lease in the message's metadata: while
-one worker is talking to the provider, a duplicate of the task (Redis delivers at least once)
-waits instead of sending a second copy; a worker that died mid-send frees it when it expires.
+that runs late or twice changes nothing. A claim is a lease in the message's metadata, naming
+the task (dramatiq message id) that holds it: while one worker is talking to the provider, a
+*duplicate* task waits instead of sending a second copy. The *same* task coming back while its
+lease is live means the broker gave it up for lost — its worker died mid-send (the broker
+redelivers only the unacknowledged messages of dead workers) or its time limit cut it short —
+so it takes the lease over at once instead of waiting out the 90 s. The provider may then see
+the reply twice; both carry the same `Idempotency-Key` (generic) so the receiver can drop one.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from routing_service.tenancy.models import User
 logger = logging.getLogger(__name__)
 
 LEASE_KEY = "delivery_lease_until"
+LEASE_TASK_KEY = "delivery_lease_task"
 # Longer than the actor's time limit (60 s), so a slow attempt is never overlapped by another.
 LEASE_SECONDS = 90.0
 MAX_ERROR_LENGTH = 2000
@@ -61,12 +66,15 @@ def lock_message(message_id: int) -> Message | None:
     return Message.objects.unscoped().select_for_update().filter(pk=message_id).first()
 
 
-def begin_attempt(message_id: int, *, now: float | None = None) -> OutboundMessage | None:
+def begin_attempt(
+    message_id: int, *, now: float | None = None, task_id: str | None = None
+) -> OutboundMessage | None:
     """Claim a pending outbound message for one attempt and return what the client needs.
 
-    Returns None when there is nothing to do: the message is gone, inbound, already sent or
-    failed for good (a re-sent task is a no-op), or its channel was disabled (then it is failed
-    here). Raises DeliveryBusy while another worker's lease on it is live.
+    `task_id` is the dramatiq message id of the running task. Returns None when there is
+    nothing to do: the message is gone, inbound, already sent or failed for good (a re-sent
+    task is a no-op), or its channel was disabled (then it is failed here). Raises DeliveryBusy
+    while another task's lease on it is live; a live lease of `task_id` itself is taken over.
     """
     now = time.time() if now is None else now
     with transaction.atomic():
@@ -79,13 +87,25 @@ def begin_attempt(message_id: int, *, now: float | None = None) -> OutboundMessa
             return None
         lease = message.metadata.get(LEASE_KEY)
         if isinstance(lease, int | float) and lease > now:
-            raise DeliveryBusy(lease - now)
+            holder = message.metadata.get(LEASE_TASK_KEY)
+            if task_id is None or holder != task_id:
+                raise DeliveryBusy(lease - now)
+            logger.warning(
+                "message %s: task %s was redelivered during its own attempt (its worker died "
+                "or timed out); sending again",
+                message_id,
+                task_id,
+            )
         channel = Channel.objects.unscoped().get(pk=message.channel_id)
         if not channel.is_active:
             _finish(message, "The channel is disabled.", final=True)
             return None
         message.delivery_attempts += 1
-        message.metadata = {**message.metadata, LEASE_KEY: now + LEASE_SECONDS}
+        message.metadata = {
+            **message.metadata,
+            LEASE_KEY: now + LEASE_SECONDS,
+            LEASE_TASK_KEY: task_id,
+        }
         message.save(update_fields=["delivery_attempts", "metadata"])
         return _outbound(message, channel)
 
@@ -198,7 +218,9 @@ def _finish(message: Message, error: str, final: bool) -> None:
 
 
 def _without_lease(message: Message) -> dict[str, object]:
-    return {k: v for k, v in (message.metadata or {}).items() if k != LEASE_KEY}
+    return {
+        k: v for k, v in (message.metadata or {}).items() if k not in (LEASE_KEY, LEASE_TASK_KEY)
+    }
 
 
 def _clip(error: str) -> str:

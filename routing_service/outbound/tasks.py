@@ -13,7 +13,10 @@ client, record the outcome. The actor only decides what the outcome means for dr
 * the last retry failing → dramatiq sends `deliver_message_exhausted`, which fails the message.
 
 Retrying is safe because every run re-reads the message and does nothing unless it is still
-pending. Runs on the "outbound" queue, which `rundramatiq` consumes with the others.
+pending. A worker killed mid-attempt leaves the task unacknowledged: the broker redelivers it
+(Redis: after DRAMATIQ_HEARTBEAT_TIMEOUT_MS and a maintenance pass; RabbitMQ: when the
+connection drops) and the redelivered task takes over its own lease (`delivery.py`). Runs on
+the "outbound" queue, which `rundramatiq` consumes with the others.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import logging
 from typing import Any
 
 import dramatiq
+from dramatiq.middleware import CurrentMessage
 
 from routing_service.outbound import delivery
 from routing_service.outbound.clients import DeliveryError, RetryableError, client_for, deliver
@@ -46,8 +50,11 @@ TIME_LIMIT_MS = 60_000
 )
 def deliver_message(message_id: int) -> None:
     """Make one delivery attempt for an outbound message (see the module docstring)."""
+    current = CurrentMessage.get_current_message()
     try:
-        outbound = delivery.begin_attempt(message_id)
+        outbound = delivery.begin_attempt(
+            message_id, task_id=current.message_id if current else None
+        )
     except delivery.DeliveryBusy as busy:
         raise dramatiq.Retry(str(busy), delay=_delay_ms(busy.retry_after)) from None
     if outbound is None:
@@ -64,9 +71,8 @@ def deliver_message(message_id: int) -> None:
         return
     except Exception as exc:
         # A bug or a database error: record it, free the lease, let dramatiq retry and log it.
-        delivery.mark_failed(
-            message_id, f"Internal error: {type(exc).__name__}: {exc}"[:300], final=False
-        )
+        # Only the exception's type: its text could quote anything, and agents read this.
+        delivery.mark_failed(message_id, f"Internal error ({type(exc).__name__}).", final=False)
         raise
     delivery.mark_sent(message_id, result.provider_message_id)
 

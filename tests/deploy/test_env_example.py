@@ -22,7 +22,7 @@ def test_every_setting_read_from_the_environment_is_explained() -> None:
 def test_every_variable_the_deploy_scripts_read_is_explained() -> None:
     """The entrypoint and the web script's knobs (ASGI_SERVER, WEB_CONCURRENCY, ...) too."""
     names: set[str] = set()
-    for script in ("entrypoint.sh", "web.sh"):
+    for script in ("entrypoint.sh", "web.sh", "worker.sh"):
         text = (DEPLOY / script).read_text()
         names |= set(re.findall(r"\$\{([A-Z][A-Z0-9_]+)(?::-|:\?|\})", text))
         names |= set(re.findall(r"os\.environ(?:\.get)?[(\[]\s*[\"']([A-Z][A-Z0-9_]+)", text))

@@ -60,7 +60,8 @@ def test_entrypoint_roles_run_the_procfile_commands() -> None:
         if role == "web":  # the same script (server chosen by ASGI_SERVER), every interface
             assert words == ["deploy/web.sh", "127.0.0.1"]
             assert entry == '"$APP_DIR/deploy/web.sh" 0.0.0.0'
-        elif role == "worker":
+        elif role == "worker":  # the Procfile adds the restart loop the containers do not need
+            assert words[0] == "deploy/worker.sh"
             assert entry.startswith("python manage.py rundramatiq --processes")
             assert "DRAMATIQ_PROCESSES:-1" in entry and "DRAMATIQ_THREADS:-4" in entry
         else:

@@ -35,6 +35,24 @@ def test_an_attempt_is_claimed_once_until_its_lease_expires(make_chat: MakeChat)
     assert fresh(reply).delivery_attempts == 2
 
 
+def test_the_same_task_redelivered_takes_over_its_own_lease(make_chat: MakeChat) -> None:
+    """The broker redelivers a task only when its worker is gone: no waiting out the lease."""
+    reply = make_chat("generic", CONFIG).reply()
+
+    delivery.begin_attempt(reply.pk, now=1000.0, task_id="task-1")
+    with pytest.raises(delivery.DeliveryBusy):
+        delivery.begin_attempt(reply.pk, now=1005.0, task_id="task-2")  # a duplicate task
+    with pytest.raises(delivery.DeliveryBusy):
+        delivery.begin_attempt(reply.pk, now=1005.0)  # no task id: nothing to compare
+    again = delivery.begin_attempt(reply.pk, now=1005.0, task_id="task-1")
+
+    assert again is not None
+    message = fresh(reply)
+    assert message.delivery_attempts == 2
+    assert message.metadata[delivery.LEASE_TASK_KEY] == "task-1"
+    assert message.metadata[delivery.LEASE_KEY] == 1005.0 + delivery.LEASE_SECONDS
+
+
 def test_the_claim_carries_what_the_client_needs(make_chat: MakeChat) -> None:
     chat = make_chat("generic", CONFIG)
     reply = chat.reply("Hello Ada")

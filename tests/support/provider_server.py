@@ -12,6 +12,9 @@ answers like the provider whose path was called, so a channel whose `api_base_ur
     server.requests[-1].json()
     server.stop()
 
+`ProviderServer(ssl_context=ctx)` serves HTTPS with the context's certificate (tests of TLS
+name checks make one with trustme).
+
 Default answers: Twilio `POST …/Messages.json` → 201 `{"sid": "SM…"}`; WhatsApp
 `POST …/<phone id>/messages` → 200 `{"messages": [{"id": "wamid.…"}]}`; Telegram
 `POST …/bot<token>/sendMessage` → 200 `{"ok": true, "result": {"message_id", "chat"}}`;
@@ -23,6 +26,8 @@ from __future__ import annotations
 import itertools
 import json
 import re
+import ssl
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -100,7 +105,9 @@ def provider_like(request: RecordedRequest, n: int) -> Reply:
 
 
 class ProviderServer:
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self, host: str = "127.0.0.1", port: int = 0, *, ssl_context: ssl.SSLContext | None = None
+    ) -> None:
         self._lock = threading.Condition()
         self._requests: list[RecordedRequest] = []
         self._failures: list[Reply] = []
@@ -108,6 +115,14 @@ class ProviderServer:
         self._counter = itertools.count(1)
         self._httpd = ThreadingHTTPServer((host, port), self._make_handler())
         self._httpd.daemon_threads = True
+        self._httpd.handle_error = self._handle_error  # type: ignore[method-assign]
+        self._scheme = "http"
+        if ssl_context is not None:
+            # The handshake happens in the request's thread (first read), not in accept().
+            self._httpd.socket = ssl_context.wrap_socket(
+                self._httpd.socket, server_side=True, do_handshake_on_connect=False
+            )
+            self._scheme = "https"
         self._thread: threading.Thread | None = None
 
     # --- life cycle ----------------------------------------------------------------------------
@@ -116,7 +131,11 @@ class ProviderServer:
     def url(self) -> str:
         """The base URL, e.g. "http://127.0.0.1:54321" (no trailing slash)."""
         host, port = self._httpd.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return f"{self._scheme}://{host!s}:{port}"
+
+    @property
+    def port(self) -> int:
+        return int(self._httpd.server_address[1])
 
     def start(self) -> Self:
         if self._thread is None:
@@ -138,6 +157,12 @@ class ProviderServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    def _handle_error(self, request: Any, client_address: Any) -> None:
+        """Quiet about clients that hung up or failed the TLS handshake; loud otherwise."""
+        error = sys.exc_info()[1]
+        if not isinstance(error, ssl.SSLError | ConnectionError | TimeoutError):
+            ThreadingHTTPServer.handle_error(self._httpd, request, client_address)
 
     # --- behaviour -----------------------------------------------------------------------------
 
@@ -231,12 +256,15 @@ class ProviderServer:
                 except Exception as exc:  # a broken test handler should fail loudly, not hang
                     reply = Reply(599, f"handler error: {exc!r}")
                 payload, headers = reply.encoded()
-                self.send_response(reply.status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
+                try:
+                    self.send_response(reply.status)
+                    for name, value in headers.items():
+                        self.send_header(name, value)
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                except (BrokenPipeError, ConnectionResetError):
+                    self.close_connection = True  # the client gave up (or was killed) first
 
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
 

@@ -1,5 +1,7 @@
 """Inboxes. Secrets go in and never come out: `secret` is write-only and credentials inside
-`config` are masked in every answer."""
+`config` are masked in every answer. The URLs replies are sent to (`config.callback_url`,
+`config.api_base_url`) must reach a public address (routing_service/outbound/destinations.py):
+checked here when saved, and again by the outbound transport on every connection."""
 
 from __future__ import annotations
 
@@ -10,6 +12,8 @@ from rest_framework import serializers
 from routing_service.api.serializers.base import TenantModelSerializer
 from routing_service.chats import provisioning
 from routing_service.chats.models import Channel, Provider
+from routing_service.outbound import destinations
+from routing_service.outbound.transport import allowed_hosts
 
 MAX_BODY_LIMIT = 16 * 1024 * 1024
 
@@ -100,9 +104,34 @@ class ChannelSerializer(TenantModelSerializer[Channel]):
             if instance is not None and isinstance(config, dict):
                 config = provisioning.unmask_config(config, instance.config or {})
             config_errors = provisioning.validate_channel_config(provider, config)
+            config_errors.update(_destination_errors(provider, config, config_errors))
             if config_errors:
                 errors["config"] = config_errors
             attrs["config"] = config
         if errors:
             raise serializers.ValidationError(errors)
         return attrs
+
+
+def _destination_errors(
+    provider: str, config: Any, errors: dict[str, list[str]]
+) -> dict[str, list[str]]:
+    """Errors for the config URLs whose host is not a public address (or allowed by name)."""
+    if not isinstance(config, dict):
+        return {}
+    spec = provisioning.PROVIDER_CONFIG.get(provider, provisioning.ConfigSpec())
+    found: dict[str, list[str]] = {}
+    for key in spec.urls:
+        value = config.get(key)
+        if key in errors or not isinstance(value, str) or not value:
+            continue
+        try:
+            destinations.check_url(value, allowed_hosts())
+        except ValueError:
+            found[key] = ["Enter a valid URL."]
+        except destinations.UnsafeDestination as exc:
+            found[key] = [
+                f"Replies cannot be sent to {exc.host}: it is {exc.reason}. Use a public "
+                "address, or ask the operator to list the host in OUTBOUND_ALLOWED_HOSTS."
+            ]
+    return found

@@ -8,7 +8,14 @@ credentials the same way:
 * connection errors, timeouts, 408, 429 and 5xx raise `RetryableError` (with the server's
   `Retry-After`, if it sent one) — the actor raises so dramatiq retries with backoff;
 * every other non-2xx, a redirect and a bad channel configuration raise a final
-  `DeliveryError` — retrying cannot help, the message is marked failed at once.
+  `DeliveryError` — retrying cannot help, the message is marked failed at once;
+* a URL whose host is not a public address (`destinations.py`) is refused before connecting,
+  as a final `ConfigurationError`.
+
+The error text is stored on the message and shown to agents, so it never carries the remote
+answer's body (a callback URL pointed at an internal service would read it back to us): only
+the status code, the provider's numeric error code and a short reason from a fixed vocabulary.
+The body's first bytes go to the server log, for operators.
 """
 
 from __future__ import annotations
@@ -26,6 +33,8 @@ from urllib.parse import urlsplit
 
 import httpx
 import msgspec
+
+from routing_service.outbound.transport import GuardedTransport, network_reason, refused_reason
 
 logger = logging.getLogger(__name__)
 
@@ -125,13 +134,17 @@ class SendResult:
 
 @dataclass(frozen=True)
 class ErrorDetails:
-    """A provider's reading of its own error body.
+    """A provider's reading of its own error body, in our words.
 
+    `reason` comes from the client's fixed vocabulary ("" when it knows none: the status
+    decides), never from the body's text; `code` is the provider's numeric error code.
     `retryable` overrides the status-code rule when the provider knows better (WhatsApp's rate
     limits arrive as 400s); `retry_after` is a hint carried in the body (Telegram).
     """
 
-    description: str
+    reason: str = ""
+    code: int | None = None
+    code_label: str = ""
     retryable: bool | None = None
     retry_after: float | None = None
 
@@ -195,12 +208,13 @@ def json_headers(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     return headers
 
 
-def first_text(*values: Any) -> str:
-    """The first non-empty string among `values` (error bodies vary by endpoint and version)."""
-    for value in values:
-        if isinstance(value, str | int) and not isinstance(value, bool) and str(value).strip():
-            return str(value).strip()
-    return ""
+def error_code(value: Any) -> int | None:
+    """A provider's numeric error code, or None for anything that is not a plain number."""
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 10**9:
+        return value
+    return None
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
@@ -234,14 +248,44 @@ def _clip(text: str) -> str:
 # --- HTTP ---------------------------------------------------------------------------------------
 
 
+# Fixed reasons for statuses, so an answer's body never has to speak for it.
+STATUS_REASONS = {
+    400: "bad request",
+    401: "authentication refused",
+    402: "payment required",
+    403: "forbidden",
+    404: "not found",
+    405: "method not allowed",
+    408: "request timeout",
+    409: "conflict",
+    410: "gone",
+    413: "request too large",
+    415: "unsupported media type",
+    422: "request refused",
+    429: "rate limited",
+    500: "server error",
+    502: "bad gateway",
+    503: "service unavailable",
+    504: "gateway timeout",
+}
+
+
+def status_reason(status: int) -> str:
+    if status in STATUS_REASONS:
+        return STATUS_REASONS[status]
+    return "server error" if status >= 500 else "request refused"
+
+
 @functools.cache
 def http_client() -> httpx.Client:
     """One pooled client per process; httpx clients may be shared between worker threads.
 
-    Redirects are not followed: a provider API does not redirect a POST, and following one
-    would send the signed body or credentials somewhere the admin did not configure.
+    It connects only to checked addresses (`transport.GuardedTransport`). Redirects are not
+    followed: a provider API does not redirect a POST, and following one would send the signed
+    body or credentials to a host nobody checked or configured.
     """
     return httpx.Client(
+        transport=GuardedTransport(),
         timeout=httpx.Timeout(TOTAL_TIMEOUT, connect=CONNECT_TIMEOUT),
         follow_redirects=False,
         headers={"User-Agent": USER_AGENT},
@@ -287,8 +331,15 @@ def execute(
         reason = redact(str(exc), request.sensitive)
         raise ConfigurationError(_clip(f"Invalid provider URL: {reason}")) from None
     except httpx.TransportError as exc:
-        reason = redact(str(exc) or type(exc).__name__, request.sensitive)
-        raise RetryableError(_clip(f"Connection failed: {reason}")) from None
+        refused = refused_reason(exc)
+        if refused is not None:
+            raise ConfigurationError(
+                _clip(
+                    f"Refused to connect to {refused.host}: {refused.reason} "
+                    "(outbound calls reach public addresses only)."
+                )
+            ) from None
+        raise RetryableError(f"Connection failed ({network_reason(exc)}).") from None
 
 
 def deliver(
@@ -312,13 +363,25 @@ def deliver(
                 message.message_id,
             )
         return SendResult(provider_id, status)
+    # For operators only (the log): the stored error below never repeats the body.
+    logger.warning(
+        "%s answered HTTP %s to message %s; body starts %r",
+        client.provider,
+        status,
+        message.message_id,
+        redact(response.body[:200].decode("utf-8", "replace"), request.sensitive),
+    )
     raise failure(client, response, request.sensitive)
 
 
 def failure(
     client: ProviderClient, response: ProviderResponse, sensitive: Iterable[str] = ()
 ) -> DeliveryError:
-    """The error for a non-2xx answer: retryable for 408/429/5xx unless the provider says."""
+    """The error for a non-2xx answer: retryable for 408/429/5xx unless the provider says.
+
+    Its text is the status, a reason from a fixed vocabulary and the provider's error code:
+    nothing of the answer's body.
+    """
     status = response.status_code
     if 300 <= status < 400:
         return DeliveryError(
@@ -328,9 +391,9 @@ def failure(
     retryable = details.retryable
     if retryable is None:
         retryable = status in RETRYABLE_STATUSES or status >= 500
-    text = f"{client.provider} answered HTTP {status}"
-    if details.description:
-        text += f": {details.description}"
+    text = f"{client.provider} answered HTTP {status}: {details.reason or status_reason(status)}"
+    if details.code is not None:
+        text += f" ({details.code_label or client.provider} error {details.code})"
     text = _clip(redact(text, sensitive))
     if retryable:
         retry_after = parse_retry_after(response.headers.get("retry-after"))

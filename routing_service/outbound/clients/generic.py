@@ -5,7 +5,9 @@ The signature is the inbound scheme turned around (`X-Switchboard-Timestamp`,
 verifies our replies with the code it already uses to sign its webhooks to us. The timestamp is
 the attempt's, not the reply's: a retry minutes later must still pass the receiver's 300 s window.
 `message_id` ("sb-<id>", also sent as `Idempotency-Key`) stays the same on every attempt so the
-receiver can drop a copy that a timeout made us send twice; it is also the stored provider id.
+receiver can drop a copy that a timeout or a dead worker made us send twice; it is also the
+stored provider id. A failed callback is described by its status alone: the receiver's body is
+never stored (it could be any service the URL points at).
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ from .base import (
     OutboundMessage,
     PreparedRequest,
     ProviderResponse,
-    first_text,
     json_body,
     json_headers,
     required,
@@ -77,12 +78,5 @@ class GenericClient:
         return our_message_id(message.message_id)
 
     def error_details(self, response: ProviderResponse) -> ErrorDetails:
-        data = response.json()
-        if isinstance(data, dict):
-            detail = data.get("error")
-            if isinstance(detail, dict):
-                detail = first_text(detail.get("message"), detail.get("detail"))
-            text = first_text(detail, data.get("detail"), data.get("message"))
-            if text:
-                return ErrorDetails(text)
-        return ErrorDetails(response.body[:200].decode("utf-8", "replace").strip())
+        # A callback receiver has no error vocabulary of its own: the status says it all.
+        return ErrorDetails()

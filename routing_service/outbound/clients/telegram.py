@@ -8,7 +8,8 @@ The chat is the one the customer last wrote from (the prefix of their latest inb
 message's id); the client id "telegram:<user id>" is the fallback, which is the same chat for
 private chats. The bot token is part of the URL, so it is listed as sensitive and never appears
 in a stored error. Errors are `{"ok": false, "error_code", "description",
-"parameters": {"retry_after"}}`; flood control answers 429 with `retry_after` in the body.
+"parameters": {"retry_after"}}` (known descriptions are stored in our words, `DESCRIPTIONS`);
+flood control answers 429 with `retry_after` in the body.
 """
 
 from __future__ import annotations
@@ -21,13 +22,34 @@ from .base import (
     ProviderResponse,
     address,
     base_url,
-    first_text,
     json_body,
     json_headers,
     required,
 )
 
 DEFAULT_BASE_URL = "https://api.telegram.org"
+# Telegram has no error codes beyond the HTTP status; its descriptions are recognised by these
+# phrases and stored in our words (the description itself is never stored).
+DESCRIPTIONS = (
+    ("bot was blocked by the user", "the customer blocked the bot"),
+    ("bot was kicked", "the bot was removed from the chat"),
+    ("user is deactivated", "the customer's account is deactivated"),
+    ("bot can't initiate conversation", "the customer has not started the bot"),
+    ("chat not found", "chat not found"),
+    ("message is too long", "the message is too long"),
+    ("not enough rights", "the bot may not write in this chat"),
+    ("have no rights to send", "the bot may not write in this chat"),
+    ("too many requests", "rate limited"),
+    ("unauthorized", "bot token refused"),
+)
+
+
+def reason(description: object) -> str:
+    """Our words for a Telegram error description ("" when it is not one we know)."""
+    if not isinstance(description, str):
+        return ""
+    lowered = description.lower()
+    return next((ours for phrase, ours in DESCRIPTIONS if phrase in lowered), "")
 
 
 def chat_id(message: OutboundMessage) -> str:
@@ -79,7 +101,7 @@ class TelegramClient:
     def error_details(self, response: ProviderResponse) -> ErrorDetails:
         data = response.json()
         if not isinstance(data, dict):
-            return ErrorDetails(response.body[:200].decode("utf-8", "replace").strip())
+            return ErrorDetails()
         parameters = data.get("parameters")
         retry_after = parameters.get("retry_after") if isinstance(parameters, dict) else None
         wait = (
@@ -87,4 +109,4 @@ class TelegramClient:
             if isinstance(retry_after, int | float) and not isinstance(retry_after, bool)
             else None
         )
-        return ErrorDetails(first_text(data.get("description")), retry_after=wait)
+        return ErrorDetails(reason(data.get("description")), retry_after=wait)

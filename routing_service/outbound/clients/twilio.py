@@ -3,7 +3,8 @@
 `POST {base}/2010-04-01/Accounts/{AccountSid}/Messages.json`, form fields `To`, `From`, `Body`,
 HTTP basic auth with the account SID and the auth token (the channel's `secret`, the same token
 that signs Twilio's webhooks to us). Twilio answers 201 with the message resource; its `sid` is
-the provider id. Errors carry `{"code", "message", "more_info"}`.
+the provider id. Errors carry `{"code", "message", "more_info"}`: the stored error keeps the
+code and our reading of it (`ERRORS`), never Twilio's message text.
 
 Addresses: the client id is "twilio:<From of the inbound>", so `To` is what follows the prefix
 ("+15550001111", or "whatsapp:+1555…" for WhatsApp through Twilio). `From` is the number the
@@ -26,11 +27,26 @@ from .base import (
     ProviderResponse,
     address,
     base_url,
-    first_text,
+    error_code,
     required,
 )
 
 DEFAULT_BASE_URL = "https://api.twilio.com"
+# What the error codes agents meet most often mean (twilio.com/docs/api/errors).
+ERRORS = {
+    20003: "authentication failed",
+    20404: "resource not found",
+    20429: "too many requests",
+    21211: "invalid 'To' number",
+    21212: "invalid 'From' number",
+    21408: "sending to this region is not enabled",
+    21606: "the 'From' number cannot send this message",
+    21610: "the recipient unsubscribed (STOP)",
+    21612: "the 'To' number cannot be reached from this 'From' number",
+    21614: "the 'To' number cannot receive SMS",
+    21617: "the message is too long",
+    63016: "outside the WhatsApp 24-hour window",
+}
 
 
 def sender(message: OutboundMessage) -> tuple[str, str]:
@@ -86,10 +102,5 @@ class TwilioClient:
 
     def error_details(self, response: ProviderResponse) -> ErrorDetails:
         data = response.json()
-        if not isinstance(data, dict):
-            return ErrorDetails(response.body[:200].decode("utf-8", "replace").strip())
-        text = first_text(data.get("message"), data.get("detail"))
-        code = data.get("code")
-        if code:
-            text = f"{text} (Twilio error {code})" if text else f"Twilio error {code}"
-        return ErrorDetails(text)
+        code = error_code(data.get("code")) if isinstance(data, dict) else None
+        return ErrorDetails(ERRORS.get(code, "") if code is not None else "", code, "Twilio")

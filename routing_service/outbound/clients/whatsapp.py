@@ -6,8 +6,9 @@ the answer's `messages[0].id` ("wamid.…") is the provider id. The recipient is
 the client id "whatsapp:<wa_id>".
 
 Graph API errors arrive as `{"error": {"message", "type", "code", "error_subcode",
-"is_transient", "error_data": {"details"}}}`, and its rate limits usually as HTTP 400, so the
-error code decides, not only the status: throughput and pair-rate limits and "service
+"is_transient", "error_data": {"details"}}}` (the stored error keeps the code and our reading of
+it, `ERRORS`, never Meta's text), and its rate limits usually as HTTP 400, so the error code
+decides, not only the status: throughput and pair-rate limits and "service
 unavailable" are retried, and so is anything Meta flags `is_transient`. Free text outside the
 24-hour customer service window (131047) is final: it needs a template, which agents do not send.
 """
@@ -24,7 +25,7 @@ from .base import (
     ProviderResponse,
     address,
     base_url,
-    first_text,
+    error_code,
     json_body,
     json_headers,
     required,
@@ -34,6 +35,29 @@ DEFAULT_BASE_URL = "https://graph.facebook.com/v21.0"
 # 4 app call limit, 80007 account rate limit, 130429 throughput, 131056 pair rate limit,
 # 131016 service unavailable, 133004 server temporarily unavailable.
 RETRYABLE_CODES = frozenset({4, 80007, 130429, 131016, 131056, 133004})
+# Our reading of the codes (developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes).
+ERRORS = {
+    4: "application request limit reached",
+    10: "permission denied",
+    100: "invalid parameter",
+    190: "access token invalid or expired",
+    368: "temporarily blocked for policy violations",
+    80007: "account rate limit reached",
+    130429: "throughput limit reached",
+    131000: "unknown error",
+    131005: "access denied",
+    131008: "required parameter missing",
+    131009: "parameter value not valid",
+    131016: "service unavailable",
+    131021: "the recipient is the sender",
+    131026: "the recipient cannot receive this message",
+    131030: "the recipient is not in the allowed list",
+    131031: "the business account is locked",
+    131047: "more than 24 hours since the customer last wrote (a template is needed)",
+    131051: "unsupported message type",
+    131056: "too many messages to this recipient",
+    133004: "server temporarily unavailable",
+}
 
 
 def body(message: OutboundMessage) -> dict[str, object]:
@@ -75,16 +99,10 @@ class WhatsAppClient:
         data = response.json()
         error = data.get("error") if isinstance(data, dict) else None
         if not isinstance(error, dict):
-            return ErrorDetails(response.body[:200].decode("utf-8", "replace").strip())
-        code = error.get("code")
-        error_data = error.get("error_data")
-        details = error_data.get("details") if isinstance(error_data, dict) else None
-        text = first_text(error.get("message"), error.get("error_user_msg"))
-        if isinstance(details, str) and details and details not in text:
-            text = f"{text} — {details}" if text else details
-        if code is not None:
-            text = f"{text} (WhatsApp error {code})"
+            return ErrorDetails()
+        code = error_code(error.get("code"))
         retryable: bool | None = None
         if error.get("is_transient") is True or code in RETRYABLE_CODES:
             retryable = True
-        return ErrorDetails(text, retryable=retryable)
+        reason = ERRORS.get(code, "") if code is not None else ""
+        return ErrorDetails(reason, code, "WhatsApp", retryable=retryable)
