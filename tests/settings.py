@@ -14,6 +14,8 @@ os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/14")
 os.environ.setdefault("REDIS_KEY_PREFIX", f"sbtest{RUN_ID}")
 os.environ.setdefault("DATABASE_POOL", "false")
 os.environ.setdefault("SWITCHBOARD_VAR_DIR", os.path.join(os.getcwd(), "var", "test"))
+# DEBUG stays off as in production, which needs a long key (child processes inherit it).
+os.environ.setdefault("SECRET_KEY", "test-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz")
 
 from routing_service.settings import *  # noqa: E402, F403
 
