@@ -362,9 +362,10 @@ CONTENT_SECURITY_POLICY: dict[str, Any] = {
         "frame-ancestors": [NONE],
     }
 }
-CSP_REPORT_URI = os.environ.get("CSP_REPORT_URI", "").strip()
-if CSP_REPORT_URI:
-    CONTENT_SECURITY_POLICY["DIRECTIVES"]["report-uri"] = [CSP_REPORT_URI]
+# (Not a setting of its own: django-csp takes any CSP_* setting for its old format.)
+_csp_report_uri = os.environ.get("CSP_REPORT_URI", "").strip()
+if _csp_report_uri:
+    CONTENT_SECURITY_POLICY["DIRECTIVES"]["report-uri"] = [_csp_report_uri]
 
 # --- REST ----------------------------------------------------------------------------------
 REST_FRAMEWORK = {
