@@ -31,8 +31,9 @@ _THROTTLED = inline_serializer("Throttled", fields={"detail": serializers.CharFi
 class ObtainTokenView(APIView):
     """`POST {username, password}` → `{token}`: the caller's API token (created once, reused).
 
-    Under the login throttle, like the login pages: after too many failures, 429 with
-    Retry-After, and the password is not checked.
+    After too many failed attempts (of one username from one address, or from one address in
+    all) the answer is 429 with Retry-After until the lock-out ends; the password is then not
+    checked. The web and admin logins count towards the same limits.
     """
 
     # No authentication here: a session cookie must not make this view a CSRF target, and a

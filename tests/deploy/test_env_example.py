@@ -14,7 +14,7 @@ import pytest
 from tests.deploy.conftest import DEPLOY, ROOT
 
 READERS = re.compile(
-    r"""(?:env_int|env_bool|env_list|redis_url|os\.environ\.get|os\.environ\[|getenv)\(?\s*["']([A-Z][A-Z0-9_]+)["']"""
+    r"""(?:env_[a-z]+|redis_url|os\.environ\.get|os\.environ\[|getenv)\(?\s*["']([A-Z][A-Z0-9_]+)["']"""
 )
 
 

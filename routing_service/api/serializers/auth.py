@@ -20,11 +20,11 @@ class LoginThrottled(exceptions.Throttled):
         self.wait = locked.retry_after
 
 
+# DRF's `{username, password}` check under the login throttle: locked out, it raises
+# LoginThrottled (429 + Retry-After) without checking the password. (A comment, not a
+# docstring: the schema would publish it as the request body's description.)
 @extend_schema_serializer(component_name="AuthToken")
 class ThrottledAuthTokenSerializer(AuthTokenSerializer):
-    """DRF's `{username, password}` check, under the login throttle: locked out, it raises
-    Throttled (429 + Retry-After) without checking the password."""
-
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         try:
             attempt = login_throttle.begin(self.context["request"], attrs["username"])
