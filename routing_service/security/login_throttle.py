@@ -21,9 +21,10 @@ Why not django-axes: it applies one failure limit to every lockout key, so a per
 high enough for an office would raise the per-account one with it; its backend also needs a
 `request` in every `authenticate()` call (Django's test `Client.login()` has none).
 
-A Redis outage fails open (logged): logins keep working without the throttle rather than
-nobody logging in. The password-reset flow, when it comes, can count its requests with `begin`
-under a key kind of its own.
+A request whose address cannot be read counts as one client, `unknown`: behind a proxy on a Unix
+socket, set TRUSTED_PROXY_COUNT. A Redis outage fails open (logged): logins keep working without
+the throttle rather than nobody logging in. The password-reset flow, when it comes, can count
+its requests the same way under counters of its own (`begin(..., kind="reset")`).
 """
 
 from __future__ import annotations
@@ -132,11 +133,11 @@ def address_bucket(address: IPAddress | None) -> str:
     return str(address)
 
 
-def _keys(address: str, username: str) -> list[str]:
+def _keys(kind: str, address: str, username: str) -> list[str]:
     # Usernames are hashed: any length or character, no account names in Redis. The address is
     # a hash tag, so both keys of one attempt live on one Redis Cluster slot (one script).
     account = hashlib.sha256(username.strip().casefold().encode()).hexdigest()[:32]
-    base = f"{settings.REDIS_KEY_PREFIX}:login:{{{address}}}"
+    base = f"{settings.REDIS_KEY_PREFIX}:{kind}:{{{address}}}"
     return [f"{base}:account:{account}", f"{base}:address"]
 
 
@@ -179,12 +180,12 @@ class Attempt:
             logger.error("login throttle unavailable, success not recorded: %s", exc)
 
 
-def begin(request: Any, username: str) -> Attempt:
+def begin(request: Any, username: str, *, kind: str = "login") -> Attempt:
     """Count a login attempt by `username` from the request's client, before its password is
     checked. Raises LoginLocked while that account from that address, or that address, is
-    locked."""
+    locked. `kind` names the counters (the three logins share `login`)."""
     address = address_bucket(client_address(request))
-    keys = _keys(address, username)
+    keys = _keys(kind, address, username)
     try:
         wait = _run(_BEGIN, keys, _limits())
     except redis.RedisError as exc:
