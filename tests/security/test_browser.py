@@ -186,6 +186,18 @@ def test_admin_pages(
     assert "/change/" in tab.page.url
     tab.open("/admin/chats/channel/add/")
     tab.shot("admin-channel-add")
+    # The admin's own scripts: the autocomplete (select2), the two-box selector, the date and
+    # time pickers, the date hierarchy.
+    tab.open("/admin/chats/conversation/add/")
+    tab.page.locator(".select2-selection").first.click()
+    tab.page.wait_for_selector(".select2-results__options", timeout=10_000)
+    tab.page.keyboard.press("Escape")
+    tab.open("/admin/analytics/dashboard/add/")
+    tab.page.wait_for_selector(".selector-available", timeout=10_000)
+    tab.open("/admin/sla_engine/chatsla/add/")
+    tab.page.locator(".clock-icon").first.click()  # work hours: the clock picker opens
+    tab.page.wait_for_selector(".clockbox", state="visible", timeout=5_000)
+    assert tab.open("/admin/analytics/chatresponsetracking/").status == 200
     assert tab.problems == []
 
 
