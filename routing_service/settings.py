@@ -1,8 +1,10 @@
 """Switchboard settings: one file, driven by the environment.
 
-Every knob has a safe default so that `manage.py runserver` works on a laptop; production sets
-`DATABASE_URL`, `REDIS_URL`, `SECRET_KEY`, `DEBUG=false`, `ALLOWED_HOSTS` and
-`CSRF_TRUSTED_ORIGINS`. Bad values raise ImproperlyConfigured at start-up, not at first use.
+Every knob has a safe default so that `DEBUG=true manage.py runserver` works on a laptop (with
+DEBUG off a SECRET_KEY is required); production sets `DATABASE_URL`, `REDIS_URL`, `SECRET_KEY`,
+`DEBUG=false`, `ALLOWED_HOSTS`, `CSRF_TRUSTED_ORIGINS` and the HTTPS settings of
+deploy/.env.example. Bad values raise ImproperlyConfigured at start-up, not at first use; bad
+combinations are system checks (routing_service/security/checks.py, realtime/checks.py).
 """
 
 from __future__ import annotations
