@@ -1,18 +1,22 @@
 """Switchboard settings: one file, driven by the environment.
 
-Every knob has a safe default so that `manage.py runserver` works on a laptop; production sets
-`DATABASE_URL`, `REDIS_URL`, `SECRET_KEY`, `DEBUG=false`, `ALLOWED_HOSTS` and
-`CSRF_TRUSTED_ORIGINS`. Bad values raise ImproperlyConfigured at start-up, not at first use.
+Every knob has a safe default so that `DEBUG=true manage.py runserver` works on a laptop (with
+DEBUG off a SECRET_KEY is required); production sets `DATABASE_URL`, `REDIS_URL`, `SECRET_KEY`,
+`DEBUG=false`, `ALLOWED_HOSTS`, `CSRF_TRUSTED_ORIGINS` and the HTTPS settings of
+deploy/.env.example. Bad values raise ImproperlyConfigured at start-up, not at first use; bad
+combinations are system checks (routing_service/security/checks.py, realtime/checks.py).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import dj_database_url
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 from routing_service.observability.logging import configure_logging
@@ -64,15 +68,47 @@ def redis_url(name: str, default: str) -> str:
     return value
 
 
+def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = os.environ.get(name, default).strip().lower() or default
+    if value not in choices:
+        raise ImproperlyConfigured(f"{name} must be one of {', '.join(choices)}; got {value!r}")
+    return value
+
+
+def env_networks(name: str, default: list[str]) -> list[str]:
+    """IP addresses or CIDR networks, comma-separated (checked here, parsed where used)."""
+    values = env_list(name, default)
+    for value in values:
+        try:
+            ipaddress.ip_network(value, strict=False)
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"{name}: {value!r} is not an IP address or network (CIDR)"
+            ) from None
+    return values
+
+
 DEBUG = env_bool("DEBUG", default=False)
+# Signs sessions, CSRF tokens, password-reset links and websocket tickets. With DEBUG off it
+# must be given, and long and varied enough that Django's deploy check accepts it.
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
-if not SECRET_KEY:
-    if not DEBUG and env_bool("SWITCHBOARD_REQUIRE_SECRET_KEY", default=False):
-        raise ImproperlyConfigured("SECRET_KEY must be set in production")
-    # A development key: fine locally, refused by the deploy check (`check --deploy`).
-    SECRET_KEY = "django-insecure-switchboard-dev-key-change-me"  # noqa: S105
-elif len(SECRET_KEY) < 32:
-    raise ImproperlyConfigured("SECRET_KEY must be at least 32 characters long")
+SECRET_KEY_MIN_LENGTH = 50
+if DEBUG:
+    # A development key: fine locally, never accepted with DEBUG off.
+    SECRET_KEY = SECRET_KEY or "django-insecure-switchboard-dev-key-change-me"
+elif not SECRET_KEY:
+    raise ImproperlyConfigured(
+        "SECRET_KEY must be set when DEBUG is off (DEBUG=true for a local development key)"
+    )
+elif (
+    len(SECRET_KEY) < SECRET_KEY_MIN_LENGTH
+    or len(set(SECRET_KEY)) < 5
+    or SECRET_KEY.startswith("django-insecure-")
+):
+    raise ImproperlyConfigured(
+        f"SECRET_KEY must be at least {SECRET_KEY_MIN_LENGTH} random characters when DEBUG is "
+        "off, e.g. python -c 'import secrets; print(secrets.token_urlsafe(50))'"
+    )
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
@@ -82,7 +118,8 @@ for _origin in CSRF_TRUSTED_ORIGINS:
 
 INSTALLED_APPS = [
     "daphne",
-    "django.contrib.admin",
+    # Django's admin with Switchboard's site (its login is throttled: routing_service/security).
+    "routing_service.security.apps.SwitchboardAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -95,6 +132,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "channels",
     "django_dramatiq",
+    "csp",
     "routing_service.tenancy",
     "routing_service.chats",
     "routing_service.ingest",
@@ -111,6 +149,7 @@ MIDDLEWARE = [
     "routing_service.observability.middleware.RequestIdMiddleware",
     "routing_service.observability.middleware.ProbeMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -335,8 +374,50 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
 SESSION_COOKIE_HTTPONLY = True
+# Failed-login throttling of the web, admin and API-token logins (routing_service/security/
+# login_throttle.py): failures of one username from one address, and from one address in all,
+# before a lock-out of LOGIN_LOCKOUT_SECONDS (0: that limit is off).
+LOGIN_FAILURES_PER_ACCOUNT = env_int("LOGIN_FAILURES_PER_ACCOUNT", 5)
+LOGIN_FAILURES_PER_ADDRESS = env_int("LOGIN_FAILURES_PER_ADDRESS", 20)
+LOGIN_LOCKOUT_SECONDS = env_int("LOGIN_LOCKOUT_SECONDS", 15 * 60, minimum=1)
+# Reverse proxies in front of the web process that append to X-Forwarded-For (nginx: 1). The
+# client address (login throttling, /metrics) is the entry the outermost of them appended; 0
+# ignores the header. Never more than really stand in front: the rest of the header is forged.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+
+# --- Security headers, HTTPS, cookies --------------------------------------------------------
+# All off by default (a local run is plain HTTP); deploy/.env.example turns them on, and
+# `manage.py check --deploy` is clean with it. Probes (/healthz, /readyz, /metrics) answer before
+# the HTTPS redirect (observability/middleware.py).
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=False)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=False)
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", default=False)
-CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", default=SESSION_COOKIE_SECURE)
+# Content-Security-Policy on every page: scripts, styles, fonts and fetches from this origin only
+# (vendored assets, no CDN); no inline script or style, no style attribute (scripts set styles
+# through the CSSOM, which CSP allows); `connect-src 'self'` covers the same-origin websockets;
+# `data:` images are the inline favicon and Swagger UI's icons. CSP_REPORT_URI, when set,
+# receives violation reports.
+CONTENT_SECURITY_POLICY: dict[str, Any] = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+# (Not a setting of its own: django-csp takes any CSP_* setting for its old format.)
+_csp_report_uri = os.environ.get("CSP_REPORT_URI", "").strip()
+if _csp_report_uri:
+    CONTENT_SECURITY_POLICY["DIRECTIVES"]["report-uri"] = [_csp_report_uri]
 
 # --- REST ----------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -379,6 +460,11 @@ SPECTACULAR_SETTINGS = {
     # No call to an outside validator from the docs page: nothing leaves the installation.
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
 }
+# Who reads /api/schema/ and /api/docs/: staff (superadmins and company admins, logged in),
+# authenticated (any logged-in user or API token), public, or off (404).
+API_DOCS_ACCESS = env_choice(
+    "API_DOCS_ACCESS", "staff", ("staff", "authenticated", "public", "off")
+)
 
 # --- i18n, static, media ---------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
@@ -403,7 +489,9 @@ WHITENOISE_USE_FINDERS = True
 LOG_FORMAT = os.environ.get("LOG_FORMAT", "console" if DEBUG else "json").strip().lower()
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").strip().upper()
 LOGGING = configure_logging(LOG_FORMAT, LOG_LEVEL)
-# `/metrics` is open (private network) unless a token is set: then `Authorization: Bearer <it>`.
+# `/metrics` answers clients from METRICS_ALLOWED_IPS (addresses or CIDR networks; default
+# this host only), and anyone with `Authorization: Bearer <METRICS_TOKEN>` when a token is set.
+METRICS_ALLOWED_IPS = env_networks("METRICS_ALLOWED_IPS", ["127.0.0.1", "::1"])
 METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
 # Metrics HTTP servers of the worker processes (0: off); they bind METRICS_ADDR.
 METRICS_ADDR = os.environ.get("METRICS_ADDR", "0.0.0.0")  # noqa: S104

@@ -5,10 +5,10 @@ from __future__ import annotations
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from realtime import views as realtime_views
 from routing_service import views
+from routing_service.api import docs
 from routing_service.observability import health, metrics
 
 urlpatterns = [
@@ -16,7 +16,7 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("metrics", metrics.metrics_view, name="metrics"),
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/login/", views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("console/", realtime_views.console, name="console"),
@@ -24,8 +24,8 @@ urlpatterns = [
     path("api/v1/", include("routing_service.api.urls")),
     path("analytics/", include("analytics.urls")),
     path("chat/dashboard/", include("analytics.chat_urls")),
-    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("api/schema/", docs.SchemaView.as_view(), name="schema"),
+    path("api/docs/", docs.SwaggerView.as_view(url_name="schema"), name="api-docs"),
 ]
 
 handler404 = "routing_service.views.json_404"

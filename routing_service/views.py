@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
+from routing_service.api.docs import docs_allowed
+from routing_service.security.forms import ThrottledAuthenticationForm, throttled_response
 from routing_service.tenancy.models import Role
 
 # What each role can open, in the order the landing page lists it.
@@ -52,8 +57,22 @@ _LINKS: list[tuple[str, str, str, frozenset[str]]] = [
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
     role = request.user.role  # type: ignore[union-attr]
-    links = [{"title": t, "url": u, "description": d} for t, u, d, roles in _LINKS if role in roles]
+    links = [
+        {"title": t, "url": u, "description": d}
+        for t, u, d, roles in _LINKS
+        if role in roles and (u != "/api/docs/" or docs_allowed(request.user))
+    ]
     return render(request, "switchboard/home.html", {"links": links})
+
+
+class LoginView(auth_views.LoginView):
+    """`/accounts/login/` under the login throttle: a locked-out attempt gets the form back with
+    a readable message, as 429 with Retry-After."""
+
+    authentication_form = ThrottledAuthenticationForm
+
+    def form_invalid(self, form: Any) -> HttpResponse:
+        return throttled_response(super().form_invalid(form), form)  # type: ignore[return-value]
 
 
 def json_404(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

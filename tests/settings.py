@@ -22,6 +22,8 @@ os.environ.setdefault("SWITCHBOARD_VAR_DIR", os.path.join(os.getcwd(), "var", "t
 # The provider stand-in (tests/support/provider_server.py) listens on 127.0.0.1: replies may
 # reach it. Tests of the address rules set OUTBOUND_ALLOWED_HOSTS themselves.
 os.environ.setdefault("OUTBOUND_ALLOWED_HOSTS", "127.0.0.1")
+# DEBUG stays off as in production, which needs a long key (child processes inherit it).
+os.environ.setdefault("SECRET_KEY", "test-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz")
 
 from routing_service.settings import *  # noqa: E402, F403
 

@@ -3,7 +3,8 @@
 // nothing a customer or a colleague typed is ever parsed as HTML.
 
 /**
- * Build an element: h("li", {class: "chat", dataset: {id: 3}, onclick: fn}, "text", child…).
+ * Build an element: h("li", {class: "chat", dataset: {id: 3}, style: {width: "5%"}, onclick: fn},
+ * "text", child…).
  * Strings become text nodes; null/false children are skipped.
  */
 export function h(tag, attrs = {}, ...children) {
@@ -12,6 +13,9 @@ export function h(tag, attrs = {}, ...children) {
     if (value === null || value === undefined || value === false) continue;
     if (key === "class") node.className = value;
     else if (key === "dataset") Object.assign(node.dataset, value);
+    // Styles through the CSSOM: a `style` attribute is inline style, which the page's
+    // Content-Security-Policy refuses.
+    else if (key === "style") Object.assign(node.style, value);
     else if (key.startsWith("on") && typeof value === "function") {
       node.addEventListener(key.slice(2), value);
     } else if (key === "hidden" || key === "disabled") node[key] = Boolean(value);

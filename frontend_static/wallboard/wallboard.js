@@ -253,7 +253,7 @@ function renderAgents() {
             "aria-valuenow": String(agent.active_chats),
             "aria-label": `${agent.name}: ${agent.active_chats} of ${agent.max_chats} chats`,
           },
-          h("span", { class: "load-bar", style: `width:${load}%` }),
+          h("span", { class: "load-bar", style: { width: `${load}%` } }),
         ),
         h(
           "span",

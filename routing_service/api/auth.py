@@ -5,14 +5,17 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.authtoken.models import Token
-from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from realtime.tickets import issue_ticket
-from routing_service.api.serializers.auth import TokenResponseSerializer, WsTicketResponseSerializer
+from routing_service.api.serializers.auth import (
+    ThrottledAuthTokenSerializer,
+    TokenResponseSerializer,
+    WsTicketResponseSerializer,
+)
 
 _ERRORS = inline_serializer(
     "FieldErrors",
@@ -22,23 +25,31 @@ _ERRORS = inline_serializer(
 )
 
 
+_THROTTLED = inline_serializer("Throttled", fields={"detail": serializers.CharField()})
+
+
 class ObtainTokenView(APIView):
-    """`POST {username, password}` → `{token}`: the caller's API token (created once, reused)."""
+    """`POST {username, password}` → `{token}`: the caller's API token (created once, reused).
+
+    After too many failed attempts (of one username from one address, or from one address in
+    all) the answer is 429 with Retry-After until the lock-out ends; the password is then not
+    checked. The web and admin logins count towards the same limits.
+    """
 
     # No authentication here: a session cookie must not make this view a CSRF target, and a
     # token is what the caller is asking for.
     authentication_classes = []
     permission_classes = [AllowAny]
-    serializer_class = AuthTokenSerializer
+    serializer_class = ThrottledAuthTokenSerializer
 
     @extend_schema(
-        request=AuthTokenSerializer,
-        responses={200: TokenResponseSerializer, 400: _ERRORS},
+        request=ThrottledAuthTokenSerializer,
+        responses={200: TokenResponseSerializer, 400: _ERRORS, 429: _THROTTLED},
         auth=[],
         tags=["auth"],
     )
     def post(self, request: Request) -> Response:
-        serializer = AuthTokenSerializer(data=request.data, context={"request": request})
+        serializer = ThrottledAuthTokenSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
         token, _ = Token.objects.get_or_create(user=serializer.validated_data["user"])
         return Response({"token": token.key})

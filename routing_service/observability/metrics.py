@@ -11,6 +11,7 @@ path pays for them. The router and the SLA timer serve their own registry on a p
 
 from __future__ import annotations
 
+import functools
 import hmac
 import logging
 import math
@@ -34,6 +35,13 @@ from prometheus_client import (
 )
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
+
+from routing_service.security.addresses import (
+    IPNetwork,
+    client_address,
+    in_networks,
+    parse_networks,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -300,18 +308,29 @@ def register_scrape_collectors() -> None:
             _registered = True
 
 
-def _authorised(request: HttpRequest) -> bool:
-    token: str = getattr(settings, "METRICS_TOKEN", "")
-    if not token:
-        return True
-    header = request.headers.get("Authorization", "")
-    scheme, _, value = header.partition(" ")
+@functools.cache
+def _networks(values: tuple[str, ...]) -> tuple[IPNetwork, ...]:
+    return parse_networks("METRICS_ALLOWED_IPS", values)
+
+
+def _from_allowed_address(request: HttpRequest) -> bool:
+    allowed = _networks(tuple(settings.METRICS_ALLOWED_IPS))
+    return in_networks(client_address(request), allowed)
+
+
+def _bearer_ok(request: HttpRequest, token: str) -> bool:
+    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
     return scheme.lower() == "bearer" and hmac.compare_digest(value.strip(), token)
 
 
 def metrics_view(request: HttpRequest) -> HttpResponse:
-    """`/metrics`: this process's metrics plus the scrape-time collectors."""
-    if not _authorised(request):
+    """`/metrics`: this process's metrics plus the scrape-time collectors, for clients from
+    METRICS_ALLOWED_IPS or bearing METRICS_TOKEN. The client address is the proxy-aware one
+    (`security/addresses.py`), though nginx refuses `/metrics` from outside anyway."""
+    token: str = settings.METRICS_TOKEN
+    if not _from_allowed_address(request) and not (token and _bearer_ok(request, token)):
+        if not token:
+            return HttpResponse("Forbidden.\n", status=403, content_type="text/plain")
         response = HttpResponse("Unauthorized.\n", status=401, content_type="text/plain")
         response["WWW-Authenticate"] = 'Bearer realm="metrics"'
         return response

@@ -23,7 +23,7 @@ from analytics.models import Dashboard, DataSource
 from routing_service.tenancy.models import Company, Role, User
 from tests.analytics.conftest import csv_text
 from tests.analytics.sample import import_sessions, make_chats, session_rows, write_rollups
-from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, CspWatch
 from tests.support.processes import (
     ROOT,
     child_env,
@@ -142,8 +142,10 @@ def browser(server: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Browser]:
             executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
         )
         context = chromium.new_context(viewport={"width": 1366, "height": 900})
+        csp = CspWatch(context)
         try:
             yield Browser(context.new_page(), server)
+            csp.assert_none()
         finally:
             context.close()
             chromium.close()

@@ -225,8 +225,43 @@ def test_sla_events_are_counted_by_kind() -> None:
 
 
 @pytest.mark.django_db
+def test_metrics_answer_only_the_allowed_addresses(settings: Any) -> None:
+    """Default: this host only. Prometheus elsewhere is named by address or network."""
+    assert Client().get("/metrics").status_code == 200  # the test client is 127.0.0.1
+    assert Client().get("/metrics", REMOTE_ADDR="::1").status_code == 200
+    refused = Client().get("/metrics", REMOTE_ADDR="203.0.113.9")
+    assert refused.status_code == 403
+    assert b"switchboard_" not in refused.content
+    settings.METRICS_ALLOWED_IPS = ["10.0.0.0/8"]
+    assert Client().get("/metrics", REMOTE_ADDR="10.42.0.7").status_code == 200
+    assert Client().get("/metrics", REMOTE_ADDR="127.0.0.1").status_code == 403
+
+
+@pytest.mark.django_db
+def test_a_forged_forwarded_for_does_not_open_metrics(settings: Any) -> None:
+    """Through a proxy on this host, the client is what the proxy appended, not what the
+    client wrote in front of it."""
+    settings.TRUSTED_PROXY_COUNT = 1
+    forged = Client().get(
+        "/metrics", REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR="127.0.0.1, 203.0.113.9"
+    )
+    assert forged.status_code == 403
+
+
+@pytest.mark.django_db
+def test_a_token_opens_metrics_from_anywhere(settings: Any) -> None:
+    settings.METRICS_TOKEN = "s3cret-scrape"
+    far = {"REMOTE_ADDR": "203.0.113.9"}
+    assert Client().get("/metrics", **far).status_code == 401
+    bearer = Client().get("/metrics", HTTP_AUTHORIZATION="Bearer s3cret-scrape", **far)
+    assert bearer.status_code == 200
+    assert Client().get("/metrics").status_code == 200  # an allowed address needs no token
+
+
+@pytest.mark.django_db
 def test_metrics_token_requires_the_bearer(settings: Any) -> None:
     settings.METRICS_TOKEN = "s3cret-scrape"
+    settings.METRICS_ALLOWED_IPS = []  # token only, from everywhere
     client = Client()
     refused = client.get("/metrics")
     assert refused.status_code == 401

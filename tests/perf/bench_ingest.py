@@ -51,6 +51,8 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parents[2]
+# DEBUG is off, as in production: settings need a long SECRET_KEY (children inherit it).
+os.environ.setdefault("SECRET_KEY", "benchmark-only-secret-key-0123456789-abcdefghijklmn")
 HERE = Path(__file__).resolve().parent
 # Not plain "switchboard_bench": bench_csv_import.py drops and re-creates that one (<db>_bench).
 BENCH_DB = "switchboard_bench_ingest"

@@ -66,6 +66,8 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parents[2]
+# DEBUG is off, as in production: settings need a long SECRET_KEY (children inherit it).
+os.environ.setdefault("SECRET_KEY", "benchmark-only-secret-key-0123456789-abcdefghijklmn")
 BENCH_DB = "switchboard_bench_ws"
 SETTINGS = "routing_service.settings"
 DEFAULT_DATABASE_URL = "postgres://postgres:postgres@127.0.0.1:5432/switchboard"

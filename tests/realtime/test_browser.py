@@ -33,7 +33,7 @@ from routing_service.chats.models import (
 )
 from routing_service.ingest.adapters.generic import sign_generic
 from routing_service.tenancy.models import AgentStatus, Company, Role, User
-from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, CspWatch
 from tests.support.fixtures import provider_server  # noqa: F401  (a fixture)
 from tests.support.processes import (
     ROOT,
@@ -166,11 +166,13 @@ class Browser:
     chromium: Any
     base: str
     contexts: list[Any] = field(default_factory=list)
+    csp: list[CspWatch] = field(default_factory=list)
 
     def tab(self) -> tuple[Page, Any]:
         """A page in a context of its own (its own cookies: one person per context)."""
         context = self.chromium.new_context(viewport={"width": 1440, "height": 900})
         self.contexts.append(context)
+        self.csp.append(CspWatch(context))
         return Page(context.new_page(), self.base), context
 
 
@@ -188,6 +190,8 @@ def browser(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[Browser]:
         browser = Browser(chromium, stack.base)
         try:
             yield browser
+            for watch in browser.csp:
+                watch.assert_none()
         finally:
             for context in browser.contexts:
                 context.close()

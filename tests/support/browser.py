@@ -1,6 +1,9 @@
-"""Headless Chromium for the browser tests: Debian's package, never a downloaded browser."""
+"""Headless Chromium for the browser tests: Debian's package, never a downloaded browser; and
+a watch that fails a test on any Content-Security-Policy violation."""
 
 from __future__ import annotations
+
+from typing import Any
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -12,3 +15,41 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
+
+# Runs in every frame before the page's own scripts (Playwright injects it past the page's
+# CSP). Reports through a binding, so a violation in a page that navigated away still counts.
+_VIOLATION_LISTENER = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  window.__sbCspViolation(
+    `${event.effectiveDirective} refused ${event.blockedURI || "(inline)"}`
+      + ` at ${event.sourceFile || document.location.href}:${event.lineNumber}`
+      + (event.sample ? ` "${event.sample}"` : ""),
+  );
+}, true);
+"""
+
+
+class CspWatch:
+    """Every Content-Security-Policy violation in a browser context's pages, from the moment
+    they open: the `securitypolicyviolation` events and Chromium's console messages about the
+    policy. Browser fixtures call `assert_none()` before closing, so a violation fails the
+    test even where the test itself does not look (the log-in page, a page opened in passing).
+    """
+
+    def __init__(self, context: Any) -> None:
+        self.violations: list[str] = []
+        context.expose_binding("__sbCspViolation", self._reported)
+        context.add_init_script(_VIOLATION_LISTENER)
+        context.on("console", self._console)
+
+    def _reported(self, source: Any, text: str) -> None:
+        self.violations.append(f"{source['page'].url}: {text}")
+
+    def _console(self, message: Any) -> None:
+        if "Content Security Policy" in message.text or "Content-Security-Policy" in message.text:
+            self.violations.append(f"console {message.type}: {message.text}")
+
+    def assert_none(self) -> None:
+        assert self.violations == [], "Content-Security-Policy violations:\n" + "\n".join(
+            self.violations
+        )
