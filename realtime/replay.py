@@ -16,9 +16,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from events.log import log_key, seq_key
 from realtime.batching import run_script
 from realtime.connections import async_client
-from realtime.publish import log_key, seq_key
 
 # KEYS: the company's seq key, then one log per group. ARGV: first id wanted, count limit.
 # Returns {current seq, then per log: its removal record (see `_lost`), its entries}.

@@ -45,10 +45,10 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, Least
 from django.utils import timezone
 
+from events.log import publish_now, seq_key
+from events.schema import EventType, make_event
 from realtime.connections import async_client, script, sync_client
 from realtime.db import in_thread
-from realtime.events import EventType, make_event
-from realtime.publish import publish_now, seq_key
 from routing_service.chats.models import (
     OPEN_CONVERSATION_STATUSES,
     AssignmentStatus,

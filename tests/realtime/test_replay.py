@@ -17,8 +17,8 @@ import redis
 from channels.db import database_sync_to_async
 from django.test import override_settings
 
-from realtime.events import EventType, make_event
-from realtime.publish import log_key, publish_now
+from events.log import log_key, publish_now
+from events.schema import EventType, make_event
 from realtime.tickets import issue_ticket
 from routing_service.tenancy.models import Company, User
 from tests.realtime.conftest import Daphne

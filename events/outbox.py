@@ -1,0 +1,323 @@
+"""④ The transactional outbox: an event is a row of the transaction that causes it.
+
+An action calls `publish_on_commit(events)` inside its transaction. The events become rows of
+`events_outbox` in that transaction — one multi-row INSERT per call, or one per batch for the
+router and the SLA timer (`batch()`) — so they commit or roll back with the change (a
+rolled-back savepoint takes its rows along). After the commit the writer publishes its rows at
+once and deletes them in one short transaction (the fast path: the same latency as publishing
+directly). If it dies first, or Redis fails, the rows stay and `events.relay` publishes them a
+moment later. Every committed event reaches the log exactly once, in commit order per company:
+
+* **at least once**: a row is deleted in the transaction that published it, after Redis
+  answered; a crash or a failure in between rolls the deletion back, and the relay retries;
+* **at most once**: the log script skips a row id at or below the highest one of its company
+  already logged (`events.log`), so publishing a row again after such a crash is a no-op;
+* **commit order per company**: the INSERT first takes the company's *outbox lock* (a
+  transaction-scoped advisory lock, held until commit), so a company's row ids follow the
+  order its transactions commit in; and a publisher locks (`FOR UPDATE`, in id order) every
+  row of the company up to its newest one, so it publishes older rows someone else left first
+  and never overtakes a publisher still busy with them. The log's seq order is thus the commit
+  order of the company's changes, and a row never turns up below an id already logged (which
+  the script would take for a duplicate).
+
+Lock order: the outbox lock comes last (after the routing lock, agents and conversations,
+chats/locks.py). Batches insert just before their commit; actions publish once their writes
+are done. A transaction that waited for a row lock *after* publishing could deadlock with a
+writer of the same company that holds that row and waits for the outbox lock (PostgreSQL would
+detect it and abort one of them).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from functools import reduce
+from operator import or_
+
+from django.db import DatabaseError, connection, transaction
+from django.db.models import Max, Q, QuerySet
+from django.utils import timezone
+from redis.exceptions import RedisError
+
+from events.log import Entry, encode_data, entry_for, envelope_parts, publish_entries
+from events.models import OutboxEvent
+from events.schema import Event
+
+__all__ = ["Batch", "Event", "batch", "publish_on_commit"]
+
+logger = logging.getLogger(__name__)
+
+# First key of the two-int advisory lock: "outbox" (arbitrary, fixed; chats' routing lock is
+# 0x5B0A). Second key: the company id.
+OUTBOX_LOCK_NAMESPACE = 0x5B0B
+
+_TABLE = OutboxEvent._meta.db_table
+_COLUMNS = "id, company_id, event_id, type, at, groups, data"
+
+# The companies' outbox locks (ascending: two multi-company batches never wait on each other
+# crosswise), then the rows from one array per column: one round trip, whatever the count.
+# The uncorrelated sub-select is evaluated once, before the first row takes its id.
+_INSERT_SQL = f"""
+WITH locked AS (
+    SELECT pg_advisory_xact_lock(%s::int, company::int) FROM unnest(%s::bigint[]) AS company
+)
+INSERT INTO {_TABLE} (company_id, event_id, type, at, groups, data)
+SELECT * FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[])
+WHERE (SELECT count(*) FROM locked) > 0
+RETURNING id
+"""  # noqa: S608
+
+# The fast path's claim: every row of the writer's companies up to its newest one, locked in
+# id order and deleted. The payload comes back only for rows older than the writer's own
+# (someone else's, left behind): the writer has its own in memory.
+_CLAIM_MINE_SQL = f"""
+WITH mine (company_id, lowest, newest) AS (
+    SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[])
+), claimed AS (
+    SELECT o.id FROM {_TABLE} o JOIN mine USING (company_id)
+    WHERE o.id <= mine.newest
+    ORDER BY o.id
+    FOR UPDATE OF o
+)
+DELETE FROM {_TABLE} o USING claimed, mine
+WHERE o.id = claimed.id AND o.company_id = mine.company_id
+RETURNING o.id, o.company_id,
+    CASE WHEN o.id < mine.lowest THEN o.event_id END,
+    CASE WHEN o.id < mine.lowest THEN o.type END,
+    CASE WHEN o.id < mine.lowest THEN o.at END,
+    CASE WHEN o.id < mine.lowest THEN o.groups END,
+    CASE WHEN o.id < mine.lowest THEN o.data END
+"""  # noqa: S608
+
+# The relay's claim: for each company with a row older than the age (by the database's
+# clock), its rows up to the newest such one — older ids of the company first, whatever their
+# age — locked in id order, at most `limit`, and deleted.
+_CLAIM_STALE_SQL = f"""
+WITH stale AS (
+    SELECT company_id, max(id) AS newest FROM {_TABLE}
+    WHERE created_at < statement_timestamp() - %s * interval '1 millisecond'
+    GROUP BY company_id
+), claimed AS (
+    SELECT o.id FROM {_TABLE} o JOIN stale USING (company_id)
+    WHERE o.id <= stale.newest
+    ORDER BY o.id
+    LIMIT %s
+    FOR UPDATE OF o
+)
+DELETE FROM {_TABLE} o USING claimed WHERE o.id = claimed.id
+RETURNING {", ".join(f"o.{c.strip()}" for c in _COLUMNS.split(","))}
+"""  # noqa: S608
+
+
+@dataclass(frozen=True)
+class Row:
+    """An outbox row this process wrote: enough to publish it without reading it back."""
+
+    id: int
+    event: Event
+    entry: Entry
+
+
+def _insert(events: Sequence[Event]) -> list[Row]:
+    """Write `events` as outbox rows of the current transaction (one statement)."""
+    data = [encode_data(event.data) for event in events]
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _INSERT_SQL,
+                [
+                    OUTBOX_LOCK_NAMESPACE,
+                    sorted({event.company_id for event in events}),
+                    [event.company_id for event in events],
+                    [event.id for event in events],
+                    [event.type for event in events],
+                    [event.at for event in events],
+                    [" ".join(event.groups) for event in events],
+                    data,
+                ],
+            )
+            # Ids come from the sequence row by row, in the arrays' order.
+            ids = sorted(row[0] for row in cursor.fetchall())
+    else:
+        # SQLite: IMMEDIATE transactions hold the whole database, so commit order is id order.
+        created = OutboxEvent.objects.bulk_create(
+            [
+                OutboxEvent(
+                    company_id=event.company_id,
+                    event_id=event.id,
+                    type=event.type,
+                    at=event.at,
+                    groups=" ".join(event.groups),
+                    data=payload,
+                )
+                for event, payload in zip(events, data, strict=True)
+            ]
+        )
+        ids = [row.pk for row in created]
+    return [
+        Row(row_id, event, entry_for(event, row_id, payload))
+        for row_id, event, payload in zip(ids, events, data, strict=True)
+    ]
+
+
+class Batch:
+    """The events of one transaction opened by `batch()`: inserted with one statement just
+    before the commit, then published together by `publish()`."""
+
+    def __init__(self) -> None:
+        self.pending: list[Event] = []
+        self.rows: list[Row] = []
+        # Savepoint depth of the batch's own block: events sent deeper than that may still be
+        # rolled back on their own, so they are inserted at once instead of waiting here.
+        self.depth = 0
+
+    @property
+    def events(self) -> list[Event]:
+        """The batch's events in their order (after the commit: what was published)."""
+        return [row.event for row in sorted(self.rows, key=lambda row: row.id)]
+
+    def flush(self) -> None:
+        if self.pending:
+            events, self.pending = self.pending, []
+            self.rows.extend(_insert(events))
+
+    def publish(self) -> None:
+        """After the block: publish and delete the batch's rows (see `publish_rows`)."""
+        publish_rows(self.rows)
+
+
+_current: ContextVar[Batch | None] = ContextVar("outbox_batch", default=None)
+
+
+@contextmanager
+def batch() -> Iterator[Batch]:
+    """`transaction.atomic()` whose events are written with one INSERT at its end — the
+    router's and the SLA timer's hot path. Call `.publish()` on it after the block."""
+    current = Batch()
+    token = _current.set(current)
+    try:
+        with transaction.atomic():
+            current.depth = len(connection.savepoint_ids)
+            yield current
+            current.flush()
+    finally:
+        _current.reset(token)
+
+
+def publish_on_commit(events: Iterable[Event]) -> None:
+    """Record `events` in the current transaction; they are published once it commits (never
+    for a rolled-back change). Call it after the action's writes (see the lock order above)."""
+    new = list(events)
+    if not new:
+        return
+    current = _current.get()
+    if current is not None:
+        if len(connection.savepoint_ids) == current.depth:
+            current.pending.extend(new)
+            return
+        # Inside a savepoint of the batch: written now so that its rollback takes them along,
+        # after what the batch holds so far (ids keep the order events were sent in).
+        current.flush()
+        rows = _insert(new)
+        transaction.on_commit(lambda: current.rows.extend(rows))
+        return
+    rows = _insert(new)
+    transaction.on_commit(lambda: publish_rows(rows), robust=True)
+
+
+def publish_rows(rows: Sequence[Row]) -> None:
+    """The fast path, right after the commit that wrote `rows`: lock every waiting row of their
+    companies up to the newest of `rows` (in id order), log them, delete them, commit. A
+    failure leaves them all to the relay; the database change stands either way."""
+    if not rows:
+        return
+    if connection.in_atomic_block:
+        # Still inside an outer transaction (a batch nested in one): not committed yet.
+        transaction.on_commit(lambda: publish_rows(rows), robust=True)
+        return
+    try:
+        with transaction.atomic():
+            publish_entries(_claim_mine(rows))
+    except (RedisError, DatabaseError):
+        logger.warning(
+            "publishing %d events failed after commit; the outbox relay will publish them",
+            len(rows),
+            exc_info=True,
+        )
+
+
+def _claim_mine(rows: Sequence[Row]) -> list[Entry]:
+    known = {row.id: row.entry for row in rows}
+    lowest: dict[int, int] = {}
+    newest: dict[int, int] = {}
+    for row in rows:
+        company = row.event.company_id
+        lowest[company] = min(lowest.get(company, row.id), row.id)
+        newest[company] = max(newest.get(company, row.id), row.id)
+    companies = sorted(newest)
+    if connection.vendor != "postgresql":
+        wanted = [Q(company_id=c, id__lte=newest[c]) for c in companies]
+        return _claim_portable(OutboxEvent.objects.filter(reduce(or_, wanted)), known)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _CLAIM_MINE_SQL,
+            [companies, [lowest[c] for c in companies], [newest[c] for c in companies]],
+        )
+        claimed = cursor.fetchall()
+    entries: list[tuple[int, Entry]] = []
+    for row_id, company, event_id, type_, at, groups, data in claimed:
+        entry = known.get(row_id)
+        if entry is None:
+            if data is None:
+                raise DatabaseError(f"outbox row {row_id} is neither ours nor older")
+            entry = _entry(row_id, company, event_id, type_, at, groups, data)
+        entries.append((row_id, entry))
+    return [entry for _, entry in sorted(entries, key=lambda pair: pair[0])]
+
+
+def claim_stale(older_than_ms: int, limit: int) -> list[Entry]:
+    """The relay's claim (inside its transaction): rows nobody published within the age, with
+    the older rows of their companies, in id order; deleted, pending the commit."""
+    if connection.vendor != "postgresql":
+        cutoff = timezone.now() - dt.timedelta(milliseconds=older_than_ms)
+        stale = (
+            OutboxEvent.objects.filter(created_at__lt=cutoff)
+            .values_list("company_id")
+            .annotate(newest=Max("id"))
+        )
+        wanted = [Q(company_id=company, id__lte=newest) for company, newest in stale]
+        if not wanted:
+            return []
+        return _claim_portable(OutboxEvent.objects.filter(reduce(or_, wanted)), {}, limit)
+    with connection.cursor() as cursor:
+        cursor.execute(_CLAIM_STALE_SQL, [older_than_ms, limit])
+        claimed = cursor.fetchall()
+    return [_entry(*row) for row in sorted(claimed)]
+
+
+def _claim_portable(
+    rows: QuerySet[OutboxEvent], known: dict[int, Entry], limit: int | None = None
+) -> list[Entry]:
+    """SQLite (`scripts/start` without DATABASE_URL): its IMMEDIATE transactions hold the
+    whole database, so reading and deleting in the publisher's transaction is a claim."""
+    entries: list[Entry] = []
+    for row in rows.order_by("id")[:limit]:
+        entry = known.get(row.pk)
+        if entry is None:
+            entry = _entry(
+                row.pk, row.company_id, row.event_id, row.type, row.at, row.groups, row.data
+            )
+        entries.append(entry)
+    OutboxEvent.objects.filter(pk__in=[entry.row_id for entry in entries]).delete()
+    return entries
+
+
+def _entry(
+    row_id: int, company: int, event_id: str, type_: str, at: str, groups: str, data: str
+) -> Entry:
+    head, tail = envelope_parts(type_, event_id, at, data)
+    return Entry(company, tuple(groups.split()), head, tail, row_id)
