@@ -132,13 +132,16 @@ def publish_entries(entries: Sequence[Entry]) -> list[int]:
         return []
     client, script = _client()
     maxlen = settings.EVENT_LOG_MAXLEN
+    # The key and channel names of seq_key, logged_row_key, log_key and group_channel, spelled
+    # out: settings are read once per call, not a few times per event (the router's hot path).
+    prefix, channels = settings.REDIS_KEY_PREFIX, settings.CHANNEL_LAYER_PREFIX
     pipe = client.pipeline(transaction=False)
     for entry in entries:
-        company = entry.company_id
-        keys = [seq_key(company), logged_row_key(company)]
-        keys += [log_key(company, g) for g in entry.groups]
+        company = f"{prefix}:{{c{entry.company_id}}}"
+        keys = [f"{company}:seq", f"{company}:outbox"]
+        keys += [f"{company}:log:{g}" for g in entry.groups]
         args: list[str | int] = [maxlen, entry.head, entry.tail, entry.row_id]
-        args += [group_channel(g) for g in entry.groups]
+        args += [f"{channels}__group__{g}" for g in entry.groups]
         script(keys=keys, args=args, client=pipe)
     return [int(seq) for seq in pipe.execute()]
 
