@@ -27,9 +27,9 @@ class PrivateRedis:
         self.url = f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> None:
+        options = ("--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--dir", self.dir)
         self.process = subprocess.Popen(
-            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
-            + ["--dir", self.dir],
+            [self.binary, *options],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

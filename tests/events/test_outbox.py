@@ -40,7 +40,9 @@ def event(company: Company, label: str) -> Event:
 def logged(client: redis.Redis, company: Company) -> list[tuple[int, dict[str, Any]]]:
     """(seq, envelope) of every event in the company queue's log, in log order."""
     entries = client.xrange(log_key(company.pk, queue_group(company.pk)))
-    return [(int(entry_id.split(b"-")[0]), json.loads(fields[b"e"])) for entry_id, fields in entries]
+    return [
+        (int(entry_id.split(b"-")[0]), json.loads(fields[b"e"])) for entry_id, fields in entries
+    ]
 
 
 def labels(client: redis.Redis, company: Company) -> list[str]:
