@@ -78,7 +78,9 @@ _COPY_SQL = f"COPY {_TABLE} ({_COLUMNS}) FROM STDIN"
 _ASYNC_COMMIT = "async_commit AS (SELECT set_config('synchronous_commit', 'off', true))"
 
 # The fast path's claim: the writer's rows and every older row of its companies (someone
-# else's, left behind: rare), locked in id order — the older ones first — and deleted. Only
+# else's, left behind: rare), locked in id order — the older ones first (UNION ALL runs its
+# branches in order), as the relay does, so two publishers never wait on each other
+# crosswise — and deleted. Only
 # the older rows' payload comes back: the writer has its own in memory. Under the outbox lock
 # a company's rows of one transaction are consecutive, so nobody else's row of the company
 # lies between the writer's lowest and newest.
@@ -92,7 +94,7 @@ WITH {_ASYNC_COMMIT}, older AS (
     FOR UPDATE OF o
 )
 DELETE FROM {_TABLE} o
-USING (SELECT unnest(%s::bigint[]) AS id, false AS older UNION ALL SELECT id, true FROM older) c
+USING (SELECT id, true AS older FROM older UNION ALL SELECT unnest(%s::bigint[]), false) c
 WHERE o.id = c.id
 RETURNING o.id, c.older,
     CASE WHEN c.older THEN o.company_id END, CASE WHEN c.older THEN o.event_id END,

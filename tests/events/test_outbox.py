@@ -165,6 +165,24 @@ def test_writer_killed_between_commit_and_publish_leaves_its_events_to_the_relay
     assert not OutboxEvent.objects.exists()
 
 
+def test_the_next_writer_of_the_company_publishes_what_a_crashed_one_left_first(
+    company_a: Company, company_b: Company, redis_client: redis.Redis
+) -> None:
+    child = run_child(_WRITER.format(company=company_a.pk, crash=_DIE_AFTER_COMMIT))
+    assert child.returncode == 9, child.stderr.decode()
+
+    with transaction.atomic():
+        publish_on_commit([event(company_b, "other company")])
+    assert OutboxEvent.objects.count() == 2  # another company's writer leaves them alone
+
+    with transaction.atomic():
+        publish_on_commit([event(company_a, "next")])
+    # In commit order, without waiting for the relay.
+    assert labels(redis_client, company_a) == ["crash-1", "crash-2", "next"]
+    assert labels(redis_client, company_b) == ["other company"]
+    assert not OutboxEvent.objects.exists()
+
+
 def test_writer_killed_after_redis_took_its_events_does_not_log_them_twice(
     company_a: Company, redis_client: redis.Redis
 ) -> None:
