@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import subprocess
-import sys
 import threading
 from typing import Any
 
@@ -28,7 +26,7 @@ from events.relay import relay_once
 from events.schema import Event, EventType, make_event, queue_group
 from routing_service.tenancy.models import Company
 from tests.events.conftest import PrivateRedis
-from tests.support.processes import ROOT, child_env
+from tests.support.crashes import AFTER_COMMIT, AFTER_REDIS, crashing_writer
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -47,48 +45,6 @@ def logged(client: redis.Redis, company: Company) -> list[tuple[int, dict[str, A
 
 def labels(client: redis.Redis, company: Company) -> list[str]:
     return [envelope["data"]["label"] for _, envelope in logged(client, company)]
-
-
-def run_child(code: str) -> subprocess.CompletedProcess[bytes]:
-    """`code` in a fresh Django process on this run's database and Redis."""
-    return subprocess.run(
-        [sys.executable, str(ROOT / "manage.py"), "shell", "-c", code],
-        cwd=ROOT,
-        env=child_env(),
-        capture_output=True,
-        timeout=120,
-        check=False,
-    )
-
-
-# A writer of two events in one transaction, dying at the point given.
-_WRITER = """
-import os
-from django.db import transaction
-from events import outbox
-from events.schema import EventType, make_event
-
-{crash}
-
-with transaction.atomic():
-    outbox.publish_on_commit([
-        make_event(EventType.QUEUE_UPDATED, {company}, {{"label": "crash-1"}}, queue=True),
-        make_event(EventType.QUEUE_UPDATED, {company}, {{"label": "crash-2"}}, queue=True),
-    ])
-print("survived")
-"""
-
-# Killed right after the commit, before the writer publishes anything.
-_DIE_AFTER_COMMIT = "outbox.publish_rows = lambda rows: os._exit(9)"
-
-# Killed after Redis logged the events, before the rows' deletion commits.
-_DIE_AFTER_REDIS = """
-logged = outbox.publish_entries
-def publish_then_die(entries):
-    logged(entries)
-    os._exit(9)
-outbox.publish_entries = publish_then_die
-"""
 
 
 def test_committed_events_are_logged_once_in_order_and_leave_no_row(
@@ -153,7 +109,7 @@ def test_writer_killed_between_commit_and_publish_leaves_its_events_to_the_relay
     with transaction.atomic():
         publish_on_commit([event(company_a, "earlier")])
 
-    child = run_child(_WRITER.format(company=company_a.pk, crash=_DIE_AFTER_COMMIT))
+    child = crashing_writer(company_a.pk, AFTER_COMMIT)
     assert child.returncode == 9, child.stderr.decode()
 
     assert labels(redis_client, company_a) == ["earlier"]  # committed, not published...
@@ -168,7 +124,7 @@ def test_writer_killed_between_commit_and_publish_leaves_its_events_to_the_relay
 def test_the_next_writer_of_the_company_publishes_what_a_crashed_one_left_first(
     company_a: Company, company_b: Company, redis_client: redis.Redis
 ) -> None:
-    child = run_child(_WRITER.format(company=company_a.pk, crash=_DIE_AFTER_COMMIT))
+    child = crashing_writer(company_a.pk, AFTER_COMMIT)
     assert child.returncode == 9, child.stderr.decode()
 
     with transaction.atomic():
@@ -186,7 +142,7 @@ def test_the_next_writer_of_the_company_publishes_what_a_crashed_one_left_first(
 def test_writer_killed_after_redis_took_its_events_does_not_log_them_twice(
     company_a: Company, redis_client: redis.Redis
 ) -> None:
-    child = run_child(_WRITER.format(company=company_a.pk, crash=_DIE_AFTER_REDIS))
+    child = crashing_writer(company_a.pk, AFTER_REDIS)
     assert child.returncode == 9, child.stderr.decode()
     assert labels(redis_client, company_a) == ["crash-1", "crash-2"]
     assert OutboxEvent.objects.count() == 2  # the deletion died with the writer

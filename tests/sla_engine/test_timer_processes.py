@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import signal
-import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -22,7 +20,8 @@ from events.relay import relay_once
 from routing_service.chats.models import AssignmentEvent, Conversation
 from sla_engine.models import ChatSLA, SlaTimer
 from tests.sla_engine.conftest import sla_events
-from tests.support.processes import ROOT, child_env, manage, running, stop, wait_for
+from tests.support.crashes import run_django
+from tests.support.processes import child_env, manage, running, stop, wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -104,14 +103,7 @@ def test_timer_killed_between_commit_and_publish_loses_no_event(
     for n in range(3):
         receive(f"client-{n}", at=timezone.now() - dt.timedelta(minutes=5))  # all overdue
 
-    child = subprocess.run(
-        [sys.executable, str(ROOT / "manage.py"), "shell", "-c", _FIRE_THEN_DIE],
-        cwd=ROOT,
-        env=child_env(),
-        capture_output=True,
-        timeout=120,
-        check=False,
-    )
+    child = run_django(_FIRE_THEN_DIE)
     assert child.returncode == 9, child.stderr.decode()
     fired = AssignmentEvent.objects.filter(action__in=["sla_warning", "sla_breached"]).count()
     assert fired == 3 * 4  # committed: warning and breach of both targets, for each chat
