@@ -1,8 +1,8 @@
 """④ The transactional outbox: an event is a row of the transaction that causes it.
 
 An action calls `publish_on_commit(events)` inside its transaction. The events become rows of
-`events_outbox` in that transaction — one multi-row INSERT per call, or one per batch for the
-router and the SLA timer (`batch()`) — so they commit or roll back with the change (a
+`events_outbox` in that transaction — one COPY per call, or one per batch for the router and
+the SLA timer (`batch()`) — so they commit or roll back with the change (a
 rolled-back savepoint takes its rows along). After the commit the writer publishes its rows at
 once and deletes them in one short transaction (the fast path: the same latency as publishing
 directly). If it dies first, or Redis fails, the rows stay and `events.relay` publishes them a
@@ -133,7 +133,8 @@ class Row:
 
 
 def _insert(events: Sequence[Event]) -> list[Row]:
-    """Write `events` as outbox rows of the current transaction (one statement)."""
+    """Write `events` as outbox rows of the current transaction: the companies' outbox locks
+    and the ids in one statement, the rows in one COPY."""
     data = [encode_data(event.data) for event in events]
     if connection.vendor == "postgresql":
         companies = sorted({event.company_id for event in events})
@@ -169,8 +170,8 @@ def _insert(events: Sequence[Event]) -> list[Row]:
 
 
 class Batch:
-    """The events of one transaction opened by `batch()`: inserted with one statement just
-    before the commit, then published together by `publish()`."""
+    """The events of one transaction opened by `batch()`: written together just before the
+    commit (or before a savepoint opens), then published together by `publish()`."""
 
     def __init__(self) -> None:
         self.pending: list[Event] = []
@@ -210,8 +211,8 @@ _current: ContextVar[Batch | None] = ContextVar("outbox_batch", default=None)
 
 @contextmanager
 def batch() -> Iterator[Batch]:
-    """`transaction.atomic()` whose events are written with one INSERT at its end — the
-    router's and the SLA timer's hot path. Call `.publish()` on it after the block."""
+    """`transaction.atomic()` whose events are written together at its end — the router's
+    and the SLA timer's hot path. Call `.publish()` on it after the block."""
     current = Batch()
     token = _current.set(current)
     try:
@@ -245,9 +246,9 @@ def publish_on_commit(events: Iterable[Event]) -> None:
 
 
 def publish_rows(rows: Sequence[Row]) -> None:
-    """The fast path, right after the commit that wrote `rows`: lock every waiting row of their
-    companies up to the newest of `rows` (in id order), log them, delete them, commit. A
-    failure leaves them all to the relay; the database change stands either way."""
+    """The fast path, right after the commit that wrote `rows`: lock them and any older row
+    of their companies still waiting (in id order), log them, delete them, commit. A failure
+    leaves them all to the relay; the database change stands either way."""
     if not rows:
         return
     if connection.in_atomic_block:
