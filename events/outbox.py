@@ -104,7 +104,9 @@ RETURNING o.id, c.older,
 
 # The relay's claim: for each company with a row older than the age (by the database's
 # clock), its rows up to the newest such one — older ids of the company first, whatever their
-# age — locked in id order, at most `limit`, and deleted.
+# age — locked in id order, at most `limit`, and deleted. FOR UPDATE waits, not SKIP LOCKED:
+# skipping a row a writer is publishing and taking a newer one of the same company could log
+# the newer first, and the older one would then be taken for a duplicate.
 _CLAIM_STALE_SQL = f"""
 WITH {_ASYNC_COMMIT}, stale AS (
     SELECT company_id, max(id) AS newest FROM {_TABLE}
