@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import ExitStack
 
@@ -25,19 +27,17 @@ from routing_service.tenancy.models import User
 from tests.realtime.wire import dial, next_frame
 from tests.support.processes import child_env, serving_asgi
 
-pytestmark = pytest.mark.django_db(transaction=True)
-
 # Pairs of database numbers this test may use (14 is the suite's, 13 the benchmarks'); a run
 # takes a free pair, so two test runs at once never share one.
 PAIRS = ((2, 3), (4, 5), (6, 7), (8, 9), (10, 11))
 DEFAULT_PREFIX = "sb"
 
 
-def deployment_env(db: int) -> dict[str, str]:
+def deployment_env(db: int, base: dict[str, str] | None = None) -> dict[str, str]:
     """A production-like environment: the real settings module, the defaults, one URL."""
     env = {
         name: value
-        for name, value in child_env().items()
+        for name, value in (child_env() if base is None else base).items()
         if "REDIS" not in name and not name.startswith(("CHANNEL_LAYER", "SWITCHBOARD_TEST"))
     }
     env.update(
@@ -102,6 +102,7 @@ async def quiet(conn: object, seconds: float = 1.0) -> bool:
     raise AssertionError(f"unexpected frame: {frame}")
 
 
+@pytest.mark.django_db(transaction=True)
 def test_two_deployments_on_two_database_numbers_never_hear_each_other(
     agent_a: User, database_pair: tuple[int, int]
 ) -> None:
@@ -149,3 +150,30 @@ async def exchange(ports: list[int], token: str, agent: User) -> None:
         finally:
             for console in consoles:
                 await console.close()
+
+
+@pytest.mark.parametrize(
+    ("url", "prefix"),
+    [
+        ("redis://127.0.0.1:6379", "sb:db0:ws"),
+        ("redis://127.0.0.1:6379/5", "sb:db5:ws"),
+        ("redis://127.0.0.1:6379?db=7", "sb:db7:ws"),
+        ("unix:///run/redis.sock?db=3", "sb:db3:ws"),
+        ("redis://127.0.0.1:6379/x", "ImproperlyConfigured"),
+    ],
+)
+def test_the_default_channel_prefix_names_the_database(url: str, prefix: str) -> None:
+    env = deployment_env(0, base=dict(os.environ))
+    env["REDIS_URL"] = url
+    code = (
+        "from django.core.exceptions import ImproperlyConfigured\n"
+        "try:\n"
+        "    from routing_service import settings\n"
+        "    print(settings.CHANNEL_LAYER_PREFIX)\n"
+        "except ImproperlyConfigured:\n"
+        "    print('ImproperlyConfigured')\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, check=True, timeout=60
+    )
+    assert out.stdout.decode().strip() == prefix
