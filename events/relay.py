@@ -54,10 +54,13 @@ class Relay:
             while not self.stop.is_set():
                 try:
                     relayed = self.turn()
-                except (RedisError, DatabaseError, OSError) as exc:
-                    logger.warning("outbox relay: %s; retrying in %.1f s", exc, delay)
-                    connection.close()
+                except Exception as exc:  # the relay must outlive any turn: log, back off, go on
                     delay = min(max(delay, interval) * 2, MAX_BACKOFF_SECONDS)
+                    if isinstance(exc, RedisError | DatabaseError | OSError):
+                        logger.warning("outbox relay: %s; retrying in %.1f s", exc, delay)
+                    else:
+                        logger.exception("outbox relay turn failed; retrying in %.1f s", delay)
+                    connection.close()
                 else:
                     delay = interval
                     self.relayed += relayed
