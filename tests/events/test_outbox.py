@@ -8,12 +8,15 @@ the named point (no cleanup, no rollback hooks: what a kill -9 leaves).
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import threading
+import time
 from typing import Any
 
 import pytest
 import redis
+from django.core.management import call_command
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from redis.exceptions import RedisError
@@ -230,3 +233,18 @@ def test_the_relay_racing_writers_logs_every_event_once_in_commit_order(
     seqs = [seq for seq, _ in logged(redis_client, company_a)]
     assert seqs == list(range(1, len(seqs) + 1))
     assert not OutboxEvent.objects.exists()
+
+
+def test_run_outbox_relay_once_publishes_what_is_older_than_the_age(
+    company_a: Company, redis_client: redis.Redis, settings: Any
+) -> None:
+    settings.OUTBOX_RELAY_AFTER_MS = 300
+    child = crashing_writer(company_a.pk, AFTER_COMMIT)
+    assert child.returncode == 9, child.stderr.decode()
+    # Rows younger than the age belong to a writer that may still publish them.
+    assert relay_once() == 0
+    time.sleep(0.4)
+    out = io.StringIO()
+    call_command("run_outbox_relay", "--once", stdout=out)
+    assert "after 2 events" in out.getvalue()
+    assert labels(redis_client, company_a) == ["crash-1", "crash-2"]
