@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from functools import reduce
+from functools import partial, reduce
 from operator import or_
 from typing import Any
 
@@ -205,7 +205,11 @@ class Batch:
 
     def publish(self) -> None:
         """After the block: publish and delete the batch's rows (see `publish_rows`)."""
-        publish_rows(self.rows)
+        if connection.in_atomic_block:
+            # The block was nested in an outer transaction: nothing is committed yet.
+            transaction.on_commit(partial(publish_rows, self.rows), robust=True)
+        else:
+            publish_rows(self.rows)
 
 
 _current: ContextVar[Batch | None] = ContextVar("outbox_batch", default=None)
@@ -252,10 +256,6 @@ def publish_rows(rows: Sequence[Row]) -> None:
     of their companies still waiting (in id order), log them, delete them, commit. A failure
     leaves them all to the relay; the database change stands either way."""
     if not rows:
-        return
-    if connection.in_atomic_block:
-        # Still inside an outer transaction (a batch nested in one): not committed yet.
-        transaction.on_commit(lambda: publish_rows(rows), robust=True)
         return
     try:
         with transaction.atomic():
