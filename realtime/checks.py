@@ -32,7 +32,7 @@ def realtime_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessa
     if not (isinstance(backend, type) and issubclass(backend, RedisPubSubChannelLayer)):
         problems.append(
             Error(
-                f"CHANNEL_LAYERS['default'] must be {_BATCHING} or {_PUBSUB}: realtime.publish "
+                f"CHANNEL_LAYERS['default'] must be {_BATCHING} or {_PUBSUB}: events.log "
                 "writes to its pub/sub channels directly.",
                 id="realtime.E002",
             )

@@ -25,8 +25,8 @@ from typing import Any
 
 from channels_redis.pubsub import RedisPubSubChannelLayer
 
+from events.log import group_channel
 from realtime.connections import async_client
-from realtime.publish import group_channel
 
 logger = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import msgspec
 
-from realtime.events import EventType
+from events.schema import EventType
 
 
 class CloseCode(IntEnum):

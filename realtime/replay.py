@@ -1,6 +1,6 @@
 """⑤ Catching up: the events a reconnecting client missed, read from the durable log.
 
-`realtime.publish` appends every event to one Redis stream per group with entry id `<seq>-0`.
+`events.log` appends every event to one Redis stream per group with entry id `<seq>-0`.
 A client that comes back with `?last_seq=N` gets, for each group of its connection, the entries
 from `(N+1)-0` on, merged by seq (an event sent to two of its groups is logged twice with the
 same seq, and delivered once). One Lua script reads every log and what was removed from it at
@@ -16,9 +16,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from events.log import log_key, seq_key
 from realtime.batching import run_script
 from realtime.connections import async_client
-from realtime.publish import log_key, seq_key
 
 # KEYS: the company's seq key, then one log per group. ARGV: first id wanted, count limit.
 # Returns {current seq, then per log: its removal record (see `_lost`), its entries}.

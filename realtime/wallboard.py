@@ -9,7 +9,7 @@ at 10,000 open chats.
 
 **Who and when** (`StatsTicker`): every web process that holds a wallboard of a company
 ticks once per `WS_WALLBOARD_INTERVAL_MS`. "Something changed" needs no marking: every event of
-a company increments its seq (realtime/publish.py), so a company whose seq moved past the one
+a company increments its seq (events/log.py), so a company whose seq moved past the one
 the last stats covered — or whose next time-driven change (a chat entering its warning window
 or breaching) has come — is due. A Lua script checks that and takes a per-company lock for the
 interval in one step, so with several web processes exactly one computes, and never more than
@@ -45,10 +45,10 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, Least
 from django.utils import timezone
 
+from events.log import publish_now, seq_key
+from events.schema import EventType, make_event
 from realtime.connections import async_client, script, sync_client
 from realtime.db import in_thread
-from realtime.events import EventType, make_event
-from realtime.publish import publish_now, seq_key
 from routing_service.chats.models import (
     OPEN_CONVERSATION_STATUSES,
     AssignmentStatus,

@@ -13,7 +13,7 @@ import ipaddress
 import os
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import dj_database_url
 from csp.constants import NONE, SELF
@@ -65,6 +65,7 @@ def redis_url(name: str, default: str) -> str:
     value = os.environ.get(name, default)
     if urlsplit(value).scheme not in {"redis", "rediss", "unix"}:
         raise ImproperlyConfigured(f"{name} must be a redis://, rediss:// or unix:// URL")
+    redis_db(name, value)  # validates the database number
     return value
 
 
@@ -86,6 +87,20 @@ def env_networks(name: str, default: list[str]) -> list[str]:
                 f"{name}: {value!r} is not an IP address or network (CIDR)"
             ) from None
     return values
+
+
+def redis_db(name: str, url: str) -> int:
+    """The database number a Redis URL selects, as redis-py reads it: `?db=` first, then the
+    path (`redis://host:6379/3`), else 0."""
+    parts = urlsplit(url)
+    raw = parse_qs(parts.query).get("db", [""])[0]
+    if not raw and parts.scheme != "unix":
+        raw = parts.path.lstrip("/")
+    if not raw:
+        return 0
+    if not raw.isdigit():
+        raise ImproperlyConfigured(f"{name} has a bad database number: {raw!r}")
+    return int(raw)
 
 
 DEBUG = env_bool("DEBUG", default=False)
@@ -133,6 +148,8 @@ INSTALLED_APPS = [
     "channels",
     "django_dramatiq",
     "csp",
+    # The bottom layer (event schema, outbox, log): imports none of the apps below.
+    "events",
     "routing_service.tenancy",
     "routing_service.chats",
     "routing_service.ingest",
@@ -237,8 +254,16 @@ CACHES = {
 }
 
 # The pub/sub layer: no per-channel queues to overflow, ~5x the group_send rate of the default
-# layer. Events are also written to a durable log (realtime/publish.py), which is the record.
-CHANNEL_LAYER_PREFIX = f"{REDIS_KEY_PREFIX}:ws"
+# layer. Events are also written to a durable log (events/log.py), which is the record.
+# Keys live in the URL's database, but pub/sub channels are server-wide: the default prefix
+# names the database too, so deployments sharing a server on different database numbers (or
+# key prefixes) never hear each other's events.
+CHANNEL_LAYER_PREFIX = os.environ.get(
+    "CHANNEL_LAYER_PREFIX",
+    f"{REDIS_KEY_PREFIX}:db{redis_db('CHANNEL_LAYER_REDIS_URL', CHANNEL_LAYER_REDIS_URL)}:ws",
+).strip()
+if not CHANNEL_LAYER_PREFIX or any(c.isspace() for c in CHANNEL_LAYER_PREFIX):
+    raise ImproperlyConfigured("CHANNEL_LAYER_PREFIX must be a non-empty name without spaces")
 CHANNEL_LAYERS = {
     "default": {
         # channels-redis' pub/sub layer with batched (un)subscribes: survives reconnect storms
@@ -358,6 +383,13 @@ PRESENCE_TIMEOUT_SECONDS = env_int("PRESENCE_TIMEOUT_SECONDS", 30, minimum=2)
 PRESENCE_GRACE_SECONDS = env_int("PRESENCE_GRACE_SECONDS", 20, minimum=0)
 PRESENCE_CHECK_INTERVAL_MS = env_int("PRESENCE_CHECK_INTERVAL_MS", 1000, minimum=50)
 EVENT_LOG_MAXLEN = env_int("EVENT_LOG_MAXLEN", 10_000, minimum=100)
+# The outbox relay (events/relay.py, `manage.py run_outbox_relay`) publishes events their
+# writer left unpublished for AFTER_MS (it died after its commit, or Redis failed), checking
+# every INTERVAL_MS, BATCH rows per transaction. Writers publish within milliseconds: AFTER_MS
+# only has to outlast a slow commit-to-publish, and bounds how late a crash's events arrive.
+OUTBOX_RELAY_AFTER_MS = env_int("OUTBOX_RELAY_AFTER_MS", 2000, minimum=100)
+OUTBOX_RELAY_INTERVAL_MS = env_int("OUTBOX_RELAY_INTERVAL_MS", 500, minimum=10)
+OUTBOX_RELAY_BATCH = env_int("OUTBOX_RELAY_BATCH", 1000, minimum=1)
 
 # --- Outbound calls (routing_service/outbound/destinations.py) -------------------------------
 # Hosts (or host:port) that replies may reach although they are loopback, private or otherwise

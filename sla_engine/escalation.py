@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from realtime.publish import publish_on_commit
+from events.outbox import publish_on_commit
 from routing_service.chats.actions.assignments import (
     _raise_priority,
     escalate_assignment,

@@ -15,11 +15,12 @@
    not paused, due time unchanged — and drop the obsolete ones; **record** the rest: the
    AssignmentEvent (sla_warning / sla_breached / escalated / priority_changed), the missed
    flag on a breach, the escalation ladder's rows, and run the due escalation steps;
-5. **commit, then publish** the events (sla.warning, sla.breached, and what the steps cause).
+5. **commit, then publish** the events (sla.warning, sla.breached, and what the steps cause):
+   they are outbox rows of the same transaction, written with one INSERT before the commit.
 
 A crash before the commit rolls all of it back and the rows are claimed again; after it, the
-record stands and at worst the live push is lost, as for every event (the durable log and the
-database are the record; consoles resync on reconnect).
+record stands and its events are in the outbox: published by this timer right after the
+commit, or by the outbox relay if it died first (events/outbox.py) — once either way.
 """
 
 from __future__ import annotations
@@ -34,12 +35,11 @@ from typing import Any, NamedTuple
 from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import FilteredRelation, Q
 from django.utils import timezone
-from redis.exceptions import RedisError
 from structlog.contextvars import bind_contextvars, unbind_contextvars
 
-from realtime import publish
-from realtime.events import Event, EventType, make_event
-from realtime.publish import publish_on_commit
+from events import outbox
+from events.outbox import publish_on_commit
+from events.schema import Event, EventType, make_event
 from routing_service.chats.actions.errors import ActionError
 from routing_service.chats.locks import ROUTING_LOCK_NAMESPACE
 from routing_service.chats.models import (
@@ -105,7 +105,7 @@ def fire_due(*, now: dt.datetime | None = None, limit: int = DEFAULT_BATCH) -> B
     result = BatchResult()
     rows: list[Due] = []
     try:
-        with publish.collecting() as events, transaction.atomic():
+        with outbox.batch() as events:
             rows = _claim(now, limit, result)
             if rows:
                 _Batch(now, rows, result).run()
@@ -121,14 +121,9 @@ def fire_due(*, now: dt.datetime | None = None, limit: int = DEFAULT_BATCH) -> B
         result.dropped += dropped.update(fired_at=now, cancelled=True)
         result.fired = 0
         return result
-    result.events = list(events)
+    result.events = events.events
     metrics.count_sla_events(result.events)
-    if events:
-        try:
-            publish.publish_now(events)
-        except RedisError:
-            # The record stands (AssignmentEvent rows); consoles resync from a snapshot.
-            logger.exception("publishing %d SLA events failed after commit", len(events))
+    events.publish()  # a failure leaves them to the outbox relay
     return result
 
 

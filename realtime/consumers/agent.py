@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from events.schema import agent_group, queue_group
 from realtime import presence
 from realtime.auth import Query, company_for
 from realtime.consumers.base import StreamConsumer
-from realtime.events import agent_group, queue_group
 from realtime.protocol import AGENT_ACTIONS, CloseCode, Refused
 from realtime.snapshots import SnapshotPoint, agent_snapshot
 from routing_service.tenancy.models import Company, User

@@ -28,10 +28,10 @@ from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
+from events.schema import EventType, queue_group
 from realtime.actions import run_action
 from realtime.auth import Query, authenticate, header, origin_allowed, parse_query
 from realtime.db import in_thread
-from realtime.events import EventType, queue_group
 from realtime.fence import confirm_subscriptions
 from realtime.protocol import (
     ActionRequest,
@@ -196,7 +196,7 @@ class StreamConsumer(AsyncWebsocketConsumer):
     # --- events -------------------------------------------------------------------------------
 
     async def sb_event(self, message: dict[str, Any]) -> None:
-        """A published event (realtime/publish.py): already the envelope JSON, sent as is."""
+        """A published event (events/log.py): already the envelope JSON, sent as is."""
         seq = int(message["seq"])
         if self.closing or seq <= self.last_seq:
             return

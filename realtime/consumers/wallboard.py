@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from events.schema import queue_group, supervisors_group
 from realtime.auth import Query, company_for
 from realtime.consumers.base import StreamConsumer
-from realtime.events import queue_group, supervisors_group
 from realtime.protocol import CloseCode, Refused
 from realtime.snapshots import SnapshotPoint, wallboard_snapshot
 from realtime.wallboard import ticker

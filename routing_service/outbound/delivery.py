@@ -24,8 +24,8 @@ from collections.abc import Iterable
 
 from django.db import IntegrityError, transaction
 
-from realtime.events import EventType, make_event
-from realtime.publish import publish_on_commit
+from events.outbox import publish_on_commit
+from events.schema import EventType, make_event
 from routing_service.chats.models import (
     ACTIVE_ASSIGNMENT_STATUSES,
     Channel,

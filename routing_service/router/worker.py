@@ -5,10 +5,11 @@ a lease on (router/leases.py): one router per shard at a time, so batches of one
 of one conversation — commit in stream order. Each loop turn it reads a batch
 (XREADGROUP), records it in PostgreSQL — split by shard between `ROUTER_DB_LANES` database
 threads, one transaction per lane, falling back to one transaction per entry when it fails so a
-bad entry never blocks the others — then
-publishes the batch's events with one pipelined call and acknowledges (XACK) only what
-committed. Delivery is at-least-once; the unique (channel, provider message id) constraint makes
-a replay a no-op.
+bad entry never blocks the others; the batch's events are outbox rows of that transaction,
+written with one INSERT just before its commit (events/outbox.py) — then publishes them with
+one pipelined call and acknowledges (XACK) only what committed. Delivery is at-least-once; the
+unique (channel, provider message id) constraint makes a replay a no-op. A router killed
+between a commit and its publish leaves the events to the outbox relay: none is lost.
 
 Housekeeping on the same loop: offers whose accept timeout passed are expired and re-offered
 (`expire_offers`, about every 0.5 s — not a dramatiq delay), entries left pending by a dead router
@@ -39,11 +40,10 @@ from django.db import (
     OperationalError,
     close_old_connections,
     connections,
-    transaction,
 )
 from redis.exceptions import RedisError, ResponseError
 
-from realtime import publish
+from events import outbox
 from routing_service.chats.actions.inbound import InboundItem, receive_inbound_batch
 from routing_service.chats.actions.receipts import record_status_event
 from routing_service.chats.actions.routing import abandon_stale_chats, expire_offers
@@ -127,11 +127,11 @@ def process_batch(items: Sequence[StreamEntry]) -> BatchOutcome:
     channels: dict[int, Channel] = {}
     obs_logging.bind_companies(item.entry for item in good)
     try:
-        with publish.collecting() as events, transaction.atomic():
+        with outbox.batch() as events:
             apply_entries(good, channels)
         metrics.observe_routed(item.entry for item in good)
         logger.debug("routed a batch of %d entries", len(good))
-        _publish(events)
+        events.publish()
         outcome.acked.extend(good)
         return outcome
     except INFRASTRUCTURE_ERRORS:
@@ -146,10 +146,10 @@ def process_batch(items: Sequence[StreamEntry]) -> BatchOutcome:
     for item in good:
         obs_logging.bind_companies([item.entry])
         try:
-            with publish.collecting() as events, transaction.atomic():
+            with outbox.batch() as events:
                 apply_entries([item], channels)
             metrics.observe_routed([item.entry])
-            _publish(events)
+            events.publish()
             outcome.acked.append(item)
         except INFRASTRUCTURE_ERRORS:
             logger.exception("database unavailable while routing an entry")
@@ -159,15 +159,6 @@ def process_batch(items: Sequence[StreamEntry]) -> BatchOutcome:
             logger.warning("entry %s failed: %r", item.entry_id, exc)
             outcome.failed.append((item, f"{type(exc).__name__}: {exc}"))
     return outcome
-
-
-def _publish(events: list[publish.Event]) -> None:
-    """Publish committed events; a Redis failure here loses live pushes, never data (the
-    database committed, and consoles re-sync from a snapshot when they reconnect)."""
-    try:
-        publish.publish_now(events)
-    except RedisError:
-        logger.exception("publishing %d events failed after commit", len(events))
 
 
 def record_dead_letter(item: StreamEntry, error: str, attempts: int, dead_stream: str) -> None:

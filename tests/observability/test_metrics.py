@@ -19,7 +19,7 @@ from asgiref.sync import sync_to_async
 from django.db import connections
 from django.test import AsyncClient, Client
 
-from realtime.events import Event
+from events.schema import Event
 from routing_service.chats.models import Channel, Provider
 from routing_service.ingest import stream
 from routing_service.ingest.adapters import sign_generic

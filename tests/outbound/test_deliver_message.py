@@ -13,8 +13,8 @@ import pytest
 import redis
 from django.conf import settings
 
-from realtime.events import agent_group
-from realtime.publish import log_key
+from events.log import log_key
+from events.schema import agent_group
 from routing_service.chats.models import DeliveryStatus, Message
 from routing_service.ingest.adapters import ChannelSecrets, GenericAdapter, WebhookRequest
 from routing_service.outbound.tasks import QUEUE, deliver_message

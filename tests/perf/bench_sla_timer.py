@@ -189,32 +189,31 @@ def reset_and_fill(chats: int, companies: int) -> list[int]:
 
 
 class LagRecorder:
-    """Wraps publish_now: the lag of every sla event from its timer's due time."""
+    """Wraps the outbox's fast path: the lag of every sla event from its timer's due time."""
 
     def __init__(self) -> None:
-        from realtime import publish
+        from events import outbox
 
-        self.publish = publish
-        self.original = publish.publish_now
+        self.outbox = outbox
+        self.original = outbox.publish_rows
         self.lags: list[float] = []
         self.events = 0
 
     def __enter__(self) -> LagRecorder:
-        def recording(events: Any) -> list[int]:
-            seqs = self.original(events)
+        def recording(rows: Any) -> None:
+            self.original(rows)
             now = time.time()
-            for event in events:
-                scheduled = event.data.get("scheduled_at")
-                if event.type.startswith("sla.") and scheduled:
+            for row in rows:
+                scheduled = row.event.data.get("scheduled_at")
+                if row.event.type.startswith("sla.") and scheduled:
                     self.lags.append(now - dt.datetime.fromisoformat(scheduled).timestamp())
-            self.events += len(events)
-            return seqs
+            self.events += len(rows)
 
-        self.publish.publish_now = recording
+        self.outbox.publish_rows = recording
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.publish.publish_now = self.original
+        self.outbox.publish_rows = self.original
 
 
 # --- phases ---------------------------------------------------------------------------------

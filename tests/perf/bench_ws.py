@@ -664,8 +664,8 @@ def assigned_chats(company_id: int) -> int:
 
 def publish_load(company_id: int, agent_ids: list[int], rate: float, seconds: float) -> int:
     """`chat.message`-shaped events straight into the log and the channel layer, in batches."""
-    from realtime.events import EventType, make_event
-    from realtime.publish import publish_now
+    from events.log import publish_now
+    from events.schema import EventType, make_event
 
     started = time.time()
     number = 0

@@ -22,8 +22,8 @@ import pytest
 import redis
 from django.db import connections
 
-from realtime.events import agent_group
-from realtime.publish import log_key
+from events.log import log_key
+from events.schema import agent_group
 from routing_service.chats.models import (
     Channel,
     Message,

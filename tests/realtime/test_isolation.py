@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from channels.db import database_sync_to_async
 
-from realtime.events import EventType, make_event
-from realtime.publish import publish_now
+from events.log import publish_now
+from events.schema import EventType, make_event
 from realtime.tickets import issue_ticket
 from routing_service.chats.models import AssignmentStatus, ChatAssignment, Conversation
 from routing_service.tenancy.models import Company, User

@@ -14,9 +14,9 @@ from django.conf import settings
 from django.test import override_settings
 from redis.asyncio.client import PubSub
 
-from realtime.events import EventType, make_event
+from events.log import publish_now
+from events.schema import EventType, make_event
 from realtime.layers import RedisPubSubChannelLayer
-from realtime.publish import publish_now
 from realtime.tickets import issue_ticket
 from routing_service.tenancy.models import Company, User
 from tests.realtime.sockets import Socket

@@ -17,12 +17,14 @@ import redis
 from channels.db import database_sync_to_async
 from django.test import override_settings
 
-from realtime.events import EventType, make_event
-from realtime.publish import log_key, publish_now
+from events.log import log_key, publish_now
+from events.relay import relay_once
+from events.schema import EventType, make_event
 from realtime.tickets import issue_ticket
 from routing_service.tenancy.models import Company, User
 from tests.realtime.conftest import Daphne
 from tests.realtime.wire import dial, next_frame
+from tests.support.crashes import AFTER_COMMIT, crashing_writer
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -194,3 +196,27 @@ async def test_too_long_a_gap_gets_a_resync_snapshot(
     snapshot = await sock.frame()
     assert (snapshot["type"], snapshot["data"]["resync_reason"]) == ("snapshot", "too_many")
     assert snapshot["seq"] == seq + 5
+
+
+async def test_events_a_crashed_writer_left_are_replayed_once_relayed_without_a_gap(
+    daphne: Daphne, agent_a: User, company_a: Company
+) -> None:
+    conn = await open_console(daphne, agent_a)
+    seq = (await next_frame(conn))["seq"]
+    await conn.close()
+
+    child = await asyncio.to_thread(crashing_writer, company_a.pk, AFTER_COMMIT)
+    assert child.returncode == 9, child.stderr.decode()
+    conn = await open_console(daphne, agent_a, last_seq=seq)
+    with pytest.raises(TimeoutError):  # committed, but not in the log yet
+        await next_frame(conn, timeout=0.3)
+
+    assert await database_sync_to_async(relay_once)(older_than_ms=0) == 2
+    live = [await next_frame(conn), await next_frame(conn)]  # the open console: live
+    await conn.close()
+    conn = await open_console(daphne, agent_a, last_seq=seq)  # a reconnecting one: replayed
+    replayed = [await next_frame(conn), await next_frame(conn)]
+    await conn.close()
+    for frames in (live, replayed):
+        assert [f["seq"] for f in frames] == [seq + 1, seq + 2]
+        assert [f["data"]["label"] for f in frames] == ["crash-1", "crash-2"]

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from channels.db import database_sync_to_async
 
+from events.log import publish_now
+from events.schema import EventType, make_event, queue_group
 from realtime import snapshots
-from realtime.events import EventType, make_event, queue_group
-from realtime.publish import publish_now
 from realtime.replay import snapshot_point
 from realtime.snapshots import SnapshotPoint, agent_snapshot
 from realtime.tickets import issue_ticket

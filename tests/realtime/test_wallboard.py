@@ -16,8 +16,8 @@ from channels.db import database_sync_to_async
 from django.test import override_settings
 from django.utils import timezone
 
-from realtime.events import EventType, make_event, supervisors_group
-from realtime.publish import log_key, publish_now
+from events.log import log_key, publish_now
+from events.schema import EventType, make_event, supervisors_group
 from realtime.tickets import issue_ticket
 from realtime.wallboard import StatsTicker, compute_stats
 from routing_service.chats.models import (

@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo
 import pytest
 import redis
 
-from realtime.events import supervisors_group
-from realtime.publish import log_key
+from events.log import log_key
+from events.schema import supervisors_group
 from routing_service.chats.actions import receive_inbound_message
 from routing_service.chats.models import Channel, Conversation, Provider, RoutingPolicy
 from routing_service.tenancy.models import AgentStatus, Company, Role, User

@@ -12,7 +12,7 @@ import pytest
 import redis
 from django.db import connection
 
-from realtime.events import agent_group
+from events.schema import agent_group
 from routing_service.chats.actions import accept_assignment, send_agent_reply
 from routing_service.chats.models import (
     AssignmentEvent,

@@ -1,5 +1,7 @@
 """Real `run_sla_timer` processes against the test database: two at once, one killed and
-restarted mid-run — every warning and breach still fires exactly once, within a second."""
+restarted mid-run — every warning and breach still fires exactly once, within a second, and is
+published exactly once (a timer killed between its commit and its publish leaves the events
+to the outbox relay that every timer runs)."""
 
 from __future__ import annotations
 
@@ -13,9 +15,12 @@ import pytest
 import redis
 from django.utils import timezone
 
+from events.models import OutboxEvent
+from events.relay import relay_once
 from routing_service.chats.models import AssignmentEvent, Conversation
 from sla_engine.models import ChatSLA, SlaTimer
 from tests.sla_engine.conftest import sla_events
+from tests.support.crashes import run_django
 from tests.support.processes import child_env, manage, running, stop, wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -39,7 +44,7 @@ def test_two_timers_and_a_restart_fire_every_warning_and_breach_once_on_time(
         receive(f"client-{n}", at=received)
     assert SlaTimer.objects.filter(fired_at__isnull=True).count() == CHATS * 4
 
-    env = child_env()
+    env = child_env(OUTBOX_RELAY_AFTER_MS="300", OUTBOX_RELAY_INTERVAL_MS="100")
     timer_args = ("run_sla_timer", "--metrics-every=0", "--batch-size=16")
     with running(
         manage(*timer_args, "--name=t1", env=env), manage(*timer_args, "--name=t2", env=env)
@@ -50,6 +55,8 @@ def test_two_timers_and_a_restart_fire_every_warning_and_breach_once_on_time(
         stop(timers[0], signal.SIGKILL)
         timers.append(manage(*timer_args, "--name=t1-restarted", env=env))
         wait_for(lambda: not SlaTimer.objects.filter(fired_at__isnull=True).exists(), 30, 0.05)
+        # What the kill left between a commit and its publish, the relays publish.
+        wait_for(lambda: len(sla_events(redis_client, policy.company_id)) >= CHATS * 4, 10, 0.05)
         time.sleep(0.5)  # anything still in flight would show up as a duplicate now
 
     logged = Counter(
@@ -74,3 +81,38 @@ def test_two_timers_and_a_restart_fire_every_warning_and_breach_once_on_time(
             event["data"]["scheduled_at"]
         )
         assert lag < dt.timedelta(seconds=1)
+
+
+# A timer that dies right after committing a batch, before publishing it (what a kill -9 at
+# that instant leaves): fire_due with the outbox's fast path replaced by an immediate exit.
+_FIRE_THEN_DIE = """
+import os
+from events import outbox
+from sla_engine.firing import fire_due
+outbox.publish_rows = lambda rows: os._exit(9)
+fire_due()
+"""
+
+
+def test_timer_killed_between_commit_and_publish_loses_no_event(
+    make_policy: Callable[..., ChatSLA],
+    receive: Callable[..., Conversation],
+    redis_client: redis.Redis,
+) -> None:
+    policy = make_policy(always=True, first_response_minutes=1, resolution_minutes=1)
+    for n in range(3):
+        receive(f"client-{n}", at=timezone.now() - dt.timedelta(minutes=5))  # all overdue
+
+    child = run_django(_FIRE_THEN_DIE)
+    assert child.returncode == 9, child.stderr.decode()
+    fired = AssignmentEvent.objects.filter(action__in=["sla_warning", "sla_breached"]).count()
+    assert fired == 3 * 4  # committed: warning and breach of both targets, for each chat
+    assert sla_events(redis_client, policy.company_id) == []  # but not published
+
+    assert relay_once(older_than_ms=0) >= fired
+    published = Counter(
+        (e["data"]["conversation_id"], e["data"]["kind"], e["type"])
+        for e in sla_events(redis_client, policy.company_id)
+    )
+    assert len(published) == fired and set(published.values()) == {1}
+    assert not OutboxEvent.objects.exists()

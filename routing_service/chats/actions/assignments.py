@@ -13,8 +13,8 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from realtime.events import EventType, make_event
-from realtime.publish import publish_on_commit
+from events.outbox import publish_on_commit
+from events.schema import EventType, make_event
 from routing_service.chats.actions.audit import log_event
 from routing_service.chats.actions.errors import ActionError, company_of, not_found
 from routing_service.chats.actions.routing import (

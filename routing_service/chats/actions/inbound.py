@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from django.db import transaction
 from django.utils import timezone
 
-from realtime.events import Event, EventType, make_event
-from realtime.publish import publish_on_commit
+from events.outbox import publish_on_commit
+from events.schema import Event, EventType, make_event
 from routing_service.chats.actions.routing import queue_event, route_waiting, routing_policy
 from routing_service.chats.bulk import insert_rows, update_rows
 from routing_service.chats.locks import lock_company_routing

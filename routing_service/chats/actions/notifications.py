@@ -5,8 +5,8 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
-from realtime.events import EventType, make_event
-from realtime.publish import publish_on_commit
+from events.outbox import publish_on_commit
+from events.schema import EventType, make_event
 from routing_service.chats.actions.errors import company_of, not_found
 from routing_service.chats.actions.inbound import notification_data
 from routing_service.chats.models import ChatNotification, Conversation

@@ -7,8 +7,8 @@ import datetime as dt
 from django.db import transaction
 from django.utils import timezone
 
-from realtime.events import EventType, make_event
-from realtime.publish import publish_on_commit
+from events.outbox import publish_on_commit
+from events.schema import EventType, make_event
 from routing_service.chats.actions.errors import ActionError, company_of, not_found
 from routing_service.chats.locks import lock_company_routing, lock_conversation
 from routing_service.chats.models import (

@@ -15,8 +15,8 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from realtime.events import Event, EventType, make_event
-from realtime.publish import publish_on_commit
+from events.outbox import publish_on_commit
+from events.schema import Event, EventType, make_event
 from routing_service.chats.actions.audit import log_event
 from routing_service.chats.bulk import insert_rows
 from routing_service.chats.locks import lock_agents, lock_company_routing

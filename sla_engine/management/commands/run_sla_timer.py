@@ -1,15 +1,19 @@
 """`manage.py run_sla_timer`: fire SLA warnings, breaches and escalations on time.
 
-Run one or more (they never fire a deadline twice); see sla_engine/timer.py.
+Run one or more (they never fire a deadline twice); see sla_engine/timer.py. Each also runs the
+outbox relay (events/relay.py) in a thread of its own: every deployment runs timers, so events
+a crashed writer left in the outbox are always published, whoever wrote them.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
+from events.relay import Relay
 from sla_engine.timer import (
     DEFAULT_BATCH,
     DEFAULT_MAX_SLEEP,
@@ -45,6 +49,11 @@ class Command(BaseCommand):
             metavar="N",
             help="Exit after N consecutive turns that fired nothing (scripts and benchmarks).",
         )
+        parser.add_argument(
+            "--no-outbox-relay",
+            action="store_true",
+            help="Do not run the outbox relay thread (run `run_outbox_relay` instead).",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         logging.getLogger("sla_engine").setLevel(logging.INFO)
@@ -55,5 +64,14 @@ class Command(BaseCommand):
             metrics_every=options["metrics_every"],
         )
         worker.install_signal_handlers()
-        worker.run(max_idle_turns=options["exit_when_idle"])
+        relay = Relay()
+        thread = threading.Thread(target=relay.run, name="outbox-relay", daemon=True)
+        if not options["no_outbox_relay"]:
+            thread.start()
+        try:
+            worker.run(max_idle_turns=options["exit_when_idle"])
+        finally:
+            relay.stop.set()
+            if thread.is_alive():
+                thread.join(timeout=10)
         self.stdout.write(f"sla timer {worker.name} stopped after {worker.fired} firings")

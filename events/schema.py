@@ -1,9 +1,10 @@
 """④ The event schema: every real-time event type and who receives it.
 
-One module names every event and its recipients so that the publisher, the durable replay log,
+One module names every event and its recipients so that the outbox, the durable replay log,
 the consumers and the browser all speak one schema (DESIGN.md, "Websockets"). Payload builders
 take plain values; the actions that cause an event build it and hand it to
-`realtime.publish.publish_on_commit`.
+`events.outbox.publish_on_commit`. Like the rest of `events/`, it imports nothing of the
+domain: the chat actions, the SLA engine and the websocket consumers all sit above it.
 """
 
 from __future__ import annotations
