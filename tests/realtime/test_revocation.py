@@ -321,3 +321,28 @@ async def test_sweep_closes_a_socket_whose_close_message_was_lost(
 
     assert closed == 1
     assert (await frames_until_close(wallboard, DEADLINE_SECONDS))[1] == 4401
+
+
+async def test_deactivating_the_company_closes_its_peoples_sockets(
+    ws: Open,
+    api: ApiFor,
+    agent_a: User,
+    supervisor_a: User,
+    agent_b: User,
+    superadmin: User,
+    company_a: Company,
+) -> None:
+    console = await open_with_ticket(ws, agent_a)
+    wallboard = await open_with_ticket(ws, supervisor_a, "/ws/wallboard/")
+    elsewhere = await open_with_ticket(ws, agent_b)
+
+    response = await db(
+        lambda: api(superadmin).patch(
+            f"/api/v1/companies/{company_a.pk}/", {"is_active": False}, format="json"
+        )
+    )
+    assert response.status_code == 200
+
+    assert await close_code(console) == 4401
+    assert await close_code(wallboard) == 4401
+    assert (await elsewhere.request("ping"))["type"] == "ack"
