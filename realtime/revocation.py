@@ -4,9 +4,9 @@ A socket remembers who opened it (`Identity`: user, credentials stamp, role, com
 tenancy actions raise the stamp on a password, role or company change, a deactivation or a
 "revoke my tokens" (routing_service/tenancy/actions.py). Three things then end the socket:
 
-1. **Push** (milliseconds): after commit the action sends `sb.revoke` to the group `user.<id>`
-   that every socket of the user joins (routing_service/tenancy/sockets.py); a socket opened
-   under an older stamp closes with 4401.
+1. **Push** (milliseconds): after commit the action sends `sb.revoke` to the user's groups
+   `agent.<id>` (consoles) and `user.<id>` (wallboards) (routing_service/tenancy/sockets.py);
+   a socket opened under an older stamp closes with 4401.
 2. **Every action** re-reads the user row (one primary-key read, joined to the company, on the
    thread the action runs on anyway) and runs as that fresh user, never the copy from connect.
    A changed stamp, role or company, or an inactive user or company, refuses the action with

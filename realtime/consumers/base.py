@@ -104,6 +104,12 @@ class StreamConsumer(AsyncWebsocketConsumer):
     def group_names(self) -> list[str]:
         raise NotImplementedError
 
+    def revocation_group(self) -> str:
+        """The per-user group that carries the close message of a revocation to this socket
+        (routing_service/tenancy/sockets.py)."""
+        assert self.user is not None
+        return user_group(self.user.pk)
+
     def build_snapshot(self, point: SnapshotPoint) -> dict[str, Any]:
         """The snapshot's data at `point` (sync: runs in a worker thread)."""
         raise NotImplementedError
@@ -167,15 +173,15 @@ class StreamConsumer(AsyncWebsocketConsumer):
         metrics.websocket_opened(self)
 
     async def join(self, groups: list[str]) -> None:
-        """The event groups, and `user.<id>` for the close message of a revocation (joined in
-        the same batch of SUBSCRIBEs, and confirmed by the same fence)."""
-        assert self.user is not None
+        """The event groups and, unless it is one of them, the revocation group (in the same
+        batch of SUBSCRIBEs, confirmed by the same fence)."""
         for group in groups:
             await self.channel_layer.group_add(group, self.channel_name)
             self.joined.append(group)
-        control = user_group(self.user.pk)
-        await self.channel_layer.group_add(control, self.channel_name)
-        self.control.append(control)
+        control = self.revocation_group()
+        if control not in groups:
+            await self.channel_layer.group_add(control, self.channel_name)
+            self.control.append(control)
         await confirm_subscriptions(self.channel_layer, self.channel_name)
 
     async def catch_up(self, last_seq: int | None) -> None:

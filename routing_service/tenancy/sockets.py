@@ -1,10 +1,13 @@
 """The control message that closes every websocket of one user, on every web process.
 
-Each socket (realtime/consumers) joins the group `user.<id>`. After a credentials change
-commits, `close_user_sockets` sends that group `{"type": "sb.revoke", "credentials_version":
-N}`; a socket opened under an older stamp closes with 4401, one opened since (the user signed
-in again) stays. The message is not an event: it is neither logged nor replayed, or a socket
-that reconnects with `?last_seq=` would be closed by a revocation older than itself.
+Every socket of a user is in one of two per-user groups: an agent console in `agent.<id>`,
+which it joins for its events anyway, a wallboard in `user.<id>` (a group of its own would
+cost every console one more Redis subscription, and consoles are most sockets). After a
+credentials change commits, `close_user_sockets` sends both groups `{"type": "sb.revoke",
+"credentials_version": N}`; a socket opened under an older stamp closes with 4401, one opened
+since (the user signed in again) stays. The message is not an event: it is neither logged nor
+replayed, or a socket that reconnects with `?last_seq=` would be closed by a revocation older
+than itself.
 
 The channel layer drops messages by design, so this is the fast path only: sockets also re-read
 the user row on every action and sweep their users periodically (realtime/revocation.py).
@@ -20,8 +23,14 @@ REVOKE_MESSAGE_TYPE = "sb.revoke"
 
 
 def user_group(user_id: int) -> str:
-    """Every socket of one user (agent consoles and wallboards alike)."""
+    """The sockets of one user that are in no per-user group of their own (wallboards)."""
     return f"user.{user_id}"
+
+
+def console_group(user_id: int) -> str:
+    """The user's agent consoles: realtime.events.agent_group, spelled here because tenancy
+    may not import the websocket side (a test keeps the two equal)."""
+    return f"agent.{user_id}"
 
 
 def close_user_sockets(user_id: int, credentials_version: int) -> None:
@@ -34,4 +43,9 @@ def close_user_sockets(user_id: int, credentials_version: int) -> None:
     if layer is None:
         return
     message = {"type": REVOKE_MESSAGE_TYPE, "credentials_version": credentials_version}
-    async_to_sync(layer.group_send)(user_group(user_id), message)
+
+    async def send() -> None:
+        for group in (console_group(user_id), user_group(user_id)):
+            await layer.group_send(group, message)
+
+    async_to_sync(send)()

@@ -194,3 +194,12 @@ def test_site_origin_behind_a_trusted_proxy_reads_its_headers_as_django_does() -
         ("x-forwarded-proto", "https"),
     )
     assert site_origin(proxied) == "https://console.example.com"
+
+
+def test_tenancy_names_the_consoles_group_as_the_event_schema_does() -> None:
+    """routing_service.tenancy.sockets spells `agent.<id>` itself (it may not import realtime);
+    the close message of a revocation only reaches consoles while the two agree."""
+    from realtime.events import agent_group
+    from routing_service.tenancy.sockets import console_group
+
+    assert console_group(42) == agent_group(42)
