@@ -9,9 +9,9 @@ tenancy actions raise the stamp on a password, role or company change, a deactiv
    a socket opened under an older stamp closes with 4401.
 2. **Every action** re-reads the user row (one primary-key read, joined to the company, on the
    thread the action runs on anyway) and runs as that fresh user, never the copy from connect.
-   A changed stamp, role or company, or an inactive user or company, refuses the action with
-   an `error` (`unauthenticated`) and closes 4401 — so an action already on its way when the
-   push arrives, or when the push was lost, does nothing.
+   A changed stamp, role, company or password, or an inactive user or company, refuses the
+   action with an `error` (`unauthenticated`) and closes 4401 — so an action already on its way
+   when the push arrives, or when the push was lost, does nothing.
 3. **A sweep**: the channel layer drops messages by design, and a socket still connecting
    when the push went out had not joined its group yet. Every `WS_REVALIDATE_SECONDS` each
    process checks the users of all its open sockets with one query and closes the stale
@@ -52,6 +52,7 @@ class UserRow(NamedTuple):
     role: str
     company_id: int | None
     company_active: bool | None  # None: no company (a superadmin)
+    password: str  # the hash
 
 
 @dataclass(frozen=True)
@@ -62,14 +63,16 @@ class Identity:
     credentials_version: int
     role: str
     company_id: int | None
+    password: str = field(repr=False)  # the hash, never logged
 
     @classmethod
     def of(cls, user: User) -> Identity:
-        return cls(user.pk, user.credentials_version, user.role, user.company_id)
+        return cls(user.pk, user.credentials_version, user.role, user.company_id, user.password)
 
     def holds(self, row: UserRow | None) -> bool:
         """Whether the stored user still is this identity. The stamp alone covers changes made
-        through the actions; role and company are compared too for rows changed behind them."""
+        through the actions; role, company and password hash are compared too, for rows
+        changed behind them (a shell's `set_password()` and `save()`, SQL)."""
         return (
             row is not None
             and row.is_active
@@ -77,13 +80,19 @@ class Identity:
             and row.role == self.role
             and row.company_id == self.company_id
             and row.company_active is not False
+            and row.password == self.password
         )
 
 
 def _row(user: User) -> UserRow:
     company_active = user.company.is_active if user.company is not None else None
     return UserRow(
-        user.is_active, user.credentials_version, user.role, user.company_id, company_active
+        user.is_active,
+        user.credentials_version,
+        user.role,
+        user.company_id,
+        company_active,
+        user.password,
     )
 
 
@@ -102,10 +111,16 @@ def _stale(identities: list[Identity]) -> set[int]:
     rows: dict[int, UserRow] = {}
     for start in range(0, len(ids), _SWEEP_BATCH):
         found = User.objects.filter(pk__in=ids[start : start + _SWEEP_BATCH]).values_list(
-            "pk", "is_active", "credentials_version", "role", "company_id", "company__is_active"
+            "pk",
+            "is_active",
+            "credentials_version",
+            "role",
+            "company_id",
+            "company__is_active",
+            "password",
         )
-        for pk, is_active, version, role, company_id, company_active in found:
-            rows[pk] = UserRow(is_active, version, role, company_id, company_active)
+        for pk, is_active, version, role, company_id, company_active, password in found:
+            rows[pk] = UserRow(is_active, version, role, company_id, company_active, password)
     return {i.user_id for i in identities if not i.holds(rows.get(i.user_id))}
 
 

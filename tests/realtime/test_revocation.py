@@ -346,3 +346,22 @@ async def test_deactivating_the_company_closes_its_peoples_sockets(
     assert await close_code(console) == 4401
     assert await close_code(wallboard) == 4401
     assert (await elsewhere.request("ping"))["type"] == "ack"
+
+
+async def test_password_changed_behind_the_actions_back_refuses_the_next_action(
+    ws: Open, agent_a: User
+) -> None:
+    """A shell's `set_password()` + `save()` raises no stamp and sends no close: the action's
+    re-read of the row still sees another password."""
+    sock = await open_with_ticket(ws, agent_a)
+
+    def change_in_a_shell() -> None:
+        user = User.objects.get(pk=agent_a.pk)
+        user.set_password("changed-in-a-shell-42")
+        user.save()
+
+    await db(change_in_a_shell)
+    error = await sock.request("set_status", status="away")
+
+    assert (error["type"], error["data"]["code"]) == ("error", "unauthenticated")
+    assert await close_code(sock) == 4401
