@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from realtime.protocol import ActionRequest
+from realtime.revocation import Identity, current_user
 from routing_service.chats.actions import (
     ActionError,
     decline_assignment,
@@ -122,11 +123,14 @@ HANDLERS: dict[str, Callable[[User, ActionRequest], dict[str, Any]]] = {
 }
 
 
-def run_action(user: User, request: ActionRequest) -> dict[str, Any]:
-    """Run one socket action as `user` (sync: call through database_sync_to_async)."""
+def run_action(identity: Identity, request: ActionRequest) -> dict[str, Any]:
+    """Run one socket action as the socket's user, re-read now (sync: call through
+    database_sync_to_async). Raises CredentialsRevoked when the user is no longer who the
+    socket was opened as (realtime/revocation.py)."""
     handler = HANDLERS.get(request.action)
     if handler is None:
         raise ActionError("unknown_action", f"Unknown action {request.action!r}.", field="action")
+    user = current_user(identity)
     # Defence in depth: tenant managers see only the user's company while the action runs.
     with active_company(user.company):
         return handler(user, request)

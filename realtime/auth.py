@@ -1,5 +1,8 @@
 """⑤ Who may open a socket: query string, origin, credentials (session or ticket), company.
 
+What keeps an open socket honest afterwards (its user's credentials changing) is
+realtime/revocation.py.
+
 Every refusal raises `protocol.Refused` with the close code the client will see; the consumer
 accepts the handshake first so that the code reaches the browser (a refused handshake is only
 an HTTP 403, which browsers report as 1006 with no reason).
@@ -16,7 +19,7 @@ from urllib.parse import parse_qs, urlsplit
 from django.conf import settings
 from django.contrib import auth
 from django.http.cookie import parse_cookie
-from django.http.request import validate_host
+from django.http.request import split_domain_port, validate_host
 from django.utils.http import is_same_domain
 
 from realtime.batching import Coalescer
@@ -69,34 +72,77 @@ def header(scope: dict[str, Any], name: bytes) -> str | None:
     return None
 
 
-def origin_allowed(origin: str | None) -> bool:
-    """Browsers always send Origin on a websocket handshake, so a cross-site page cannot hide
-    it; a missing Origin is a non-browser client (an integration, a test), which carries its
-    own credentials and is allowed. A present Origin must be one of CSRF_TRUSTED_ORIGINS
-    (wildcards like Django's CSRF check) or name a host in ALLOWED_HOSTS."""
+def _origin(value: str) -> tuple[str, str, int] | None:
+    """(scheme, host, port) of a serialized origin, the default port filled in; None when it
+    is not an http(s) origin (`null`, `file://`, a path, a bad port)."""
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in _DEFAULT_PORTS or not parts.hostname:
+        return None
+    if parts.path not in {"", "/"} or parts.query or parts.fragment or "@" in parts.netloc:
+        return None
+    return parts.scheme, parts.hostname, port or _DEFAULT_PORTS[parts.scheme]
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def origin_allowed(origin: str | None, site: str | None) -> bool:
+    """Whether a page of `origin` may open this socket: as Django's CSRF origin check, the
+    site's own origin (`site`: scheme, host and port) or one of CSRF_TRUSTED_ORIGINS, with its
+    `https://*.example.com` wildcards. Same host on another port or scheme is another site.
+
+    Browsers always send Origin on a websocket handshake, so a cross-site page cannot hide it;
+    a missing Origin is a non-browser client (an integration, a test), which carries its own
+    credentials and is allowed.
+    """
     if origin is None:
         return True
-    try:
-        parsed = urlsplit(origin)
-        parsed.port  # noqa: B018 -- raises ValueError for a malformed port
-    except ValueError:
+    wanted = _origin(origin)
+    if wanted is None:
         return False
-    if parsed.scheme not in {"http", "https"} or not parsed.hostname:
-        return False
-    netloc = parsed.netloc.lower()
+    if site is not None and wanted == _origin(site):
+        return True
+    netloc = urlsplit(origin).netloc.lower()
     for trusted in settings.CSRF_TRUSTED_ORIGINS:
-        wanted = urlsplit(trusted)
-        if wanted.scheme != parsed.scheme:
+        parts = urlsplit(trusted)
+        if parts.scheme != wanted[0]:
             continue
-        if wanted.netloc.startswith("*."):
-            if is_same_domain(netloc, wanted.netloc[1:].lower()):
+        if parts.netloc.startswith("*."):
+            if is_same_domain(netloc, parts.netloc[1:].lower()):
                 return True
-        elif wanted.netloc.lower() == netloc:
+        elif _origin(trusted) == wanted:
             return True
-    host = parsed.hostname
-    if ":" in host:  # IPv6 literal: ALLOWED_HOSTS spells it in brackets
-        host = f"[{host}]"
-    return validate_host(host, settings.ALLOWED_HOSTS)
+    return False
+
+
+def site_origin(scope: dict[str, Any]) -> str | None:
+    """The origin of the site the socket was opened on, built from the handshake as Django
+    builds it for its CSRF check (`request.get_host()`, `request.is_secure()`: the Host header,
+    or X-Forwarded-Host with USE_X_FORWARDED_HOST; the scheme, or SECURE_PROXY_SSL_HEADER).
+    None when that host is not in ALLOWED_HOSTS: then only trusted origins are allowed."""
+    host = None
+    if settings.USE_X_FORWARDED_HOST:
+        host = header(scope, b"x-forwarded-host")
+    host = host or header(scope, b"host")
+    if not host and scope.get("server"):
+        server_host, server_port = scope["server"][0], scope["server"][1]
+        host = f"{server_host}:{server_port}" if server_port else str(server_host)
+    if not host:
+        return None
+    domain, _ = split_domain_port(host)
+    if not domain or not validate_host(domain, settings.ALLOWED_HOSTS):
+        return None
+    secure = scope.get("scheme", "ws") in {"wss", "https"}
+    if settings.SECURE_PROXY_SSL_HEADER:
+        meta_name, secure_value = settings.SECURE_PROXY_SSL_HEADER
+        proxied = header(scope, meta_name.removeprefix("HTTP_").lower().replace("_", "-").encode())
+        if proxied is not None:
+            secure = proxied.split(",", 1)[0].strip() == secure_value
+    return f"{'https' if secure else 'http'}://{host}"
 
 
 def _load_user(user_id: int) -> User | None:
@@ -137,10 +183,13 @@ async def authenticate(scope: dict[str, Any], query: Query) -> User:
     """
     user: User | None
     if query.ticket is not None:
-        user_id = await aredeem_ticket(query.ticket)
-        if user_id is None:
+        redeemed = await aredeem_ticket(query.ticket)
+        if redeemed is None:
             raise Refused(CloseCode.UNAUTHENTICATED, "bad, expired or already used ticket")
-        user = await _ticket_users(user_id)
+        user = await _ticket_users(redeemed.user_id)
+        if user is not None and user.credentials_version != redeemed.credentials_version:
+            # Issued before a password, role or company change (or a revocation).
+            raise Refused(CloseCode.UNAUTHENTICATED, "ticket issued under older credentials")
     else:
         cookies = parse_cookie(header(scope, b"cookie") or "")
         session_key = cookies.get(settings.SESSION_COOKIE_NAME)

@@ -5,7 +5,9 @@ ends up in proxy logs. So an authenticated client asks `POST /api/v1/ws-ticket/`
 and spends it at once: it is signed (tampering is detected without a database), expires after
 `settings.WS_TICKET_TTL_SECONDS`, and can be redeemed only once — the random nonce it carries
 is claimed in Redis with `SET NX`, so a ticket copied out of a log is worthless even inside its
-lifetime, and several web processes agree on which redemption was first.
+lifetime, and several web processes agree on which redemption was first. It also carries the
+user's credentials stamp (`User.credentials_version`): the consumer refuses a ticket issued
+before a password, role or company change or a deactivation, when it loads the user anyway.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import secrets
+from typing import NamedTuple
 
 import redis
 from django.conf import settings
@@ -22,7 +25,7 @@ from django.core import signing
 from realtime.batching import run_script
 from realtime.connections import async_client
 
-__all__ = ["aredeem_ticket", "issue_ticket", "redeem_ticket"]
+__all__ = ["Redeemed", "aredeem_ticket", "issue_ticket", "redeem_ticket"]
 
 _SALT = "switchboard.realtime.wsticket"
 # A used nonce is remembered a little longer than a ticket can live, so it cannot come back.
@@ -53,42 +56,56 @@ def _redis(url: str) -> redis.Redis:
     return redis.Redis.from_url(url)
 
 
+class Redeemed(NamedTuple):
+    """Whom a ticket was issued to, and under which credentials stamp."""
+
+    user_id: int
+    credentials_version: int
+
+
 def issue_ticket(user: AbstractBaseUser) -> tuple[str, dt.datetime]:
-    """A ticket for `user` and the moment it stops being accepted."""
+    """A ticket for `user` (as of its credentials stamp) and the moment it stops being
+    accepted."""
     user_id = int(user.pk)
-    nonce = secrets.token_urlsafe(16)
-    ticket = _signer().sign(f"{user_id}:{nonce}")
+    version = int(getattr(user, "credentials_version", 0))
+    nonce = secrets.token_urlsafe(16)  # URL-safe base64: never a ":"
+    ticket = _signer().sign(f"{user_id}:{version}:{nonce}")
     expires_at = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=_ttl())
     return ticket, expires_at
 
 
-def _verify(ticket: str) -> tuple[int, str] | None:
-    """The (user id, nonce) of a well-signed, unexpired ticket; None otherwise."""
+def _verify(ticket: str) -> tuple[Redeemed, str] | None:
+    """Who a well-signed, unexpired ticket names, and its nonce; None otherwise."""
     if not isinstance(ticket, str) or not ticket or len(ticket) > 512:
         return None
     try:
         value = _signer().unsign(ticket, max_age=_ttl())
     except signing.BadSignature:  # SignatureExpired is a BadSignature too
         return None
-    user_part, _, nonce = value.partition(":")
-    if not user_part.isdigit() or not nonce:
+    parts = value.split(":")
+    if len(parts) != 3:
         return None
-    return int(user_part), nonce
+    user_part, version_part, nonce = parts
+    if not (user_part.isascii() and user_part.isdigit()) or not nonce:
+        return None
+    if not (version_part.isascii() and version_part.isdigit()):
+        return None
+    return Redeemed(int(user_part), int(version_part)), nonce
 
 
-def redeem_ticket(ticket: str) -> int | None:
-    """The user id the ticket was issued to, the first time it is presented; None otherwise."""
+def redeem_ticket(ticket: str) -> Redeemed | None:
+    """Whom the ticket was issued to, the first time it is presented; None otherwise."""
     verified = _verify(ticket)
     if verified is None:
         return None
-    user_id, nonce = verified
+    redeemed, nonce = verified
     first_use = _redis(settings.REDIS_URL).set(
-        _nonce_key(nonce), user_id, nx=True, ex=_ttl() + _NONCE_MARGIN_SECONDS
+        _nonce_key(nonce), redeemed.user_id, nx=True, ex=_ttl() + _NONCE_MARGIN_SECONDS
     )
-    return user_id if first_use else None
+    return redeemed if first_use else None
 
 
-async def aredeem_ticket(ticket: str) -> int | None:
+async def aredeem_ticket(ticket: str) -> Redeemed | None:
     """`redeem_ticket` for the websocket consumer, without blocking the event loop.
 
     Uses the running loop's pooled client (asyncio connections belong to the loop that made
@@ -98,10 +115,10 @@ async def aredeem_ticket(ticket: str) -> int | None:
     verified = _verify(ticket)
     if verified is None:
         return None
-    user_id, nonce = verified
+    redeemed, nonce = verified
     client = async_client(settings.REDIS_URL)
     keys = [_nonce_key(nonce)]
     first_use = await run_script(
-        client, _CLAIM_LUA, keys, [user_id, _ttl() + _NONCE_MARGIN_SECONDS]
+        client, _CLAIM_LUA, keys, [redeemed.user_id, _ttl() + _NONCE_MARGIN_SECONDS]
     )
-    return user_id if first_use == 1 else None
+    return redeemed if first_use == 1 else None

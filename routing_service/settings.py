@@ -133,7 +133,11 @@ for _origin in CSRF_TRUSTED_ORIGINS:
 
 INSTALLED_APPS = [
     "daphne",
-    # Django's admin with Switchboard's site (its login is throttled: routing_service/security).
+    # Before django.contrib.auth so that its `changepassword` command (through the action that
+    # revokes tokens and sockets) replaces Django's, as daphne's `runserver` does.
+    "routing_service.tenancy",
+    # Django's admin with Switchboard's site: its login is throttled (routing_service/security)
+    # and its own password page saves through the revoking action (tenancy/admin_site.py).
     "routing_service.security.apps.SwitchboardAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -150,7 +154,6 @@ INSTALLED_APPS = [
     "csp",
     # The bottom layer (event schema, outbox, log): imports none of the apps below.
     "events",
-    "routing_service.tenancy",
     "routing_service.chats",
     "routing_service.ingest",
     "routing_service.router",
@@ -376,6 +379,10 @@ WS_WALLBOARD_INTERVAL_MS = env_int("WS_WALLBOARD_INTERVAL_MS", 1000, minimum=100
 # How many sockets one web process sets up at a time (auth, join, catch-up); the others are
 # accepted and wait their turn, so a reconnect storm queues instead of timing out handshakes.
 WS_CONNECT_CONCURRENCY = env_int("WS_CONNECT_CONCURRENCY", 32, minimum=1)
+# How often each web process re-checks the users of its open sockets (one query), closing those
+# whose credentials changed: the bound when the immediate close message was lost
+# (realtime/revocation.py). Actions re-check on every frame regardless.
+WS_REVALIDATE_SECONDS = env_int("WS_REVALIDATE_SECONDS", 30, minimum=1)
 # Presence (realtime/presence.py): consoles refresh every HEARTBEAT s; a console silent for
 # TIMEOUT s counts as closed; an agent with no console left for GRACE s goes `away`.
 PRESENCE_HEARTBEAT_SECONDS = env_int("PRESENCE_HEARTBEAT_SECONDS", 10, minimum=1)

@@ -2,7 +2,8 @@
 
 Groups: `company.<id>.queue` (queue changes, urgent alerts) and `agent.<user id>` (offers,
 assignments, messages, notifications and status changes of this agent, on every console they
-have open). Open consoles count for presence (realtime/presence.py).
+have open; also the close message of a revocation). Open consoles count for presence
+(realtime/presence.py).
 """
 
 from __future__ import annotations
@@ -29,6 +30,11 @@ class AgentConsumer(StreamConsumer):
     def group_names(self) -> list[str]:
         assert self.user is not None and self.company is not None
         return [queue_group(self.company.pk), agent_group(self.user.pk)]
+
+    def revocation_group(self) -> str:
+        """`agent.<id>`, joined for the agent's events already: no extra subscription."""
+        assert self.user is not None
+        return agent_group(self.user.pk)
 
     def build_snapshot(self, point: SnapshotPoint) -> dict[str, Any]:
         assert self.user is not None and self.company is not None

@@ -13,7 +13,8 @@
    (the seam with the replay, or the same event reaching two of the socket's groups).
 
 Client frames are size-checked and rate-limited before parsing; a bad frame gets an `error`,
-not a closed socket.
+not a closed socket. Each action runs as the user re-read from the database, and the socket
+closes with 4401 once that user's credentials change (realtime/revocation.py).
 """
 
 from __future__ import annotations
@@ -29,8 +30,9 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from events.schema import EventType, queue_group
+from realtime import revocation
 from realtime.actions import run_action
-from realtime.auth import Query, authenticate, header, origin_allowed, parse_query
+from realtime.auth import Query, authenticate, header, origin_allowed, parse_query, site_origin
 from realtime.db import in_thread
 from realtime.fence import confirm_subscriptions
 from realtime.protocol import (
@@ -47,10 +49,12 @@ from realtime.protocol import (
     parse_action,
 )
 from realtime.replay import read_since, snapshot_point
+from realtime.revocation import CredentialsRevoked, Identity
 from realtime.snapshots import SnapshotPoint
 from routing_service.chats.actions import ActionError
 from routing_service.observability import metrics
 from routing_service.tenancy.models import Company, User
+from routing_service.tenancy.sockets import user_group
 
 logger = logging.getLogger(__name__)
 
@@ -81,8 +85,10 @@ class StreamConsumer(AsyncWebsocketConsumer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.user: User | None = None
+        self.identity: Identity | None = None
         self.company: Company | None = None
-        self.joined: list[str] = []
+        self.joined: list[str] = []  # groups whose events the socket streams (and replays)
+        self.control: list[str] = []  # groups of control messages: never logged
         self.last_seq = 0
         self.ready = False
         self.closing = False
@@ -97,6 +103,12 @@ class StreamConsumer(AsyncWebsocketConsumer):
 
     def group_names(self) -> list[str]:
         raise NotImplementedError
+
+    def revocation_group(self) -> str:
+        """The per-user group that carries the close message of a revocation to this socket
+        (routing_service/tenancy/sockets.py)."""
+        assert self.user is not None
+        return user_group(self.user.pk)
 
     def build_snapshot(self, point: SnapshotPoint) -> dict[str, Any]:
         """The snapshot's data at `point` (sync: runs in a worker thread)."""
@@ -137,11 +149,12 @@ class StreamConsumer(AsyncWebsocketConsumer):
     async def set_up(self) -> None:
         try:
             query = parse_query(self.scope)
-            if not origin_allowed(header(self.scope, b"origin")):
+            if not origin_allowed(header(self.scope, b"origin"), site_origin(self.scope)):
                 raise Refused(CloseCode.FORBIDDEN, "origin not allowed")
             user = await authenticate(self.scope, query)
             self.company = await self.authorise(user, query)
             self.user = user
+            self.identity = Identity.of(user)
         except Refused as refused:
             logger.info("websocket refused (%s): %s", int(refused.code), refused.reason)
             await self.shut(refused.code, refused.reason)
@@ -156,12 +169,19 @@ class StreamConsumer(AsyncWebsocketConsumer):
             await self.shut(CloseCode.INTERNAL_ERROR, "server error")
             return
         self.ready = True
+        revocation.watch(self.channel_name, self.identity, self.channel_layer)
         metrics.websocket_opened(self)
 
     async def join(self, groups: list[str]) -> None:
+        """The event groups and, unless it is one of them, the revocation group (in the same
+        batch of SUBSCRIBEs, confirmed by the same fence)."""
         for group in groups:
             await self.channel_layer.group_add(group, self.channel_name)
             self.joined.append(group)
+        control = self.revocation_group()
+        if control not in groups:
+            await self.channel_layer.group_add(control, self.channel_name)
+            self.control.append(control)
         await confirm_subscriptions(self.channel_layer, self.channel_name)
 
     async def catch_up(self, last_seq: int | None) -> None:
@@ -187,6 +207,15 @@ class StreamConsumer(AsyncWebsocketConsumer):
         self.last_seq = seq
         snapshot = {"resync": reason is not None, "resync_reason": reason, **data}
         await self.send(text_data=frame(EventType.SNAPSHOT, seq, snapshot))
+
+    async def sb_revoke(self, message: dict[str, Any]) -> None:
+        """The user's credentials changed (routing_service/tenancy/sockets.py) or the sweep
+        found them changed (no stamp): close, unless this socket was opened since."""
+        version: int | None = message.get("credentials_version")
+        opened_at = self.identity.credentials_version if self.identity is not None else None
+        if version is not None and opened_at is not None and version <= opened_at:
+            return
+        await self.shut(CloseCode.UNAUTHENTICATED, "credentials changed: sign in again")
 
     async def shut(self, code: CloseCode, reason: str = "") -> None:
         if not self.closing:
@@ -224,6 +253,11 @@ class StreamConsumer(AsyncWebsocketConsumer):
             return
         try:
             result = await self.perform(request)
+        except CredentialsRevoked:
+            await self.send_error(
+                request.request_id, "unauthenticated", "Your sign-in has ended: sign in again."
+            )
+            await self.shut(CloseCode.UNAUTHENTICATED, "credentials changed: sign in again")
         except ActionError as exc:
             await self.send_error(request.request_id, exc.code, exc.message, exc.field)
         except Exception:
@@ -236,8 +270,8 @@ class StreamConsumer(AsyncWebsocketConsumer):
         if request.action == "ping":
             await self.ping()
             return {"pong": True, "server_time": now_iso()}
-        assert self.user is not None
-        result: dict[str, Any] = await in_thread(run_action)(self.user, request)
+        assert self.identity is not None
+        result: dict[str, Any] = await in_thread(run_action)(self.identity, request)
         return result
 
     async def send_error(
@@ -257,9 +291,11 @@ class StreamConsumer(AsyncWebsocketConsumer):
     async def disconnect(self, code: int) -> None:
         self.closing = True
         metrics.websocket_closed(self)
-        for group in self.joined:
+        revocation.unwatch(self.channel_name)
+        for group in [*self.joined, *self.control]:
             await self.channel_layer.group_discard(group, self.channel_name)
         self.joined = []
+        self.control = []
         if self.opened_hook_ran:
             self.opened_hook_ran = False
             await self.closed()

@@ -1,9 +1,10 @@
-"""Entry points that hand out credentials: the API token and the websocket ticket."""
+"""Entry points that hand out credentials — the API token and the websocket ticket — and the
+one that takes a user's own back."""
 
 from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema, inline_serializer
-from rest_framework import serializers
+from rest_framework import serializers, status
 from rest_framework.authtoken.models import Token
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
@@ -16,6 +17,8 @@ from routing_service.api.serializers.auth import (
     TokenResponseSerializer,
     WsTicketResponseSerializer,
 )
+from routing_service.tenancy import actions
+from routing_service.tenancy.models import User
 
 _ERRORS = inline_serializer(
     "FieldErrors",
@@ -70,3 +73,28 @@ class WsTicketView(APIView):
         ticket, expires_at = issue_ticket(request.user)  # type: ignore[arg-type]
         data = WsTicketResponseSerializer({"ticket": ticket, "expires_at": expires_at}).data
         return Response(data)
+
+
+class RevokeTokensView(APIView):
+    """`POST` → 204: the caller's API tokens, websocket tickets and open sockets stop working.
+
+    For a leaked token or a lost device. The password, and so the caller's sessions, stay; a
+    new token comes from `POST /api/v1/auth/token/`.
+    """
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        request=None,
+        responses={204: None},
+        tags=["auth"],
+        description=(
+            "Revokes every API token of the caller (including the one of this request), every "
+            "websocket ticket issued to them and closes their open websockets with 4401."
+        ),
+    )
+    def post(self, request: Request) -> Response:
+        user = request.user
+        assert isinstance(user, User)  # IsAuthenticated
+        actions.revoke_tokens(user)
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -6,7 +6,7 @@ from django.urls import URLPattern, URLResolver, path
 from rest_framework.routers import DefaultRouter
 
 from analytics import api_urls as analytics_api
-from routing_service.api.auth import ObtainTokenView, WsTicketView
+from routing_service.api.auth import ObtainTokenView, RevokeTokensView, WsTicketView
 from routing_service.api.channels import ChannelViewSet
 from routing_service.api.chats import (
     AgentStatusView,
@@ -22,6 +22,7 @@ from routing_service.api.users import UserViewSet
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("auth/token/", ObtainTokenView.as_view(), name="api-token"),
+    path("auth/token/revoke/", RevokeTokensView.as_view(), name="api-token-revoke"),
     path("ws-ticket/", WsTicketView.as_view(), name="api-ws-ticket"),
     path("routing-policy/", RoutingPolicyView.as_view(), name="api-routing-policy"),
     path("agents/<int:agent_id>/status/", AgentStatusView.as_view(), name="api-agent-status"),

@@ -1,16 +1,17 @@
-"""The admin site: Django's, with its login under the login throttle."""
+"""The admin site: Switchboard's (its own password page saves through the revoking action:
+tenancy/admin_site.py), with its login under the login throttle."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 
 from routing_service.security.forms import ThrottledAdminAuthenticationForm, throttled_response
+from routing_service.tenancy.admin_site import SwitchboardAdminSite
 
 
-class AdminSite(admin.AdminSite):
+class AdminSite(SwitchboardAdminSite):
     login_form = ThrottledAdminAuthenticationForm
 
     def login(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:

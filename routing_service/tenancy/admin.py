@@ -12,13 +12,12 @@ from django.db import models
 from django.http import HttpRequest
 
 from routing_service.chats.models import RoutingPolicy
-from routing_service.tenancy.actions import normalise_tags, update_user
+from routing_service.tenancy.actions import normalise_tags, update_company, update_user
 from routing_service.tenancy.admin_mixins import TenantModelAdmin, is_superadmin
+from routing_service.tenancy.forms import AdminPasswordChangeForm
 from routing_service.tenancy.models import Company, Role, User
 
-admin.site.site_header = "Switchboard administration"
-admin.site.site_title = "Switchboard admin"
-admin.site.index_title = "Companies, people, channels, SLAs and routing"
+_COMPANY_FIELDS = frozenset({"name", "slug", "is_active"})
 
 
 @admin.register(Company)
@@ -40,10 +39,14 @@ class CompanyAdmin(TenantModelAdmin):
         return {"slug": ("name",)} if is_superadmin(request) and obj is None else {}
 
     def save_model(self, request: HttpRequest, obj: Company, form: Any, change: Any) -> None:
+        if change:
+            # Through the action: deactivating a company revokes its people's credentials.
+            changes = {f: getattr(obj, f) for f in form.changed_data if f in _COMPANY_FIELDS}
+            update_company(obj, **changes)
+            return
         super().save_model(request, obj, form, change)
-        if not change:
-            # Every company has exactly one routing policy (as `create_company` makes it).
-            RoutingPolicy.objects.unscoped().get_or_create(company=obj)
+        # Every company has exactly one routing policy (as `create_company` makes it).
+        RoutingPolicy.objects.unscoped().get_or_create(company=obj)
 
 
 class _UserFormMixin(forms.BaseForm):
@@ -115,6 +118,8 @@ class UserAdmin(TenantModelAdmin, DjangoUserAdmin):
     company_fixed_after_add = False
     form = UserChangeAdminForm
     add_form = UserCreationAdminForm
+    # Saves through `change_password`: tokens rotated, sockets closed (tenancy/forms.py).
+    change_password_form = AdminPasswordChangeForm
     fieldsets = (
         (None, {"fields": ("username", "password")}),
         ("Personal info", {"fields": ("first_name", "last_name", "email")}),
@@ -180,8 +185,9 @@ class UserAdmin(TenantModelAdmin, DjangoUserAdmin):
         if not change:
             super().save_model(request, obj, form, change)
             return
-        # Through the action, which also takes a deactivated user offline so that the router
-        # stops offering them chats. The form has already put every change on `obj`.
+        # Through the action, which revokes the user's credentials when their role, company or
+        # active flag changes and takes a deactivated user offline (the router stops offering
+        # them chats). The form has already put every change on `obj`.
         changes = {f: getattr(obj, f) for f in form.changed_data if f in _UPDATABLE}
         update_user(obj, **changes)
 

@@ -72,6 +72,10 @@ class User(AbstractUser):
     last_assigned_at = models.DateTimeField(null=True, blank=True)
     # When the agent last had zero chats while available: least_busy ties go to the longest idle.
     idle_since = models.DateTimeField(null=True, blank=True)
+    # Raised by tenancy.actions whenever what a credential vouches for changes (password, role,
+    # company, deactivation, "revoke my tokens"). Websocket tickets carry it and open sockets
+    # compare it per action: anything issued under an older stamp is refused.
+    credentials_version = models.PositiveIntegerField(default=0, editable=False)
 
     objects: ClassVar[SwitchboardUserManager] = SwitchboardUserManager()
 

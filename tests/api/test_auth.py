@@ -91,7 +91,7 @@ def test_ws_ticket_is_issued_to_the_caller_and_redeemable_once(
     data = response.json()
     expires_at = dt.datetime.fromisoformat(data["expires_at"].replace("Z", "+00:00"))
     assert before < expires_at <= before + dt.timedelta(seconds=61)
-    assert redeem_ticket(data["ticket"]) == agent_a.pk
+    assert redeem_ticket(data["ticket"]) == (agent_a.pk, agent_a.credentials_version)
     assert redeem_ticket(data["ticket"]) is None
 
 

@@ -10,7 +10,10 @@ from channels.testing import WebsocketCommunicator
 
 from routing_service.asgi import application
 
-ORIGIN = "http://localhost"
+# The page the consoles under test are served from: the Origin the sockets send and, as the
+# browser would, the Host they connect to.
+HOST = "localhost"
+ORIGIN = f"http://{HOST}"
 _request_ids = itertools.count(1)
 
 
@@ -94,10 +97,13 @@ async def open_socket(
     *,
     cookie: str | None = None,
     origin: str | None = ORIGIN,
+    host: str | None = HOST,
     headers: list[tuple[bytes, bytes]] | None = None,
 ) -> Socket:
     """Connect (the server always accepts, then may close with a refusal code)."""
     all_headers = list(headers or [])
+    if host is not None:
+        all_headers.append((b"host", host.encode()))
     if origin is not None:
         all_headers.append((b"origin", origin.encode()))
     if cookie is not None:

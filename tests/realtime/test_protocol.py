@@ -1,4 +1,4 @@
-"""realtime.protocol and realtime.auth.origin_allowed: the rules of client frames, as values."""
+"""realtime.protocol and realtime.auth's origin check: the rules of client frames, as values."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 import pytest
 from django.test import override_settings
 
-from realtime.auth import origin_allowed
+from realtime.auth import origin_allowed, site_origin
 from realtime.protocol import AGENT_ACTIONS, FrameError, TokenBucket, frame_too_big, parse_action
 
 
@@ -114,29 +114,83 @@ def test_frame_size_counts_utf8_bytes() -> None:
     assert frame_too_big(None, b"x" * 1025, 1024)
 
 
-@override_settings(
-    ALLOWED_HOSTS=["console.example.com", ".example.org", "[::1]"],
-    CSRF_TRUSTED_ORIGINS=["https://app.example.net", "https://*.partner.example"],
-)
+SITE = "https://console.example.com"
+
+
+@override_settings(CSRF_TRUSTED_ORIGINS=["https://app.example.net", "https://*.partner.example"])
 @pytest.mark.parametrize(
-    ("origin", "allowed"),
+    ("origin", "site", "allowed"),
     [
-        (None, True),  # not a browser
-        ("https://console.example.com", True),
-        ("http://console.example.com:8443", True),
-        ("https://wall.example.org", True),
-        ("http://[::1]:8000", True),
-        ("https://app.example.net", True),
-        ("https://eu.partner.example", True),
-        ("https://evil.example", False),
-        ("https://console.example.com.evil.example", False),
-        ("http://app.example.net", False),  # trusted only over https
-        ("null", False),
-        ("https://console.example.com:99999", False),
-        ("file:///etc/passwd", False),
+        (None, SITE, True),  # not a browser
+        ("https://console.example.com", SITE, True),
+        ("https://console.example.com:443", SITE, True),  # the default port, spelled out
+        ("http://127.0.0.1:8000", "http://127.0.0.1:8000", True),
+        ("http://[::1]:8000", "http://[::1]:8000", True),
+        ("http://127.0.0.1:6666", "http://127.0.0.1:8000", False),  # another port
+        ("https://127.0.0.1", "http://127.0.0.1:8000", False),  # another scheme and port
+        ("https://127.0.0.1:8000", "http://127.0.0.1:8000", False),  # another scheme
+        ("http://127.0.0.1", "http://127.0.0.1:8000", False),
+        ("http://console.example.com", SITE, False),
+        ("https://console.example.com:8443", SITE, False),
+        ("https://wall.example.com", SITE, False),  # same domain is not the same origin
+        ("https://app.example.net", SITE, True),  # trusted
+        ("https://eu.partner.example", SITE, True),  # trusted, wildcard
+        ("https://app.example.net:8443", SITE, False),  # trusted names the default port
+        ("http://app.example.net", SITE, False),  # trusted only over https
+        ("https://app.example.net", None, True),  # no usable Host: trusted origins still are
+        ("https://console.example.com", None, False),
+        ("https://evil.example", SITE, False),
+        ("https://console.example.com.evil.example", SITE, False),
+        ("null", SITE, False),
+        ("https://console.example.com:99999", SITE, False),
+        ("file:///etc/passwd", SITE, False),
     ],
 )
-def test_origin_must_be_a_trusted_origin_or_an_allowed_host(
-    origin: str | None, allowed: bool
+def test_origin_must_be_the_sites_own_or_a_trusted_one(
+    origin: str | None, site: str | None, allowed: bool
 ) -> None:
-    assert origin_allowed(origin) is allowed
+    assert origin_allowed(origin, site) is allowed
+
+
+def scope(scheme: str | None, *headers: tuple[str, str]) -> dict[str, object]:
+    found: dict[str, object] = {
+        "type": "websocket",
+        "headers": [(k.encode(), v.encode()) for k, v in headers],
+        "server": ("10.0.0.5", 8000),
+    }
+    if scheme is not None:
+        found["scheme"] = scheme
+    return found
+
+
+@override_settings(ALLOWED_HOSTS=["console.example.com", "127.0.0.1"])
+@pytest.mark.parametrize(
+    ("ws_scope", "expected"),
+    [
+        (scope("ws", ("host", "127.0.0.1:8000")), "http://127.0.0.1:8000"),
+        (scope(None, ("host", "127.0.0.1:8000")), "http://127.0.0.1:8000"),  # ASGI default: ws
+        (scope("wss", ("host", "console.example.com")), "https://console.example.com"),
+        (scope("ws", ("host", "evil.example")), None),  # not in ALLOWED_HOSTS
+        (scope("ws", ("host", "console.example.com:bad")), None),
+        (scope("ws", ("x-forwarded-host", "console.example.com")), None),  # not trusted
+    ],
+)
+def test_site_origin_is_the_scheme_and_host_the_socket_came_to(
+    ws_scope: dict[str, object], expected: str | None
+) -> None:
+    assert site_origin(ws_scope) == expected
+
+
+@override_settings(
+    ALLOWED_HOSTS=["console.example.com"],
+    SECURE_PROXY_SSL_HEADER=("HTTP_X_FORWARDED_PROTO", "https"),
+    USE_X_FORWARDED_HOST=True,
+)
+def test_site_origin_behind_a_trusted_proxy_reads_its_headers_as_django_does() -> None:
+    proxied = scope(
+        "ws",
+        ("host", "10.0.0.5:8000"),
+        ("x-forwarded-host", "console.example.com"),
+        ("x-forwarded-proto", "https"),
+    )
+    assert site_origin(proxied) == "https://console.example.com"
