@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -26,7 +27,7 @@ from django.conf import settings
 from django.db import OperationalError
 
 from routing_service.chats.models import Channel
-from routing_service.ingest import asgi_app, channels_cache
+from routing_service.ingest import appender, asgi_app, channels_cache
 from routing_service.ingest.adapters import (
     ADAPTERS,
     InboundMessage,
@@ -1008,6 +1009,140 @@ async def test_script_forgotten_by_redis_is_reloaded_without_double_appends(
     stored = private.xrange(stream_key(shard_of(channel.company_id)))
     private.close()
     assert len(stored) == 1 + len(result.messages) + len(result.statuses)
+
+
+# --- Redis stalls (SIGSTOP): every answer true, and within the documented bound -------------------
+
+
+def _generic_body(message_id: str) -> bytes:
+    return json.dumps(
+        {
+            "message_id": message_id,
+            "client": {"id": message_id, "name": "Stall Tester"},
+            "text": "Still there?",
+            "sent_at": "2025-03-14T09:30:00",
+        }
+    ).encode()
+
+
+def _stored_ids(redis_url: str, channel: Channel) -> dict[str, list[str]]:
+    """Stream entry ids per provider message id, from the stream as it is now."""
+    private = redis.Redis.from_url(redis_url)
+    try:
+        rows = private.xrange(stream_key(shard_of(channel.company_id)))
+    finally:
+        private.close()
+    stored: dict[str, list[str]] = {}
+    for entry_id, fields in rows:
+        entry = decode(fields[b"e"])
+        assert isinstance(entry, InboundEntry)
+        stored.setdefault(entry.message.provider_message_id, []).append(entry_id.decode())
+    return stored
+
+
+def _claims_nothing_accepted(response: httpx.Response) -> bool:
+    return response.status_code == 503 and "nothing was accepted" in response.json()["detail"]
+
+
+async def _stall(proc: subprocess.Popen[bytes], seconds: float) -> None:
+    proc.send_signal(signal.SIGSTOP)
+    try:
+        await asyncio.sleep(seconds)
+    finally:
+        proc.send_signal(signal.SIGCONT)
+
+
+async def test_redis_stalling_mid_load_gets_true_answers_within_the_bound(
+    make_channel: MakeChannel, private_redis: tuple[str, subprocess.Popen[bytes]]
+) -> None:
+    """Two stalls under load: 8 s (longer than the bound: in-flight appends stay unknown) and
+    3.7 s (Redis is back while the appender finds out). No answer is false, none is late, and
+    once providers have retried every message is in the stream exactly once."""
+    redis_url, proc = private_redis
+    channel = await make_channel("generic")
+    app = WebhookApp(redis_url=redis_url)
+    transport = httpx.ASGITransport(app=app)
+    answers: dict[str, tuple[httpx.Response, float]] = {}
+    done = asyncio.Event()
+
+    async def provider(http: httpx.AsyncClient, n: int) -> None:
+        sent = 0
+        while not done.is_set():
+            message_id = f"stall-{n}-{sent}"
+            sent += 1
+            started = time.monotonic()
+            response = await post_generic(http, channel, _generic_body(message_id))
+            answers[message_id] = (response, time.monotonic() - started)
+            await asyncio.sleep(0.005)
+
+    async def weather() -> None:
+        await asyncio.sleep(1)
+        await _stall(proc, 8)
+        await asyncio.sleep(2)
+        await _stall(proc, 3.7)
+        await asyncio.sleep(2)
+        done.set()
+
+    async with httpx.AsyncClient(transport=transport, base_url=BASE, timeout=60) as http:
+        await asyncio.gather(weather(), *(provider(http, n) for n in range(40)))
+        await asyncio.sleep(0.5)  # writes Redis read when it resumed are in by now
+        before_retries = _stored_ids(redis_url, channel)
+
+        statuses = [response.status_code for response, _ in answers.values()]
+        assert statuses.count(202) > 100 and statuses.count(503) > 10, statuses
+        assert set(statuses) <= {202, 503}
+        slowest = max(elapsed for _, elapsed in answers.values())
+        assert slowest < appender.ANSWER_BOUND_SECONDS, slowest
+        for message_id, (response, _) in answers.items():
+            if response.status_code == 202:
+                assert before_retries[message_id] == [response.json()["id"]]
+            elif _claims_nothing_accepted(response):
+                assert message_id not in before_retries, response.json()
+            else:
+                assert response.json()["accepted"] == "unknown", response.json()
+
+        # The providers retry whatever was not accepted: a duplicate if it did get in.
+        for message_id, (response, _) in answers.items():
+            if response.status_code == 503:
+                retry = await post_generic(http, channel, _generic_body(message_id))
+                want = 200 if message_id in before_retries else 202
+                assert retry.status_code == want, (message_id, retry.text)
+    await app.stream.aclose()
+
+    stored = _stored_ids(redis_url, channel)
+    assert sorted(stored) == sorted(answers)
+    assert all(len(ids) == 1 for ids in stored.values())
+
+
+async def test_an_append_redis_runs_after_a_short_stall_is_answered_for_what_it_is(
+    make_channel: MakeChannel, private_redis: tuple[str, subprocess.Popen[bytes]]
+) -> None:
+    """Redis resumes after the append timed out but while the appender finds out: the answer
+    is definite (202 with the entry's id, or 503 "nothing was accepted" for an append that the
+    fence cancelled), never "unknown", and true."""
+    redis_url, proc = private_redis
+    channel = await make_channel("generic")
+    app = WebhookApp(redis_url=redis_url)
+    transport = httpx.ASGITransport(app=app)
+
+    async with httpx.AsyncClient(transport=transport, base_url=BASE, timeout=60) as http:
+        assert_accepted(await post_generic(http, channel, _generic_body("warm-up")))
+        stall = asyncio.create_task(_stall(proc, appender.APPEND_TIMEOUT + 0.4))
+        await asyncio.sleep(0.05)
+        started = time.monotonic()
+        response = await post_generic(http, channel, _generic_body("short-stall"))
+        elapsed = time.monotonic() - started
+        await stall
+    await app.stream.aclose()
+
+    assert appender.APPEND_TIMEOUT < elapsed < appender.ANSWER_BOUND_SECONDS
+    stored = _stored_ids(redis_url, channel)
+    if response.status_code == 202:
+        assert stored["short-stall"] == [response.json()["id"]]
+    else:
+        assert _claims_nothing_accepted(response), response.text
+        assert response.json()["accepted"] == "none"
+        assert "short-stall" not in stored
 
 
 # --- mounted in front of Django -----------------------------------------------------------------

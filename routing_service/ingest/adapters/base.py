@@ -3,7 +3,11 @@
 Adapters are pure functions of a `WebhookRequest` (bytes and headers the ASGI handler already
 read) and the channel's secrets. They return normalised `InboundMessage`s / `StatusEvent`s or
 raise a `WebhookError` subclass that the handler maps to an HTTP status. No Django, no ORM, no
-I/O: the handler calls them inline on the event loop before appending to the inbound stream.
+I/O, no shared mutable state: the handler calls them on the event loop, or on a worker thread
+for large bodies, before appending to the inbound stream.
+`verify` runs before anything parses the body where the provider's scheme allows it (a MAC over
+the raw bytes, a secret header); where it does not (Twilio signs the parsed fields), it bounds
+the parsing first.
 """
 
 import hmac
@@ -137,6 +141,9 @@ class ParseResult(msgspec.Struct, frozen=True, kw_only=True):
 class Adapter(Protocol):
     provider: str
     content_types: frozenset[str]
+    # The largest body the provider sends, when it is smaller than the channel's limit: a
+    # larger one is refused (413) before it is read, let alone parsed.
+    max_body_bytes: int | None
 
     def verify(self, req: WebhookRequest, secrets: ChannelSecrets, now: float) -> None:
         """Raise UnsupportedMediaType / SignatureError unless the request is authentic.

@@ -128,6 +128,7 @@ def _value_errors(
 class GenericAdapter:
     provider = "generic"
     content_types = JSON_CONTENT_TYPES
+    max_body_bytes: int | None = None
 
     def verify(self, req: WebhookRequest, secrets: ChannelSecrets, now: float) -> None:
         require_media_type(req, self.content_types)

@@ -100,6 +100,7 @@ def _display_name(user: _User | None, chat: _Chat) -> str:
 class TelegramAdapter:
     provider = "telegram"
     content_types = JSON_CONTENT_TYPES
+    max_body_bytes: int | None = None
 
     def verify(self, req: WebhookRequest, secrets: ChannelSecrets, now: float) -> None:
         require_media_type(req, self.content_types)

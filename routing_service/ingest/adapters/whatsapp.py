@@ -144,6 +144,7 @@ def _render(msg: _Message, raw: dict[str, Any]) -> tuple[str, dict[str, Any]]:
 class WhatsAppAdapter:
     provider = "whatsapp"
     content_types = JSON_CONTENT_TYPES
+    max_body_bytes: int | None = None
 
     def verify(self, req: WebhookRequest, secrets: ChannelSecrets, now: float) -> None:
         require_media_type(req, self.content_types)
