@@ -7,9 +7,10 @@ eventually disable webhooks) when we are slow. Per request it
 1. resolves the provider and the channel (in-process cache, `channels_cache`) → 404 / 405;
 2. reads the body incrementally, never more than the channel's limit → 413;
 3. lets the provider's adapter check authenticity and normalise (`adapters`) → 415 / 401 /
-   403 / 400 — on a worker thread when the body is large (`OFFLOAD_BYTES`), so that no
-   request, authentic or hostile, holds the event loop for long: every API call and
-   websocket of the process shares it;
+   403 / 400: the credentials' presence and shape before the body is read, the signature
+   before anything is parsed (where the provider's scheme allows), and both off the event
+   loop when the body is large (`offload`), so that no request, authentic or hostile, holds
+   the loop that every API call and websocket of the process shares;
 4. appends every message and status event to the inbound stream with the atomic
    dedupe-and-append script (`appender.StreamAppender`) → 503 when Redis fails;
 5. answers 202 with the stream entry ids, 200 for a duplicate, or the provider's own body.
@@ -23,8 +24,6 @@ duplicate or a first append, never a second entry).
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping, Sequence
@@ -38,15 +37,16 @@ from django.db import DatabaseError
 
 from routing_service.ingest.adapters import (
     ADAPTERS,
-    Adapter,
-    ChannelSecrets,
+    MALFORMED,
     HandshakeAdapter,
     ParseResult,
-    PayloadError,
-    SignatureError,
+    Refusal,
     UnsupportedMediaType,
     WebhookError,
     WebhookRequest,
+    authenticate,
+    parse_request,
+    refusal,
 )
 from routing_service.ingest.adapters.base import NON_FIELD_ERRORS, require_media_type
 from routing_service.ingest.appender import (
@@ -57,6 +57,7 @@ from routing_service.ingest.appender import (
     Unconfirmed,
 )
 from routing_service.ingest.channels_cache import ChannelCache, ChannelInfo
+from routing_service.ingest.offload import Offloader, ParserUnavailable
 from routing_service.ingest.stream import Entry, InboundEntry, StatusEntry
 from routing_service.observability import metrics
 from routing_service.observability.logging import bind_asgi_request_id
@@ -72,12 +73,10 @@ Headers = list[tuple[bytes, bytes]]
 PREFIX = "/webhooks/"
 RETRY_AFTER_SECONDS = 5
 MAX_QUERY_FIELDS = 32
-# Verifying and parsing a body larger than this runs on a worker thread. Up to here the worst
-# input costs ~1.5 ms of CPU (a form of percent-escapes, JSON of tiny objects); a 1 MiB body
-# costs up to ~100 ms, which on the event loop would stall every request of the process.
+# Bodies larger than this are verified and parsed off the event loop (`offload`). Up to here
+# the worst input costs ~1.5 ms of CPU (a form of percent-escapes, JSON of tiny objects); a
+# 1 MiB body costs up to ~100 ms, which on the loop would stall every request of the process.
 OFFLOAD_BYTES = 16 * 1024
-# Large bodies waiting for that thread; beyond this, 503 (nothing accepted) at once.
-MAX_OFFLOAD_QUEUE = 32
 
 JSON_TYPE = b"application/json"
 TEXT_TYPE = b"text/plain; charset=utf-8"
@@ -147,7 +146,6 @@ BUSY = json_response(
     },
     RETRY_LATER,
 )
-MALFORMED = json_response(400, {"errors": {NON_FIELD_ERRORS: ["Malformed payload."]}})
 
 
 class Disconnected(Exception):
@@ -176,10 +174,7 @@ class WebhookApp:
         self._trust_forwarded = trust_forwarded_headers
         self.clock = clock
         self._log_outage = Throttled(LOG_INTERVAL_SECONDS)
-        # One thread: large bodies are rare and it never holds more than one core's worth of
-        # the GIL, so the event loop keeps running between its switch intervals.
-        self._parser = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="webhook-parse")
-        self._offloaded = 0
+        self.offload = Offloader()
 
     @property
     def default_max_body_bytes(self) -> int:
@@ -260,11 +255,22 @@ class WebhookApp:
         if adapter.max_body_bytes is not None:  # the provider never sends more
             limit = min(limit, adapter.max_body_bytes)
         declared = headers.get("content-length")
+        size = None
         if declared is not None:
             if not (declared.isascii() and declared.isdigit()):
                 return detail(400, "Invalid Content-Length header.")
-            if int(declared) > limit:
+            size = int(declared)
+            if size > limit:
                 return _too_large(limit)
+        now = self.clock()
+        if size is None or size > OFFLOAD_BYTES:
+            # A large body is read only once its credentials look right (small ones: `verify`
+            # runs the same checks, no need to do them twice).
+            head = WebhookRequest(method=method, url="", headers=headers, content_type=content_type)
+            try:
+                adapter.verify_headers(head, channel.secrets, now)
+            except WebhookError as exc:
+                return _error(exc)
         body = await _read_body(receive, limit)
         if body is None:
             return _too_large(limit)
@@ -278,23 +284,8 @@ class WebhookApp:
             content_type=content_type,
             received_at=received_at,
         )
-        now = self.clock()
-        if len(body) <= OFFLOAD_BYTES:
-            result = _authenticate(adapter, req, channel.secrets, now)
-        elif self._offloaded >= MAX_OFFLOAD_QUEUE:
-            return BUSY
-        else:
-            self._offloaded += 1
-            try:
-                loop = asyncio.get_running_loop()
-                result = await loop.run_in_executor(
-                    self._parser, _authenticate, adapter, req, channel.secrets, now
-                )
-            finally:
-                self._offloaded -= 1
+        result = await self._authenticate_and_parse(provider, req, channel, now)
         if isinstance(result, Response):
-            if result is MALFORMED:
-                logger.warning("Unparseable %s webhook for channel %s", provider, channel.id)
             return result
 
         entries: list[Entry] = [
@@ -333,6 +324,30 @@ class WebhookApp:
         if duplicates := len(ids) - len(appended):
             answer["duplicates"] = duplicates
         return json_response(202, answer)
+
+    async def _authenticate_and_parse(
+        self, provider: str, req: WebhookRequest, channel: ChannelInfo, now: float
+    ) -> ParseResult | Response:
+        """Verify, then parse: inline for small bodies, off the event loop for large ones."""
+        if len(req.body) <= OFFLOAD_BYTES:
+            checked = authenticate(provider, req, channel.secrets, now)
+            result = parse_request(provider, req) if checked is None else checked
+        elif self.offload.busy:
+            return BUSY
+        else:
+            checked = await self.offload.verify(provider, req, channel.secrets, now)
+            if checked is not None:
+                result = checked
+            else:
+                try:
+                    result = await self.offload.parse(provider, req)
+                except ParserUnavailable:
+                    return UNAVAILABLE
+        if isinstance(result, Refusal):
+            if result == MALFORMED:
+                logger.warning("Unparseable %s webhook for channel %s", provider, channel.id)
+            return json_response(result.status_code, result.body)
+        return result
 
     def _handshake(
         self,
@@ -418,21 +433,6 @@ async def _read_body(receive: Receive, limit: int) -> bytes | None:
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-def _authenticate(
-    adapter: Adapter, req: WebhookRequest, secrets: ChannelSecrets, now: float
-) -> ParseResult | Response:
-    """Verify, then parse: the result, or the error answer (safe to run on a worker thread)."""
-    try:
-        adapter.verify(req, secrets, now)
-        return adapter.parse(req)
-    except WebhookError as exc:
-        return _error(exc)
-    except Exception:
-        # Authenticated or not, input an adapter cannot digest (nesting bombs, bad UTF-8
-        # inside strings...) is the sender's fault: 400, never 500.
-        return MALFORMED
-
-
 def _unconfirmed(results: Sequence[AppendResult]) -> Response | None:
     """The 503 for a request not every entry of which is known to be in the stream, if any."""
     if all(not isinstance(result, Unconfirmed) for result in results):
@@ -449,11 +449,8 @@ def _too_large(limit: int) -> Response:
 
 
 def _error(exc: WebhookError) -> Response:
-    if isinstance(exc, PayloadError):
-        return json_response(exc.status_code, {"errors": exc.errors})
-    if isinstance(exc, SignatureError):
-        return detail(exc.status_code, exc.reason)
-    return detail(exc.status_code, str(exc))
+    answer = refusal(exc)
+    return json_response(answer.status_code, answer.body)
 
 
 def _provider_answer(response: tuple[int, str, bytes] | None) -> Response | None:

@@ -110,6 +110,7 @@ async def client(app: WebhookApp) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(transport=transport, base_url=BASE) as http:
         yield http
     await app.stream.aclose()
+    app.offload.close()
 
 
 def entries(channel: Channel) -> list[InboundEntry | StatusEntry]:
@@ -746,7 +747,9 @@ async def test_channel_override_can_raise_the_limit_above_the_default(
 async def test_streamed_body_without_length_stops_reading_past_the_limit(
     app: WebhookApp, make_channel: MakeChannel
 ) -> None:
-    """No Content-Length: the app reads chunk by chunk and gives up once past the limit."""
+    """No Content-Length: the app reads chunk by chunk and gives up once past the limit.
+
+    (Credentials that look right: without them the body would not be read at all.)"""
     channel = await make_channel("generic", max_body_bytes=1024)
     chunk = b"x" * 300
     received = 0
@@ -766,7 +769,10 @@ async def test_streamed_body_without_length_stops_reading_past_the_limit(
         "path": url(channel),
         "scheme": "http",
         "query_string": b"",
-        "headers": [(b"host", b"testserver"), (b"content-type", b"application/json")],
+        "headers": [
+            (b"host", b"testserver"),
+            *((k.encode(), v.encode()) for k, v in generic_headers(b"").items()),
+        ],
     }
     await app(scope, receive, send)
     await app.stream.aclose()
@@ -1009,6 +1015,136 @@ async def test_script_forgotten_by_redis_is_reloaded_without_double_appends(
     stored = private.xrange(stream_key(shard_of(channel.company_id)))
     private.close()
     assert len(stored) == 1 + len(result.messages) + len(result.statuses)
+
+
+# --- large bodies: checked off the event loop; hostile ones refused cheaply ----------------------
+
+
+def _whatsapp_batch(count: int) -> bytes:
+    """One WhatsApp notification carrying `count` text messages."""
+    payload = json.loads(fixture_bytes("whatsapp", "text_message"))
+    value = payload["entry"][0]["changes"][0]["value"]
+    [message] = value["messages"]
+    value["messages"] = [
+        {**message, "id": f"wamid.batch-{n}", "text": {"body": f"Message {n} " + "x" * 100}}
+        for n in range(count)
+    ]
+    return json.dumps(payload).encode()
+
+
+async def test_large_authentic_batch_is_parsed_off_the_loop_and_appended_in_order(
+    client: httpx.AsyncClient, make_channel: MakeChannel, app: WebhookApp
+) -> None:
+    channel = await make_channel("whatsapp")
+    body = _whatsapp_batch(300)
+    assert len(body) > asgi_app.OFFLOAD_BYTES
+    result = expected("whatsapp", body)
+
+    response = await post_whatsapp(client, channel, body)
+
+    assert_accepted(response, 300)
+    assert [e.message for e in entries(channel) if isinstance(e, InboundEntry)] == result.messages
+    assert app.offload.in_flight == 0
+
+
+async def test_large_forged_batch_is_refused_without_being_parsed(
+    client: httpx.AsyncClient, make_channel: MakeChannel, app: WebhookApp
+) -> None:
+    channel = await make_channel("whatsapp")
+    body = _whatsapp_batch(300)
+    headers = {"content-type": JSON, "x-hub-signature-256": sign_whatsapp("not-the-secret", body)}
+
+    response = await client.post(url(channel), content=body, headers=headers)
+
+    assert response.status_code == 403
+    assert app.offload._process is None  # the parsing process was never needed
+    assert entries(channel) == []
+
+
+async def test_wrong_telegram_token_is_refused_before_the_body_is_read(
+    app: WebhookApp, make_channel: MakeChannel
+) -> None:
+    channel = await make_channel("telegram")
+    reads = 0
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        nonlocal reads
+        reads += 1
+        return {"type": "http.request", "body": b"x" * 65536, "more_body": True}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": url(channel),
+        "scheme": "http",
+        "query_string": b"",
+        "headers": [
+            (b"host", b"testserver"),
+            (b"content-type", b"application/json"),
+            (b"content-length", b"1000000"),
+            (b"x-telegram-bot-api-secret-token", b"guess"),
+        ],
+    }
+    await app(scope, receive, send)
+
+    assert sent[0]["status"] == 403
+    assert reads == 0
+
+
+async def test_twilio_body_larger_than_twilio_sends_is_413_unread(
+    client: httpx.AsyncClient, make_channel: MakeChannel
+) -> None:
+    channel = await make_channel("twilio")  # the channel itself would take 1 MiB
+    form = [*twilio_form("sms_inbound"), ("Padding", "x" * (64 * 1024))]
+
+    response = await post_twilio(client, channel, form)
+
+    assert response.status_code == 413
+    assert "65536 bytes" in response.json()["detail"]
+    assert entries(channel) == []
+
+
+async def test_too_many_large_bodies_at_once_is_503_nothing_accepted(
+    client: httpx.AsyncClient, make_channel: MakeChannel, app: WebhookApp
+) -> None:
+    channel = await make_channel("whatsapp")
+    app.offload.max_queue = 0
+
+    response = await post_whatsapp(client, channel, _whatsapp_batch(300))
+    small = await post_whatsapp(client, channel, fixture_bytes("whatsapp", "text_message"))
+
+    assert response.status_code == 503
+    assert response.json()["accepted"] == "none"
+    assert response.headers["retry-after"].isdigit()
+    assert_accepted(small)  # small bodies never queue
+    assert len(entries(channel)) == 1
+
+
+async def test_a_dead_parsing_process_is_503_and_replaced(
+    client: httpx.AsyncClient, make_channel: MakeChannel, app: WebhookApp
+) -> None:
+    channel = await make_channel("whatsapp")
+    first = await post_whatsapp(client, channel, _whatsapp_batch(200))
+    assert_accepted(first, 200)
+    process = app.offload._process
+    assert process is not None
+    for worker in list(process._processes.values()):  # type: ignore[attr-defined]
+        worker.kill()
+        worker.join()
+
+    broken = await post_whatsapp(client, channel, _whatsapp_batch(201))
+    again = await post_whatsapp(client, channel, _whatsapp_batch(201))
+    app.offload.close()
+
+    assert broken.status_code == 503
+    assert broken.json()["accepted"] == "none"
+    assert_accepted(again, 1)  # 200 of its 201 messages are duplicates of the first request
+    assert again.json()["duplicates"] == 200
+    assert len(entries(channel)) == 201
 
 
 # --- Redis stalls (SIGSTOP): every answer true, and within the documented bound -------------------

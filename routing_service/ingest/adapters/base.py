@@ -152,6 +152,12 @@ class Adapter(Protocol):
         """
         ...
 
+    def verify_headers(self, req: WebhookRequest, secrets: ChannelSecrets, now: float) -> None:
+        """The part of `verify` that needs no body, called before the body is read: a request
+        with missing, malformed or stale credentials (or, for Telegram, wrong ones) is refused
+        without reading its body. `verify` repeats these checks."""
+        ...
+
     def parse(self, req: WebhookRequest) -> ParseResult:
         """Normalise a verified request; raise PayloadError / UnsupportedMediaType."""
         ...
@@ -340,3 +346,28 @@ def _translate(raw: str, base: str) -> tuple[str, str]:
         want = " or ".join(_KINDS.get(part, part) for part in m[1].split(" | "))
         return path or NON_FIELD_ERRORS, f"Expected {want}, got {_KINDS.get(m[2], m[2])}."
     return path or NON_FIELD_ERRORS, raw.rstrip(".") + "."
+
+
+# --- running an adapter where exceptions cannot travel ----------------------------------------
+
+
+class Refusal(msgspec.Struct, frozen=True):
+    """An adapter's refusal as plain data: the HTTP status and JSON body to answer with.
+
+    What `authenticate`/`parse_request` return instead of raising, because they may run in
+    another process and WebhookError subclasses do not survive pickling with their fields.
+    """
+
+    status_code: int
+    body: dict[str, Any]
+
+
+MALFORMED = Refusal(400, {"errors": {NON_FIELD_ERRORS: ["Malformed payload."]}})
+
+
+def refusal(exc: WebhookError) -> Refusal:
+    if isinstance(exc, PayloadError):
+        return Refusal(exc.status_code, {"errors": exc.errors})
+    if isinstance(exc, SignatureError):
+        return Refusal(exc.status_code, {"detail": exc.reason})
+    return Refusal(exc.status_code, {"detail": str(exc)})

@@ -136,16 +136,7 @@ class TwilioAdapter:
     max_body_bytes: int | None = MAX_BODY_BYTES
 
     def verify(self, req: WebhookRequest, secrets: ChannelSecrets, now: float) -> None:
-        require_media_type(req, self.content_types)
-        header = req.headers.get(SIGNATURE_HEADER, "").strip()
-        if not header:
-            raise SignatureError("Missing X-Twilio-Signature header.", status_code=401)
-        try:
-            provided = base64.b64decode(header, validate=True)
-        except (binascii.Error, ValueError):
-            raise SignatureError("Malformed X-Twilio-Signature: not base64.") from None
-        if len(provided) != _SHA1_SIZE:
-            raise SignatureError("Malformed X-Twilio-Signature: wrong length.")
+        provided = self._signature(req, secrets)
         _check_field_count(req.body)
         # Undecodable bytes cannot match a signature Twilio computed over UTF-8 text; let the
         # comparison fail (403) rather than reporting a payload error before authentication.
@@ -156,6 +147,23 @@ class TwilioAdapter:
         expected = [_digest(key, url, params) for key in signing_keys(secrets) for url in urls]
         if not matches_any([provided], expected):
             raise SignatureError("X-Twilio-Signature does not match the URL and parameters.")
+
+    def verify_headers(self, req: WebhookRequest, secrets: ChannelSecrets, now: float) -> None:
+        self._signature(req, secrets)
+
+    def _signature(self, req: WebhookRequest, secrets: ChannelSecrets) -> bytes:
+        require_media_type(req, self.content_types)
+        signing_keys(secrets)
+        header = req.headers.get(SIGNATURE_HEADER, "").strip()
+        if not header:
+            raise SignatureError("Missing X-Twilio-Signature header.", status_code=401)
+        try:
+            provided = base64.b64decode(header, validate=True)
+        except (binascii.Error, ValueError):
+            raise SignatureError("Malformed X-Twilio-Signature: not base64.") from None
+        if len(provided) != _SHA1_SIZE:
+            raise SignatureError("Malformed X-Twilio-Signature: wrong length.")
+        return provided
 
     def parse(self, req: WebhookRequest) -> ParseResult:
         require_media_type(req, self.content_types)
