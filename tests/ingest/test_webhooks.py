@@ -1281,6 +1281,37 @@ async def test_an_append_redis_runs_after_a_short_stall_is_answered_for_what_it_
         assert "short-stall" not in stored
 
 
+async def test_an_append_redis_has_not_run_when_time_is_up_is_cancelled_and_not_accepted(
+    make_channel: MakeChannel, private_redis: tuple[str, subprocess.Popen[bytes]]
+) -> None:
+    """CLIENT PAUSE WRITE holds the append script past the timeout while reads and CLIENT KILL
+    still run: the appender kills the connection that carries it, so Redis never runs it, and
+    the answer "nothing was accepted" stays true after the pause ends."""
+    redis_url, _ = private_redis
+    channel = await make_channel("generic")
+    app = WebhookApp(redis_url=redis_url)
+    transport = httpx.ASGITransport(app=app)
+    control = redis.Redis.from_url(redis_url)
+    pause_ms = int((appender.APPEND_TIMEOUT + 1) * 1000)
+
+    async with httpx.AsyncClient(transport=transport, base_url=BASE, timeout=60) as http:
+        assert_accepted(await post_generic(http, channel, _generic_body("warm-up")))
+        control.execute_command("CLIENT", "PAUSE", pause_ms, "WRITE")
+        started = time.monotonic()
+        response = await post_generic(http, channel, _generic_body("paused"))
+        elapsed = time.monotonic() - started
+        await asyncio.sleep(pause_ms / 1000 - elapsed + 0.3)  # the pause is over
+        retry = await post_generic(http, channel, _generic_body("paused"))
+    await app.stream.aclose()
+    control.close()
+
+    assert appender.APPEND_TIMEOUT < elapsed < appender.ANSWER_BOUND_SECONDS
+    assert _claims_nothing_accepted(response), response.text
+    assert response.json()["accepted"] == "none"
+    assert_accepted(retry)
+    assert _stored_ids(redis_url, channel)["paused"] == [retry.json()["id"]]
+
+
 # --- mounted in front of Django -----------------------------------------------------------------
 
 
