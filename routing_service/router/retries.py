@@ -4,10 +4,11 @@ later entries wait for it.
 An entry that fails for a reason of its own (not an outage) is retried by the router that read
 it, within its own loop, after a short back-off (`RETRY_DELAYS`: 0.1 s, 0.5 s, then every 2 s),
 until `ROUTER_MAX_ATTEMPTS` (5) sends it to the dead-letter stream 4.6 s after its first
-failure — not the ~2 minutes that waiting `ROUTER_CLAIM_IDLE_MS` (30 s) between tries took. Meanwhile it stays pending in the stream (a router that
-takes the shard over still has it), and every later entry of the same conversation — or about
-the same message (a receipt or an edit) — waits behind it, so one client's messages are still
-recorded in stream order; entries of other conversations go on.
+failure — not the ~2 minutes that waiting `ROUTER_CLAIM_IDLE_MS` (30 s) between tries took.
+Meanwhile it stays pending in the stream (a router that takes the shard over still has it), and
+every later entry of the same conversation — or about the same message (a receipt or an edit)
+— waits behind it, so one client's messages are still recorded in stream order; entries of
+other conversations go on.
 
 Pure: plain values and a clock passed in, no Redis, no ORM (the worker does the I/O).
 """
