@@ -7,19 +7,23 @@ eventually disable webhooks) when we are slow. Per request it
 1. resolves the provider and the channel (in-process cache, `channels_cache`) → 404 / 405;
 2. reads the body incrementally, never more than the channel's limit → 413;
 3. lets the provider's adapter check authenticity and normalise (`adapters`) → 415 / 401 /
-   403 / 400;
+   403 / 400: the credentials' presence and shape before the body is read, the signature
+   before anything is parsed (where the provider's scheme allows), and both off the event
+   loop when the body is large (`offload`), so that no request, authentic or hostile, holds
+   the loop that every API call and websocket of the process shares;
 4. appends every message and status event to the inbound stream with the atomic
-   dedupe-and-append script (`stream.APPEND_LUA`) in one pipeline → 503 when Redis fails;
+   dedupe-and-append script (`appender.StreamAppender`) → 503 when Redis fails;
 5. answers 202 with the stream entry ids, 200 for a duplicate, or the provider's own body.
 
 It never routes and never writes to the database: the router (②) does that from the stream.
-It never answers 2xx for a message unless Redis returned a stream entry id for it (or the
-script's seen-key says an earlier request already appended it).
+Its answers are true: 2xx only for messages that are in the stream (an entry id from Redis, or
+the seen key of an earlier request); a 503 says "nothing was accepted" only when nothing was,
+and "unknown" when Redis stalled past the time bound (the provider's retry is then a
+duplicate or a first append, never a second entry).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping, Sequence
@@ -28,32 +32,33 @@ from typing import Any
 from urllib.parse import parse_qsl, quote
 
 import orjson
-import redis.asyncio as aioredis
 from django.conf import settings
 from django.db import DatabaseError
-from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import NoScriptError, RedisError, ResponseError
 
 from routing_service.ingest.adapters import (
     ADAPTERS,
+    MALFORMED,
     HandshakeAdapter,
-    PayloadError,
-    SignatureError,
+    ParseResult,
+    Refusal,
     UnsupportedMediaType,
     WebhookError,
     WebhookRequest,
+    authenticate,
+    parse_request,
+    refusal,
 )
 from routing_service.ingest.adapters.base import NON_FIELD_ERRORS, require_media_type
-from routing_service.ingest.channels_cache import ChannelCache, ChannelInfo
-from routing_service.ingest.stream import (
-    APPEND_LUA,
-    Entry,
-    InboundEntry,
-    StatusEntry,
-    append_args,
+from routing_service.ingest.appender import (
+    LOG_INTERVAL_SECONDS,
+    AppendResult,
+    StreamAppender,
+    Throttled,
+    Unconfirmed,
 )
+from routing_service.ingest.channels_cache import ChannelCache, ChannelInfo
+from routing_service.ingest.offload import Offloader, ParserUnavailable
+from routing_service.ingest.stream import Entry, InboundEntry, StatusEntry
 from routing_service.observability import metrics
 from routing_service.observability.logging import bind_asgi_request_id
 
@@ -64,17 +69,14 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 Headers = list[tuple[bytes, bytes]]
-AppendCall = tuple[list[str], list[str | bytes | int]]
 
 PREFIX = "/webhooks/"
 RETRY_AFTER_SECONDS = 5
-REDIS_CONNECT_TIMEOUT = 1.0
-# Providers give up after 10-15 s (Twilio 15, Meta ~20); answer 503 well before that.
-REDIS_SOCKET_TIMEOUT = 5.0
-REDIS_MAX_CONNECTIONS = 256
-MAX_BATCH = 256  # commands per pipeline
 MAX_QUERY_FIELDS = 32
-LOG_INTERVAL_SECONDS = 10.0
+# Bodies larger than this are verified and parsed off the event loop (`offload`). Up to here
+# the worst input costs ~1.5 ms of CPU (a form of percent-escapes, JSON of tiny objects); a
+# 1 MiB body costs up to ~100 ms, which on the loop would stall every request of the process.
+OFFLOAD_BYTES = 16 * 1024
 
 JSON_TYPE = b"application/json"
 TEXT_TYPE = b"text/plain; charset=utf-8"
@@ -111,209 +113,43 @@ HANDSHAKES: dict[str, HandshakeAdapter] = {
 NOT_FOUND = detail(404, "Not found.")
 DUPLICATE = json_response(200, {"status": "duplicate"})
 IGNORED = json_response(200, {"status": "ignored"})
-UNAVAILABLE = detail(
+RETRY_LATER = [(b"retry-after", str(RETRY_AFTER_SECONDS).encode())]
+# The three 503s say what is true of the request's messages; `accepted` says it for programs.
+UNAVAILABLE = json_response(
     503,
-    "Temporarily unavailable; nothing was accepted. Retry later.",
-    [(b"retry-after", str(RETRY_AFTER_SECONDS).encode())],
+    {"detail": "Temporarily unavailable; nothing was accepted. Retry later.", "accepted": "none"},
+    RETRY_LATER,
+)
+PARTLY_ACCEPTED = json_response(
+    503,
+    {
+        "detail": "Temporarily unavailable; only part of this request was accepted. Retry it: "
+        "the messages already accepted are recognised as duplicates.",
+        "accepted": "partial",
+    },
+    RETRY_LATER,
+)
+OUTCOME_UNKNOWN = json_response(
+    503,
+    {
+        "detail": "The inbound stream did not confirm in time whether this request was "
+        "accepted. Retry it: a message that was accepted is recognised as a duplicate.",
+        "accepted": "unknown",
+    },
+    RETRY_LATER,
+)
+BUSY = json_response(
+    503,
+    {
+        "detail": "Too many large requests at once; nothing was accepted. Retry later.",
+        "accepted": "none",
+    },
+    RETRY_LATER,
 )
 
 
 class Disconnected(Exception):
     """The client went away before sending its whole body: there is nobody to answer."""
-
-
-class StreamUnavailable(Exception):
-    """Redis did not confirm the append (connection, timeout, script or server error)."""
-
-
-class _Throttled:
-    """Log an outage once per interval, not once per request of a flood."""
-
-    def __init__(self, interval: float) -> None:
-        self.interval = interval
-        self._last = 0.0
-
-    def __call__(self) -> bool:
-        now = time.monotonic()
-        if now - self._last < self.interval:
-            return False
-        self._last = now
-        return True
-
-
-class _LoopState:
-    """What belongs to one event loop: the client (its connections) and the open batch."""
-
-    __slots__ = ("client", "loop", "pending", "scheduled", "tasks")
-
-    def __init__(self, loop: asyncio.AbstractEventLoop, client: aioredis.Redis) -> None:
-        self.loop = loop
-        self.client = client
-        self.pending: list[tuple[list[AppendCall], asyncio.Future[list[Any]]]] = []
-        self.scheduled = False
-        self.tasks: set[asyncio.Task[None]] = set()
-
-
-class StreamAppender:
-    """Appends entries to the inbound stream with `APPEND_LUA`.
-
-    One client (and connection pool) per process and event loop, created on first use and
-    kept warm; the script is loaded once and called by its SHA. Appends requested during the
-    same turn of the event loop — one request's entries, and those of every other request
-    that got this far meanwhile — go to Redis as one pipeline: one write and one read instead
-    of one round trip each, which is most of what this endpoint costs. No request waits for
-    a batch to fill; a lone request is sent on the next turn of the loop.
-    If Redis forgot the script (restart, SCRIPT FLUSH) only the commands that got NOSCRIPT
-    are sent again, so nothing is appended twice.
-    """
-
-    def __init__(self, url: str | None = None, *, max_batch: int = MAX_BATCH) -> None:
-        self._url = url
-        self.max_batch = max_batch
-        self._state: _LoopState | None = None
-        self._sha = ""
-
-    @property
-    def url(self) -> str:
-        return self._url or settings.STREAM_REDIS_URL
-
-    def _current(self) -> _LoopState:
-        loop = asyncio.get_running_loop()
-        state = self._state
-        if state is None or state.loop is not loop:
-            # Connections belong to the loop that opened them (a new loop means a new test).
-            client = aioredis.Redis.from_url(
-                self.url,
-                socket_connect_timeout=REDIS_CONNECT_TIMEOUT,
-                socket_timeout=REDIS_SOCKET_TIMEOUT,
-                socket_keepalive=True,
-                health_check_interval=30,
-                max_connections=REDIS_MAX_CONNECTIONS,
-                # One quick retry replaces a pooled connection Redis closed; then fail fast.
-                retry=Retry(ExponentialBackoff(cap=0.05, base=0.01), 1),
-            )
-            state = self._state = _LoopState(loop, client)
-            self._sha = ""
-        return state
-
-    async def append(self, entries: Sequence[Entry]) -> list[str | None]:
-        """The stream id of each entry, or None where the script saw a duplicate.
-
-        Raises StreamUnavailable unless Redis answered for every entry.
-        """
-        calls = [append_args(entry) for entry in entries]
-        state = self._current()
-        future: asyncio.Future[list[Any]] = state.loop.create_future()
-        state.pending.append((calls, future))
-        if not state.scheduled:
-            state.scheduled = True
-            state.loop.call_soon(self._flush, state)
-        results = await future
-        ids: list[str | None] = []
-        for result in results:
-            if isinstance(result, BaseException):
-                raise StreamUnavailable(str(result)) from result
-            ids.append(result.decode() if isinstance(result, bytes) else result)
-        return ids
-
-    def _flush(self, state: _LoopState) -> None:
-        state.scheduled = False
-        pending, state.pending = state.pending, []
-        batch: list[tuple[list[AppendCall], asyncio.Future[list[Any]]]] = []
-        size = 0
-        for item in pending:
-            batch.append(item)
-            size += len(item[0])
-            if size >= self.max_batch:
-                self._start(state, batch)
-                batch, size = [], 0
-        if batch:
-            self._start(state, batch)
-
-    def _start(
-        self, state: _LoopState, batch: list[tuple[list[AppendCall], asyncio.Future[list[Any]]]]
-    ) -> None:
-        task = state.loop.create_task(self._send(state.client, batch))
-        state.tasks.add(task)  # a strong reference until done: the loop keeps only weak ones
-        task.add_done_callback(state.tasks.discard)
-
-    async def _send(
-        self,
-        client: aioredis.Redis,
-        batch: list[tuple[list[AppendCall], asyncio.Future[list[Any]]]],
-    ) -> None:
-        calls = [call for item_calls, _ in batch for call in item_calls]
-        try:
-            results = await self._execute(client, calls)
-        except (RedisError, OSError, TimeoutError) as exc:
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(StreamUnavailable(str(exc) or type(exc).__name__))
-            return
-        except BaseException as exc:
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(StreamUnavailable(f"{type(exc).__name__}: {exc}"))
-            raise
-        start = 0
-        for item_calls, future in batch:
-            end = start + len(item_calls)
-            if not future.done():  # its request may have been cancelled (client gone)
-                future.set_result(results[start:end])
-            start = end
-
-    async def _execute(self, client: aioredis.Redis, calls: list[AppendCall]) -> list[Any]:
-        if not self._sha:
-            self._sha = await client.script_load(APPEND_LUA)
-        results = await self._run(client, calls)
-        retry = [i for i, r in enumerate(results) if isinstance(r, NoScriptError)]
-        if retry:
-            self._sha = await client.script_load(APPEND_LUA)
-            again = await self._run(client, [calls[i] for i in retry])
-            for i, result in zip(retry, again, strict=True):
-                results[i] = result
-        return results
-
-    async def _run(self, client: aioredis.Redis, calls: list[AppendCall]) -> list[Any]:
-        """Send the calls in one write on one pooled connection and read every reply.
-
-        The low-level pool API instead of `client.pipeline()`: a pipeline object, its command
-        stack and generic packing cost more than the rest of the request. Error replies are
-        returned in place (like `execute(raise_on_error=False)`). A connection that fails is
-        replaced once, as redis-py's own retry would; for a message that Redis did append
-        before failing, the retry answers "duplicate" — true, it is in the stream.
-        """
-        sha = self._sha.encode()
-        packed = b"".join(_pack_evalsha(sha, keys, args) for keys, args in calls)
-        pool = client.connection_pool
-        for attempt in (1, 2):
-            conn = await pool.get_connection()
-            try:
-                await conn.send_packed_command(packed, check_health=False)
-                results: list[Any] = []
-                for _ in calls:
-                    try:
-                        results.append(await conn.read_response())
-                    except ResponseError as exc:
-                        results.append(exc)
-                return results
-            except RedisConnectionError:
-                await conn.disconnect()
-                if attempt == 2:
-                    raise
-            except BaseException:
-                await conn.disconnect()  # unread replies would be taken for the next ones
-                raise
-            finally:
-                await pool.release(conn)
-        raise AssertionError("unreachable")
-
-    async def aclose(self) -> None:
-        state, self._state = self._state, None
-        if state is not None:
-            if state.tasks:
-                await asyncio.gather(*state.tasks, return_exceptions=True)
-            await state.client.aclose()
 
 
 class WebhookApp:
@@ -337,7 +173,8 @@ class WebhookApp:
         self._max_body_bytes = max_body_bytes
         self._trust_forwarded = trust_forwarded_headers
         self.clock = clock
-        self._log_outage = _Throttled(LOG_INTERVAL_SECONDS)
+        self._log_outage = Throttled(LOG_INTERVAL_SECONDS)
+        self.offload = Offloader()
 
     @property
     def default_max_body_bytes(self) -> int:
@@ -415,12 +252,25 @@ class WebhookApp:
                 return detail(exc.status_code, str(exc))
 
         limit = channel.max_body_bytes or self.default_max_body_bytes
+        if adapter.max_body_bytes is not None:  # the provider never sends more
+            limit = min(limit, adapter.max_body_bytes)
         declared = headers.get("content-length")
+        size = None
         if declared is not None:
             if not (declared.isascii() and declared.isdigit()):
                 return detail(400, "Invalid Content-Length header.")
-            if int(declared) > limit:
+            size = int(declared)
+            if size > limit:
                 return _too_large(limit)
+        now = self.clock()
+        if size is None or size > OFFLOAD_BYTES:
+            # A large body is read only once its credentials look right (small ones: `verify`
+            # runs the same checks, no need to do them twice).
+            head = WebhookRequest(method=method, url="", headers=headers, content_type=content_type)
+            try:
+                adapter.verify_headers(head, channel.secrets, now)
+            except WebhookError as exc:
+                return _error(exc)
         body = await _read_body(receive, limit)
         if body is None:
             return _too_large(limit)
@@ -434,16 +284,9 @@ class WebhookApp:
             content_type=content_type,
             received_at=received_at,
         )
-        try:
-            adapter.verify(req, channel.secrets, self.clock())
-            result = adapter.parse(req)
-        except WebhookError as exc:
-            return _error(exc)
-        except Exception:
-            # Authenticated or not, input an adapter cannot digest (nesting bombs, bad UTF-8
-            # inside strings...) is the sender's fault: 400, never 500.
-            logger.warning("Unparseable %s webhook for channel %s", provider, channel.id)
-            return json_response(400, {"errors": {NON_FIELD_ERRORS: ["Malformed payload."]}})
+        result = await self._authenticate_and_parse(provider, req, channel, now)
+        if isinstance(result, Response):
+            return result
 
         entries: list[Entry] = [
             InboundEntry(
@@ -467,14 +310,10 @@ class WebhookApp:
             # Update kinds we do not handle (Telegram callback queries, WhatsApp account
             # changes...): acknowledged so the provider does not retry them forever.
             return _provider_answer(result.response) or IGNORED
-        try:
-            ids = await self.stream.append(entries)
-        except StreamUnavailable as exc:
-            if self._log_outage():
-                logger.error("Inbound stream unavailable, answering 503: %s", exc)
-            return UNAVAILABLE
-
-        appended = [entry_id for entry_id in ids if entry_id is not None]
+        ids = await self.stream.append(entries)
+        if failed := _unconfirmed(ids):
+            return failed
+        appended = [entry_id for entry_id in ids if isinstance(entry_id, str)]
         if result.response is not None:
             return _provider_answer(result.response) or IGNORED
         if not appended:
@@ -485,6 +324,30 @@ class WebhookApp:
         if duplicates := len(ids) - len(appended):
             answer["duplicates"] = duplicates
         return json_response(202, answer)
+
+    async def _authenticate_and_parse(
+        self, provider: str, req: WebhookRequest, channel: ChannelInfo, now: float
+    ) -> ParseResult | Response:
+        """Verify, then parse: inline for small bodies, off the event loop for large ones."""
+        if len(req.body) <= OFFLOAD_BYTES:
+            checked = authenticate(provider, req, channel.secrets, now)
+            result = parse_request(provider, req) if checked is None else checked
+        elif self.offload.busy:
+            return BUSY
+        else:
+            checked = await self.offload.verify(provider, req, channel.secrets, now)
+            if checked is not None:
+                result = checked
+            else:
+                try:
+                    result = await self.offload.parse(provider, req)
+                except ParserUnavailable:
+                    return UNAVAILABLE
+        if isinstance(result, Refusal):
+            if result == MALFORMED:
+                logger.warning("Unparseable %s webhook for channel %s", provider, channel.id)
+            return json_response(result.status_code, result.body)
+        return result
 
     def _handshake(
         self,
@@ -535,19 +398,6 @@ class WebhookApp:
         return url
 
 
-def _pack_evalsha(sha: bytes, keys: list[str], args: list[str | bytes | int]) -> bytes:
-    """EVALSHA in RESP, written out directly: redis-py's generic packer costs ~10 µs."""
-    parts = [b"EVALSHA", sha, str(len(keys)).encode()]
-    parts.extend(key.encode() for key in keys)
-    parts.extend(arg if isinstance(arg, bytes) else str(arg).encode() for arg in args)
-    out = [b"*%d\r\n" % len(parts)]
-    for part in parts:
-        out.append(b"$%d\r\n" % len(part))
-        out.append(part)
-        out.append(b"\r\n")
-    return b"".join(out)
-
-
 def _first(value: str | None) -> str:
     """The client-facing value of a forwarded header a proxy chain may have extended."""
     return value.split(",", 1)[0].strip() if value else ""
@@ -583,16 +433,24 @@ async def _read_body(receive: Receive, limit: int) -> bytes | None:
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
+def _unconfirmed(results: Sequence[AppendResult]) -> Response | None:
+    """The 503 for a request not every entry of which is known to be in the stream, if any."""
+    if all(not isinstance(result, Unconfirmed) for result in results):
+        return None
+    if Unconfirmed.UNKNOWN in results:
+        return OUTCOME_UNKNOWN
+    if any(isinstance(result, str) for result in results):
+        return PARTLY_ACCEPTED
+    return UNAVAILABLE
+
+
 def _too_large(limit: int) -> Response:
     return detail(413, f"Request body is larger than {limit} bytes.")
 
 
 def _error(exc: WebhookError) -> Response:
-    if isinstance(exc, PayloadError):
-        return json_response(exc.status_code, {"errors": exc.errors})
-    if isinstance(exc, SignatureError):
-        return detail(exc.status_code, exc.reason)
-    return detail(exc.status_code, str(exc))
+    answer = refusal(exc)
+    return json_response(answer.status_code, answer.body)
 
 
 def _provider_answer(response: tuple[int, str, bytes] | None) -> Response | None:

@@ -48,11 +48,13 @@ _decoder: msgspec.json.Decoder[Entry] = msgspec.json.Decoder(Entry)
 # ARGV[1] dedupe ttl seconds, ARGV[2] payload. Returns the entry id, or false for a duplicate.
 # The id is remembered only after XADD succeeded: a script's earlier writes are not rolled back
 # when a later command fails, and a failed append must not turn the provider's retry into a
-# "duplicate" of nothing.
+# "duplicate" of nothing. The seen key holds the entry id, so a webhook that lost Redis's answer
+# can still find out whether (and as which entry) its message is in the stream
+# (`asgi_app.StreamAppender`); keys written before it held the id hold "1".
 APPEND_LUA = """
 if KEYS[1] ~= '' and redis.call('EXISTS', KEYS[1]) == 1 then return false end
 local id = redis.call('XADD', KEYS[2], '*', 'e', ARGV[2])
-if KEYS[1] ~= '' then redis.call('SET', KEYS[1], '1', 'EX', ARGV[1]) end
+if KEYS[1] ~= '' then redis.call('SET', KEYS[1], id, 'EX', ARGV[1]) end
 return id
 """
 AppendStatus = Literal["appended", "duplicate"]

@@ -11,11 +11,16 @@ one pipelined call and acknowledges (XACK) only what committed. Delivery is at-l
 unique (channel, provider message id) constraint makes a replay a no-op. A router killed
 between a commit and its publish leaves the events to the outbox relay: none is lost.
 
+An entry that fails for a reason of its own is retried by this router after a short back-off
+(0.1 s, 0.5 s, then every 2 s: router/retries.py) and moves to the dead-letter stream with its
+error once it failed `max_attempts` times — seconds after it arrived, not minutes; the later
+entries of its conversation wait behind it, so they still commit in stream order. An outage
+(the database unreachable) counts no attempt: the batch stays pending and is read again first.
+
 Housekeeping on the same loop: offers whose accept timeout passed are expired and re-offered
 (`expire_offers`, about every 0.5 s — not a dramatiq delay), entries left pending by a dead router
-are claimed (XAUTOCLAIM), an entry that failed `max_attempts` times moves to the dead-letter
-stream with its error, and acknowledged entries older than the retention are trimmed — never one
-that is still pending or not yet delivered.
+are claimed (XAUTOCLAIM), and acknowledged entries older than the retention are trimmed — never
+one that is still pending or not yet delivered.
 """
 
 from __future__ import annotations
@@ -55,6 +60,7 @@ from routing_service.observability import logging as obs_logging
 from routing_service.observability import metrics
 from routing_service.router.leases import ShardLeases
 from routing_service.router.models import DeadLetter
+from routing_service.router.retries import RetryQueue, order_keys, retry_delay
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +82,8 @@ class StreamEntry:
 class BatchOutcome:
     acked: list[StreamEntry] = field(default_factory=list)
     failed: list[tuple[StreamEntry, str]] = field(default_factory=list)
+    # Not tried: an earlier entry of the same conversation failed in this batch.
+    deferred: list[StreamEntry] = field(default_factory=list)
     infrastructure_error: bool = False
 
 
@@ -143,7 +151,14 @@ def process_batch(items: Sequence[StreamEntry]) -> BatchOutcome:
             logger.warning("entry %s failed", good[0].entry_id, exc_info=True)
         else:
             logger.warning("batch of %d failed; retrying one by one", len(good), exc_info=True)
+    failed_keys: set[Any] = set()
     for item in good:
+        keys = order_keys(item.entry)
+        if not failed_keys.isdisjoint(keys):
+            # Recording it before the failed one would put the conversation out of order.
+            outcome.deferred.append(item)
+            failed_keys |= keys
+            continue
         obs_logging.bind_companies([item.entry])
         try:
             with outbox.batch() as events:
@@ -155,9 +170,10 @@ def process_batch(items: Sequence[StreamEntry]) -> BatchOutcome:
             logger.exception("database unavailable while routing an entry")
             outcome.infrastructure_error = True
             return outcome
-        except Exception as exc:  # a bad entry: counted, retried later, dead-lettered at last
+        except Exception as exc:  # a bad entry: counted, retried soon, dead-lettered at last
             logger.warning("entry %s failed: %r", item.entry_id, exc)
             outcome.failed.append((item, f"{type(exc).__name__}: {exc}"))
+            failed_keys |= keys
     return outcome
 
 
@@ -201,9 +217,13 @@ class Router:
         self.leases = ShardLeases(self.redis, self.name, self.all_streams)
         self.lease_renew_s = settings.ROUTER_LEASE_RENEW_MS / 1000
         self._next_lease = 0.0
-        # After a database outage left entries pending: re-read our own pending entries (id 0)
-        # before any new one, so a later message never commits before an earlier one.
+        # After a database outage left entries pending: re-read our own pending entries (from
+        # id 0, per shard from where the last re-read stopped) before any new one, so a later
+        # message never commits before an earlier one.
         self._redeliver = False
+        self._redeliver_from: dict[str, str] = {}
+        # Entries that failed, waiting for their retry, and the entries waiting behind them.
+        self.retries: RetryQueue[StreamEntry] = RetryQueue()
         # Django's ORM is synchronous and its connections are per thread: each lane is one
         # thread with its own connection. Shards are split between the lanes batch by batch, so
         # while one lane waits on PostgreSQL another builds its statements (companies never
@@ -301,19 +321,43 @@ class Router:
             await self.housekeeping(trim=now >= self._next_trim)
             if now >= self._next_trim:
                 self._next_trim = now + 30
+        retried = await self._retry_due()
         redeliver = self._redeliver
+        start: dict[Any, Any]
+        if redeliver:
+            start = {key: self._redeliver_from.get(key, "0") for key in self.streams}
+        else:
+            start = dict.fromkeys(self.streams, ">")
         response = await self.redis.xreadgroup(
             self.group,
             self.name,
-            dict.fromkeys(self.streams, "0" if redeliver else ">"),
+            start,
             count=self.batch_size,
-            block=None if redeliver else self.block_ms,
+            block=None if redeliver or retried else self._block_ms(),
         )
         items = self._items(response)
-        if redeliver and len(items) < self.batch_size:
-            self._redeliver = False
+        if redeliver:
+            # Held entries are pending too: go past them rather than re-read them forever.
+            for item in items:
+                self._redeliver_from[item.stream] = item.entry_id
+            if len(items) < self.batch_size:
+                self._redeliver = False
         if items:
             await self.handle(items)
+        return len(items) + retried
+
+    def _block_ms(self) -> int:
+        """How long XREADGROUP may wait for new entries: not past the next retry."""
+        due = self.retries.next_due()
+        if due is None:
+            return self.block_ms
+        return max(1, min(self.block_ms, int((due - time.monotonic()) * 1000)))
+
+    async def _retry_due(self) -> int:
+        """Record the held entries whose retry is due (and those that waited behind them)."""
+        items = [i for i in self.retries.take_due(time.monotonic()) if i.stream in self.streams]
+        if items:
+            await self._record(items)
         return len(items)
 
     # --- shard leases ----------------------------------------------------------------------
@@ -330,6 +374,7 @@ class Router:
             logger.warning("router %s lost the lease on %s", self.name, key)
         for key in changes.released:
             logger.info("router %s released %s", self.name, key)
+        self.retries.drop_streams([*changes.lost, *changes.released])
         self.streams = sorted(self.leases.owned)
         for key in changes.gained:
             logger.info("router %s took %s", self.name, key)
@@ -365,6 +410,21 @@ class Router:
         return items
 
     async def handle(self, items: list[StreamEntry]) -> None:
+        """Record entries read from the stream, except those held for a retry and those that
+        must wait behind a held entry of their conversation."""
+        admitted: list[StreamEntry] = []
+        for item in items:
+            if item in self.retries:  # read again while pending (a re-read or a claim)
+                continue
+            keys = order_keys(item.entry)
+            if self.retries.blocks(keys):
+                self.retries.hold(item, keys)
+            else:
+                admitted.append(item)
+        if admitted:
+            await self._record(admitted)
+
+    async def _record(self, items: list[StreamEntry]) -> None:
         loop = asyncio.get_running_loop()
 
         async def record(
@@ -382,14 +442,18 @@ class Router:
         for part_outcome in outcomes:
             outcome.acked += part_outcome.acked
             outcome.failed += part_outcome.failed
+            outcome.deferred += part_outcome.deferred
             outcome.infrastructure_error |= part_outcome.infrastructure_error
         if outcome.acked:
             await self._ack(outcome.acked)
             self.processed += len(outcome.acked)
         for item, error in outcome.failed:
             await self._count_failure(item, error)
+        for item in outcome.deferred:  # behind a failure of this batch (held by now)
+            self.retries.hold(item, order_keys(item.entry))
         if outcome.infrastructure_error:
             self._redeliver = True
+            self._redeliver_from = {}
             await asyncio.sleep(1)  # leave the rest pending; it is claimed again later
 
     async def _ack(self, items: Sequence[StreamEntry]) -> None:
@@ -403,9 +467,14 @@ class Router:
         await pipe.execute()
 
     async def _count_failure(self, item: StreamEntry, error: str) -> None:
+        """Count the attempt (in Redis: a router that takes the shard over goes on counting);
+        dead-letter at the last, else retry soon."""
         attempts = await self.redis.hincrby(_attempts_key(item.stream), item.entry_id, 1)
         if item.entry is None or attempts >= self.max_attempts:
             await self._dead_letter(item, error, attempts)
+        else:
+            due = time.monotonic() + retry_delay(attempts)
+            self.retries.retry_at(item, order_keys(item.entry), due)
 
     async def _dead_letter(self, item: StreamEntry, error: str, attempts: int) -> None:
         dead_stream = _dead_stream_for(item.stream)
@@ -446,13 +515,16 @@ class Router:
             await self.trim()
 
     async def _drain_own_pending(self) -> None:
+        start: dict[Any, Any] = dict.fromkeys(self.streams, "0")
         while self.streams and not self.stopping.is_set():
             response = await self.redis.xreadgroup(
-                self.group, self.name, dict.fromkeys(self.streams, "0"), count=self.batch_size
+                self.group, self.name, start, count=self.batch_size
             )
             items = self._items(response)
             if not items:
                 return
+            for item in items:  # onwards: entries held for a retry stay pending
+                start[item.stream] = item.entry_id
             await self.handle(items)
             if len(items) < self.batch_size:
                 return

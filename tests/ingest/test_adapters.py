@@ -954,3 +954,125 @@ def test_adapters_import_no_django_and_do_no_io() -> None:
                 names = [node.module]
             for name in names:
                 assert name.split(".")[0] not in forbidden, f"{path.name} imports {name}"
+
+
+# --- before the body: credentials checked on headers alone; Twilio's parse bounded ---------------
+
+
+@pytest.mark.parametrize(
+    ("provider", "headers", "status"),
+    [
+        ("generic", {}, 401),
+        (
+            "generic",
+            {
+                "x-switchboard-timestamp": str(NOW - 301),
+                "x-switchboard-signature": "v1=" + "a" * 64,
+            },
+            403,
+        ),
+        ("generic", {"x-switchboard-timestamp": str(NOW), "x-switchboard-signature": "v1=zz"}, 403),
+        ("whatsapp", {}, 401),
+        ("whatsapp", {"x-hub-signature-256": "sha1=abc"}, 403),
+        ("telegram", {}, 401),
+        ("telegram", {"x-telegram-bot-api-secret-token": "not-the-secret"}, 403),
+        ("twilio", {}, 401),
+        ("twilio", {"x-twilio-signature": "not base64!"}, 403),
+    ],
+)
+def test_credentials_that_cannot_be_right_are_refused_on_headers_alone(
+    provider: str, headers: dict[str, str], status: int
+) -> None:
+    content_type = FORM if provider == "twilio" else JSON
+    head = request(provider, b"", headers, content_type=content_type)  # no body read yet
+
+    with pytest.raises(SignatureError) as exc:
+        ADAPTERS[provider].verify_headers(head, SECRETS, NOW)
+
+    assert exc.value.status_code == status
+
+
+@pytest.mark.parametrize("provider", ["generic", "whatsapp", "telegram", "twilio"])
+def test_well_formed_credentials_pass_the_header_check(provider: str) -> None:
+    headers = {
+        "generic": {
+            "x-switchboard-timestamp": str(NOW),
+            "x-switchboard-signature": "v1=" + "a" * 64,
+        },
+        "whatsapp": {"x-hub-signature-256": "sha256=" + "a" * 64},
+        "telegram": {"x-telegram-bot-api-secret-token": SECRET},
+        "twilio": {"x-twilio-signature": sign_twilio("other", CHANNEL_URL, {})},
+    }[provider]
+    content_type = FORM if provider == "twilio" else JSON
+
+    ADAPTERS[provider].verify_headers(
+        request(provider, b"", headers, content_type=content_type), SECRETS, NOW
+    )
+
+
+def test_twilio_form_with_too_many_fields_is_refused_before_it_is_parsed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from routing_service.ingest.adapters import twilio
+
+    def no_parsing(*args: object, **kwargs: object) -> None:
+        raise AssertionError("parsed before the field count was checked")
+
+    monkeypatch.setattr(twilio, "parse_qsl", no_parsing)
+    body = b"&".join(b"f%d=v" % i for i in range(twilio.MAX_FIELDS + 1))
+    req = request(
+        "twilio",
+        body,
+        {"x-twilio-signature": sign_twilio(SECRET, CHANNEL_URL, {})},
+        content_type=FORM,
+    )
+
+    with pytest.raises(PayloadError) as exc:
+        ADAPTERS["twilio"].verify(req, SECRETS, NOW)
+
+    assert exc.value.errors == {"non_field_errors": [f"More than {twilio.MAX_FIELDS} form fields."]}
+
+
+def test_twilio_form_with_the_most_fields_allowed_is_verified() -> None:
+    from routing_service.ingest.adapters import twilio
+
+    form = [(f"F{i:03d}", "v") for i in range(twilio.MAX_FIELDS - 3)]
+    form += [("MessageSid", "SM1"), ("From", "+15550001111"), ("Body", "hi")]
+    req = request(
+        "twilio",
+        urlencode(form).encode(),
+        {"x-twilio-signature": sign_twilio(SECRET, CHANNEL_URL.format("twilio"), form)},
+        content_type=FORM,
+    )
+
+    assert accept("twilio", req).messages[0].provider_message_id == "SM1"
+    assert ADAPTERS["twilio"].max_body_bytes == twilio.MAX_BODY_BYTES == 64 * 1024
+
+
+def _across_processes(value: Any) -> Any:
+    """What a worker process sends back: pickled and unpickled (our own bytes)."""
+    import pickle
+
+    return pickle.loads(pickle.dumps(value))  # noqa: S301
+
+
+def test_adapters_run_by_name_return_refusals_that_survive_pickling() -> None:
+    from routing_service.ingest.adapters import MALFORMED, Refusal, authenticate, parse_request
+
+    forged = request(
+        "whatsapp", raw("whatsapp", "text_message"), {"x-hub-signature-256": "sha256=" + "0" * 64}
+    )
+    signed_nesting = b"[" * 100_000 + b"]" * 100_000
+    nested = request(
+        "whatsapp", signed_nesting, {"x-hub-signature-256": sign_whatsapp(SECRET, signed_nesting)}
+    )
+    good = raw("whatsapp", "text_message")
+    authentic = request("whatsapp", good, {"x-hub-signature-256": sign_whatsapp(SECRET, good)})
+
+    refused = _across_processes(authenticate("whatsapp", forged, SECRETS, NOW))
+    assert refused == Refusal(403, {"detail": "X-Hub-Signature-256 does not match the body."})
+    assert authenticate("whatsapp", nested, SECRETS, NOW) is None
+    assert _across_processes(parse_request("whatsapp", nested)) == MALFORMED
+    assert authenticate("whatsapp", authentic, SECRETS, NOW) is None
+    result = _across_processes(parse_request("whatsapp", authentic))
+    assert result == ADAPTERS["whatsapp"].parse(authentic)

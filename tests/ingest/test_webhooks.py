@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -26,7 +27,7 @@ from django.conf import settings
 from django.db import OperationalError
 
 from routing_service.chats.models import Channel
-from routing_service.ingest import asgi_app, channels_cache
+from routing_service.ingest import appender, asgi_app, channels_cache
 from routing_service.ingest.adapters import (
     ADAPTERS,
     InboundMessage,
@@ -109,6 +110,7 @@ async def client(app: WebhookApp) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(transport=transport, base_url=BASE) as http:
         yield http
     await app.stream.aclose()
+    app.offload.close()
 
 
 def entries(channel: Channel) -> list[InboundEntry | StatusEntry]:
@@ -745,7 +747,9 @@ async def test_channel_override_can_raise_the_limit_above_the_default(
 async def test_streamed_body_without_length_stops_reading_past_the_limit(
     app: WebhookApp, make_channel: MakeChannel
 ) -> None:
-    """No Content-Length: the app reads chunk by chunk and gives up once past the limit."""
+    """No Content-Length: the app reads chunk by chunk and gives up once past the limit.
+
+    (Credentials that look right: without them the body would not be read at all.)"""
     channel = await make_channel("generic", max_body_bytes=1024)
     chunk = b"x" * 300
     received = 0
@@ -765,7 +769,10 @@ async def test_streamed_body_without_length_stops_reading_past_the_limit(
         "path": url(channel),
         "scheme": "http",
         "query_string": b"",
-        "headers": [(b"host", b"testserver"), (b"content-type", b"application/json")],
+        "headers": [
+            (b"host", b"testserver"),
+            *((k.encode(), v.encode()) for k, v in generic_headers(b"").items()),
+        ],
     }
     await app(scope, receive, send)
     await app.stream.aclose()
@@ -1008,6 +1015,301 @@ async def test_script_forgotten_by_redis_is_reloaded_without_double_appends(
     stored = private.xrange(stream_key(shard_of(channel.company_id)))
     private.close()
     assert len(stored) == 1 + len(result.messages) + len(result.statuses)
+
+
+# --- large bodies: checked off the event loop; hostile ones refused cheaply ----------------------
+
+
+def _whatsapp_batch(count: int) -> bytes:
+    """One WhatsApp notification carrying `count` text messages."""
+    payload = json.loads(fixture_bytes("whatsapp", "text_message"))
+    value = payload["entry"][0]["changes"][0]["value"]
+    [message] = value["messages"]
+    value["messages"] = [
+        {**message, "id": f"wamid.batch-{n}", "text": {"body": f"Message {n} " + "x" * 100}}
+        for n in range(count)
+    ]
+    return json.dumps(payload).encode()
+
+
+async def test_large_authentic_batch_is_parsed_off_the_loop_and_appended_in_order(
+    client: httpx.AsyncClient, make_channel: MakeChannel, app: WebhookApp
+) -> None:
+    channel = await make_channel("whatsapp")
+    body = _whatsapp_batch(300)
+    assert len(body) > asgi_app.OFFLOAD_BYTES
+    result = expected("whatsapp", body)
+
+    response = await post_whatsapp(client, channel, body)
+
+    assert_accepted(response, 300)
+    assert [e.message for e in entries(channel) if isinstance(e, InboundEntry)] == result.messages
+    assert app.offload.in_flight == 0
+
+
+async def test_large_forged_batch_is_refused_without_being_parsed(
+    client: httpx.AsyncClient, make_channel: MakeChannel, app: WebhookApp
+) -> None:
+    channel = await make_channel("whatsapp")
+    body = _whatsapp_batch(300)
+    headers = {"content-type": JSON, "x-hub-signature-256": sign_whatsapp("not-the-secret", body)}
+
+    response = await client.post(url(channel), content=body, headers=headers)
+
+    assert response.status_code == 403
+    assert app.offload._process is None  # the parsing process was never needed
+    assert entries(channel) == []
+
+
+async def test_wrong_telegram_token_is_refused_before_the_body_is_read(
+    app: WebhookApp, make_channel: MakeChannel
+) -> None:
+    channel = await make_channel("telegram")
+    reads = 0
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        nonlocal reads
+        reads += 1
+        return {"type": "http.request", "body": b"x" * 65536, "more_body": True}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": url(channel),
+        "scheme": "http",
+        "query_string": b"",
+        "headers": [
+            (b"host", b"testserver"),
+            (b"content-type", b"application/json"),
+            (b"content-length", b"1000000"),
+            (b"x-telegram-bot-api-secret-token", b"guess"),
+        ],
+    }
+    await app(scope, receive, send)
+
+    assert sent[0]["status"] == 403
+    assert reads == 0
+
+
+async def test_twilio_body_larger_than_twilio_sends_is_413_unread(
+    client: httpx.AsyncClient, make_channel: MakeChannel
+) -> None:
+    channel = await make_channel("twilio")  # the channel itself would take 1 MiB
+    form = [*twilio_form("sms_inbound"), ("Padding", "x" * (64 * 1024))]
+
+    response = await post_twilio(client, channel, form)
+
+    assert response.status_code == 413
+    assert "65536 bytes" in response.json()["detail"]
+    assert entries(channel) == []
+
+
+async def test_too_many_large_bodies_at_once_is_503_nothing_accepted(
+    client: httpx.AsyncClient, make_channel: MakeChannel, app: WebhookApp
+) -> None:
+    channel = await make_channel("whatsapp")
+    app.offload.max_queue = 0
+
+    response = await post_whatsapp(client, channel, _whatsapp_batch(300))
+    small = await post_whatsapp(client, channel, fixture_bytes("whatsapp", "text_message"))
+
+    assert response.status_code == 503
+    assert response.json()["accepted"] == "none"
+    assert response.headers["retry-after"].isdigit()
+    assert_accepted(small)  # small bodies never queue
+    assert len(entries(channel)) == 1
+
+
+async def test_a_dead_parsing_process_is_503_and_replaced(
+    client: httpx.AsyncClient, make_channel: MakeChannel, app: WebhookApp
+) -> None:
+    channel = await make_channel("whatsapp")
+    first = await post_whatsapp(client, channel, _whatsapp_batch(200))
+    assert_accepted(first, 200)
+    process = app.offload._process
+    assert process is not None
+    for worker in list(process._processes.values()):  # type: ignore[attr-defined]
+        worker.kill()
+        worker.join()
+
+    broken = await post_whatsapp(client, channel, _whatsapp_batch(201))
+    again = await post_whatsapp(client, channel, _whatsapp_batch(201))
+    app.offload.close()
+
+    assert broken.status_code == 503
+    assert broken.json()["accepted"] == "none"
+    assert_accepted(again, 1)  # 200 of its 201 messages are duplicates of the first request
+    assert again.json()["duplicates"] == 200
+    assert len(entries(channel)) == 201
+
+
+# --- Redis stalls (SIGSTOP): every answer true, and within the documented bound -------------------
+
+
+def _generic_body(message_id: str) -> bytes:
+    return json.dumps(
+        {
+            "message_id": message_id,
+            "client": {"id": message_id, "name": "Stall Tester"},
+            "text": "Still there?",
+            "sent_at": "2025-03-14T09:30:00",
+        }
+    ).encode()
+
+
+def _stored_ids(redis_url: str, channel: Channel) -> dict[str, list[str]]:
+    """Stream entry ids per provider message id, from the stream as it is now."""
+    private = redis.Redis.from_url(redis_url)
+    try:
+        rows = private.xrange(stream_key(shard_of(channel.company_id)))
+    finally:
+        private.close()
+    stored: dict[str, list[str]] = {}
+    for entry_id, fields in rows:
+        entry = decode(fields[b"e"])
+        assert isinstance(entry, InboundEntry)
+        stored.setdefault(entry.message.provider_message_id, []).append(entry_id.decode())
+    return stored
+
+
+def _claims_nothing_accepted(response: httpx.Response) -> bool:
+    return response.status_code == 503 and "nothing was accepted" in response.json()["detail"]
+
+
+async def _stall(proc: subprocess.Popen[bytes], seconds: float) -> None:
+    proc.send_signal(signal.SIGSTOP)
+    try:
+        await asyncio.sleep(seconds)
+    finally:
+        proc.send_signal(signal.SIGCONT)
+
+
+async def test_redis_stalling_mid_load_gets_true_answers_within_the_bound(
+    make_channel: MakeChannel, private_redis: tuple[str, subprocess.Popen[bytes]]
+) -> None:
+    """Two stalls under load: 8 s (longer than the bound: in-flight appends stay unknown) and
+    3.7 s (Redis is back while the appender finds out). No answer is false, none is late, and
+    once providers have retried every message is in the stream exactly once."""
+    redis_url, proc = private_redis
+    channel = await make_channel("generic")
+    app = WebhookApp(redis_url=redis_url)
+    transport = httpx.ASGITransport(app=app)
+    answers: dict[str, tuple[httpx.Response, float]] = {}
+    done = asyncio.Event()
+
+    async def provider(http: httpx.AsyncClient, n: int) -> None:
+        sent = 0
+        while not done.is_set():
+            message_id = f"stall-{n}-{sent}"
+            sent += 1
+            started = time.monotonic()
+            response = await post_generic(http, channel, _generic_body(message_id))
+            answers[message_id] = (response, time.monotonic() - started)
+            await asyncio.sleep(0.005)
+
+    async def weather() -> None:
+        await asyncio.sleep(1)
+        await _stall(proc, 8)
+        await asyncio.sleep(2)
+        await _stall(proc, 3.7)
+        await asyncio.sleep(2)
+        done.set()
+
+    async with httpx.AsyncClient(transport=transport, base_url=BASE, timeout=60) as http:
+        await asyncio.gather(weather(), *(provider(http, n) for n in range(40)))
+        await asyncio.sleep(0.5)  # writes Redis read when it resumed are in by now
+        before_retries = _stored_ids(redis_url, channel)
+
+        statuses = [response.status_code for response, _ in answers.values()]
+        assert statuses.count(202) > 100 and statuses.count(503) > 10, statuses
+        assert set(statuses) <= {202, 503}
+        slowest = max(elapsed for _, elapsed in answers.values())
+        assert slowest < appender.ANSWER_BOUND_SECONDS, slowest
+        for message_id, (response, _) in answers.items():
+            if response.status_code == 202:
+                assert before_retries[message_id] == [response.json()["id"]]
+            elif _claims_nothing_accepted(response):
+                assert message_id not in before_retries, response.json()
+            else:
+                assert response.json()["accepted"] == "unknown", response.json()
+
+        # The providers retry whatever was not accepted: a duplicate if it did get in.
+        for message_id, (response, _) in answers.items():
+            if response.status_code == 503:
+                retry = await post_generic(http, channel, _generic_body(message_id))
+                want = 200 if message_id in before_retries else 202
+                assert retry.status_code == want, (message_id, retry.text)
+    await app.stream.aclose()
+
+    stored = _stored_ids(redis_url, channel)
+    assert sorted(stored) == sorted(answers)
+    assert all(len(ids) == 1 for ids in stored.values())
+
+
+async def test_an_append_redis_runs_after_a_short_stall_is_answered_for_what_it_is(
+    make_channel: MakeChannel, private_redis: tuple[str, subprocess.Popen[bytes]]
+) -> None:
+    """Redis resumes after the append timed out but while the appender finds out: the answer
+    is definite (202 with the entry's id, or 503 "nothing was accepted" for an append that the
+    fence cancelled), never "unknown", and true."""
+    redis_url, proc = private_redis
+    channel = await make_channel("generic")
+    app = WebhookApp(redis_url=redis_url)
+    transport = httpx.ASGITransport(app=app)
+
+    async with httpx.AsyncClient(transport=transport, base_url=BASE, timeout=60) as http:
+        assert_accepted(await post_generic(http, channel, _generic_body("warm-up")))
+        stall = asyncio.create_task(_stall(proc, appender.APPEND_TIMEOUT + 0.4))
+        await asyncio.sleep(0.05)
+        started = time.monotonic()
+        response = await post_generic(http, channel, _generic_body("short-stall"))
+        elapsed = time.monotonic() - started
+        await stall
+    await app.stream.aclose()
+
+    assert appender.APPEND_TIMEOUT < elapsed < appender.ANSWER_BOUND_SECONDS
+    stored = _stored_ids(redis_url, channel)
+    if response.status_code == 202:
+        assert stored["short-stall"] == [response.json()["id"]]
+    else:
+        assert _claims_nothing_accepted(response), response.text
+        assert response.json()["accepted"] == "none"
+        assert "short-stall" not in stored
+
+
+async def test_an_append_redis_has_not_run_when_time_is_up_is_cancelled_and_not_accepted(
+    make_channel: MakeChannel, private_redis: tuple[str, subprocess.Popen[bytes]]
+) -> None:
+    """CLIENT PAUSE WRITE holds the append script past the timeout while reads and CLIENT KILL
+    still run: the appender kills the connection that carries it, so Redis never runs it, and
+    the answer "nothing was accepted" stays true after the pause ends."""
+    redis_url, _ = private_redis
+    channel = await make_channel("generic")
+    app = WebhookApp(redis_url=redis_url)
+    transport = httpx.ASGITransport(app=app)
+    control = redis.Redis.from_url(redis_url)
+    pause_ms = int((appender.APPEND_TIMEOUT + 1) * 1000)
+
+    async with httpx.AsyncClient(transport=transport, base_url=BASE, timeout=60) as http:
+        assert_accepted(await post_generic(http, channel, _generic_body("warm-up")))
+        control.execute_command("CLIENT", "PAUSE", pause_ms, "WRITE")
+        started = time.monotonic()
+        response = await post_generic(http, channel, _generic_body("paused"))
+        elapsed = time.monotonic() - started
+        await asyncio.sleep(pause_ms / 1000 - elapsed + 0.3)  # the pause is over
+        retry = await post_generic(http, channel, _generic_body("paused"))
+    await app.stream.aclose()
+    control.close()
+
+    assert appender.APPEND_TIMEOUT < elapsed < appender.ANSWER_BOUND_SECONDS
+    assert _claims_nothing_accepted(response), response.text
+    assert response.json()["accepted"] == "none"
+    assert_accepted(retry)
+    assert _stored_ids(redis_url, channel)["paused"] == [retry.json()["id"]]
 
 
 # --- mounted in front of Django -----------------------------------------------------------------

@@ -6,9 +6,14 @@ to the inbound stream); these adapters only check authenticity and normalise. Ty
     adapter = ADAPTERS[provider]            # KeyError -> 404
     adapter.verify(req, secrets, time.time())
     result = adapter.parse(req)              # WebhookError subclasses carry their status_code
+
+`authenticate` and `parse_request` do the same by provider name and return a `Refusal` instead
+of raising: the handler runs them on a worker thread or in a worker process for large bodies
+(module-level functions of plain, picklable values; this package imports nothing of Django).
 """
 
 from .base import (
+    MALFORMED,
     PRIORITIES,
     Adapter,
     ChannelSecrets,
@@ -16,11 +21,13 @@ from .base import (
     InboundMessage,
     ParseResult,
     PayloadError,
+    Refusal,
     SignatureError,
     StatusEvent,
     UnsupportedMediaType,
     WebhookError,
     WebhookRequest,
+    refusal,
 )
 from .generic import GenericAdapter, sign_generic
 from .telegram import TelegramAdapter
@@ -34,8 +41,34 @@ ADAPTERS: dict[str, Adapter] = {
     "telegram": TelegramAdapter(),
 }
 
+
+def authenticate(
+    provider: str, req: WebhookRequest, secrets: ChannelSecrets, now: float
+) -> Refusal | None:
+    """`verify` by provider name: None if the request is authentic, else the refusal."""
+    try:
+        ADAPTERS[provider].verify(req, secrets, now)
+    except WebhookError as exc:
+        return refusal(exc)
+    except Exception:  # input a check cannot digest is the sender's fault: 400, never 500
+        return MALFORMED
+    return None
+
+
+def parse_request(provider: str, req: WebhookRequest) -> ParseResult | Refusal:
+    """`parse` by provider name (call it once `authenticate` said yes)."""
+    try:
+        return ADAPTERS[provider].parse(req)
+    except WebhookError as exc:
+        return refusal(exc)
+    except Exception:
+        # Nesting bombs, bad UTF-8 inside strings...: the sender's fault, 400, never 500.
+        return MALFORMED
+
+
 __all__ = [
     "ADAPTERS",
+    "MALFORMED",
     "PRIORITIES",
     "Adapter",
     "ChannelSecrets",
@@ -44,6 +77,7 @@ __all__ = [
     "InboundMessage",
     "ParseResult",
     "PayloadError",
+    "Refusal",
     "SignatureError",
     "StatusEvent",
     "TelegramAdapter",
@@ -52,6 +86,9 @@ __all__ = [
     "WebhookError",
     "WebhookRequest",
     "WhatsAppAdapter",
+    "authenticate",
+    "parse_request",
+    "refusal",
     "sign_generic",
     "sign_twilio",
     "sign_whatsapp",

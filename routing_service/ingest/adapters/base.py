@@ -3,7 +3,11 @@
 Adapters are pure functions of a `WebhookRequest` (bytes and headers the ASGI handler already
 read) and the channel's secrets. They return normalised `InboundMessage`s / `StatusEvent`s or
 raise a `WebhookError` subclass that the handler maps to an HTTP status. No Django, no ORM, no
-I/O: the handler calls them inline on the event loop before appending to the inbound stream.
+I/O, no shared mutable state: the handler calls them on the event loop, or on a worker thread
+for large bodies, before appending to the inbound stream.
+`verify` runs before anything parses the body where the provider's scheme allows it (a MAC over
+the raw bytes, a secret header); where it does not (Twilio signs the parsed fields), it bounds
+the parsing first.
 """
 
 import hmac
@@ -137,12 +141,21 @@ class ParseResult(msgspec.Struct, frozen=True, kw_only=True):
 class Adapter(Protocol):
     provider: str
     content_types: frozenset[str]
+    # The largest body the provider sends, when it is smaller than the channel's limit: a
+    # larger one is refused (413) before it is read, let alone parsed.
+    max_body_bytes: int | None
 
     def verify(self, req: WebhookRequest, secrets: ChannelSecrets, now: float) -> None:
         """Raise UnsupportedMediaType / SignatureError unless the request is authentic.
 
         `now` is the server's unix time (only the generic provider's replay window uses it).
         """
+        ...
+
+    def verify_headers(self, req: WebhookRequest, secrets: ChannelSecrets, now: float) -> None:
+        """The part of `verify` that needs no body, called before the body is read: a request
+        with missing, malformed or stale credentials (or, for Telegram, wrong ones) is refused
+        without reading its body. `verify` repeats these checks."""
         ...
 
     def parse(self, req: WebhookRequest) -> ParseResult:
@@ -333,3 +346,28 @@ def _translate(raw: str, base: str) -> tuple[str, str]:
         want = " or ".join(_KINDS.get(part, part) for part in m[1].split(" | "))
         return path or NON_FIELD_ERRORS, f"Expected {want}, got {_KINDS.get(m[2], m[2])}."
     return path or NON_FIELD_ERRORS, raw.rstrip(".") + "."
+
+
+# --- running an adapter where exceptions cannot travel ----------------------------------------
+
+
+class Refusal(msgspec.Struct, frozen=True):
+    """An adapter's refusal as plain data: the HTTP status and JSON body to answer with.
+
+    What `authenticate`/`parse_request` return instead of raising, because they may run in
+    another process and WebhookError subclasses do not survive pickling with their fields.
+    """
+
+    status_code: int
+    body: dict[str, Any]
+
+
+MALFORMED = Refusal(400, {"errors": {NON_FIELD_ERRORS: ["Malformed payload."]}})
+
+
+def refusal(exc: WebhookError) -> Refusal:
+    if isinstance(exc, PayloadError):
+        return Refusal(exc.status_code, {"errors": exc.errors})
+    if isinstance(exc, SignatureError):
+        return Refusal(exc.status_code, {"detail": exc.reason})
+    return Refusal(exc.status_code, {"detail": str(exc)})

@@ -128,9 +128,24 @@ def _value_errors(
 class GenericAdapter:
     provider = "generic"
     content_types = JSON_CONTENT_TYPES
+    max_body_bytes: int | None = None
 
     def verify(self, req: WebhookRequest, secrets: ChannelSecrets, now: float) -> None:
+        provided = self._check_headers(req, secrets, now)
+        timestamp = req.headers[TIMESTAMP_HEADER].strip()
+        expected = (_hex_mac(key, timestamp, req.body).encode() for key in signing_keys(secrets))
+        if not matches_any(provided, expected):
+            raise SignatureError("X-Switchboard-Signature does not match the body.")
+
+    def verify_headers(self, req: WebhookRequest, secrets: ChannelSecrets, now: float) -> None:
+        self._check_headers(req, secrets, now)
+
+    def _check_headers(
+        self, req: WebhookRequest, secrets: ChannelSecrets, now: float
+    ) -> list[bytes]:
+        """Everything but the MAC; returns the v1 signatures to compare."""
         require_media_type(req, self.content_types)
+        signing_keys(secrets)
         timestamp = req.headers.get(TIMESTAMP_HEADER, "").strip()
         header = req.headers.get(SIGNATURE_HEADER, "").strip()
         if not timestamp:
@@ -146,10 +161,7 @@ class GenericAdapter:
                 f"X-Switchboard-Timestamp is {abs(int(skew))} s {direction}; "
                 f"allowed: {TOLERANCE_SECONDS} s either way."
             )
-        provided = _signatures(header)
-        expected = (_hex_mac(key, timestamp, req.body).encode() for key in signing_keys(secrets))
-        if not matches_any(provided, expected):
-            raise SignatureError("X-Switchboard-Signature does not match the body.")
+        return _signatures(header)
 
     def parse(self, req: WebhookRequest) -> ParseResult:
         require_media_type(req, self.content_types)

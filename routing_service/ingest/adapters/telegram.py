@@ -100,8 +100,13 @@ def _display_name(user: _User | None, chat: _Chat) -> str:
 class TelegramAdapter:
     provider = "telegram"
     content_types = JSON_CONTENT_TYPES
+    max_body_bytes: int | None = None
 
     def verify(self, req: WebhookRequest, secrets: ChannelSecrets, now: float) -> None:
+        self.verify_headers(req, secrets, now)
+
+    def verify_headers(self, req: WebhookRequest, secrets: ChannelSecrets, now: float) -> None:
+        """All of Telegram's authenticity is in a header: refused before the body is read."""
         require_media_type(req, self.content_types)
         keys = signing_keys(secrets)
         token = req.headers.get(SECRET_HEADER, "")

@@ -5,6 +5,12 @@ POST field name and value, sorted by name)). The URL is part of the MAC, so the 
 pass the exact public URL Twilio called. Like Twilio's SDKs we also try the URL with and without
 the default port, because proxies disagree about keeping ":443".
 Twilio expects TwiML back; an empty <Response/> means "no auto-reply".
+
+Because the MAC covers the parsed fields, the body must be parsed before it can be refused, and
+parsing is what a forger can make expensive (82,000 fields in 1 MiB cost over a second). So
+what is parsed before authentication is bounded first, by checks that cost next to nothing:
+the body's size (`MAX_BODY_BYTES`, enforced by the handler before reading), the signature
+header's shape, and the number of fields (counted, not parsed).
 """
 
 import base64
@@ -37,6 +43,9 @@ EMPTY_TWIML = b'<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 TWIML_RESPONSE: tuple[int, str, bytes] = (200, "text/xml", EMPTY_TWIML)
 MAX_FIELDS = 200  # Twilio sends ~20-40; MMS adds two per media item (at most 10)
 MAX_MEDIA = 10
+# A Body is at most 1,600 characters (4,096 for WhatsApp through Twilio): at most ~50 KB
+# percent-encoded, however exotic the characters, and a few KB of other fields.
+MAX_BODY_BYTES = 64 * 1024
 _SHA1_SIZE = 20
 _DEFAULT_PORTS = {"https": 443, "http": 80}
 _METADATA_FIELDS = {
@@ -98,6 +107,12 @@ def _replace(parts: SplitResult, netloc: str) -> SplitResult:
     return parts._replace(netloc=netloc)
 
 
+def _check_field_count(body: bytes) -> None:
+    """Refuse more than MAX_FIELDS fields by counting separators: no parsing, C speed."""
+    if body.count(b"&") >= MAX_FIELDS:
+        raise PayloadError({NON_FIELD_ERRORS: [f"More than {MAX_FIELDS} form fields."]})
+
+
 def _form(req: WebhookRequest) -> dict[str, str]:
     try:
         text = req.body.decode("utf-8")
@@ -118,9 +133,27 @@ def _media_label(content_type: str) -> str:
 class TwilioAdapter:
     provider = "twilio"
     content_types = FORM_CONTENT_TYPES
+    max_body_bytes: int | None = MAX_BODY_BYTES
 
     def verify(self, req: WebhookRequest, secrets: ChannelSecrets, now: float) -> None:
+        provided = self._signature(req, secrets)
+        _check_field_count(req.body)
+        # Undecodable bytes cannot match a signature Twilio computed over UTF-8 text; let the
+        # comparison fail (403) rather than reporting a payload error before authentication.
+        params = parse_qsl(
+            req.body.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=MAX_FIELDS
+        )
+        urls = _url_variants(req.url)
+        expected = [_digest(key, url, params) for key in signing_keys(secrets) for url in urls]
+        if not matches_any([provided], expected):
+            raise SignatureError("X-Twilio-Signature does not match the URL and parameters.")
+
+    def verify_headers(self, req: WebhookRequest, secrets: ChannelSecrets, now: float) -> None:
+        self._signature(req, secrets)
+
+    def _signature(self, req: WebhookRequest, secrets: ChannelSecrets) -> bytes:
         require_media_type(req, self.content_types)
+        signing_keys(secrets)
         header = req.headers.get(SIGNATURE_HEADER, "").strip()
         if not header:
             raise SignatureError("Missing X-Twilio-Signature header.", status_code=401)
@@ -130,15 +163,7 @@ class TwilioAdapter:
             raise SignatureError("Malformed X-Twilio-Signature: not base64.") from None
         if len(provided) != _SHA1_SIZE:
             raise SignatureError("Malformed X-Twilio-Signature: wrong length.")
-        # Undecodable bytes cannot match a signature Twilio computed over UTF-8 text; let the
-        # comparison fail (403) rather than reporting a payload error before authentication.
-        params = parse_qsl(
-            req.body.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=None
-        )
-        urls = _url_variants(req.url)
-        expected = [_digest(key, url, params) for key in signing_keys(secrets) for url in urls]
-        if not matches_any([provided], expected):
-            raise SignatureError("X-Twilio-Signature does not match the URL and parameters.")
+        return provided
 
     def parse(self, req: WebhookRequest) -> ParseResult:
         require_media_type(req, self.content_types)

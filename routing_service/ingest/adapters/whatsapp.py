@@ -144,22 +144,30 @@ def _render(msg: _Message, raw: dict[str, Any]) -> tuple[str, dict[str, Any]]:
 class WhatsAppAdapter:
     provider = "whatsapp"
     content_types = JSON_CONTENT_TYPES
+    max_body_bytes: int | None = None
 
     def verify(self, req: WebhookRequest, secrets: ChannelSecrets, now: float) -> None:
-        require_media_type(req, self.content_types)
-        header = req.headers.get(SIGNATURE_HEADER, "").strip()
-        if not header:
-            raise SignatureError("Missing X-Hub-Signature-256 header.", status_code=401)
-        match = _SIGNATURE.fullmatch(header)
-        if match is None:
-            raise SignatureError("Malformed X-Hub-Signature-256: expected sha256=<64 hex digits>.")
-        provided = match[1].lower().encode()
+        provided = self._signature(req, secrets)
         expected = (
             hmac.new(key, req.body, hashlib.sha256).hexdigest().encode()
             for key in signing_keys(secrets)
         )
         if not matches_any([provided], expected):
             raise SignatureError("X-Hub-Signature-256 does not match the body.")
+
+    def verify_headers(self, req: WebhookRequest, secrets: ChannelSecrets, now: float) -> None:
+        self._signature(req, secrets)
+
+    def _signature(self, req: WebhookRequest, secrets: ChannelSecrets) -> bytes:
+        require_media_type(req, self.content_types)
+        signing_keys(secrets)
+        header = req.headers.get(SIGNATURE_HEADER, "").strip()
+        if not header:
+            raise SignatureError("Missing X-Hub-Signature-256 header.", status_code=401)
+        match = _SIGNATURE.fullmatch(header)
+        if match is None:
+            raise SignatureError("Malformed X-Hub-Signature-256: expected sha256=<64 hex digits>.")
+        return match[1].lower().encode()
 
     def handshake(self, req: WebhookRequest, secrets: ChannelSecrets) -> bytes:
         """Answer Meta's subscription GET: echo `hub.challenge` if `hub.verify_token` matches."""
