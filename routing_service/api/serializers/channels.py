@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from routing_service.api.serializers.base import TenantModelSerializer
@@ -12,6 +13,11 @@ from routing_service.chats import provisioning
 from routing_service.chats.models import Channel, Provider
 
 MAX_BODY_LIMIT = 16 * 1024 * 1024
+
+
+@extend_schema_field({"type": "object", "additionalProperties": True})
+class _ConfigField(serializers.JSONField):
+    """A JSON object (the schema says so: any JSON value would read as allowed)."""
 
 
 class ChannelSerializer(TenantModelSerializer[Channel]):
@@ -37,7 +43,7 @@ class ChannelSerializer(TenantModelSerializer[Channel]):
         help_text="Stop accepting the secret that was replaced by the last rotation.",
     )
     has_previous_secret = serializers.SerializerMethodField()
-    config = serializers.JSONField(
+    config = _ConfigField(
         required=False,
         help_text=(
             "Provider settings: generic {callback_url?}, twilio {account_sid}, whatsapp "
