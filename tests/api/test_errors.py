@@ -82,9 +82,7 @@ def test_json_values_of_the_wrong_type_are_refused_not_converted(
     assert field in response.json()
 
 
-def test_an_unsupported_method_is_405_whatever_the_query_string(
-    api: ApiFor, admin_a: User
-) -> None:
+def test_an_unsupported_method_is_405_whatever_the_query_string(api: ApiFor, admin_a: User) -> None:
     response = api(admin_a).generic("TRACE", "/api/v1/routing-policy/?company=0")
     assert response.status_code == 405
     assert "PATCH" in response["Allow"]
