@@ -19,8 +19,9 @@ what the operation is, instead of being repeated (and forgotten) in each ``@exte
 An ``@extend_schema(responses=...)`` entry for a status wins over the default here. The check
 that this table is complete is ``tests/api/test_openapi_conformance.py`` (schemathesis).
 
-Every optional query parameter is also marked ``allowEmptyValue``: the API reads ``?status=``
-as no filter at all, as HTML forms (the analytics pages share these filters) send it.
+Query parameters are described as the API reads them: every optional one is marked
+``allowEmptyValue`` (``?status=`` is no filter at all, as HTML forms — the analytics pages share
+these filters — send it), and free text cannot hold NUL (Django's form fields refuse it).
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ _FIELD_ERRORS: Final = {
     "additionalProperties": {},
 }
 _UNSAFE: Final = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_NO_NUL: Final = "^[^\\u0000]*$"
 
 
 def field_errors(description: str) -> OpenApiResponse:
@@ -76,8 +78,13 @@ class SwitchboardAutoSchema(AutoSchema):
         if operation is None:
             return None
         for parameter in operation.get("parameters", []):
-            if parameter["in"] == "query" and not parameter.get("required"):
+            if parameter["in"] != "query":
+                continue
+            if not parameter.get("required"):
                 parameter["allowEmptyValue"] = True
+            schema = parameter.get("schema", {})
+            if schema.get("type") == "string" and not schema.keys() & {"enum", "format"}:
+                schema.setdefault("pattern", _NO_NUL)
         responses: dict[str, Any] = operation["responses"]
         for status, (schema, description) in self._errors(operation).items():
             responses.setdefault(

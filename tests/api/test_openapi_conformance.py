@@ -19,8 +19,10 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 import pytest
+import redis
 import schemathesis
 import schemathesis.engine
+from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from rest_framework.authtoken.models import Token
@@ -34,6 +36,7 @@ from routing_service.tenancy import actions as tenancy_actions
 from routing_service.tenancy.models import AgentStatus, Company, Role, User
 from sla_engine.models import ChatSLA
 from tests.analytics.conftest import csv_text, sessions
+from tests.conftest import delete_run_keys
 from tests.support.inbound import inbound_message
 from tests.support.processes import child_env, serving_web, wait_for_other_sessions_to_end
 
@@ -111,10 +114,16 @@ def served(
     django_db_setup: Any, django_db_blocker: Any, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Served]:
     """The web process on the seeded test database, for the module; the database is emptied
-    afterwards (the seeded rows are committed, outside any test transaction)."""
+    afterwards (the seeded rows are committed, outside any test transaction).
+
+    The run starts from nothing — tables emptied with their id sequences, this run's Redis
+    keys deleted — so the same seed meets the same ids and generates the same requests."""
     media = tmp_path_factory.mktemp("conformance-media")
     with django_db_blocker.unblock(), tempfile.TemporaryFile() as log:
         try:
+            call_command("flush", interactive=False, verbosity=0, reset_sequences=True)
+            with redis.Redis.from_url(settings.REDIS_URL) as client:
+                delete_run_keys(client)
             tokens = _seed()
             with serving_web(child_env(MEDIA_ROOT=str(media)), log=log) as (port, _):
                 yield Served(f"http://127.0.0.1:{port}", tokens, log)

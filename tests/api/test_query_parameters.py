@@ -4,7 +4,10 @@ that would tell the two apart."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from django.test import Client
 
 from routing_service.chats.models import Channel, Provider
 from routing_service.tenancy.models import User
@@ -126,3 +129,15 @@ def test_an_empty_filter_value_is_no_filter(api: ApiFor, admin_a: User) -> None:
     ):
         response = client.get(f"/api/v1/{path}")
         assert response.status_code == 200, (path, response.json())
+
+
+def test_text_parameters_refuse_nul_and_the_schema_says_so(api: ApiFor, admin_a: User) -> None:
+    response = api(admin_a).get("/api/v1/sessions/?q=a%00b")
+    assert response.status_code == 400
+    assert "q" in response.json()
+    schema = Client().get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    (q,) = [
+        p for p in schema["paths"]["/api/v1/sessions/"]["get"]["parameters"] if p["name"] == "q"
+    ]
+    assert re.fullmatch(q["schema"]["pattern"], 'words and "phrases"')
+    assert not re.fullmatch(q["schema"]["pattern"], "a\x00b")
