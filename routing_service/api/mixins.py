@@ -23,6 +23,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from analytics.uploads import declare_body_length
 from routing_service.api.filters import ID_MAX, ID_SCHEMA
 from routing_service.api.pagination import StandardPagination
 from routing_service.api.permissions import ADMINS, EVERYONE, RolePermission
@@ -128,6 +129,9 @@ class CompanyScopedMixin(generics.GenericAPIView[Any]):
         return self.caller.company
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        # A chunked body (no Content-Length) would read as empty: DRF parses only as much of a
+        # body as CONTENT_LENGTH says.
+        declare_body_length(request._request)
         super().initial(request, *args, **kwargs)
         method = (request.method or "").lower()
         if method not in self.http_method_names or not hasattr(self, method):

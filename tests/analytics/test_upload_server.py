@@ -166,3 +166,19 @@ def test_a_webhook_past_its_limit_is_413_with_or_without_content_length(
     )
     assert response.status_code == 413
     assert str(WEBHOOK_LIMIT) in response.json()["detail"]
+
+
+def test_a_chunked_json_body_is_read_like_any_other(server: str, token: str) -> None:
+    """DRF parses only as much of a body as Content-Length says: a chunked one read as empty."""
+    body = json.dumps({"strategy": "manual", "urgent_keywords": ["outage"]}).encode()
+    response = httpx.patch(
+        f"{server}/api/v1/routing-policy/",
+        content=chunks(body, 16),
+        headers={"Authorization": f"Token {token}", "Content-Type": "application/json"},
+        timeout=30,
+    )
+    assert response.status_code == 200, response.text
+    assert (response.json()["strategy"], response.json()["urgent_keywords"]) == (
+        "manual",
+        ["outage"],
+    )
