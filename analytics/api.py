@@ -23,7 +23,6 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
-    OpenApiParameter,
     OpenApiResponse,
     extend_schema,
     extend_schema_view,
@@ -177,16 +176,12 @@ class SessionViewSet(CompanyScopedMixin, viewsets.ReadOnlyModelViewSet[ChatSessi
         return SessionDetailSerializer if self.action == "retrieve" else SessionSerializer
 
 
-# The export takes the list's filters; drf-spectacular only documents them on list views.
-_EXPORT_FILTERS = [
-    OpenApiParameter(name, OpenApiTypes.STR, OpenApiParameter.QUERY, description=str(f.label or ""))
-    for name, f in SessionFilterSet.base_filters.items()
-]
-
-
 @extend_schema(
     tags=["analytics"],
-    parameters=[COMPANY_PARAMETER, *_EXPORT_FILTERS],
+    # The list's filters, described as on the list (drf-spectacular only looks for filters on
+    # list views unless told to).
+    filters=True,
+    parameters=[COMPANY_PARAMETER],
     responses={(200, "text/csv"): OpenApiTypes.STR},
     description="The filtered sessions (same filters as the list) as CSV in the import "
     "format, streamed. Cells that a spreadsheet would run as a formula start with `'`.",

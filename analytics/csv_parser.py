@@ -7,10 +7,14 @@ at a time, so memory stays flat whatever the file size, and one bad row never co
 
 Decisions the importer can rely on:
 
-* **Encoding.** Every physical line is decoded as UTF-8 and, only if that fails, as Latin-1 —
-  per line, so an invalid byte late in a file needs no restart (uploads need not be seekable)
-  and garbles nothing before it. A leading UTF-8 BOM is dropped. A Latin-1 line whose bytes
-  happen to form valid UTF-8 (``"Ã©"``) is read as UTF-8; real text practically never does.
+* **Encoding.** A file that starts with a byte-order mark is read in the encoding it names:
+  UTF-8, UTF-16 or UTF-32 (Excel's "Unicode text"), either byte order; UTF-16/32 is decoded
+  as it streams in. Otherwise every physical line is decoded as UTF-8 and, only if that fails,
+  as Latin-1 — per line, so an invalid byte late in a file needs no restart (uploads need not
+  be seekable) and garbles nothing before it. A Latin-1 line whose bytes happen to form valid
+  UTF-8 (``"Ã©"``) is read as UTF-8; real text practically never does. NUL bytes in the first
+  line of a file without a mark mean neither: ``EncodingError`` names what the file looks like
+  (UTF-16 or UTF-32 without a mark, or not text at all) instead of reporting missing columns.
 * **Line numbers** are physical lines counted from 1 (``\\n``, ``\\r\\n`` or a lone ``\\r`` end a
   line, as for ``open(newline='')``). A row's ``line`` is where its record starts; a quoting
   error points at the line where the offending quote opened.
@@ -53,6 +57,7 @@ __all__ = [
     "COLUMNS",
     "DEFAULT_MAX_FIELD_SIZE",
     "DEFAULT_MAX_LINE_BYTES",
+    "EncodingError",
     "HeaderError",
     "OverlongLineError",
     "RowError",
@@ -138,6 +143,10 @@ class HeaderError(ValueError):
         self.duplicates = duplicates
 
 
+class EncodingError(HeaderError):
+    """The file is not text this parser can read; the message names what it looks like."""
+
+
 class OverlongLineError(ValueError):
     """A physical line exceeded the byte budget; it was discarded and reading can go on."""
 
@@ -147,6 +156,54 @@ class OverlongLineError(ValueError):
 
 
 # --- decoding -----------------------------------------------------------------------------
+
+# Longest first: the UTF-32-LE mark starts with the UTF-16-LE one.
+_BOMS: Final = (
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+_BOM_BYTES: Final = 4
+
+
+def _share_of_zeros(data: bytes) -> float:
+    return data.count(0) / len(data) if data else 0.0
+
+
+def _encoding_error(first_line: bytes) -> EncodingError:
+    """What a first line with NUL bytes (and no byte-order mark) says about the file.
+
+    The header is ASCII column names, so in UTF-16 every other byte is NUL, in UTF-32 three
+    bytes in four: where they fall gives the byte order.
+    """
+    sample = first_line[:512]
+    sample = sample[: len(sample) - len(sample) % 4] or sample
+    zeros = [_share_of_zeros(sample[offset::4]) for offset in range(4)]
+    looks = None
+    if min(zeros[1:]) > 0.9 and zeros[0] < 0.1:
+        looks = "UTF-32-LE"
+    elif min(zeros[:3]) > 0.9 and zeros[3] < 0.1:
+        looks = "UTF-32-BE"
+    else:
+        even, odd = _share_of_zeros(sample[0::2]), _share_of_zeros(sample[1::2])
+        if odd > 0.9 and even < 0.1:
+            looks = "UTF-16-LE"
+        elif even > 0.9 and odd < 0.1:
+            looks = "UTF-16-BE"
+    if looks:
+        return EncodingError(
+            f"the file looks like {looks} text without a byte-order mark, so its encoding "
+            "cannot be told for sure: save it as UTF-8 (or as UTF-16 with a byte-order mark)"
+        )
+    return EncodingError(_NOT_TEXT)
+
+
+_NOT_TEXT: Final = (
+    "this is not a text file (it has NUL bytes): save the data as CSV, in UTF-8, UTF-16 or "
+    "UTF-32 with a byte-order mark, or Latin-1"
+)
 
 
 class TextLines:
@@ -162,12 +219,15 @@ class TextLines:
         "_at_start",
         "_carry",
         "_chunk_size",
+        "_decoder",
         "_drop_lf",
         "_eof",
         "_file",
         "_lines",
         "_max_line_bytes",
+        "encoding",
         "latin1_lines",
+        "nul_at_start",
     )
 
     def __init__(
@@ -185,6 +245,11 @@ class TextLines:
         self._eof = False
         self._at_start = True
         self._drop_lf = False  # a dropped overlong line ended in "\r" at a chunk's end
+        # UTF-16/32 (named by a byte-order mark) is re-encoded as UTF-8 as it is read, so
+        # lines split on "\n" bytes as usual.
+        self._decoder: codecs.IncrementalDecoder | None = None
+        self.encoding: str | None = None  # what the byte-order mark named, if any
+        self.nul_at_start = False
         self.latin1_lines = 0
 
     def __iter__(self) -> TextLines:
@@ -208,20 +273,55 @@ class TextLines:
             return ""
 
     def _read(self) -> bytes:
-        """The next raw chunk (``b""`` at end of file), minus a leading BOM or a pending LF."""
-        while chunk := self._file.read(self._chunk_size):
-            if self._at_start:
-                while len(chunk) < len(codecs.BOM_UTF8) and (more := self._file.read(3)):
-                    chunk += more  # a BOM may straddle tiny reads
-                self._at_start = False
-                chunk = chunk.removeprefix(codecs.BOM_UTF8)
-            if self._drop_lf:
+        """The next chunk as UTF-8 or 8-bit bytes (``b""`` at end of file), minus a leading
+        BOM or a pending LF."""
+        while True:
+            chunk = self._file.read(self._chunk_size)
+            if not chunk:
+                if self._decoder is None:
+                    break
+                # A truncated last code unit becomes U+FFFD rather than vanishing.
+                chunk = self._decoder.decode(b"", final=True).encode("utf-8")
+                self._decoder = None
+                if not chunk:
+                    break
+            elif self._at_start:
+                chunk = self._start(chunk)
+            elif self._decoder is not None:
+                chunk = self._decoder.decode(chunk).encode("utf-8")
+            if self._drop_lf and chunk:
                 self._drop_lf = False
                 chunk = chunk.removeprefix(b"\n")
             if chunk:
                 return chunk
         self._eof = True
         return b""
+
+    def _start(self, chunk: bytes) -> bytes:
+        """The first chunk, minus its byte-order mark (which picks the decoder), or
+        ``EncodingError`` when its first line has NUL bytes."""
+        while len(chunk) < _BOM_BYTES and (more := self._file.read(_BOM_BYTES - len(chunk))):
+            chunk += more  # a BOM may straddle tiny reads
+        self._at_start = False
+        self.nul_at_start = b"\x00" in chunk
+        for bom, encoding in _BOMS:
+            if chunk.startswith(bom):
+                self.encoding = encoding
+                chunk = chunk[len(bom) :]
+                if encoding == "utf-8":
+                    return chunk
+                self._decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
+                return self._decoder.decode(chunk).encode("utf-8")
+        end = chunk.find(b"\n")
+        first_line = chunk[:end] if end >= 0 else chunk
+        if b"\x00" in first_line:
+            raise _encoding_error(first_line)
+        return chunk
+
+    def not_text_error(self) -> EncodingError | None:
+        """For a header that made no sense: the error to give instead when the file's first
+        chunk had NUL bytes — binary data, not a CSV with the wrong columns."""
+        return EncodingError(_NOT_TEXT) if self.nul_at_start and self.encoding is None else None
 
     def _fill(self) -> None:
         """Refill ``_lines`` with the next complete lines; ``StopIteration`` at end of file."""
@@ -673,12 +773,16 @@ def parse_sessions(
         csv.field_size_limit(max_field_size)
     # A quoted field's raw text is at most twice its value ("" → "), so past twice the limit
     # it is certainly too large: that bounds memory even if the csv limit was set huge.
-    feed = _RecordFeed(
-        open_text_stream(binary_file, max_line_bytes=max_line_bytes),
-        quote_budget=2 * max_field_size + 2,
-    )
+    text = open_text_stream(binary_file, max_line_bytes=max_line_bytes)
+    feed = _RecordFeed(text, quote_budget=2 * max_field_size + 2)
     reader = csv.reader(feed, strict=True)
-    names = _read_header(reader, feed)
+    try:
+        names = _read_header(reader, feed)
+    except HeaderError as exc:
+        not_text = None if isinstance(exc, EncodingError) else text.not_text_error()
+        if not_text is not None:
+            raise not_text from exc
+        raise
     return _records(reader, feed, names, max_field_size)
 
 

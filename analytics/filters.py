@@ -14,9 +14,11 @@ from typing import Any
 import django_filters
 from django import forms
 from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema_field
 
 from analytics.models import ChatSession, Sentiment
 from analytics.search import search_sessions
+from routing_service.api.filters import IdFilter
 
 __all__ = ["SessionFilterSet"]
 
@@ -36,11 +38,16 @@ class DayOrMoment(forms.Field):
             if len(text) == 10:
                 return dt.date.fromisoformat(text)
             moment = dt.datetime.fromisoformat(text.replace(" ", "T", 1))
-        except ValueError:
+            # In UTC: PostgreSQL takes offsets up to 15:59 only, Python up to 23:59; and a
+            # moment that leaves years 1-9999 in UTC is no date either.
+            return moment.astimezone(dt.UTC) if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+        except (ValueError, OverflowError):
             raise forms.ValidationError(self.error_messages["invalid"], code="invalid") from None
-        return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
+@extend_schema_field(
+    {"anyOf": [{"type": "string", "format": "date"}, {"type": "string", "format": "date-time"}]}
+)
 class DayOrMomentFilter(django_filters.Filter):
     field_class = DayOrMoment
 
@@ -66,6 +73,16 @@ class StrictBooleanFilter(django_filters.BooleanFilter):
     field_class = StrictBoolean
 
 
+@extend_schema_field({"type": "integer", "minimum": 1, "maximum": 5})
+class _RatingFilter(django_filters.NumberFilter):
+    """A rating bound: a whole number from 1 to 5, as ratings are."""
+
+    field_class = forms.IntegerField
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, min_value=1, max_value=5, **kwargs)
+
+
 def _midnight(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
 
@@ -82,9 +99,9 @@ class SessionFilterSet(django_filters.FilterSet):
     category = django_filters.CharFilter(lookup_expr="iexact")
     escalated = StrictBooleanFilter()
     forwarded_hr = StrictBooleanFilter()
-    rating_min = django_filters.NumberFilter(field_name="user_rating", lookup_expr="gte")
-    rating_max = django_filters.NumberFilter(field_name="user_rating", lookup_expr="lte")
-    data_source = django_filters.NumberFilter(field_name="data_source_id")
+    rating_min = _RatingFilter(field_name="user_rating", lookup_expr="gte")
+    rating_max = _RatingFilter(field_name="user_rating", lookup_expr="lte")
+    data_source = IdFilter(field_name="data_source_id")
 
     class Meta:
         model = ChatSession

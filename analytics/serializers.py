@@ -53,7 +53,8 @@ class DataSourceUploadSerializer(CompanySerializer[dict[str, Any]]):
     """``multipart/form-data``: the CSV file (DESIGN.md's columns) and an optional name."""
 
     file = serializers.FileField(
-        allow_empty_file=False, help_text="CSV of chat sessions (UTF-8 or Latin-1)."
+        allow_empty_file=False,
+        help_text="CSV of chat sessions: UTF-8, Latin-1, or UTF-16/32 with a byte-order mark.",
     )
     name = serializers.CharField(
         max_length=NAME_MAX_LENGTH,

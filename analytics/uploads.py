@@ -13,10 +13,17 @@ checked three times, cheapest first:
 Each raises ``UploadTooLarge``; the API answers it with 413 JSON. Note that a reverse proxy
 (nginx ``client_max_body_size``) is still what keeps an oversized body off the application:
 under ASGI, Django has buffered the body (to a temporary file) before any view runs.
+
+A body sent chunked (``Transfer-Encoding: chunked``, no ``Content-Length``) arrives the same
+way, but Django's multipart parser (and DRF's) reads only as much of a body as
+``CONTENT_LENGTH`` says: none, so the upload looked like "No file was submitted".
+``limit_uploads`` declares the length of the buffered body first (``declare_body_length``),
+and every check above then applies with or without the header.
 """
 
 from __future__ import annotations
 
+import io
 from typing import Any, Final
 
 from django.conf import settings
@@ -30,6 +37,7 @@ __all__ = [
     "UploadTooLarge",
     "check_content_length",
     "check_file_size",
+    "declare_body_length",
     "limit_uploads",
     "max_upload_bytes",
 ]
@@ -101,11 +109,33 @@ class SizeLimitHandler(FileUploadHandler):
         return None  # the next handler builds the file
 
 
+def declare_body_length(request: HttpRequest) -> None:
+    """Set ``CONTENT_LENGTH`` from the body itself when the client sent none (chunked).
+
+    Only a body the server has already buffered in a seekable file can be measured — what
+    Django's ASGI handler does with every request. Call before anything reads the body.
+    """
+    if request.META.get("CONTENT_LENGTH") or getattr(request, "_read_started", True):
+        return
+    body = getattr(request, "_stream", None)
+    if body is None or not getattr(body, "seekable", lambda: False)():
+        return
+    start = body.tell()
+    size = body.seek(0, io.SEEK_END) - start
+    body.seek(start)
+    if size > 0:
+        request.META["CONTENT_LENGTH"] = str(size)
+
+
 def limit_uploads(request: HttpRequest, limit: int | None = None) -> SizeLimitHandler:
-    """Put a ``SizeLimitHandler`` first; call before anything reads ``request.POST/FILES``."""
+    """Put a ``SizeLimitHandler`` first; call before anything reads ``request.POST/FILES``.
+
+    Also declares the length of a chunked body (``declare_body_length``), so that it is
+    parsed at all and ``check_content_length`` sees its size."""
     handler = SizeLimitHandler(max_upload_bytes() if limit is None else limit, request)
     handlers = request.upload_handlers
     if not isinstance(handlers, list):  # Django freezes them once the body has been parsed
         raise RuntimeError("limit_uploads() must be called before the request body is read")
+    declare_body_length(request)
     handlers.insert(0, handler)
     return handler

@@ -18,9 +18,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from routing_service.api.filters import ApiFilterSet, IdFilter, MultipleChoiceFilter
 from routing_service.api.mixins import CompanyScopedMixin
 from routing_service.api.permissions import EVERYONE
 from routing_service.api.serializers.chats import (
+    AgentStatusAnswerSerializer,
     AgentStatusSerializer,
     AssignmentSerializer,
     ConversationSerializer,
@@ -35,6 +37,7 @@ from routing_service.chats import actions
 from routing_service.chats.actions.agents import agent_status_data
 from routing_service.chats.models import (
     ACTIVE_ASSIGNMENT_STATUSES,
+    AssignmentStatus,
     ChatAssignment,
     ChatNotification,
     Conversation,
@@ -62,11 +65,11 @@ def run(func: Any, *args: Any, **kwargs: Any) -> Any:
         raise ActionRefused(error) from error
 
 
-class ConversationFilter(django_filters.FilterSet):
-    status = django_filters.MultipleChoiceFilter(choices=ConversationStatus.choices)
-    priority = django_filters.MultipleChoiceFilter(choices=Priority.choices)
-    assigned_to = django_filters.NumberFilter(field_name="assigned_to")
-    client = django_filters.NumberFilter(field_name="client_id")
+class ConversationFilter(ApiFilterSet):
+    status = MultipleChoiceFilter(choices=ConversationStatus.choices)
+    priority = MultipleChoiceFilter(choices=Priority.choices)
+    assigned_to = IdFilter(field_name="assigned_to")
+    client = IdFilter(field_name="client_id")
 
     class Meta:
         model = Conversation
@@ -97,10 +100,8 @@ class ConversationViewSet(CompanyScopedMixin, viewsets.ReadOnlyModelViewSet[Conv
         rows = self.company_rows(Conversation).select_related("client", "channel")
         return with_active_assignment(rows).order_by("-created_at", "-pk")
 
-    @extend_schema(
-        request=ReplySerializer,
-        responses={200: MessageSerializer(many=True), 201: MessageSerializer},
-    )
+    @extend_schema(methods=["GET"], responses=MessageSerializer(many=True))
+    @extend_schema(methods=["POST"], request=ReplySerializer, responses={201: MessageSerializer})
     @action(detail=True, methods=["get", "post"])
     def messages(self, request: Request, pk: str | None = None) -> Response:
         conversation = self.get_object()
@@ -123,11 +124,21 @@ class ConversationViewSet(CompanyScopedMixin, viewsets.ReadOnlyModelViewSet[Conv
         return Response(AssignmentSerializer(assignment).data)
 
 
+class AssignmentFilter(ApiFilterSet):
+    status = django_filters.ChoiceFilter(choices=AssignmentStatus.choices)
+    agent = IdFilter(field_name="agent_id")
+    conversation = IdFilter(field_name="conversation_id")
+
+    class Meta:
+        model = ChatAssignment
+        fields = ["status", "agent", "conversation"]
+
+
 class AssignmentViewSet(CompanyScopedMixin, viewsets.ReadOnlyModelViewSet[ChatAssignment]):
     """Assignments and their actions: the same rules as over the websocket."""
 
     serializer_class = AssignmentSerializer
-    filterset_fields = ["status", "agent", "conversation"]
+    filterset_class = AssignmentFilter
     read_roles = EVERYONE
     write_roles = CHAT_WORKERS
 
@@ -176,10 +187,12 @@ class AssignmentViewSet(CompanyScopedMixin, viewsets.ReadOnlyModelViewSet[ChatAs
 class AgentStatusView(CompanyScopedMixin, APIView):
     """`POST /api/v1/agents/<id>/status/ {status}`: yourself, or anyone as a supervisor."""
 
+    # Also what `OPTIONS` describes.
+    serializer_class = AgentStatusSerializer
     read_roles = EVERYONE
     write_roles = CHAT_WORKERS
 
-    @extend_schema(request=AgentStatusSerializer, responses={200: dict})
+    @extend_schema(request=AgentStatusSerializer, responses={200: AgentStatusAnswerSerializer})
     def post(self, request: Request, agent_id: int) -> Response:
         body = AgentStatusSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -211,6 +224,8 @@ class NotificationViewSet(
     @extend_schema(request=None)
     @action(detail=True, methods=["post"])
     def dismiss(self, request: Request, pk: str | None = None) -> Response:
+        # `pk` is digits (the route's lookup_value_regex); the action answers 404 for an id
+        # that is not the caller's notification.
         notification = run(actions.dismiss_notification, self.caller, int(pk or 0))
         return Response(NotificationSerializer(notification).data)
 

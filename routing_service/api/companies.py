@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import viewsets
+from rest_framework.parsers import JSONParser
 from rest_framework.permissions import IsAuthenticated
 
 from routing_service.api.pagination import StandardPagination
@@ -32,6 +33,8 @@ class CompanyViewSet(viewsets.ModelViewSet[Company]):
     read_roles = SUPERADMIN_ONLY
     write_roles = SUPERADMIN_ONLY
     pagination_class = StandardPagination
+    parser_classes = [JSONParser]
+    lookup_value_regex = "[0-9]+"
     filterset_fields = ["is_active", "slug"]
     http_method_names = ["get", "post", "put", "patch", "head", "options"]
 

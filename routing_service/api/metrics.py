@@ -19,6 +19,7 @@ from rest_framework import generics, serializers
 from rest_framework.exceptions import ValidationError
 
 from analytics.models import ChatResponseTracking
+from routing_service.api.filters import ID_MAX, ID_SCHEMA
 from routing_service.api.mixins import COMPANY_PARAMETER, CompanyScopedMixin
 from routing_service.api.permissions import EVERYONE
 from routing_service.tenancy.models import Role
@@ -47,7 +48,7 @@ class DailyMetricsQuery(serializers.Serializer[dict[str, Any]]):
     # `from` is a Python keyword: the field is renamed below.
     start = serializers.DateField(required=False, input_formats=["iso-8601"])
     to = serializers.DateField(required=False, input_formats=["iso-8601"])
-    agent = serializers.IntegerField(required=False, min_value=1)
+    agent = serializers.IntegerField(required=False, min_value=1, max_value=ID_MAX)
     per_agent = serializers.BooleanField(required=False, default=False)
 
     def get_fields(self) -> dict[str, serializers.Field[Any, Any, Any, Any]]:
@@ -70,7 +71,7 @@ _PARAMETERS = [
         "from", OpenApiTypes.DATE, description="First day (UTC); default 29 days before `to`."
     ),
     OpenApiParameter("to", OpenApiTypes.DATE, description="Last day (UTC); default today."),
-    OpenApiParameter("agent", OpenApiTypes.INT, description="One agent's rows."),
+    OpenApiParameter("agent", ID_SCHEMA, description="One agent's rows."),
     OpenApiParameter("per_agent", OpenApiTypes.BOOL, description="Every agent's rows."),
     COMPANY_PARAMETER,
 ]

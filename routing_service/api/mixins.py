@@ -14,15 +14,17 @@ from collections.abc import Sequence
 from contextlib import ExitStack
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import generics
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import BasePagination
+from rest_framework.parsers import BaseParser, JSONParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from analytics.uploads import declare_body_length
+from routing_service.api.filters import ID_MAX, ID_SCHEMA
 from routing_service.api.pagination import StandardPagination
 from routing_service.api.permissions import ADMINS, EVERYONE, RolePermission
 from routing_service.tenancy.context import active_company
@@ -36,11 +38,12 @@ _T = TypeVar("_T", bound=TenantModel)
 
 COMPANY_PARAMETER = OpenApiParameter(
     "company",
-    OpenApiTypes.INT,
+    ID_SCHEMA,
     OpenApiParameter.QUERY,
     description=(
         "Superadmin only: the company to act for. Without it a superadmin reads every "
-        "company's rows. Ignored for everyone else (they always act for their own company)."
+        "company's rows. Ignored for everyone else (they always act for their own company), "
+        "though a value that is not an id is refused for everyone."
     ),
 )
 
@@ -54,12 +57,24 @@ def company_from_query(request: Request) -> Company | None:
     return company_named(raw) if raw else None
 
 
+def company_id_from_query(request: Request) -> int | None:
+    """`?company=` as an id, unchecked against the database; a 400 when it is not one."""
+    raw = request.query_params.get("company")
+    return _company_id(raw) if raw else None
+
+
+def _company_id(raw: object) -> int:
+    text = str(raw)
+    # Bounded before int(): Python refuses to convert strings of more than 4,300 digits.
+    if not (text.isascii() and text.isdigit() and len(text) <= 19 and 1 <= int(text) <= ID_MAX):
+        raise ValidationError({"company": ["A valid integer is required."]})
+    return int(text)
+
+
 def company_named(raw: object) -> Company:
     """The company with id `raw` (as sent by a client), or a 400 naming the `company` field."""
     text = str(raw)
-    if not (text.isascii() and text.isdigit()):
-        raise ValidationError({"company": ["A valid integer is required."]})
-    company = Company.objects.filter(pk=int(text)).first()
+    company = Company.objects.filter(pk=_company_id(text)).first()
     if company is None:
         raise ValidationError({"company": [f'Invalid pk "{text}" - object does not exist.']})
     return company
@@ -72,6 +87,12 @@ class CompanyScopedMixin(generics.GenericAPIView[Any]):
     """
 
     permission_classes: Sequence[_PermissionClass] = [IsAuthenticated, RolePermission]
+    # Bodies are JSON (DESIGN.md): form encodings cannot carry the lists and objects these
+    # resources hold. Uploads say otherwise on their own view.
+    parser_classes: Sequence[type[BaseParser]] = [JSONParser]
+    # Every id is a number: anything else is a 404 from the URL resolver, before a view could
+    # pass it to int() or the database.
+    lookup_value_regex = "[0-9]+"
     pagination_class: type[BasePagination] | None = StandardPagination
     read_roles: frozenset[str] = EVERYONE
     write_roles: frozenset[str] = ADMINS
@@ -104,10 +125,17 @@ class CompanyScopedMixin(generics.GenericAPIView[Any]):
     def resolve_company(self, request: Request) -> Company | None:
         if self.caller.is_superadmin:
             return company_from_query(request)
+        company_id_from_query(request)  # a malformed one is refused, as the schema says
         return self.caller.company
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        # A chunked body (no Content-Length) would read as empty: DRF parses only as much of a
+        # body as CONTENT_LENGTH says.
+        declare_body_length(request._request)
         super().initial(request, *args, **kwargs)
+        method = (request.method or "").lower()
+        if method not in self.http_method_names or not hasattr(self, method):
+            return  # dispatch answers 405, whatever the query string says
         self.company = self.resolve_company(request)
         scope = ExitStack()
         scope.enter_context(active_company(self.company))

@@ -8,13 +8,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import generics
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 
-from routing_service.api.mixins import CompanyScopedMixin, company_from_query, company_named
+from routing_service.api.filters import ID_SCHEMA
+from routing_service.api.mixins import (
+    CompanyScopedMixin,
+    company_from_query,
+    company_id_from_query,
+    company_named,
+)
 from routing_service.api.permissions import ADMINS, EVERYONE
 from routing_service.api.serializers.routing_policy import RoutingPolicySerializer
 from routing_service.chats import provisioning
@@ -23,7 +28,7 @@ from routing_service.tenancy.models import Company
 
 _COMPANY = OpenApiParameter(
     "company",
-    OpenApiTypes.INT,
+    ID_SCHEMA,
     OpenApiParameter.QUERY,
     description="Superadmin only, and required for them (or `company` in a PUT/PATCH body).",
 )
@@ -41,6 +46,7 @@ class RoutingPolicyView(CompanyScopedMixin, generics.RetrieveUpdateAPIView[Routi
 
     def resolve_company(self, request: Request) -> Company | None:
         if not self.caller.is_superadmin:
+            company_id_from_query(request)  # a malformed one is refused, as the schema says
             return self.caller.company
         company = company_from_query(request)
         body_company = request.data.get("company") if hasattr(request.data, "get") else None

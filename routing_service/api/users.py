@@ -19,6 +19,7 @@ from rest_framework.response import Response
 
 from routing_service.api.mixins import COMPANY_PARAMETER, CompanyScopedMixin
 from routing_service.api.permissions import ADMINS, EVERYONE
+from routing_service.api.schema import field_errors
 from routing_service.api.serializers.users import UserSerializer
 from routing_service.tenancy import actions
 from routing_service.tenancy.models import User
@@ -33,7 +34,9 @@ _TAGS = ["users"]
     update=extend_schema(tags=_TAGS),
     partial_update=extend_schema(tags=_TAGS),
     destroy=extend_schema(
-        tags=_TAGS, description="Deactivates the user (they keep their history)."
+        tags=_TAGS,
+        description="Deactivates the user (they keep their history).",
+        responses={204: None, 400: field_errors("You cannot deactivate yourself.")},
     ),
     me=extend_schema(tags=_TAGS, description="The caller's own profile."),
 )

@@ -187,3 +187,20 @@ def test_notifications_count_read_and_dismiss(api: ApiFor, chat_a: dict) -> None
     assert client.get("/api/v1/notifications/").json()["count"] == 0
     assert ChatNotification.objects.get(pk=notification_id).dismissed_at is not None
     assert Message.objects.filter(conversation=conversation).count() == 4
+
+
+def test_a_notification_id_that_is_not_a_number_is_a_json_404(api: ApiFor, chat_a: dict) -> None:
+    client = api(chat_a["agent"])
+    for path in ("abc/dismiss/", "abc/read/", "1e3/dismiss/"):
+        response = client.post(f"/api/v1/notifications/{path}")
+        assert response.status_code == 404, path
+        assert response["Content-Type"] == "application/json"
+        assert "detail" in response.json()
+
+
+def test_options_on_agent_status_describes_the_post(api: ApiFor, chat_a: dict) -> None:
+    agent = chat_a["agent"]
+    response = api(agent).options(f"/api/v1/agents/{agent.pk}/status/")
+    assert response.status_code == 200
+    status_field = response.json()["actions"]["POST"]["status"]
+    assert {choice["value"] for choice in status_field["choices"]} == set(AgentStatus.values)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import pytest
+from django.test import Client
 
 from routing_service.tenancy.models import Company, Role, User
 from sla_engine.models import ChatSLA
@@ -205,3 +207,41 @@ def test_superadmin_writes_policy_for_named_company(
     )
     assert response.status_code == 201
     assert ChatSLA.objects.for_company(company_b).filter(priority="high").exists()
+
+
+def test_the_schema_describes_sla_times_as_the_hh_mm_strings_they_are(
+    api: ApiFor, admin_a: User, sla_a: ChatSLA
+) -> None:
+    schemas = (
+        Client()
+        .get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+        .json()["components"]["schemas"]
+    )
+    answer = api(admin_a).get(f"/api/v1/sla-policies/{sla_a.pk}/").json()
+    assert (answer["work_start"], answer["work_end"]) == ("09:00", "17:00")
+    for name in ("SLAPolicy", "SLAPolicyRequest", "PatchedSLAPolicyRequest"):
+        fields = schemas[name]["properties"]
+        for field in ("work_start", "work_end"):
+            assert fields[field]["type"] == "string" and "format" not in fields[field]
+            assert re.fullmatch(fields[field]["pattern"], "09:00"), (name, field)
+        interval = fields["work_intervals"]["items"]["items"]
+        assert interval["type"] == "string" and "format" not in interval
+    answered = schemas["SLAPolicy"]["properties"]["work_start"]["pattern"]
+    assert re.fullmatch(answered, answer["work_start"])
+    assert not re.fullmatch(answered, "09:00:00")
+
+
+def test_sla_times_with_zero_seconds_are_accepted_and_answered_as_hh_mm(
+    api: ApiFor, admin_a: User
+) -> None:
+    payload = {**HIGH, "work_start": "08:30:00", "work_intervals": [["09:00:00", "12:00"]]}
+    response = api(admin_a).post("/api/v1/sla-policies/", payload, format="json")
+    assert response.status_code == 201, response.json()
+    assert response.json()["work_start"] == "08:30"
+    assert response.json()["work_intervals"] == [["09:00", "12:00"]]
+
+    odd = api(admin_a).post(
+        "/api/v1/sla-policies/", {**HIGH, "priority": "low", "work_end": "18:00:30"}, format="json"
+    )
+    assert odd.status_code == 400
+    assert "work_end" in odd.json()

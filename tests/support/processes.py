@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
 from django.db import connection
 
@@ -140,3 +141,29 @@ def wait_for_other_sessions_to_end(timeout: float = 10) -> None:
             if not row or row[0] == 0:
                 return
             time.sleep(0.1)
+
+
+@contextmanager
+def serving_web(
+    env: dict[str, str], *, log: IO[bytes] | None = None
+) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
+    """The web process as deployed (deploy/web.sh, uvicorn by default) on a free port,
+    accepting connections, until the block ends: (port, process).
+
+    Its output goes to `log` (a file: a pipe nobody reads would block a chatty server)."""
+    port = free_port()
+    env = {**env, "PORT": str(port), "WEB_CONCURRENCY": "1"}
+    env.setdefault("ASGI_SERVER", "uvicorn")
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    process = subprocess.Popen(
+        [str(ROOT / "deploy" / "web.sh"), "127.0.0.1"],
+        cwd=ROOT,
+        env=env,
+        stdout=log if log is not None else subprocess.DEVNULL,
+        stderr=log if log is not None else subprocess.DEVNULL,
+    )
+    wait_for_port(port, process)
+    try:
+        yield port, process
+    finally:
+        stop(process, timeout=15)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from routing_service.api.serializers.base import TenantModelSerializer
@@ -16,6 +17,11 @@ from routing_service.outbound import destinations
 from routing_service.outbound.transport import allowed_hosts
 
 MAX_BODY_LIMIT = 16 * 1024 * 1024
+
+
+@extend_schema_field({"type": "object", "additionalProperties": True})
+class _ConfigField(serializers.JSONField):
+    """A JSON object (the schema says so: any JSON value would read as allowed)."""
 
 
 class ChannelSerializer(TenantModelSerializer[Channel]):
@@ -41,7 +47,7 @@ class ChannelSerializer(TenantModelSerializer[Channel]):
         help_text="Stop accepting the secret that was replaced by the last rotation.",
     )
     has_previous_secret = serializers.SerializerMethodField()
-    config = serializers.JSONField(
+    config = _ConfigField(
         required=False,
         help_text=(
             "Provider settings: generic {callback_url?}, twilio {account_sid}, whatsapp "

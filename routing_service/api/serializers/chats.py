@@ -6,6 +6,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from routing_service.api.serializers.base import JsonTypesMixin
 from routing_service.chats.models import (
     ChatAssignment,
     ChatNotification,
@@ -85,7 +86,7 @@ class MessageSerializer(serializers.ModelSerializer[Message]):
         read_only_fields = fields
 
 
-class ReplySerializer(serializers.Serializer[Any]):
+class ReplySerializer(JsonTypesMixin, serializers.Serializer[Any]):
     text = serializers.CharField(max_length=4096, trim_whitespace=True)
 
 
@@ -112,16 +113,16 @@ class AssignmentSerializer(serializers.ModelSerializer[ChatAssignment]):
         read_only_fields = fields
 
 
-class ReasonSerializer(serializers.Serializer[Any]):
+class ReasonSerializer(JsonTypesMixin, serializers.Serializer[Any]):
     reason = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
 
 
-class EscalateSerializer(serializers.Serializer[Any]):
+class EscalateSerializer(JsonTypesMixin, serializers.Serializer[Any]):
     reason = serializers.CharField(max_length=2000)
     to_supervisor_id = serializers.IntegerField(required=False, allow_null=True, default=None)
 
 
-class TransferSerializer(serializers.Serializer[Any]):
+class TransferSerializer(JsonTypesMixin, serializers.Serializer[Any]):
     reason = serializers.CharField(max_length=2000)
     to_agent_id = serializers.IntegerField(required=False, allow_null=True, default=None)
     to_queue = serializers.BooleanField(required=False, default=False)
@@ -134,8 +135,20 @@ class TransferSerializer(serializers.Serializer[Any]):
         return attrs
 
 
-class AgentStatusSerializer(serializers.Serializer[Any]):
+class AgentStatusSerializer(JsonTypesMixin, serializers.Serializer[Any]):
     status = serializers.ChoiceField(choices=AgentStatus.choices)
+
+
+class AgentStatusAnswerSerializer(serializers.Serializer[Any]):
+    """The agent after the change: `agent_status_data`, as the `agent.status` event carries."""
+
+    agent_id = serializers.IntegerField()
+    username = serializers.CharField()
+    name = serializers.CharField()
+    status = serializers.ChoiceField(choices=AgentStatus.choices)
+    active_chats = serializers.IntegerField()
+    max_chats = serializers.IntegerField()
+    status_changed_at = serializers.DateTimeField(allow_null=True)
 
 
 class NotificationSerializer(serializers.ModelSerializer[ChatNotification]):

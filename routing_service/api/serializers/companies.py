@@ -7,10 +7,11 @@ from typing import Any
 from django.utils.text import slugify
 from rest_framework import serializers
 
+from routing_service.api.serializers.base import JsonTypesMixin
 from routing_service.tenancy.models import Company
 
 
-class CompanySerializer(serializers.ModelSerializer[Company]):
+class CompanySerializer(JsonTypesMixin, serializers.ModelSerializer[Company]):
     slug = serializers.SlugField(
         max_length=64, required=False, help_text="Defaults to the slugified name."
     )

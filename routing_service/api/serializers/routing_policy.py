@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from routing_service.api.serializers.base import JsonTypesMixin
 from routing_service.chats.models import Priority, RoutingPolicy, RoutingStrategy
 
 
-class RoutingPolicySerializer(serializers.ModelSerializer[RoutingPolicy]):
+class RoutingPolicySerializer(JsonTypesMixin, serializers.ModelSerializer[RoutingPolicy]):
     strategy = serializers.ChoiceField(choices=RoutingStrategy.choices)
     offer_timeout_seconds = serializers.IntegerField(
         min_value=5, max_value=3600, help_text="How long an agent has to accept an offer."

@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import re
 import zoneinfo
 from typing import Any
 
 import holidays as holidays_lib
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.utils import Direction
 from rest_framework import serializers
 
-from routing_service.api.serializers.base import TenantModelSerializer
+from routing_service.api.serializers.base import JsonTypesMixin, TenantModelSerializer
 from routing_service.chats.models import Priority
 from sla_engine import ladder
 from sla_engine.models import ChatSLA
@@ -30,11 +34,44 @@ def _holiday_countries() -> dict[str, list[str]]:
     return dict(holidays_lib.list_supported_countries())
 
 
-def _hhmm(**kwargs: Any) -> serializers.TimeField:
-    return serializers.TimeField(format=_HHMM, input_formats=[_HHMM], **kwargs)
+# The contract's "HH:MM" (DESIGN.md). Requests may add ":00": clients generated from the schema
+# this API published before (`format: time`) send "09:00:00".
+HHMM_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+HHMM_REQUEST_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9](:00)?$"
 
 
-class EscalationStepSerializer(serializers.Serializer[dict[str, Any]]):
+class HHMMField(serializers.TimeField):
+    """A time of day on the minute: answered as "HH:MM", accepted as "HH:MM" or "HH:MM:00".
+
+    Not OpenAPI's `format: time` (RFC 3339 "HH:MM:SS" with an offset), which the answers never
+    were; the schema says what they are (see `HHMMFieldExtension`).
+    """
+
+    default_error_messages = {"invalid": 'A time of day on the minute, "HH:MM" (e.g. "09:30").'}
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(format=_HHMM, input_formats=[_HHMM, "%H:%M:%S"], **kwargs)
+
+    def to_internal_value(self, value: Any) -> dt.time:
+        # strptime alone would also take "9:5" or " 09:30": the pattern is the contract.
+        if not isinstance(value, str) or not re.fullmatch(HHMM_REQUEST_PATTERN, value):
+            self.fail("invalid")
+        return super().to_internal_value(value)
+
+
+class HHMMFieldExtension(OpenApiSerializerFieldExtension):
+    target_class = HHMMField
+
+    def map_serializer_field(self, auto_schema: AutoSchema, direction: Direction) -> dict[str, Any]:
+        pattern = HHMM_REQUEST_PATTERN if direction == "request" else HHMM_PATTERN
+        return {"type": "string", "pattern": pattern, "example": "09:00"}
+
+
+def _hhmm(**kwargs: Any) -> HHMMField:
+    return HHMMField(**kwargs)
+
+
+class EscalationStepSerializer(JsonTypesMixin, serializers.Serializer[dict[str, Any]]):
     """The shape for the schema; the rules are the SLA engine's own (`ladder.ladder_errors`)."""
 
     after_minutes = serializers.IntegerField(min_value=0, max_value=ladder.MAX_AFTER_MINUTES)

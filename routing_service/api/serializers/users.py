@@ -8,7 +8,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
-from routing_service.api.serializers.base import caller, limit_company_choices
+from routing_service.api.serializers.base import JsonTypesMixin, caller, limit_company_choices
 from routing_service.tenancy.models import Company, Role, User
 
 
@@ -16,7 +16,7 @@ def _tag() -> serializers.CharField:
     return serializers.CharField(max_length=64)
 
 
-class UserSerializer(serializers.ModelSerializer[User]):
+class UserSerializer(JsonTypesMixin, serializers.ModelSerializer[User]):
     password = serializers.CharField(
         write_only=True,
         required=False,
