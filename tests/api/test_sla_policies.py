@@ -6,7 +6,6 @@ import re
 from collections.abc import Callable
 
 import pytest
-from django.test import Client
 
 from routing_service.tenancy.models import Company, Role, User
 from sla_engine.models import ChatSLA
@@ -213,7 +212,7 @@ def test_the_schema_describes_sla_times_as_the_hh_mm_strings_they_are(
     api: ApiFor, admin_a: User, sla_a: ChatSLA
 ) -> None:
     schemas = (
-        Client()
+        api(admin_a)
         .get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
         .json()["components"]["schemas"]
     )
