@@ -55,9 +55,16 @@ def _accept(user: User, request: ActionRequest) -> dict[str, Any]:
 
 
 def _decline(user: User, request: ActionRequest) -> dict[str, Any]:
+    """Decline the offer; the ack says how long the chat stays away from this agent (the
+    console tells them), `cooldown_seconds` 0 when the company has no cool-down."""
     assignment = _active(request, user)
     declined = decline_assignment(assignment.pk, user, reason=request.fields["reason"])
-    return _assignment(declined, assignment.conversation_id)
+    until, ended = declined.cooldown_until, declined.ended_at
+    return {
+        **_assignment(declined, assignment.conversation_id),
+        "cooldown_until": until.isoformat() if until else None,
+        "cooldown_seconds": round((until - ended).total_seconds()) if until and ended else 0,
+    }
 
 
 def _reply(user: User, request: ActionRequest) -> dict[str, Any]:

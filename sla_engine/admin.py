@@ -36,7 +36,7 @@ class ChatSLAAdmin(TenantModelAdmin):
             {
                 "fields": (
                     "timezone",
-                    ("work_start", "work_end"),
+                    ("work_start", "work_end", "work_end_is_end_of_day"),
                     "work_intervals",
                     "weekdays",
                     "include_weekends",

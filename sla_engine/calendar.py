@@ -10,6 +10,11 @@ Semantics, fixed here so every caller agrees:
   (0 = Monday ... 6 = Sunday). An interval whose end is at or before its start is an overnight
   shift: it runs past midnight and belongs to the day it starts on (``22:00-06:00`` on Friday
   covers Friday night into Saturday morning; ``00:00-00:00`` is a 24-hour shift).
+- ``24:00`` is accepted as an *end* (``BusinessCalendar.simple``, ``parse_clock(end=True)``):
+  the end of the day, the same instant as the next day's ``00:00``. It is stored as
+  ``time(0)``, which the overnight rule above already reads as "midnight after the start", so
+  ``18:00-24:00`` is the evening and ``00:00-24:00`` the whole day (as ``00:00-00:00`` is);
+  ``00:00-23:59`` would lose a minute a day. ``24:00`` is never a start.
 - Intervals are half-open ``[start, end)``: the closing instant is not working time.
 - Durations are real elapsed time between the UTC instants of the local start and end, so a
   ``22:00-06:00`` shift is 7 hours on a spring-forward night and 9 on a fall-back night.
@@ -37,11 +42,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import holidays as holidays_lib
 
 __all__ = [
+    "END_OF_DAY",
     "BusinessCalendar",
     "add_business_minutes",
     "business_minutes_between",
     "is_working_time",
     "next_working_moment",
+    "parse_clock",
 ]
 
 Interval = tuple[time, time]
@@ -62,8 +69,23 @@ def _public_holidays(country: str, subdivision: str | None, year: int) -> frozen
     return frozenset(holidays_lib.country_holidays(country, subdiv=subdivision, years=year))
 
 
-def _parse_time(value: time | str) -> time:
-    return value if isinstance(value, time) else time.fromisoformat(value)
+END_OF_DAY = "24:00"
+"""How the end of the day is written (as an interval's end only)."""
+
+
+def parse_clock(value: time | str, *, end: bool = False) -> time:
+    """A local wall-clock time from a ``time`` or an ISO ``HH:MM[:SS]`` string.
+
+    With ``end=True``, ``24:00`` (or ``24:00:00``) is the end of the day and comes back as
+    ``time(0)`` (see the module docstring); anywhere else it raises ``ValueError``.
+    """
+    if isinstance(value, time):
+        return value
+    if value.strip() in (END_OF_DAY, f"{END_OF_DAY}:00"):
+        if not end:
+            raise ValueError("24:00 ends a day; it cannot start an interval")
+        return time(0)
+    return time.fromisoformat(value)
 
 
 def _parse_date(value: date | str) -> date:
@@ -139,13 +161,13 @@ class BusinessCalendar:
     ) -> BusinessCalendar:
         """Build from the ChatSLA fields: one interval on each listed weekday.
 
-        ``include_weekends`` adds Saturday and Sunday; times may be ``HH:MM`` strings and
-        holidays ISO dates, as the API stores them.
+        ``include_weekends`` adds Saturday and Sunday; times may be ``HH:MM`` strings
+        (``work_end`` may be ``24:00``) and holidays ISO dates, as the API stores them.
         """
         days = set(weekdays)
         if include_weekends:
             days |= {5, 6}
-        interval = (_parse_time(work_start), _parse_time(work_end))
+        interval = (parse_clock(work_start), parse_clock(work_end, end=True))
         return cls(
             timezone=timezone,
             intervals=dict.fromkeys(sorted(days), (interval,)),

@@ -16,7 +16,12 @@ import functools
 from collections.abc import Iterable
 from typing import NamedTuple
 
-from sla_engine.calendar import BusinessCalendar, add_business_minutes, business_minutes_between
+from sla_engine.calendar import (
+    BusinessCalendar,
+    add_business_minutes,
+    business_minutes_between,
+    parse_clock,
+)
 from sla_engine.models import ChatSLA
 
 Pause = tuple[dt.datetime, dt.datetime]
@@ -71,7 +76,7 @@ def _calendar(
     if not work_intervals:
         return base
     intervals = tuple(
-        (dt.time.fromisoformat(start), dt.time.fromisoformat(end)) for start, end in work_intervals
+        (parse_clock(start), parse_clock(end, end=True)) for start, end in work_intervals
     )
     days = dict.fromkeys(base.intervals, intervals)
     return BusinessCalendar(

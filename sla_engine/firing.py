@@ -369,7 +369,17 @@ class _Batch:
     def _holder(self, chat: dict[str, Any]) -> tuple[int | None, int | None]:
         return self.holders.get(chat["id"], (None, None))
 
-    def _event(self, event_type: EventType, row: Due, chat: dict[str, Any], **extra: Any) -> Event:
+    def _event(
+        self,
+        event_type: EventType,
+        row: Due,
+        chat: dict[str, Any],
+        *,
+        to_holder: bool = True,
+        **extra: Any,
+    ) -> Event:
+        """The event of a stage, for the supervisors and (`to_holder`) whoever holds the chat,
+        or the queue when nobody does."""
         assignment_id, agent_id = self._holder(chat)
         first = row.kind == TimerKind.FIRST_RESPONSE
         due = chat["first_response_due_at" if first else "resolution_due_at"]
@@ -391,8 +401,8 @@ class _Batch:
             chat["company_id"],
             data,
             supervisors=True,
-            queue=agent_id is None,
-            agents=[agent_id],
+            queue=to_holder and agent_id is None,
+            agents=[agent_id] if to_holder else [],
         )
 
     def _record(self, row: Due, chat: dict[str, Any]) -> None:
@@ -468,7 +478,13 @@ class _Batch:
             logger.exception("escalation step %s of chat %s failed", number, chat["id"])
             outcome = "failed"
         detail = {"step": number, **step.as_json(), "outcome": outcome}
-        publish_on_commit([self._event(EventType.SLA_BREACHED, row, chat, escalation=detail)])
+        # A step is the supervisors' business (the breach itself already told the holder);
+        # only a raised priority changes the holder's own targets. A reassignment tells the
+        # people concerned with its own chat.transferred.
+        to_holder = step.action == RAISE_PRIORITY
+        publish_on_commit(
+            [self._event(EventType.SLA_BREACHED, row, chat, to_holder=to_holder, escalation=detail)]
+        )
 
     def _act(self, step: EscalationStep, row: Due, chat: dict[str, Any], reason: str) -> str:
         assignment_id, agent_id = self._holder(chat)
@@ -500,7 +516,7 @@ class _Batch:
             assignment_id, chat["company_id"], reason=reason, now=self.now
         )
         if new.pk == assignment_id:
-            return "no supervisor: queued as urgent"
+            return "no available supervisor: queued as urgent"
         return f"reassigned to supervisor {new.agent_id}"
 
 

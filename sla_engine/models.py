@@ -28,8 +28,9 @@ class ChatSLA(TenantModel):
     """Response and resolution targets for one priority of one company.
 
     Targets are business minutes on the calendar described by the working-hours fields;
-    `work_intervals` (e.g. [["09:00", "12:00"], ["13:00", "17:00"]]; an interval whose end is
-    not after its start runs overnight) overrides `work_start`/`work_end` when given.
+    `work_intervals` (e.g. [["09:00", "12:00"], ["13:00", "24:00"]]; an interval whose end is
+    not after its start runs overnight; "24:00" ends the day) overrides
+    `work_start`/`work_end` when given.
     """
 
     priority = models.CharField(max_length=8, choices=Priority.choices)
@@ -38,6 +39,12 @@ class ChatSLA(TenantModel):
     warning_percent = models.PositiveSmallIntegerField(default=80)
     work_start = models.TimeField(default=dt.time(9, 0))
     work_end = models.TimeField(default=dt.time(17, 0))
+    # `work_end` was given as 24:00, which a `time` cannot hold: it is stored as 00:00 (the
+    # calendar reads an end at or before the start as "past midnight", so the two are the same
+    # instant) and this flag makes the API answer "24:00" back as it was written.
+    work_end_is_end_of_day = models.BooleanField(
+        "work end is 24:00", default=False, db_default=False
+    )
     work_intervals = models.JSONField(default=list, blank=True)
     weekdays = models.JSONField(default=default_weekdays, blank=True)
     include_weekends = models.BooleanField(default=False)
@@ -60,6 +67,10 @@ class ChatSLA(TenantModel):
                 condition=models.Q(warning_percent__gte=1, warning_percent__lte=100),
                 name="chatsla_warning_percent_range",
             ),
+            models.CheckConstraint(
+                condition=models.Q(work_end_is_end_of_day=False) | models.Q(work_end=dt.time(0)),
+                name="chatsla_end_of_day_is_midnight",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -74,6 +85,8 @@ class ChatSLA(TenantModel):
         ladder = ladder_errors(self.escalation_ladder)
         if ladder:
             raise ValidationError({"escalation_ladder": ladder})
+        if self.work_end_is_end_of_day and self.work_end != dt.time(0):
+            raise ValidationError({"work_end": "Must be 00:00 when the day ends at 24:00."})
 
 
 class TimerKind(models.TextChoices):

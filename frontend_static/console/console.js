@@ -13,6 +13,7 @@ import {
   clock,
   clockText,
   dismissToast,
+  escalationStepText,
   fill,
   h,
   parseTime,
@@ -223,8 +224,19 @@ function onEvent(frame) {
         onOpen: () => selectChat(data.conversation_id),
       });
       break;
-    case "sla.warning":
-    case "sla.breached": {
+    case "sla.breached":
+      if (data.stage === "escalation") {
+        // A ladder step on my chat (a raised priority): its own words, not a second breach.
+        toast({
+          ...escalationStepText(data, nameOf(data.conversation_id)),
+          tone: "warning",
+          key: `sla-step-${data.conversation_id}-${data.kind}-${data.escalation?.step}`,
+          onOpen: () => selectChat(data.conversation_id),
+        });
+        break;
+      }
+    // falls through: the breach itself
+    case "sla.warning": {
       const breached = type === "sla.breached";
       flagSla(data, breached ? "breached" : "warning");
       const what = data.kind === "first_response" ? "First response" : "Resolution";
@@ -298,7 +310,8 @@ function act(action, fields, { conversationId = null, success = null } = {}) {
   return live
     .request(action, fields)
     .then((result) => {
-      if (success) toast({ title: success, tone: "ok" });
+      const title = typeof success === "function" ? success(result) : success;
+      if (title) toast({ title, tone: "ok" });
       return result;
     })
     .catch((error) => {
@@ -933,10 +946,17 @@ function onDialogSubmit(dialogId, handler) {
 
 onDialogSubmit("decline-dialog", (id) => {
   const reason = byId("decline-reason").value.trim();
-  act("decline", { conversation_id: id, reason }, { conversationId: id, success: "Declined" }).catch(
+  act("decline", { conversation_id: id, reason }, { conversationId: id, success: declinedText }).catch(
     () => {},
   );
 });
+
+/** What a decline means for me: the chat is not offered to me again for the company's
+ * cool-down (I can still take it from the queue). TODO(i18n): plain until a JS catalogue. */
+function declinedText(result) {
+  const seconds = result && result.cooldown_seconds;
+  return seconds ? `Declined — not offered to you again for ${seconds} s` : "Declined";
+}
 
 onDialogSubmit("escalate-dialog", (id) => {
   const reason = byId("escalate-reason").value.trim();

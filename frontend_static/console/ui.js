@@ -126,6 +126,30 @@ export function capitalise(text) {
   return text ? text.charAt(0).toUpperCase() + text.slice(1) : "";
 }
 
+// --- SLA alerts ------------------------------------------------------------------------------
+// The console has no JS translation catalogue yet: these strings are plain English, kept here
+// in one place for when it gets one (TODO(i18n)).
+
+/** The title and body of an escalation-ladder step (an `sla.breached` event whose
+ * `data.stage` is "escalation"): its own wording, never a second "SLA breached". */
+export function escalationStepText(data, name) {
+  const step = data.escalation || {};
+  const what = data.kind === "first_response" ? "First response" : "Resolution";
+  const outcome = step.outcome || "";
+  let body;
+  if (step.action === "notify_supervisors") {
+    body = `${what} target missed: supervisors notified.`;
+  } else if (step.action === "raise_priority") {
+    // firing.py's outcome is "priority <new priority>" or "already urgent".
+    body = outcome.startsWith("priority ")
+      ? `${what} target missed: priority raised to ${outcome.slice("priority ".length)}.`
+      : `${what} target missed: ${outcome || "priority raised"}.`;
+  } else {
+    body = `${what} target missed: ${outcome || "reassigned"}.`;
+  }
+  return { title: `Escalation step ${step.step ?? "?"}: ${name}`, body };
+}
+
 // --- toasts --------------------------------------------------------------------------------
 
 /**

@@ -10,6 +10,7 @@ import {
   clock,
   clockText,
   durationText,
+  escalationStepText,
   fill,
   h,
   parseTime,
@@ -114,6 +115,11 @@ function onEvent(frame) {
       });
       break;
     case "sla.breached":
+      if (data.stage === "escalation") {
+        // A step of the escalation ladder: what it did, not the breach all over again.
+        toast({ ...escalationStepText(data, nameOf(data.conversation_id)), tone: "warning" });
+        break;
+      }
       toast({
         title: `SLA breached: ${nameOf(data.conversation_id)}`,
         body: data.kind === "first_response" ? "No first response in time." : "Not resolved in time.",

@@ -268,6 +268,9 @@ class ChatAssignment(TenantModel):
     escalation_level = models.PositiveSmallIntegerField(default=0)
     escalation_reason = models.TextField(blank=True, default="")
     end_reason = models.TextField(blank=True, default="")
+    # A declined offer: until then the router does not offer the chat to this agent again.
+    # Cleared (set to null) once the cool-down has ended and the queue was routed again.
+    cooldown_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-offered_at"]
@@ -290,6 +293,13 @@ class ChatAssignment(TenantModel):
                 fields=["agent", "status"],
                 condition=Q(status__in=ACTIVE_ASSIGNMENT_STATUSES),
                 name="assignment_agent_active_idx",
+            ),
+            # Decline cool-downs that ended: "WHERE cooldown_until <= now() ORDER BY
+            # cooldown_until"; rows leave the index when the router clears them.
+            models.Index(
+                fields=["cooldown_until"],
+                condition=Q(cooldown_until__isnull=False),
+                name="assignment_cooldown_idx",
             ),
             models.Index(fields=["conversation", "offered_at"], name="assignment_history_idx"),
             # Per-agent daily metrics: "WHERE company_id = ? AND offered_at BETWEEN ...".
@@ -406,6 +416,9 @@ class RoutingPolicy(TenantModel):
     skill_fallback_seconds = models.PositiveIntegerField(default=120)
     # A waiting chat with no customer message for this long is abandoned (0: never).
     abandon_after_minutes = models.PositiveIntegerField(default=0)
+    # A declined chat is not offered to the same agent again for this long (0: no cool-down).
+    # db_default: rows written by code that predates the column still get the default.
+    decline_cooldown_seconds = models.PositiveIntegerField(default=60, db_default=60)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

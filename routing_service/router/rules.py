@@ -18,11 +18,24 @@ Decisions that the product brief left open:
 - **Fallback** after the wait is literal: eligibility then ignores language and skill entirely
   (status, capacity, company and exclusions still apply).
 - **Exclusion reset** is decided against the agents who are eligible right now (capacity
-  included): if every one of them already declined, the exclusions are ignored.
+  included): if every one of them already declined, the exclusions are ignored. A decline's
+  cool-down (``ChatRequest.blocked_agent_ids``) is not an exclusion: the reset never lifts it,
+  so a chat its only possible agent just declined waits in the queue until the cool-down ends.
+- **round_robin order** is strict: ``last_assigned_at`` is an ordering stamp, and every
+  assignment gets one later than every stamp already given (``assignment_stamps``), even
+  within one batch that shares one ``now`` and across routers whose clocks disagree. Ties
+  (never assigned) go to the lowest id.
 - **least_busy** ties on load go to the earliest ``idle_since``; an agent whose ``idle_since``
   is unknown (``None``) has not provably been waiting, so ranks after every known time.
-- **Priorities**: an invalid *requested* priority (untrusted payload) is ignored; an invalid
-  ``vip_priority`` or ``current`` is a bug upstream and raises ``ValueError``.
+- **Priorities**: a new chat starts at the payload's *requested* priority when it names a valid
+  one (``low`` included), else at ``medium``; VIP clients and urgent keywords only ever raise
+  it. A follow-up message never lowers an open chat's priority, whatever it requests: the
+  chat's due times, and any warning or breach already recorded, were measured against it, and
+  a customer (or a provider that always sends a default) must not calm down a chat that a
+  keyword, the VIP rule or the escalation ladder raised. A follow-up may raise it. A chat
+  opened after the previous one closed starts afresh. An invalid requested priority
+  (untrusted payload) is ignored; an invalid ``vip_priority`` or ``current`` is a bug
+  upstream and raises ``ValueError``.
 """
 
 from __future__ import annotations
@@ -42,6 +55,7 @@ __all__ = [
     "AgentCandidate",
     "ChatRequest",
     "QueuedChat",
+    "assignment_stamps",
     "choose_agent",
     "detect_priority",
     "eligible_agents",
@@ -170,22 +184,24 @@ def detect_priority(
 ) -> str:
     """The priority of a conversation after a new inbound message.
 
-    The maximum of: ``medium``; the payload's ``requested`` priority when valid (compared
-    caselessly, ignored otherwise since the payload is untrusted); ``vip_priority`` for VIP
-    clients; ``urgent`` when ``text`` contains an urgent keyword; and the conversation's
-    ``current`` priority, so a calmer follow-up never lowers it.
+    The base is the conversation's ``current`` priority for a follow-up, or for a new chat
+    (``current=None``) the payload's ``requested`` priority when valid (compared caselessly,
+    ignored otherwise since the payload is untrusted), else ``medium``. The result is the
+    maximum of that base; ``requested`` (a follow-up may ask for more, never for less);
+    ``vip_priority`` for VIP clients; and ``urgent`` when ``text`` contains an urgent keyword.
     """
     priority_rank(vip_priority)  # validate configuration even for non-VIP clients
-    candidates = [DEFAULT_PRIORITY]
-    if requested is not None:
-        normalised = requested.strip().casefold()
-        if normalised in _RANK:
-            candidates.append(normalised)
-    if is_vip:
-        candidates.append(vip_priority)
+    normalised = None if requested is None else requested.strip().casefold()
+    wanted = normalised if normalised in _RANK else None
     if current is not None:
         priority_rank(current)
-        candidates.append(current)
+        candidates = [current]
+    else:
+        candidates = [wanted or DEFAULT_PRIORITY]
+    if wanted is not None:
+        candidates.append(wanted)
+    if is_vip:
+        candidates.append(vip_priority)
     if find_urgent_keyword(text, urgent_keywords) is not None:
         candidates.append("urgent")
     return max(candidates, key=priority_rank)
@@ -234,7 +250,9 @@ class AgentCandidate:
 
 @dataclass(frozen=True, slots=True)
 class ChatRequest:
-    """A waiting chat. ``excluded_agent_ids`` declined or let the offer expire this round."""
+    """A waiting chat. ``excluded_agent_ids`` declined or let the offer expire this round (the
+    round starts over when nobody else is left); ``blocked_agent_ids`` must not be offered it
+    at all now (a decline's cool-down is running), whoever else is left."""
 
     conversation_id: int
     company_id: int
@@ -243,11 +261,14 @@ class ChatRequest:
     skill: str | None
     waiting_since: datetime
     excluded_agent_ids: frozenset[int] = frozenset()
+    blocked_agent_ids: frozenset[int] = frozenset()
 
     def __post_init__(self) -> None:
         priority_rank(self.priority)
         if not isinstance(self.excluded_agent_ids, frozenset):
             object.__setattr__(self, "excluded_agent_ids", frozenset(self.excluded_agent_ids))
+        if not isinstance(self.blocked_agent_ids, frozenset):
+            object.__setattr__(self, "blocked_agent_ids", frozenset(self.blocked_agent_ids))
 
 
 class QueuedChat(Protocol):
@@ -296,7 +317,8 @@ def eligible_agents(
     has waited ``fallback_after`` the agent must also speak its language and have its skill
     (when the chat names them; blank counts as unnamed); after that, anyone free will do.
     Agents in ``excluded_agent_ids`` are left out unless that would leave nobody, in which
-    case the round starts over and the excluded agents are eligible again.
+    case the round starts over and the excluded agents are eligible again. Agents in
+    ``blocked_agent_ids`` are always left out.
     """
     fallback = now - chat.waiting_since >= fallback_after
     language_key = "" if fallback or chat.language is None else _language_key(chat.language)
@@ -306,6 +328,7 @@ def eligible_agents(
         agent
         for agent in candidates
         if agent.company_id == chat.company_id
+        and agent.id not in chat.blocked_agent_ids
         and agent.status == "available"
         and agent.has_capacity
         and (not language_key or _speaks(agent, language_key))
@@ -313,6 +336,23 @@ def eligible_agents(
     ]
     not_excluded = [agent for agent in base if agent.id not in chat.excluded_agent_ids]
     return not_excluded or base
+
+
+# The step between two assignment stamps: the resolution of PostgreSQL's timestamptz, so a
+# stamp survives the round trip through the database unchanged and still orders strictly.
+STAMP_STEP = timedelta(microseconds=1)
+
+
+def assignment_stamps(now: datetime, latest: datetime | None, count: int) -> list[datetime]:
+    """``count`` strictly increasing ``last_assigned_at`` stamps for assignments made in order.
+
+    Each is later than ``latest`` (the newest stamp already given among the agents that rotate
+    together) and none is earlier than ``now``: picks within one batch, which share one
+    ``now``, still come out in the order they were made, and a router whose clock lags
+    another's never stamps an assignment as older than one already made.
+    """
+    first = now if latest is None or latest < now else latest + STAMP_STEP
+    return [first + STAMP_STEP * n for n in range(count)]
 
 
 def _round_robin_pick(agents: Sequence[AgentCandidate]) -> AgentCandidate:
@@ -381,9 +421,12 @@ def plan_assignments(
 
     Greedy over the queue: each chat goes to ``choose_agent``'s pick given the assignments
     already planned in this call (the pick's ``active_chats`` goes up by one and its
-    ``last_assigned_at`` becomes ``now``), so no agent goes over capacity and a chat is only
-    skipped when nobody eligible is left for it. A conversation listed twice is planned once.
-    Inputs are not modified. Candidate ids must be unique.
+    ``last_assigned_at`` becomes the next of ``assignment_stamps``, later than every stamp
+    before it), so round robin rotates within the batch, no agent goes over capacity and a chat
+    is only skipped when nobody eligible is left for it. The caller persists the same order
+    by stamping the plan's assignments, in plan order, with ``assignment_stamps``. A
+    conversation listed twice is planned once. Inputs are not modified. Candidate ids must be
+    unique.
     """
     _check_strategy(strategy)
     if strategy == "manual":
@@ -394,6 +437,8 @@ def plan_assignments(
             raise ValueError(f"duplicate candidate agent id {agent.id}")
         agents[agent.id] = agent
 
+    latest = max((a.last_assigned_at for a in agents.values() if a.last_assigned_at), default=None)
+    stamp = assignment_stamps(now, latest, 1)[0]
     plan: list[tuple[int, int]] = []
     planned: set[int] = set()
     for chat in order_queue(waiting_chats):
@@ -402,7 +447,8 @@ def plan_assignments(
         pick = choose_agent(strategy, chat, agents.values(), now=now, fallback_after=fallback_after)
         if pick is None:
             continue
-        agents[pick.id] = replace(pick, active_chats=pick.active_chats + 1, last_assigned_at=now)
+        agents[pick.id] = replace(pick, active_chats=pick.active_chats + 1, last_assigned_at=stamp)
+        stamp += STAMP_STEP
         planned.add(chat.conversation_id)
         plan.append((chat.conversation_id, pick.id))
     return plan

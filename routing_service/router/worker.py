@@ -51,7 +51,11 @@ from redis.exceptions import RedisError, ResponseError
 from events import outbox
 from routing_service.chats.actions.inbound import InboundItem, receive_inbound_batch
 from routing_service.chats.actions.receipts import record_status_event
-from routing_service.chats.actions.routing import abandon_stale_chats, expire_offers
+from routing_service.chats.actions.routing import (
+    abandon_stale_chats,
+    end_decline_cooldowns,
+    expire_offers,
+)
 from routing_service.chats.models import Channel
 from routing_service.chats.queries import rows
 from routing_service.ingest import stream
@@ -572,7 +576,9 @@ def split_by_stream(items: Sequence[StreamEntry], parts: int) -> list[list[Strea
 
 def _expire_offers() -> int:
     close_old_connections()
-    return expire_offers()
+    expired = expire_offers()
+    end_decline_cooldowns()  # the other clock on offers: a declined chat may go back
+    return expired
 
 
 def _abandon_stale_chats() -> int:

@@ -204,3 +204,26 @@ def test_options_on_agent_status_describes_the_post(api: ApiFor, chat_a: dict) -
     assert response.status_code == 200
     status_field = response.json()["actions"]["POST"]["status"]
     assert {choice["value"] for choice in status_field["choices"]} == set(AgentStatus.values)
+
+
+def test_transfer_to_an_offline_agent_is_refused_naming_to_agent_id(
+    api: ApiFor, chat_a: dict, make_user: Callable
+) -> None:
+    agent, conversation = chat_a["agent"], chat_a["conversation"]
+    offline = make_user(conversation.company, Role.AGENT, status=AgentStatus.OFFLINE)
+    client = api(agent)
+    offer = ChatAssignment.objects.get(conversation=conversation)
+    assert client.post(f"/api/v1/assignments/{offer.pk}/accept/").status_code == 200
+
+    response = client.post(
+        f"/api/v1/assignments/{offer.pk}/transfer/",
+        {"to_agent_id": offline.pk, "reason": "billing"},
+        format="json",
+    )
+
+    assert response.status_code == 409
+    body = response.json()
+    assert body["code"] == "agent_unavailable"
+    assert "offline" in body["to_agent_id"][0]
+    offer.refresh_from_db()
+    assert (offer.status, offer.agent_id) == ("accepted", agent.pk)

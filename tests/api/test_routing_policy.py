@@ -75,6 +75,8 @@ def test_admin_of_one_company_leaves_the_other_alone(
         ({"urgent_keywords": "outage"}, "urgent_keywords"),
         ({"vip_priority": "critical"}, "vip_priority"),
         ({"skill_fallback_seconds": -1}, "skill_fallback_seconds"),
+        ({"decline_cooldown_seconds": -1}, "decline_cooldown_seconds"),
+        ({"decline_cooldown_seconds": 86_401}, "decline_cooldown_seconds"),
     ],
 )
 def test_bad_policy_input_is_a_field_error(
@@ -84,6 +86,24 @@ def test_bad_policy_input_is_a_field_error(
     assert response.status_code == 400
     assert field in response.json()
     assert _policy(company_a).strategy == "round_robin"
+
+
+def test_the_decline_cooldown_defaults_to_a_minute_and_can_be_changed(
+    api: ApiFor, admin_a: User, company_a: Company
+) -> None:
+    client = api(admin_a)
+    assert client.get("/api/v1/routing-policy/").json()["decline_cooldown_seconds"] == 60
+
+    response = client.patch(
+        "/api/v1/routing-policy/", {"decline_cooldown_seconds": 300}, format="json"
+    )
+
+    assert response.status_code == 200
+    assert response.json()["decline_cooldown_seconds"] == 300
+    assert _policy(company_a).decline_cooldown_seconds == 300
+    # A PUT that leaves it out (written before the field existed) keeps it.
+    assert client.put("/api/v1/routing-policy/", POLICY, format="json").status_code == 200
+    assert _policy(company_a).decline_cooldown_seconds == 300
 
 
 def test_put_needs_every_field(api: ApiFor, admin_a: User) -> None:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Callable
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from routing_service.tenancy.models import Company, Role, User
+from sla_engine.calendar import business_minutes_between
+from sla_engine.deadlines import calendar_for, due_times
 from sla_engine.models import ChatSLA
 from tests.api.conftest import ApiFor
 
@@ -66,6 +70,64 @@ def test_policy_with_intervals_and_ladder(api: ApiFor, admin_a: User) -> None:
     assert data["pause_while_waiting_on_customer"] is True
 
 
+def test_a_day_ending_at_24_00_is_accepted_answered_back_and_loses_no_minute(
+    api: ApiFor, admin_a: User, company_a: Company
+) -> None:
+    payload = {
+        **HIGH,
+        "work_start": "00:00",
+        "work_end": "24:00",
+        "weekdays": [0, 1, 2, 3, 4, 5, 6],
+        "timezone": "UTC",
+        "holiday_country": "",
+        "holiday_subdivision": "",
+        "holidays": [],
+        "first_response_minutes": 24 * 60,
+        "resolution_minutes": 24 * 60,
+    }
+    client = api(admin_a)
+
+    response = client.post("/api/v1/sla-policies/", payload, format="json")
+
+    assert response.status_code == 201, response.json()
+    assert (response.json()["work_start"], response.json()["work_end"]) == ("00:00", "24:00")
+    sla = ChatSLA.objects.for_company(company_a).get(priority="high")
+    assert client.get(f"/api/v1/sla-policies/{sla.pk}/").json()["work_end"] == "24:00"
+    # Round the clock: a day's target started at midnight is due at the next midnight.
+    start = dt.datetime(2026, 3, 2, tzinfo=dt.UTC)
+    assert due_times(sla, start).first_response == start + dt.timedelta(days=1)
+
+    # Back to an ordinary end: the answer follows.
+    patched = client.patch(f"/api/v1/sla-policies/{sla.pk}/", {"work_end": "18:00"}, format="json")
+    assert patched.status_code == 200 and patched.json()["work_end"] == "18:00"
+    sla.refresh_from_db()
+    assert (sla.work_end, sla.work_end_is_end_of_day) == (dt.time(18), False)
+
+
+def test_an_evening_interval_may_end_at_24_00_and_a_shift_may_run_overnight(
+    api: ApiFor, admin_a: User
+) -> None:
+    client = api(admin_a)
+    intervals = client.post(
+        "/api/v1/sla-policies/",
+        {**HIGH, "work_intervals": [["09:00", "12:00"], ["18:00", "24:00"]]},
+        format="json",
+    )
+    assert intervals.status_code == 201, intervals.json()
+    assert intervals.json()["work_intervals"] == [["09:00", "12:00"], ["18:00", "24:00"]]
+    calendar = calendar_for(ChatSLA.objects.get(pk=intervals.json()["id"]))
+    monday = dt.datetime(2026, 3, 2, tzinfo=ZoneInfo("Europe/Berlin"))
+    assert business_minutes_between(calendar, monday, monday + dt.timedelta(days=1)) == 9 * 60
+
+    overnight = client.post(
+        "/api/v1/sla-policies/",
+        {**HIGH, "priority": "low", "work_start": "22:00", "work_end": "06:00"},
+        format="json",
+    )
+    assert overnight.status_code == 201, overnight.json()
+    assert (overnight.json()["work_start"], overnight.json()["work_end"]) == ("22:00", "06:00")
+
+
 def test_defaults_fill_missing_calendar_fields(api: ApiFor, admin_a: User) -> None:
     payload = {"priority": "low", "first_response_minutes": 60, "resolution_minutes": 600}
     data = api(admin_a).post("/api/v1/sla-policies/", payload, format="json").json()
@@ -85,6 +147,9 @@ def test_defaults_fill_missing_calendar_fields(api: ApiFor, admin_a: User) -> No
         ({"work_start": "9am"}, "work_start"),
         ({"work_end": "25:00"}, "work_end"),
         ({"work_end": "17:00:30"}, "work_end"),
+        ({"work_end": "24:01"}, "work_end"),
+        ({"work_start": "24:00"}, "work_start"),
+        ({"work_intervals": [["24:00", "06:00"]]}, "work_intervals"),
         ({"timezone": "Mars/Olympus_Mons"}, "timezone"),
         ({"timezone": ""}, "timezone"),
         ({"holiday_country": "XX"}, "holiday_country"),

@@ -117,8 +117,28 @@ async def test_decline_passes_the_offer_to_the_next_agent(
 
     assert ack["type"] == "ack"
     assert ack["data"]["assignment_status"] == AssignmentStatus.DECLINED
+    assert ack["data"]["cooldown_seconds"] == 60  # what the console tells the agent
+    assert ack["data"]["cooldown_until"] is not None
     offer = await db(active_assignment, chat)
     assert offer is not None and offer.agent_id == second.pk
+
+
+async def test_transfer_to_an_away_agent_is_an_error_naming_the_field(
+    ws: Open, make_agent: Callable[..., User], company_a: Company, channel_a, inbound
+) -> None:
+    agent = await db(make_agent, company_a)
+    chat = await db(inbound, channel_a, "client-1")
+    away = await db(make_agent, company_a, status=AgentStatus.AWAY)
+    sock, _ = await console(ws, agent)
+    await sock.request("accept", conversation_id=chat)
+
+    error = await sock.request("transfer", conversation_id=chat, to_agent_id=away.pk, reason="x")
+
+    assert error["type"] == "error"
+    assert (error["data"]["code"], error["data"]["field"]) == ("agent_unavailable", "to_agent_id")
+    assert "away" in error["data"]["message"]
+    offer = await db(active_assignment, chat)
+    assert offer is not None and offer.agent_id == agent.pk
 
 
 async def test_escalate_hands_the_chat_to_a_supervisor(

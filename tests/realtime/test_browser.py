@@ -10,6 +10,7 @@ Python API; nothing is downloaded. Screenshots go to test-artifacts/realtime/.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import subprocess
 import time
@@ -459,7 +460,7 @@ def test_transfer_escalate_and_status_from_the_console(
         page.get_by_role("button", name=f"Accept chat with {name}").click()
     expect(page.locator("#my-chats li[data-assignment=accepted]")).to_have_count(2, timeout=WAIT_MS)
 
-    # Tom goes to Ben, with a reason; Ben is offered the chat and told so.
+    # Tom cannot go to Ben while Ben is away: the offer would only time out unseen.
     page.locator("#my-chats li", has_text="Tom").locator(".chat-open").click()
     page.locator("#conversation-actions button[data-action=transfer]").click()
     dialog = page.locator("#transfer-dialog")
@@ -467,7 +468,17 @@ def test_transfer_escalate_and_status_from_the_console(
     dialog.locator("#transfer-target").select_option(str(ben.pk))
     dialog.locator("#transfer-reason").fill("Ben speaks Tom's language")
     dialog.get_by_role("button", name="Transfer").click()
+    expect(page.locator("#toasts")).to_contain_text("Ben is away", timeout=WAIT_MS)
+    expect(page.locator("#my-chats li[data-assignment=accepted]")).to_have_count(2)
+
+    # Ben is back: Tom goes to him, with a reason; Ben is offered the chat and told so.
     ben_page = consoles["ben"].page
+    ben_page.locator("#status-select").select_option("available")
+    wait_until(lambda: User.objects.get(pk=ben.pk).status == AgentStatus.AVAILABLE)
+    page.locator("#conversation-actions button[data-action=transfer]").click()
+    dialog.locator("#transfer-target").select_option(str(ben.pk))
+    dialog.locator("#transfer-reason").fill("Ben speaks Tom's language")
+    dialog.get_by_role("button", name="Transfer").click()
     expect(ben_page.locator("#my-chats li[data-assignment=offered]")).to_contain_text(
         "Tom", timeout=WAIT_MS
     )
@@ -476,12 +487,14 @@ def test_transfer_escalate_and_status_from_the_console(
     expect(ben_page.locator("#toasts")).to_contain_text("Transferred to you: Tom")
     expect(page.locator("#my-chats li")).to_have_count(1, timeout=WAIT_MS)
 
-    # Uma goes up to the supervisor.
+    # Uma goes up to the supervisor, who came online for it (an offline one is passed over).
+    sue_page = consoles["sue"].page
+    sue_page.locator("#status-select").select_option("available")
+    wait_until(lambda: User.objects.get(pk=sue.pk).status == AgentStatus.AVAILABLE)
     page.locator("#my-chats li", has_text="Uma").locator(".chat-open").click()
     page.locator("#conversation-actions button[data-action=escalate]").click()
     page.locator("#escalate-reason").fill("Asks for a refund over the limit")
     page.locator("#escalate-dialog").get_by_role("button", name="Escalate").click()
-    sue_page = consoles["sue"].page
     expect(sue_page.locator("#my-chats li[data-assignment=accepted]")).to_contain_text(
         "Uma", timeout=WAIT_MS
     )
@@ -498,4 +511,104 @@ def test_transfer_escalate_and_status_from_the_console(
     for console in consoles.values():
         assert console.same_document()
         assert console.problems == []
+    stack.alive()
+
+
+def test_a_declined_chat_waits_and_the_console_says_for_how_long(
+    stack: Stack,
+    browser: Browser,
+    company_a: Company,
+    web_channel: Channel,
+    make_agent: Callable[..., User],
+) -> None:
+    from playwright.sync_api import expect
+
+    ada = make_agent(company_a, username="ada", password=PASSWORD)
+    console, _ = browser.tab()
+    console.log_in(ada, "/console/")
+    console.wait_live()
+    page = console.page
+    assert stack.post_webhook(web_channel, customer_message("d1", "Dan", "Hi", 1)).is_success
+    expect(page.locator("#my-chats li[data-assignment=offered]")).to_contain_text(
+        "Dan", timeout=WAIT_MS
+    )
+
+    page.locator("#my-chats li", has_text="Dan").locator(".chat-open").click()
+    page.locator("#conversation-actions button[data-action=decline]").click()
+    page.locator("#decline-reason").fill("Not my area")
+    page.locator("#decline-dialog").get_by_role("button", name="Decline").click()
+
+    expect(page.locator("#toasts")).to_contain_text(
+        "Declined — not offered to you again for 60 s", timeout=WAIT_MS
+    )
+    # Ada is the only agent, yet the chat is not offered straight back: it waits in the queue.
+    expect(page.locator("#queue li")).to_contain_text("Dan", timeout=WAIT_MS)
+    expect(page.locator("#my-chats li")).to_have_count(0)
+    time.sleep(1)  # a router turn or two: still not offered back
+    expect(page.locator("#my-chats li")).to_have_count(0)
+    console.shot("console-declined")
+    assert console.problems == []
+    stack.alive()
+
+
+def test_sla_escalation_steps_have_their_own_alerts_on_console_and_wallboard(
+    stack: Stack,
+    browser: Browser,
+    company_a: Company,
+    web_channel: Channel,
+    sla_a: None,
+    make_agent: Callable[..., User],
+    make_user: Callable[..., User],
+) -> None:
+    from playwright.sync_api import expect
+
+    from routing_service.chats.models import Conversation
+    from sla_engine.models import ChatSLA
+    from sla_engine.timer import SlaTimerWorker
+
+    ChatSLA.objects.filter(company=company_a).update(
+        escalation_ladder=[
+            {"after_minutes": 0, "action": "notify_supervisors"},
+            {"after_minutes": 0, "action": "raise_priority"},
+        ]
+    )
+    ada = make_agent(company_a, username="ada", password=PASSWORD)
+    sam = make_user(company_a, Role.SUPERVISOR, username="sam", password=PASSWORD)
+    console, _ = browser.tab()
+    wall, _ = browser.tab()
+    console.log_in(ada, "/console/")
+    wall.log_in(sam, "/wallboard/")
+    console.wait_live()
+    wall.wait_live()
+    assert stack.post_webhook(web_channel, customer_message("s1", "Tom", "Hello?", 1)).is_success
+    page = console.page
+    page.get_by_role("button", name="Accept chat with Tom").click(timeout=WAIT_MS)
+    expect(page.locator("#my-chats li[data-assignment=accepted]")).to_have_count(1, timeout=WAIT_MS)
+
+    # Ten minutes without an answer: the breach, then the ladder's two steps.
+    started = Conversation.objects.get().created_at
+    worker = SlaTimerWorker(name="browser-timer", metrics_every=0)
+    while worker.drain(now=started + dt.timedelta(minutes=10, seconds=1)):
+        pass
+
+    expect(wall.page.locator(".toast", has_text="Escalation step 2: Tom")).to_have_count(
+        1, timeout=WAIT_MS
+    )
+    expect(wall.page.locator(".toast", has_text="SLA breached: Tom")).to_have_count(1)
+    expect(wall.page.locator(".toast", has_text="Escalation step 1: Tom")).to_contain_text(
+        "First response target missed: supervisors notified."
+    )
+    expect(wall.page.locator(".toast", has_text="Escalation step 2: Tom")).to_contain_text(
+        "priority raised to high"
+    )
+    # The agent: the breach once, and the step that changed their chat (not the supervisors').
+    expect(page.locator(".toast", has_text="Escalation step 2: Tom")).to_contain_text(
+        "priority raised to high", timeout=WAIT_MS
+    )
+    expect(page.locator(".toast", has_text="SLA breached: Tom")).to_have_count(1)
+    expect(page.locator(".toast", has_text="Escalation step 1")).to_have_count(0)
+    console.shot("console-sla-steps")
+    wall.shot("wallboard-sla-steps")
+    assert console.problems == []
+    assert wall.problems == []
     stack.alive()

@@ -9,6 +9,7 @@ import pytest
 from django.utils import timezone
 
 from routing_service.chats import actions
+from routing_service.chats.actions.inbound import InboundItem, receive_inbound_batch
 from routing_service.chats.models import (
     AssignmentEvent,
     AssignmentStatus,
@@ -69,15 +70,102 @@ def test_decline_moves_chat_to_next_agent_not_back(
     conversation = receive(channel_a, "c1")
     offer = active(conversation)
     assert offer is not None and offer.agent_id == first.pk
+    now = timezone.now()
 
-    actions.decline_assignment(offer.pk, first, reason="on a call")
+    actions.decline_assignment(offer.pk, first, reason="on a call", now=now)
 
     following = active(conversation)
     assert following is not None and following.agent_id == second.pk
-    # Second declines too: everyone was tried, so the first agent may get it again.
-    actions.decline_assignment(following.pk, second)
+    # Second declines too: everyone was tried, but both are cooling down, so the chat waits.
+    actions.decline_assignment(following.pk, second, now=now + dt.timedelta(seconds=1))
+    assert active(conversation) is None
+    # The first decline's cool-down ends first: the round starts over with the first agent.
+    assert actions.end_decline_cooldowns(now=now + dt.timedelta(seconds=60)) == 1
     again = active(conversation)
     assert again is not None and again.agent_id == first.pk
+
+
+def test_declined_chat_is_not_offered_back_to_the_only_agent_until_the_cooldown_ends(
+    channel_a: Channel, make_agent: Callable[..., User], redis_client: object
+) -> None:
+    agent = make_agent(channel_a.company)
+    conversation = receive(channel_a, "c1")
+    offer = active(conversation)
+    assert offer is not None and offer.agent_id == agent.pk
+    now = timezone.now()
+
+    declined = actions.decline_assignment(offer.pk, agent, reason="wrong team", now=now)
+
+    assert active(conversation) is None
+    conversation.refresh_from_db()
+    assert conversation.status == ConversationStatus.WAITING
+    assert declined.cooldown_until == now + dt.timedelta(seconds=60)
+    log = AssignmentEvent.objects.get(conversation=conversation, action="declined")
+    assert log.data == {"cooldown_seconds": 60}
+    # Nothing else happens meanwhile (a new chat, freed capacity): still not back to them.
+    receive(channel_a, "c2")
+    assert active(conversation) is None
+    assert actions.end_decline_cooldowns(now=now + dt.timedelta(seconds=59)) == 0
+    assert active(conversation) is None
+
+    assert actions.end_decline_cooldowns(now=now + dt.timedelta(seconds=60)) == 1
+
+    again = active(conversation)
+    assert again is not None and again.agent_id == agent.pk
+    assert actions.end_decline_cooldowns(now=now + dt.timedelta(seconds=61)) == 0
+
+
+def test_an_agent_may_pick_a_chat_they_declined_during_the_cooldown(
+    channel_a: Channel, make_agent: Callable[..., User], redis_client: object
+) -> None:
+    agent = make_agent(channel_a.company)
+    conversation = receive(channel_a, "c1")
+    offer = active(conversation)
+    assert offer is not None
+    actions.decline_assignment(offer.pk, agent, reason="later")
+
+    picked = actions.pick_conversation(conversation.pk, agent)
+
+    assert (picked.agent_id, picked.status) == (agent.pk, AssignmentStatus.ACCEPTED)
+
+
+def test_the_decline_cooldown_follows_the_policy_and_zero_turns_it_off(
+    channel_a: Channel, make_agent: Callable[..., User], redis_client: object
+) -> None:
+    RoutingPolicy.objects.filter(company=channel_a.company).update(decline_cooldown_seconds=0)
+    agent = make_agent(channel_a.company)
+    conversation = receive(channel_a, "c1")
+    offer = active(conversation)
+    assert offer is not None
+
+    declined = actions.decline_assignment(offer.pk, agent, reason="oops")
+
+    assert declined.cooldown_until is None
+    again = active(conversation)
+    assert again is not None and again.agent_id == agent.pk
+
+
+def test_round_robin_order_holds_when_another_routers_clock_ran_ahead(
+    channel_a: Channel, make_agent: Callable[..., User], redis_client: object
+) -> None:
+    agents = [make_agent(channel_a.company, max_chats=100) for _ in range(5)]
+    now = timezone.now()
+    # Agents 1 and 2 were last given chats by a router whose clock is a minute ahead of ours;
+    # 3 to 5 longer ago. The rotation must go on 3, 4, 5, 1, 2 — not back to 3 at our `now`.
+    for n, a in enumerate(agents):
+        ahead = dt.timedelta(minutes=1, seconds=n) if n < 2 else dt.timedelta(minutes=-10 + n)
+        User.objects.filter(pk=a.pk).update(last_assigned_at=now + ahead)
+    items = [InboundItem(channel_a, inbound_message(f"m-{n}", f"c-{n}"), now) for n in range(10)]
+
+    receive_inbound_batch(items)
+
+    offered = list(
+        ChatAssignment.objects.filter(status=AssignmentStatus.OFFERED)
+        .order_by("conversation_id")
+        .values_list("agent_id", flat=True)
+    )
+    order = [a.pk for a in agents[2:] + agents[:2]]
+    assert offered == order * 2
 
 
 def test_waiting_chats_offered_when_capacity_frees_highest_priority_first(
@@ -144,12 +232,12 @@ def test_manual_strategy_queues_and_agents_pick(
 def test_transfer_to_agent_and_to_queue(
     channel_a: Channel, make_agent: Callable[..., User], redis_client: object
 ) -> None:
-    owner = make_agent(channel_a.company, username="owner")
-    colleague = make_agent(channel_a.company, username="colleague", status=AgentStatus.AWAY)
+    owner = make_agent(channel_a.company, username="owner", max_chats=1)
     conversation = receive(channel_a, "c1")
     offer = active(conversation)
     assert offer is not None
     actions.accept_assignment(offer.pk, owner)
+    colleague = make_agent(channel_a.company, username="colleague")
 
     moved = actions.transfer_assignment(offer.pk, owner, reason="billing", to_agent_id=colleague.pk)
     assert (moved.agent_id, moved.status) == (colleague.pk, AssignmentStatus.OFFERED)
@@ -158,12 +246,38 @@ def test_transfer_to_agent_and_to_queue(
 
     actions.accept_assignment(moved.pk, colleague)
     actions.transfer_assignment(moved.pk, colleague, reason="wrong team", to_queue=True)
-    # Back in the queue: the only available agent tried it already but is the only one left.
+    # Back in the queue: the other available agent takes it (not the one who let it go).
     assert active(conversation).agent_id == owner.pk  # type: ignore[union-attr]
     events = list(
         AssignmentEvent.objects.filter(conversation=conversation).values_list("action", flat=True)
     )
     assert "transferred" in events and "requeued" in events
+
+
+@pytest.mark.parametrize("status", [AgentStatus.AWAY, AgentStatus.OFFLINE])
+def test_transfer_to_an_unavailable_agent_is_refused_and_the_chat_stays(
+    channel_a: Channel, make_agent: Callable[..., User], redis_client: object, status: str
+) -> None:
+    owner = make_agent(channel_a.company, username="owner")
+    conversation = receive(channel_a, "c1")
+    offer = active(conversation)
+    assert offer is not None
+    actions.accept_assignment(offer.pk, owner)
+    colleague = make_agent(channel_a.company, username="colleague", status=status)
+
+    with pytest.raises(actions.ActionError) as refused:
+        actions.transfer_assignment(offer.pk, owner, reason="billing", to_agent_id=colleague.pk)
+
+    assert (refused.value.code, refused.value.field, refused.value.status) == (
+        "agent_unavailable",
+        "to_agent_id",
+        409,
+    )
+    assert status in refused.value.message
+    offer.refresh_from_db()
+    assert (offer.status, offer.agent_id) == (AssignmentStatus.ACCEPTED, owner.pk)
+    colleague.refresh_from_db()
+    assert colleague.active_chats == 0
 
 
 def test_escalate_gives_the_chat_to_a_supervisor(
@@ -187,6 +301,35 @@ def test_escalate_gives_the_chat_to_a_supervisor(
     assert offer.status == AssignmentStatus.ESCALATED
     agent.refresh_from_db()
     assert agent.active_chats == 0
+    log = AssignmentEvent.objects.get(conversation=conversation, action="escalated")
+    assert (log.to_agent_id, log.data["outcome"]) == (supervisor.pk, "supervisor")
+
+
+def test_escalation_skips_away_and_offline_supervisors_and_queues_as_urgent(
+    channel_a: Channel,
+    make_agent: Callable[..., User],
+    make_user: Callable[..., User],
+    redis_client: object,
+) -> None:
+    agent = make_agent(channel_a.company)
+    make_user(channel_a.company, "supervisor", status=AgentStatus.AWAY)
+    make_user(channel_a.company, "supervisor", status=AgentStatus.OFFLINE)
+    conversation = receive(channel_a, "c1")
+    offer = active(conversation)
+    assert offer is not None
+    actions.accept_assignment(offer.pk, agent)
+
+    result = actions.escalate_assignment(offer.pk, agent, reason="needs a manager")
+
+    assert result.pk == offer.pk and result.status == AssignmentStatus.ESCALATED
+    conversation.refresh_from_db()
+    assert conversation.priority == "urgent"
+    # Back in the queue; the only agent just let it go, but is the only one left.
+    assert active(conversation).agent_id == agent.pk  # type: ignore[union-attr]
+    log = AssignmentEvent.objects.get(conversation=conversation, action="escalated")
+    assert log.to_agent_id is None
+    assert log.data["outcome"] == "queued_urgent"
+    assert "no supervisor is available" in log.data["why"]
 
 
 def test_another_companys_agent_cannot_act(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
+from collections import Counter
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -91,10 +92,16 @@ def test_plain_message_defaults_to_medium() -> None:
     assert detect("Hi, I have a question about my invoice") == "medium"
 
 
-def test_requested_priority_raises_but_never_lowers_below_default() -> None:
+def test_requested_priority_is_where_a_new_chat_starts() -> None:
     assert detect(requested="high") == "high"
     assert detect(requested=" URGENT ") == "urgent"
-    assert detect(requested="low") == "medium"
+    assert detect(requested="low") == "low"
+    assert detect(requested="Low") == "low"
+
+
+def test_vip_and_urgent_keywords_raise_a_requested_low_priority() -> None:
+    assert detect(requested="low", is_vip=True) == "high"
+    assert detect("asap please", requested="low") == "urgent"
 
 
 def test_invalid_requested_priority_is_ignored() -> None:
@@ -163,7 +170,13 @@ def test_keywords_passed_as_a_bare_string_are_rejected() -> None:
 def test_priority_never_drops_for_a_calmer_message() -> None:
     assert detect("thanks, all good now", current="urgent") == "urgent"
     assert detect("thanks", requested="low", current="high") == "high"
+    assert detect("thanks", requested="low", current="medium") == "medium"
     assert detect("asap", current="low") == "urgent"
+
+
+def test_a_follow_up_keeps_a_low_chat_low_unless_it_asks_for_more() -> None:
+    assert detect("one more thing", current="low") == "low"
+    assert detect("one more thing", requested="high", current="low") == "high"
 
 
 @given(
@@ -174,7 +187,7 @@ def test_priority_never_drops_for_a_calmer_message() -> None:
     text=st.text(max_size=40),
 )
 @settings(max_examples=200, deadline=None)
-def test_detected_priority_is_the_maximum_of_its_inputs(
+def test_detected_priority_is_the_maximum_of_its_base_and_raises(
     requested: str | None, is_vip: bool, vip_priority: str, current: str | None, text: str
 ) -> None:
     result = detect_priority(
@@ -186,19 +199,19 @@ def test_detected_priority_is_the_maximum_of_its_inputs(
         current=current,
     )
     rank = priority_rank(result)
-    assert rank >= priority_rank("medium")
-    if requested in PRIORITIES:
-        assert rank >= priority_rank(requested)
+    valid = requested if requested in PRIORITIES else None
+    # The base: the chat's own priority, or for a new chat the requested one (else medium).
+    base = current if current is not None else (valid or "medium")
+    assert rank >= priority_rank(base)
+    if valid:
+        assert rank >= priority_rank(valid)
     if is_vip:
         assert rank >= priority_rank(vip_priority)
-    if current is not None:
-        assert rank >= priority_rank(current)
     expected = max(
         [
-            "medium",
-            *([requested] if requested in PRIORITIES else []),
+            base,
+            *([valid] if valid else []),
             *([vip_priority] if is_vip else []),
-            *([current] if current else []),
             *(["urgent"] if find_urgent_keyword(text, KEYWORDS) else []),
         ],
         key=priority_rank,
@@ -312,6 +325,17 @@ def test_exclusion_resets_when_every_eligible_agent_declined() -> None:
     assert ids(eligible_agents(everyone, agents, now=NOW, fallback_after=FALLBACK)) == [1, 2, 4]
 
 
+def test_blocked_agents_stay_out_even_when_nobody_else_is_left() -> None:
+    agents = [agent(1), agent(2)]
+    cooling = chat(1, blocked_agent_ids={1})
+    assert ids(eligible_agents(cooling, agents, now=NOW, fallback_after=FALLBACK)) == [2]
+    # Everyone else already had a go: the exclusion resets, the cool-down does not.
+    both = chat(1, excluded_agent_ids={2}, blocked_agent_ids={1})
+    assert ids(eligible_agents(both, agents, now=NOW, fallback_after=FALLBACK)) == [2]
+    alone = chat(1, excluded_agent_ids={1}, blocked_agent_ids={1})
+    assert eligible_agents(alone, [agent(1)], now=NOW, fallback_after=FALLBACK) == []
+
+
 def test_exclusion_reset_still_respects_language_until_fallback() -> None:
     agents = [agent(1, languages={"es"}), agent(2, languages={"en"})]
     c = chat(1, language="es", excluded_agent_ids=frozenset({1}))
@@ -422,6 +446,22 @@ def test_plan_round_robin_rotates_and_respects_capacity() -> None:
     assert plan == [(1, 2), (2, 1), (3, 1)]
 
 
+def test_plan_round_robin_keeps_rotating_once_every_agent_was_assigned_now() -> None:
+    agents = [agent(i, max_chats=100) for i in (1, 2, 3)]
+    chats = [chat(i, waiting_since=ago(20 - i)) for i in range(1, 10)]
+    plan = plan_assignments("round_robin", chats, agents, now=NOW, fallback_after=FALLBACK)
+    assert [agent_id for _, agent_id in plan] == [1, 2, 3] * 3
+
+
+def test_assignment_stamps_increase_strictly_after_the_latest_and_never_before_now() -> None:
+    step = timedelta(microseconds=1)
+    assert rules.assignment_stamps(NOW, None, 3) == [NOW, NOW + step, NOW + 2 * step]
+    assert rules.assignment_stamps(NOW, ago(1), 2) == [NOW, NOW + step]
+    ahead = NOW + timedelta(seconds=5)  # stamped by a router whose clock runs ahead
+    assert rules.assignment_stamps(NOW, ahead, 2) == [ahead + step, ahead + 2 * step]
+    assert rules.assignment_stamps(NOW, NOW, 1) == [NOW + step]
+
+
 def test_plan_least_busy_spreads_load() -> None:
     agents = [agent(1, active_chats=1), agent(2, idle_since=ago(3)), agent(3, idle_since=ago(9))]
     chats = [chat(i, waiting_since=ago(10 - i)) for i in range(1, 5)]
@@ -512,6 +552,7 @@ def _chats(draw: st.DrawFn) -> list[ChatRequest]:
             skill=draw(st.sampled_from([None, "billing", "tech"])),
             waiting_since=ago(draw(st.integers(0, 12))),
             excluded_agent_ids=draw(st.frozensets(st.integers(1, 12), max_size=4)),
+            blocked_agent_ids=draw(st.frozensets(st.integers(1, 12), max_size=2)),
         )
         for conversation_id in conversation_ids
     ]
@@ -687,6 +728,45 @@ def test_eligible_agents_satisfy_the_hard_constraints(
             assert a.company_id == c.company_id
             assert a.status == "available"
             assert a.active_chats < a.max_chats
+            assert a.id not in c.blocked_agent_ids
         non_excluded = [a for a in eligible if a.id not in c.excluded_agent_ids]
         # Excluded agents appear only when nobody else is left (the reset).
         assert non_excluded == eligible or non_excluded == []
+
+
+@given(
+    history=st.lists(_times, min_size=1, max_size=7),
+    batches=st.lists(st.tuples(st.integers(1, 25), st.integers(-120, 120)), min_size=1, max_size=8),
+)
+@_fast
+def test_round_robin_counts_differ_by_at_most_one_over_any_batches(
+    history: list[datetime | None], batches: list[tuple[int, int]]
+) -> None:
+    """Arrivals in batches of any size, every agent with room: after each batch the numbers of
+    chats given to the agents differ by at most one. Each batch is planned by the real planner
+    and persisted as `offer_chats` does (`assignment_stamps` after the latest stamp, in plan
+    order); a batch's clock may lag or lead the one before (another router or lane)."""
+    agents = {
+        n: agent(n, max_chats=1000, last_assigned_at=stamp)
+        for n, stamp in enumerate(history, start=1)
+    }
+    given_chats: Counter[int] = Counter()
+    next_id = 1
+    for turn, (size, skew_seconds) in enumerate(batches):
+        now = NOW + timedelta(minutes=turn, seconds=skew_seconds)
+        waiting = [chat(next_id + k, waiting_since=now - timedelta(seconds=1)) for k in range(size)]
+        next_id += size
+        plan = plan_assignments(
+            "round_robin", waiting, agents.values(), now=now, fallback_after=FALLBACK
+        )
+        assert len(plan) == size
+        latest = max(
+            (a.last_assigned_at for a in agents.values() if a.last_assigned_at), default=None
+        )
+        stamps = rules.assignment_stamps(now, latest, len(plan))
+        for (_, agent_id), stamp in zip(plan, stamps, strict=True):
+            a = agents[agent_id]
+            agents[agent_id] = replace(a, active_chats=a.active_chats + 1, last_assigned_at=stamp)
+            given_chats[agent_id] += 1
+        counts = [given_chats[n] for n in agents]
+        assert max(counts) - min(counts) <= 1, counts

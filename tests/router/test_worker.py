@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from collections.abc import Callable
 
 import pytest
@@ -14,11 +15,13 @@ from routing_service.chats.models import (
     Conversation,
     ConversationStatus,
     Message,
+    Priority,
 )
 from routing_service.ingest import stream
 from routing_service.router.models import DeadLetter
 from routing_service.router.worker import Router, StreamEntry, split_by_stream
 from routing_service.tenancy.models import Company, User
+from sla_engine.models import ChatSLA
 from tests.support.inbound import append_inbound, inbound_message
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -170,3 +173,61 @@ def test_lanes_get_whole_shards_in_read_order_balanced_by_size() -> None:
             assert ids == [item.entry_id for item in items if item.stream == key]
     assert split_by_stream(items[:5], 4) == [items[:5]]
     assert split_by_stream([], 2) == []
+
+
+def test_round_robin_spreads_a_steady_stream_evenly_over_batches(
+    redis_client: redis.Redis, channel_a, make_agent: Callable[..., User]
+) -> None:
+    agents = [make_agent(channel_a.company, max_chats=100) for _ in range(5)]
+    for n in range(60):
+        append_inbound(redis_client, channel_a, inbound_message(f"m-{n}", f"c-{n}"))
+
+    router = run_router_until_idle(batch_size=25)  # batches of 25, 25 and 10
+
+    assert router.processed == 60
+    loads = {a.pk: a.active_chats for a in User.objects.filter(pk__in=[a.pk for a in agents])}
+    assert sorted(loads.values()) == [12] * 5, loads
+    offers = ChatAssignment.objects.filter(status=AssignmentStatus.OFFERED)
+    assert offers.count() == 60
+    # The persisted order is strict: no two agents share a stamp for the next batch to tie on.
+    stamps = User.objects.filter(pk__in=[a.pk for a in agents]).values_list(
+        "last_assigned_at", flat=True
+    )
+    assert len(set(stamps)) == 5
+
+
+def test_a_requested_low_priority_is_kept_and_its_sla_applies(
+    redis_client: redis.Redis, channel_a, make_agent: Callable[..., User]
+) -> None:
+    always = {
+        "work_start": dt.time(0),
+        "work_end": dt.time(0),
+        "weekdays": [0, 1, 2, 3, 4, 5, 6],
+        "include_weekends": True,
+    }
+    ChatSLA.objects.create(
+        company=channel_a.company,
+        priority=Priority.LOW,
+        first_response_minutes=240,
+        resolution_minutes=480,
+        **always,
+    )
+    ChatSLA.objects.create(
+        company=channel_a.company,
+        priority=Priority.MEDIUM,
+        first_response_minutes=30,
+        resolution_minutes=120,
+        **always,
+    )
+    make_agent(channel_a.company)
+    message = inbound_message(
+        "m-low", "c-1", "No rush: how do I change my address?", priority="low"
+    )
+    append_inbound(redis_client, channel_a, message)
+
+    run_router_until_idle()
+
+    conversation = Conversation.objects.get()
+    assert conversation.priority == Priority.LOW
+    assert conversation.first_response_due_at == conversation.created_at + dt.timedelta(hours=4)
+    assert conversation.resolution_due_at == conversation.created_at + dt.timedelta(hours=8)

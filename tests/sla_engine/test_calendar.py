@@ -18,6 +18,7 @@ from sla_engine.calendar import (
     business_minutes_between,
     is_working_time,
     next_working_moment,
+    parse_clock,
 )
 
 LONDON = ZoneInfo("Europe/London")
@@ -143,6 +144,63 @@ def test_interval_ending_at_midnight_and_24_hour_shift() -> None:
     monday = datetime(2026, 2, 2, tzinfo=UTC)
     assert business_minutes_between(cal, monday, monday + timedelta(days=7)) == 6 * 60 + 24 * 60
     assert not is_working_time(cal, monday + timedelta(days=1))  # Mon 18:00-24:00 closes here
+
+
+def test_24_00_ends_the_day_so_round_the_clock_cover_loses_no_minute() -> None:
+    every_day = range(7)
+    whole = BusinessCalendar.simple("00:00", "24:00", every_day, False, "UTC")
+    short = BusinessCalendar.simple("00:00", "23:59", every_day, False, "UTC")
+    monday = datetime(2026, 2, 2, tzinfo=UTC)
+    week = monday + timedelta(days=7)
+    assert business_minutes_between(whole, monday, week) == 7 * 24 * 60
+    assert business_minutes_between(short, monday, week) == 7 * 24 * 60 - 7
+    assert is_working_time(whole, monday + timedelta(hours=23, minutes=59, seconds=59))
+    # A day's target of 24 hours, started at midnight, is due at the next midnight.
+    assert add_business_minutes(whole, monday, 24 * 60) == monday + timedelta(days=1)
+
+
+def test_an_evening_shift_to_24_00_belongs_to_its_own_day() -> None:
+    cal = BusinessCalendar.simple("18:00", "24:00", [0], False, "Europe/London")
+    monday = local(LONDON, 2026, 2, 2)
+    assert business_minutes_between(cal, monday, monday + timedelta(days=7)) == 6 * 60
+    assert is_working_time(cal, local(LONDON, 2026, 2, 2, 23, 59))
+    assert not is_working_time(cal, local(LONDON, 2026, 2, 3, 0, 0))
+
+
+def test_24_00_is_only_an_end() -> None:
+    assert parse_clock("24:00", end=True) == time(0)
+    assert parse_clock("24:00:00", end=True) == time(0)
+    assert parse_clock("17:30", end=True) == time(17, 30)
+    with pytest.raises(ValueError, match="24:00"):
+        parse_clock("24:00")
+    with pytest.raises(ValueError, match="24:00"):
+        BusinessCalendar.simple("24:00", "06:00", MON_FRI, False, "UTC")
+    with pytest.raises(ValueError):
+        parse_clock("24:30", end=True)
+
+
+@given(
+    start=st.times().map(lambda t: t.replace(second=0, microsecond=0)),
+    tz=st.sampled_from(["UTC", "Europe/Berlin", "America/New_York", "Asia/Kolkata"]),
+    weekdays=st.sets(st.integers(0, 6), min_size=1),
+)
+@quick
+def test_24_00_is_the_same_end_as_midnight_after_the_start(
+    start: time, tz: str, weekdays: set[int]
+) -> None:
+    written = BusinessCalendar.simple(start, "24:00", weekdays, False, tz)
+    assert written == BusinessCalendar.simple(start, time(0), weekdays, False, tz)
+    # Every shift runs from its start to the next local midnight, never past it.
+    day = date(2026, 3, 2)  # a Monday
+    for offset in range(14):
+        current = day + timedelta(days=offset)
+        spans = written.day_spans(current)
+        if current.weekday() not in weekdays:
+            assert spans == []
+            continue
+        zone = ZoneInfo(tz)
+        midnight = datetime.combine(current + timedelta(days=1), time(0), tzinfo=zone)
+        assert [end for _, end in spans] == [midnight.astimezone(UTC)]
 
 
 def test_due_time_can_be_exactly_the_closing_instant() -> None:

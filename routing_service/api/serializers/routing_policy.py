@@ -29,6 +29,15 @@ class RoutingPolicySerializer(JsonTypesMixin, serializers.ModelSerializer[Routin
         max_value=43_200,
         help_text="A waiting chat silent this long is abandoned; 0 never.",
     )
+    decline_cooldown_seconds = serializers.IntegerField(
+        min_value=0,
+        max_value=86_400,
+        required=False,
+        help_text=(
+            "A declined chat is not offered to the same agent again for this long, even when "
+            "nobody else can take it (they may still pick it themselves); 0 no cool-down."
+        ),
+    )
 
     class Meta:
         model = RoutingPolicy
@@ -40,6 +49,7 @@ class RoutingPolicySerializer(JsonTypesMixin, serializers.ModelSerializer[Routin
             "vip_priority",
             "skill_fallback_seconds",
             "abandon_after_minutes",
+            "decline_cooldown_seconds",
             "updated_at",
         ]
         read_only_fields = ["company", "updated_at"]

@@ -18,6 +18,7 @@ from rest_framework import serializers
 from routing_service.api.serializers.base import JsonTypesMixin, TenantModelSerializer
 from routing_service.chats.models import Priority
 from sla_engine import ladder
+from sla_engine.calendar import END_OF_DAY
 from sla_engine.models import ChatSLA
 
 MAX_TARGET_MINUTES = 366 * 24 * 60
@@ -71,6 +72,34 @@ def _hhmm(**kwargs: Any) -> HHMMField:
     return HHMMField(**kwargs)
 
 
+# Ends of a working day or interval may also be 24:00, the end of the day.
+END_PATTERN = r"^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$"
+END_REQUEST_PATTERN = r"^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)(:00)?$"
+
+
+class EndTimeField(HHMMField):
+    """An end of work: HH:MM, or 24:00 for the end of the day. A `time` cannot hold 24:00, so it
+    comes through as the string `END_OF_DAY`, and the serializer stores it the way the calendar
+    reads it."""
+
+    default_error_messages = {
+        "invalid": 'A time of day on the minute, "HH:MM" (e.g. "17:30"), or "24:00".'
+    }
+
+    def to_internal_value(self, value: Any) -> dt.time | str:  # type: ignore[override]
+        if isinstance(value, str) and value in (END_OF_DAY, f"{END_OF_DAY}:00"):
+            return END_OF_DAY
+        return super().to_internal_value(value)
+
+
+class EndTimeFieldExtension(OpenApiSerializerFieldExtension):
+    target_class = EndTimeField
+
+    def map_serializer_field(self, auto_schema: AutoSchema, direction: Direction) -> dict[str, Any]:
+        pattern = END_REQUEST_PATTERN if direction == "request" else END_PATTERN
+        return {"type": "string", "pattern": pattern, "example": "17:00"}
+
+
 class EscalationStepSerializer(JsonTypesMixin, serializers.Serializer[dict[str, Any]]):
     """The shape for the schema; the rules are the SLA engine's own (`ladder.ladder_errors`)."""
 
@@ -89,12 +118,15 @@ class SLAPolicySerializer(TenantModelSerializer[ChatSLA]):
     resolution_minutes = serializers.IntegerField(min_value=1, max_value=MAX_TARGET_MINUTES)
     warning_percent = serializers.IntegerField(min_value=1, max_value=100, required=False)
     work_start = _hhmm(required=False, help_text="HH:MM, local to `timezone`.")
-    work_end = _hhmm(
+    work_end = EndTimeField(
         required=False,
-        help_text="HH:MM; at or before work_start means an overnight (or 24-hour) shift.",
+        help_text=(
+            "HH:MM, or 24:00 for the end of the day; at or before work_start means an "
+            "overnight (or 24-hour) shift."
+        ),
     )
     work_intervals = serializers.ListField(
-        child=serializers.ListField(child=_hhmm(), min_length=2, max_length=2),
+        child=serializers.ListField(child=EndTimeField(), min_length=2, max_length=2),
         required=False,
         max_length=12,
         help_text='Overrides work_start/work_end, e.g. [["09:00", "12:00"], ["13:00", "17:00"]].',
@@ -156,9 +188,18 @@ class SLAPolicySerializer(TenantModelSerializer[ChatSLA]):
             raise serializers.ValidationError("Each weekday may appear only once.")
         return sorted(value)
 
-    def validate_work_intervals(self, value: list[list[dt.time]]) -> list[list[str]]:
-        # Stored as JSON: keep the same "HH:MM" strings the API accepts.
-        return [[start.strftime(_HHMM), end.strftime(_HHMM)] for start, end in value]
+    def validate_work_intervals(self, value: list[list[dt.time | str]]) -> list[list[str]]:
+        # Stored as JSON: keep the same "HH:MM" strings the API accepts ("24:00" as an end).
+        intervals = []
+        for start, end in value:
+            if not isinstance(start, dt.time):
+                raise serializers.ValidationError(
+                    "24:00 ends a day; an interval cannot start at it."
+                )
+            intervals.append(
+                [start.strftime(_HHMM), end if isinstance(end, str) else end.strftime(_HHMM)]
+            )
+        return intervals
 
     def validate_timezone(self, value: str) -> str:
         if value not in _time_zones():
@@ -182,6 +223,12 @@ class SLAPolicySerializer(TenantModelSerializer[ChatSLA]):
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         attrs = super().validate(attrs)
+        if "work_end" in attrs:
+            # 24:00 is stored as 00:00 (the calendar's "midnight after the start") plus a flag
+            # so it is answered back as written.
+            end_of_day = attrs["work_end"] == END_OF_DAY
+            attrs["work_end"] = dt.time(0) if end_of_day else attrs["work_end"]
+            attrs["work_end_is_end_of_day"] = end_of_day
         instance: ChatSLA | None = self.instance
         company = self.target_company(attrs)
 
@@ -222,3 +269,9 @@ class SLAPolicySerializer(TenantModelSerializer[ChatSLA]):
         if errors:
             raise serializers.ValidationError(errors)
         return attrs
+
+    def to_representation(self, instance: ChatSLA) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        if instance.work_end_is_end_of_day:
+            data["work_end"] = END_OF_DAY
+        return data

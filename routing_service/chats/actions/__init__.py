@@ -14,7 +14,11 @@ from routing_service.chats.actions.errors import ActionError
 from routing_service.chats.actions.inbound import InboundResult, receive_inbound_message
 from routing_service.chats.actions.notifications import dismiss_notification, mark_read
 from routing_service.chats.actions.replies import send_agent_reply
-from routing_service.chats.actions.routing import expire_offers, route_waiting
+from routing_service.chats.actions.routing import (
+    end_decline_cooldowns,
+    expire_offers,
+    route_waiting,
+)
 
 __all__ = [
     "ActionError",
@@ -23,6 +27,7 @@ __all__ = [
     "capacity_changed",
     "decline_assignment",
     "dismiss_notification",
+    "end_decline_cooldowns",
     "escalate_assignment",
     "expire_offers",
     "mark_read",

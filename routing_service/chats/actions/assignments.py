@@ -285,13 +285,43 @@ def _raise_priority(
 
 
 def pick_supervisor(company_id: int, exclude: set[int]) -> User | None:
-    """The least loaded supervisor who is not offline (any supervisor if all are offline)."""
-    supervisors = User.objects.filter(
-        company_id=company_id, role=Role.SUPERVISOR, is_active=True
-    ).exclude(pk__in=exclude)
+    """The least loaded *available* supervisor, or None.
+
+    Away and offline supervisors are passed over: a chat handed to someone who is not looking
+    waits unseen while its SLA runs, which is worse than the queue (as urgent).
+    """
     return (
-        supervisors.exclude(status=AgentStatus.OFFLINE).order_by("active_chats", "pk").first()
-        or supervisors.order_by("active_chats", "pk").first()
+        User.objects.filter(
+            company_id=company_id,
+            role=Role.SUPERVISOR,
+            is_active=True,
+            status=AgentStatus.AVAILABLE,
+        )
+        .exclude(pk__in=exclude)
+        .order_by("active_chats", "pk")
+        .first()
+    )
+
+
+def _require_available(user: User, field: str) -> None:
+    """Refuse to hand a chat to someone away or offline: it would sit unseen until it times
+    out (an offer) or breaches (an escalation)."""
+    if user.status != AgentStatus.AVAILABLE:
+        name = user.get_full_name() or user.username
+        raise ActionError(
+            "agent_unavailable",
+            f"{name} is {user.status}; choose someone available or send the chat back to "
+            "the queue.",
+            field=field,
+        )
+
+
+def _unavailable_supervisors(company_id: int, exclude: set[int]) -> int:
+    return (
+        User.objects.filter(company_id=company_id, role=Role.SUPERVISOR, is_active=True)
+        .exclude(pk__in=exclude)
+        .exclude(status=AgentStatus.AVAILABLE)
+        .count()
     )
 
 
@@ -306,8 +336,10 @@ def escalate_assignment(
 ) -> ChatAssignment:
     """Hand the chat to a supervisor (one level up), with the reason; `actor=None` = the system.
 
-    With no supervisor in the company the chat goes back to the queue as urgent.
-    Returns the new (supervisor's) assignment, or the closed one when re-queued.
+    The supervisor is the one named (who must be available) or the least loaded available one;
+    with none available the chat goes back to the queue as urgent. The audit log says which
+    (`data.outcome`: `supervisor` or `queued_urgent`, with `why`). Returns the new
+    (supervisor's) assignment, or the closed one when re-queued.
     """
     now = now or timezone.now()
     if actor is not None:
@@ -334,8 +366,17 @@ def escalate_assignment(
             ).first()
             if supervisor is None:
                 raise not_found("Supervisor", "to_supervisor_id")
+            _require_available(supervisor, "to_supervisor_id")
         else:
             supervisor = pick_supervisor(company_id, exclude={assignment.agent_id})
+        outcome: dict[str, str] = {"outcome": "supervisor"}
+        if supervisor is None:
+            away = _unavailable_supervisors(company_id, exclude={assignment.agent_id})
+            outcome = {
+                "outcome": "queued_urgent",
+                "why": "no supervisor is available"
+                + (f" ({away} away or offline)" if away else " (the company has none)"),
+            }
         actor_id = actor.pk if actor else None
         end_assignment(assignment, AssignmentStatus.ESCALATED, now=now, escalation_reason=reason)
         conversation.escalation_level += 1
@@ -349,6 +390,7 @@ def escalate_assignment(
             to_agent_id=supervisor.pk if supervisor else None,
             reason=reason,
             level=conversation.escalation_level,
+            **outcome,
         )
         if supervisor is None:
             _raise_priority(conversation, Priority.URGENT, actor_id=actor_id, reason=reason)
@@ -407,7 +449,11 @@ def transfer_assignment(
     to_queue: bool = False,
     now: dt.datetime | None = None,
 ) -> ChatAssignment:
-    """Give the chat to a named agent (as an offer) or back to the queue, with a reason."""
+    """Give the chat to a named agent (as an offer) or back to the queue, with a reason.
+
+    The named agent must be available: an offer to someone away or offline would only time
+    out while the customer waits (the sender can send it to the queue instead).
+    """
     now = now or timezone.now()
     if (to_agent_id is None) == (not to_queue):
         raise ActionError(
@@ -428,6 +474,7 @@ def transfer_assignment(
             target = lock_agents([to_agent_id]).get(to_agent_id)
             if target is None or target.company_id != company_id or not target.can_handle_chats:
                 raise not_found("Agent", "to_agent_id")
+            _require_available(target, "to_agent_id")
             if target.active_chats >= target.max_chats:
                 raise ActionError(
                     "at_capacity",

@@ -12,7 +12,7 @@ from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Case, F, Max, Value, When
 from django.utils import timezone
 
 from events.outbox import publish_on_commit
@@ -98,9 +98,20 @@ def offer_chats(
     reason: str = "",
 ) -> list[ChatAssignment]:
     """Offer waiting chats to agents whose rows are locked, with a fixed number of statements
-    whatever the number of offers (a routing pass after a busy batch makes hundreds)."""
+    whatever the number of offers (a routing pass after a busy batch makes hundreds).
+
+    Each offer stamps its agent's `last_assigned_at` with the next of `rules.assignment_stamps`
+    after the newest stamp in the company, in the order of `offers` (the plan's order): the
+    round-robin order the planner assumed is the one that persists, for the next batch, the
+    next router and the next lane alike. The company's routing lock makes the read-then-stamp
+    safe.
+    """
     if not offers:
         return []
+    latest = User.objects.filter(
+        company_id__in={conversation.company_id for conversation, _ in offers}
+    ).aggregate(latest=Max("last_assigned_at"))["latest"]
+    stamps = rules.assignment_stamps(now, latest, len(offers))
     expires_at = now + dt.timedelta(seconds=policy.offer_timeout_seconds)
     assignments = insert_rows(
         [
@@ -119,10 +130,12 @@ def offer_chats(
         ]
     )
     new_chats: Counter[int] = Counter()
-    for conversation, agent in offers:
+    stamped: dict[int, dt.datetime] = {}
+    for (conversation, agent), stamp in zip(offers, stamps, strict=True):
         new_chats[agent.pk] += 1
+        stamped[agent.pk] = stamp  # the agent's last offer of the call wins
         agent.active_chats += 1
-        agent.last_assigned_at = now
+        agent.last_assigned_at = stamp
         agent.idle_since = None
         conversation.status = ConversationStatus.ASSIGNED
     # Counted in the database (F), not from the objects: a caller's copy may predate its lock.
@@ -131,7 +144,11 @@ def offer_chats(
         agents_by_count[count].append(agent_id)
     for count, agent_ids in agents_by_count.items():
         User.objects.filter(pk__in=agent_ids).update(
-            active_chats=F("active_chats") + count, last_assigned_at=now, idle_since=None
+            active_chats=F("active_chats") + count,
+            last_assigned_at=Case(
+                *(When(pk=agent_id, then=Value(stamped[agent_id])) for agent_id in agent_ids)
+            ),
+            idle_since=None,
         )
     Conversation.objects.unscoped().filter(pk__in=[c.pk for c, _ in offers]).update(
         status=ConversationStatus.ASSIGNED
@@ -233,12 +250,15 @@ def route_waiting(
     waiting = [known.get(pk) or loaded[pk] for pk in head]
     locked = lock_agents(agents)
     tried: dict[int, set[int]] = defaultdict(set)
-    for conv_id, agent_id in (
+    cooling: dict[int, set[int]] = defaultdict(set)
+    for conv_id, agent_id, cooldown_until in (
         ChatAssignment.objects.unscoped()
         .filter(conversation__in=[c.pk for c in waiting], status__in=_TRIED_STATUSES)
-        .values_list("conversation_id", "agent_id")
+        .values_list("conversation_id", "agent_id", "cooldown_until")
     ):
         tried[conv_id].add(agent_id)
+        if cooldown_until is not None and cooldown_until > now:
+            cooling[conv_id].add(agent_id)
     chats = [
         rules.ChatRequest(
             conversation_id=c.pk,
@@ -248,6 +268,7 @@ def route_waiting(
             skill=c.category or None,
             waiting_since=c.queued_at,
             excluded_agent_ids=frozenset(tried.get(c.pk, ())),
+            blocked_agent_ids=frozenset(cooling.get(c.pk, ())),
         )
         for c in waiting
     ]
@@ -299,6 +320,39 @@ def expire_offers(*, now: dt.datetime | None = None, limit: int = 200) -> int:
     return expired
 
 
+def end_decline_cooldowns(*, now: dt.datetime | None = None, limit: int = 200) -> int:
+    """Route again the chats whose decline cool-down ended: the agent who declined may be the
+    only one who can take them, and nothing else would wake the queue (no new message, no
+    freed capacity). Returns how many cool-downs ended.
+
+    Safe with several routers: rows are claimed with a conditional UPDATE under the company's
+    routing lock, so each cool-down ends (and routes) once.
+    """
+    now = now or timezone.now()
+    due = list(
+        ChatAssignment.objects.unscoped()
+        .filter(cooldown_until__lte=now)
+        .order_by("cooldown_until")
+        .values_list("company_id", "pk")[:limit]
+    )
+    by_company: dict[int, list[int]] = defaultdict(list)
+    for company_id, pk in due:
+        by_company[company_id].append(pk)
+    ended = 0
+    for company_id in sorted(by_company):
+        with transaction.atomic():
+            lock_company_routing(company_id)
+            claimed = (
+                ChatAssignment.objects.unscoped()
+                .filter(pk__in=by_company[company_id], cooldown_until__lte=now)
+                .update(cooldown_until=None)
+            )
+            if claimed:
+                route_waiting(company_id, now=now)
+            ended += claimed
+    return ended
+
+
 def end_offer(
     assignment: ChatAssignment,
     status: str,
@@ -307,8 +361,20 @@ def end_offer(
     actor_id: int | None = None,
     reason: str = "",
 ) -> Conversation:
-    """Close an unaccepted offer (declined or expired) and put the chat back in the queue."""
-    end_assignment(assignment, status, now=now, end_reason=reason)
+    """Close an unaccepted offer (declined or expired) and put the chat back in the queue.
+
+    A decline starts the company's cool-down (`RoutingPolicy.decline_cooldown_seconds`): the
+    routing rules do not offer the chat to that agent again until it ends, even when nobody
+    else can take it (they may still pick it from the queue themselves).
+    """
+    fields: dict[str, object] = {"end_reason": reason}
+    log: dict[str, int] = {}
+    if status == AssignmentStatus.DECLINED:
+        cooldown = routing_policy(assignment.company_id).decline_cooldown_seconds
+        if cooldown:
+            fields["cooldown_until"] = now + dt.timedelta(seconds=cooldown)
+            log["cooldown_seconds"] = cooldown
+    end_assignment(assignment, status, now=now, **fields)
     conversation = (
         Conversation.objects.unscoped()
         .select_related("client", "channel")
@@ -327,6 +393,7 @@ def end_offer(
         actor_id=actor_id,
         from_agent_id=assignment.agent_id,
         reason=reason,
+        **log,
     )
     publish_on_commit(
         [
