@@ -142,9 +142,10 @@ def test_a_rerun_puts_demo_agents_left_available_offline(sample_data: str) -> No
 def test_a_month_of_chats_went_through_the_actions(sample_data: str) -> None:
     today = timezone.now().astimezone(dt.UTC).date()
     midnight = dt.datetime.combine(today, dt.time(), tzinfo=dt.UTC)
+    escalated, outcomes = 0, set()
     for company in Company.objects.all():
         history = Conversation.objects.for_company(company).filter(created_at__lt=midnight)
-        assert history.count() >= 60, company.slug  # a few a day, fewer at weekends
+        assert history.count() >= 40, company.slug  # 3-6 a weekday, 0-2 a weekend day
         assert set(history.values_list("status", flat=True)) == {ConversationStatus.RESOLVED}
         assert history.filter(created_at__lt=midnight - dt.timedelta(days=HISTORY_DAYS - 1))
         assert not history.filter(resolved_at__gt=midnight).exists()
@@ -156,10 +157,9 @@ def test_a_month_of_chats_went_through_the_actions(sample_data: str) -> None:
         )
         assert actions["resolved"] == history.count()
         assert actions["accepted"] == history.count()
-        assert actions["escalated"] >= 1
-        # Both SLA outcomes happen; replies are recorded as delivered (no provider behind).
-        outcomes = set(history.values_list("first_response_met", flat=True))
-        assert outcomes == {True, False}
+        escalated += actions["escalated"]
+        outcomes |= set(history.values_list("first_response_met", flat=True))
+        # Replies are recorded as delivered: there is no provider behind a demo channel.
         replies = Message.objects.for_company(company).filter(
             conversation__in=history, direction=MessageDirection.OUTBOUND
         )
@@ -167,10 +167,15 @@ def test_a_month_of_chats_went_through_the_actions(sample_data: str) -> None:
         # Each resolved chat became a live session, as the record_live_session actor does.
         live = ChatSession.objects.for_company(company).filter(data_source__kind="live")
         assert live.count() == history.count()
+    # A few chats are escalated, and some wait long enough to miss their first-response target
+    # (each company's share is small: counted over all three, so no seed makes this flaky).
+    assert escalated >= 3
+    assert outcomes == {True, False}
 
 
 def test_daily_metrics_are_the_roll_up_of_those_chats(sample_data: str) -> None:
     today = timezone.now().astimezone(dt.UTC).date()
+    escalations, below_target = 0, 0
     for company in Company.objects.all():
         rows = ChatResponseTracking.objects.for_company(company).filter(agent__isnull=True)
         days = {row.date: row for row in rows}
@@ -186,10 +191,11 @@ def test_daily_metrics_are_the_roll_up_of_those_chats(sample_data: str) -> None:
         past = [row for day, row in days.items() if day < today]
         assert all(row.resolved == row.chats for row in past)
         assert all(row.sla_compliance_rate is not None for row in past)
-        assert any(row.sla_compliance_rate < 1 for row in past)
-        assert sum(row.escalations for row in past) >= 1
+        below_target += sum(row.sla_compliance_rate < 1 for row in past)
+        escalations += sum(row.escalations for row in past)
         # Agent rows too: the agent table of the chat dashboard.
         assert ChatResponseTracking.objects.for_company(company).filter(agent__isnull=False)
+    assert below_target >= 1 and escalations >= 3
 
 
 def test_sample_sessions_were_imported_through_the_importer(sample_data: str) -> None:
