@@ -8,10 +8,13 @@
 #                                  the figures behind the default.
 #   ASGI_SERVER=daphne             still supported; one process per port (run more behind nginx)
 #
-# Both: a listen backlog for reconnect storms (thousands of handshakes at once), no access log
-# (nginx logs access; a line per request costs more than a webhook), X-Forwarded-* trusted from
-# FORWARDED_ALLOW_IPS (uvicorn; default any, as daphne's --proxy-headers: only nginx reaches
-# the web port).
+# Both: a listen backlog for reconnect storms (thousands of handshakes at once), no server
+# access log (nginx logs access; a line per request costs more than a webhook), X-Forwarded-*
+# trusted from FORWARDED_ALLOW_IPS (uvicorn; default any, as daphne's --proxy-headers: only
+# nginx reaches the web port). In development (DEBUG=true, as scripts/start sets; or
+# ACCESS_LOG=true) the application itself logs one line per request and websocket handshake,
+# "POST /webhooks/generic/<uuid>/ 202 4 ms", under either server
+# (routing_service/observability/access.py).
 set -euo pipefail
 
 HOST="${1:-127.0.0.1}"

@@ -16,10 +16,12 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "routing_service.settings")
 django_asgi = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter  # noqa: E402
+from django.conf import settings  # noqa: E402
 
 from realtime.routing import websocket_application  # noqa: E402
 from routing_service.ingest.asgi_app import PREFIX as WEBHOOK_PREFIX  # noqa: E402
 from routing_service.ingest.asgi_app import application as webhook_app  # noqa: E402
+from routing_service.observability.access import AccessLogMiddleware  # noqa: E402
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -35,4 +37,6 @@ async def http_app(scope: Scope, receive: Receive, send: Send) -> None:
 
 
 # Websockets: /ws/agent/ and /ws/wallboard/ (realtime/routing.py, protocol in realtime/PROTOCOL.md).
-application = ProtocolTypeRouter({"http": http_app, "websocket": websocket_application})
+application: Any = ProtocolTypeRouter({"http": http_app, "websocket": websocket_application})
+if settings.ACCESS_LOG:  # development: a line per request (observability/access.py)
+    application = AccessLogMiddleware(application)

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import ipaddress
 import os
+from email.utils import parseaddr
+from ipaddress import ip_address
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -325,7 +327,7 @@ DRAMATIQ_BROKER = {
         # is taken over by the redelivered task at once (routing_service/outbound/delivery.py).
         "dramatiq.middleware.CurrentMessage",
         "django_dramatiq.middleware.DbConnectionsMiddleware",
-        # Worker metrics on dramatiq_prom_port (9191), see docs/observability.md.
+        # Worker metrics on DRAMATIQ_METRICS_ADDR:DRAMATIQ_METRICS_PORT, see below.
         "routing_service.observability.dramatiq.Prometheus",
     ],
 }
@@ -406,6 +408,41 @@ try:
     parse_allowed_hosts(OUTBOUND_ALLOWED_HOSTS)
 except ValueError as _exc:
     raise ImproperlyConfigured(f"OUTBOUND_ALLOWED_HOSTS: {_exc}") from None
+
+# --- Email (password resets) ----------------------------------------------------------------
+# console: messages are printed by the process that sends them (the web process), which is what
+# a laptop wants; smtp: EMAIL_HOST and friends. Default: smtp when EMAIL_HOST is set.
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "").strip()
+_EMAIL_BACKENDS = {
+    "console": "django.core.mail.backends.console.EmailBackend",
+    "smtp": "django.core.mail.backends.smtp.EmailBackend",
+}
+_email_backend = os.environ.get("EMAIL_BACKEND", "").strip() or (
+    "smtp" if EMAIL_HOST else "console"
+)
+if _email_backend in _EMAIL_BACKENDS:
+    EMAIL_BACKEND = _EMAIL_BACKENDS[_email_backend]
+elif "." in _email_backend:
+    EMAIL_BACKEND = _email_backend  # a backend's dotted path
+else:
+    raise ImproperlyConfigured(
+        f"EMAIL_BACKEND must be console, smtp or a dotted path, got {_email_backend!r}"
+    )
+if not EMAIL_HOST and EMAIL_BACKEND.endswith(".smtp.EmailBackend"):
+    raise ImproperlyConfigured("EMAIL_BACKEND=smtp needs EMAIL_HOST")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", default=False)  # STARTTLS, usually port 587
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", default=False)  # implicit TLS, usually port 465
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured("EMAIL_USE_TLS and EMAIL_USE_SSL are exclusive: set one")
+EMAIL_PORT = env_int("EMAIL_PORT", 465 if EMAIL_USE_SSL else 587 if EMAIL_USE_TLS else 25)
+if not 0 < EMAIL_PORT < 65536:
+    raise ImproperlyConfigured(f"EMAIL_PORT must be a TCP port, got {EMAIL_PORT}")
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10, minimum=1)
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Switchboard <noreply@localhost>")
+if "@" not in parseaddr(DEFAULT_FROM_EMAIL)[1]:
+    raise ImproperlyConfigured(f"DEFAULT_FROM_EMAIL is not an address: {DEFAULT_FROM_EMAIL!r}")
 
 # --- Auth ----------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -538,3 +575,27 @@ METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
 METRICS_ADDR = os.environ.get("METRICS_ADDR", "0.0.0.0")  # noqa: S104
 ROUTER_METRICS_PORT = env_int("ROUTER_METRICS_PORT", 0)
 SLA_TIMER_METRICS_PORT = env_int("SLA_TIMER_METRICS_PORT", 0)
+# The dramatiq workers' exposition server (observability/dramatiq.py; 0: off): loopback unless
+# told otherwise, since it has no token. dramatiq's own variables (dramatiq_prom_host,
+# dramatiq_prom_port) are read when these are not set.
+DRAMATIQ_METRICS_ADDR = (
+    os.environ.get("DRAMATIQ_METRICS_ADDR", "").strip()
+    or os.environ.get("dramatiq_prom_host", "").strip()  # noqa: SIM112 - dramatiq's name
+    or "127.0.0.1"
+)
+try:
+    ip_address(DRAMATIQ_METRICS_ADDR)
+except ValueError:
+    raise ImproperlyConfigured(
+        f"DRAMATIQ_METRICS_ADDR must be an IP address, got {DRAMATIQ_METRICS_ADDR!r}"
+    ) from None
+DRAMATIQ_METRICS_PORT = env_int(
+    "DRAMATIQ_METRICS_PORT", env_int("dramatiq_prom_port", 9191), minimum=0
+)
+if DRAMATIQ_METRICS_PORT > 65535:
+    raise ImproperlyConfigured(
+        f"DRAMATIQ_METRICS_PORT must be a TCP port or 0, got {DRAMATIQ_METRICS_PORT}"
+    )
+# One line per request and websocket handshake (observability/access.py): for development;
+# in production nginx logs access.
+ACCESS_LOG = env_bool("ACCESS_LOG", default=DEBUG)

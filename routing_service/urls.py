@@ -10,6 +10,7 @@ from realtime import views as realtime_views
 from routing_service import views
 from routing_service.api import docs
 from routing_service.observability import health, metrics
+from routing_service.tenancy import password_reset
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -18,6 +19,27 @@ urlpatterns = [
     path("metrics", metrics.metrics_view, name="metrics"),
     path("accounts/login/", views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # Forgotten passwords (tenancy/password_reset.py): Django's flow and URL names.
+    path(
+        "accounts/password_reset/",
+        password_reset.PasswordResetView.as_view(),
+        name="password_reset",
+    ),
+    path(
+        "accounts/password_reset/done/",
+        auth_views.PasswordResetDoneView.as_view(),
+        name="password_reset_done",
+    ),
+    path(
+        "accounts/reset/<uidb64>/<token>/",
+        password_reset.PasswordResetConfirmView.as_view(),
+        name="password_reset_confirm",
+    ),
+    path(
+        "accounts/reset/done/",
+        auth_views.PasswordResetCompleteView.as_view(),
+        name="password_reset_complete",
+    ),
     path("admin/", admin.site.urls),
     path("console/", realtime_views.console, name="console"),
     path("wallboard/", realtime_views.wallboard, name="wallboard"),
