@@ -9,35 +9,33 @@ the address belongs to anyone. Two things are added:
   (``PER_CLIENT`` an hour: nobody walks a list of addresses). Refused requests get a 429 with
   the form again; the limits say nothing about whether an address has an account. The counters
   live in the cache (Redis), in fixed one-hour windows; a cache outage fails open.
-* **Revocation.** ``reset_password`` is the write: the new password goes through
-  ``tenancy.actions.update_user`` (the action every password change goes through), which ends
-  the user's other sessions (Django's session hash covers the password); the user's API tokens
-  are deleted with it, so whoever held the old password keeps nothing.
+* **Revocation.** The new password is saved by ``tenancy.actions.change_password`` (the action
+  every password change goes through, through ``tenancy.forms.SetPasswordForm``): the user's
+  API tokens, websocket tickets and open sockets die with the old password, and their other
+  sessions end (Django's session hash covers the password). Whoever held the old password
+  keeps nothing.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-from typing import Any, Final
+from typing import Final
 
 from django.contrib.auth import forms as auth_forms
 from django.contrib.auth import views as auth_views
 from django.core.cache import cache
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext_lazy as _
-from rest_framework.authtoken.models import Token
 
-from routing_service.tenancy.actions import update_user
-from routing_service.tenancy.models import User
+from routing_service.security.addresses import client_address
+from routing_service.tenancy.forms import SetPasswordForm
 
 __all__ = [
     "PER_CLIENT",
     "PER_EMAIL",
     "PasswordResetConfirmView",
     "PasswordResetView",
-    "reset_password",
 ]
 
 logger = logging.getLogger(__name__)
@@ -45,14 +43,6 @@ logger = logging.getLogger(__name__)
 PER_EMAIL: Final = 3
 PER_CLIENT: Final = 10
 WINDOW_SECONDS: Final = 3600
-
-
-@transaction.atomic
-def reset_password(user: User, raw_password: str) -> User:
-    """Set a forgotten password and revoke what the old one opened: sessions, API tokens."""
-    update_user(user, password=raw_password)
-    Token.objects.filter(user_id=user.pk).delete()
-    return user
 
 
 def _allowed(key: str, limit: int) -> bool:
@@ -77,7 +67,9 @@ class PasswordResetView(auth_views.PasswordResetView):
     def form_valid(self, form: auth_forms.PasswordResetForm) -> HttpResponse:
         request: HttpRequest = self.request
         email = form.cleaned_data["email"]
-        client = request.META.get("REMOTE_ADDR") or "unknown"
+        # The address as the login throttle reads it (TRUSTED_PROXY_COUNT: never a forgeable
+        # X-Forwarded-For entry).
+        client = str(client_address(request) or "unknown")
         # Both counters move on every request, so neither limit can be dodged via the other.
         by_email = _allowed(f"password-reset:email:{_digest(email)}", PER_EMAIL)
         by_client = _allowed(f"password-reset:client:{_digest(client)}", PER_CLIENT)
@@ -89,16 +81,7 @@ class PasswordResetView(auth_views.PasswordResetView):
         return super().form_valid(form)
 
 
-class ResetPasswordForm(auth_forms.SetPasswordForm):
-    """Step 2's form, saving through ``reset_password`` (never ``commit=False``)."""
-
-    def save(self, commit: bool = True) -> Any:
-        if not commit:
-            raise ValueError("A password reset is saved with its revocation: commit=False.")
-        return reset_password(self.user, self.cleaned_data["new_password1"])
-
-
 class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
     """Step 2: the link's token checked, a new password set (and the old one's access ended)."""
 
-    form_class = ResetPasswordForm
+    form_class = SetPasswordForm

@@ -348,10 +348,21 @@ def _play(
             _reply(conversation_id, agent, topic.follow_up_answer, chat.answered_at)
         holder = agent
         if chat.escalated_at:
+            # Escalations go only to a supervisor who is available. Sam was on shift back
+            # then, though offline now: marked available for this transaction only (nobody
+            # sees the row before it is offline again at the commit), not through
+            # set_agent_status, whose events would tell consoles of a presence that never was.
+            supervisor = people[f"{company.slug}-supervisor"]
+            User.objects.filter(pk=supervisor.pk).update(status=AgentStatus.AVAILABLE)
             holding = escalate_assignment(
-                holding.pk, agent, reason=ESCALATION_REASON, now=chat.escalated_at
+                holding.pk,
+                agent,
+                reason=ESCALATION_REASON,
+                to_supervisor_id=supervisor.pk,
+                now=chat.escalated_at,
             )
-            holder = next(p for p in people.values() if p.pk == holding.agent_id)
+            User.objects.filter(pk=supervisor.pk).update(status=AgentStatus.OFFLINE)
+            holder = supervisor
         resolve_assignment(holding.pk, holder, now=chat.resolved_at)
     # What the record_live_session actor does once the resolution commits (it is enqueued
     # too, and finds the session already there): the live feed is complete when we return.
