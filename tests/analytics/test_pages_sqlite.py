@@ -18,6 +18,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 SCRIPT = r"""
 import datetime as dt, json, sys
+from tests.support.clock import shift
+shift()  # the run's clock (tests/support/clock.py): production settings do not apply it
 import django
 django.setup()
 from django.core.management import call_command
