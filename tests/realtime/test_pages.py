@@ -61,7 +61,7 @@ def test_an_agent_gets_the_console_with_what_its_socket_needs(
     }
     # 10-minute first response and 60-minute resolution, warned at 80 %: the last 20 %.
     assert data["sla_windows"]["urgent"] == {"first_response": 120.0, "resolution": 720.0}
-    assert b"console/console.js" in response.content
+    assert b"console/main.js" in response.content
 
 
 def test_an_agent_cannot_open_the_wallboard(agent_a: User) -> None:
@@ -86,7 +86,7 @@ def test_a_company_admin_is_pointed_from_the_console_to_the_wallboard(admin_a: U
     assert response.status_code == 200
     # Their role cannot take chats (the agent socket closes with 4403): no live console.
     assert b"console-config" not in response.content
-    assert b"console.js" not in response.content
+    assert b"console/main.js" not in response.content
     assert b'href="/wallboard/"' in response.content
     assert page(admin_a, "/wallboard/").status_code == 200
 

@@ -1,0 +1,159 @@
+// What an agent does to a chat: accept (or take from the queue), decline, resolve, transfer and
+// escalate — the toolbar of the open chat, the buttons in the lists, and the three dialogs.
+// Each is a socket request (`act`): the chat is busy until its ack or error, which a toast
+// reports; the events that follow bring the new state.
+
+import { render } from "./bus.js";
+import { getAll } from "./rest.js";
+import { selectChat } from "./selection.js";
+import { live } from "./socket.js";
+import { config, me, nameOf, state } from "./state.js";
+import { byId, fill, h, toast } from "./ui.js";
+
+/** A chat's buttons are off while an action on it is in flight, or while we are not live. */
+export function busyOrOffline(id) {
+  return !live.live || state.busy.has(id);
+}
+
+function act(action, fields, { conversationId = null, success = null } = {}) {
+  if (conversationId !== null) state.busy.add(conversationId);
+  render();
+  return live
+    .request(action, fields)
+    .then((result) => {
+      const title = typeof success === "function" ? success(result) : success;
+      if (title) toast({ title, tone: "ok" });
+      return result;
+    })
+    .catch((error) => {
+      toast({
+        title: `Could not ${action.replace("_", " ")}`,
+        body: error.message || error.code,
+        tone: "danger",
+      });
+      throw error;
+    })
+    .finally(() => {
+      if (conversationId !== null) state.busy.delete(conversationId);
+      render();
+    });
+}
+
+export function accept(id) {
+  act("accept", { conversation_id: id }, { conversationId: id })
+    .then(() => selectChat(id))
+    .catch(() => {});
+}
+
+function resolve(id) {
+  act("resolve", { conversation_id: id }, { conversationId: id, success: "Chat resolved" }).catch(
+    () => {},
+  );
+}
+
+export function openDecline(id) {
+  const dialog = byId("decline-dialog");
+  dialog.dataset.conversationId = String(id);
+  byId("decline-reason").value = "";
+  byId("decline-client").textContent = nameOf(id);
+  dialog.showModal();
+}
+
+function openEscalate(id) {
+  const dialog = byId("escalate-dialog");
+  dialog.dataset.conversationId = String(id);
+  byId("escalate-reason").value = "";
+  byId("escalate-client").textContent = nameOf(id);
+  dialog.showModal();
+}
+
+async function loadRoster() {
+  const rows = await getAll(`${config.api.users}?is_active=true&page_size=500`);
+  state.roster = rows.filter(
+    (user) => (user.role === "agent" || user.role === "supervisor") && user.id !== me.id,
+  );
+  return state.roster;
+}
+
+async function openTransfer(id) {
+  const dialog = byId("transfer-dialog");
+  dialog.dataset.conversationId = String(id);
+  byId("transfer-reason").value = "";
+  byId("transfer-client").textContent = nameOf(id);
+  const select = byId("transfer-target");
+  fill(select, [
+    h("option", { value: "queue" }, "Back to the queue"),
+    h("option", { value: "", disabled: true }, "Loading colleagues…"),
+  ]);
+  dialog.showModal();
+  try {
+    const roster = await loadRoster();
+    fill(select, [
+      h("option", { value: "queue" }, "Back to the queue"),
+      ...roster.map((user) =>
+        h(
+          "option",
+          { value: String(user.id) },
+          `${[user.first_name, user.last_name].filter(Boolean).join(" ") || user.username} (${user.status}${user.role === "supervisor" ? ", supervisor" : ""})`,
+        ),
+      ),
+    ]);
+  } catch (error) {
+    fill(select, [h("option", { value: "queue" }, "Back to the queue")]);
+    toast({ title: "Could not load your colleagues", body: error.message, tone: "warning" });
+  }
+}
+
+function onDialogSubmit(dialogId, handler) {
+  byId(dialogId)
+    .querySelector("form")
+    .addEventListener("submit", (event) => {
+      if (!event.submitter || event.submitter.value !== "ok") return;
+      handler(Number(byId(dialogId).dataset.conversationId));
+    });
+}
+
+/** What a decline means for me: the chat is not offered to me again for the company's
+ * cool-down (I can still take it from the queue). TODO(i18n): plain until a JS catalogue. */
+function declinedText(result) {
+  const seconds = result && result.cooldown_seconds;
+  return seconds ? `Declined — not offered to you again for ${seconds} s` : "Declined";
+}
+
+export function initChatActions() {
+  onDialogSubmit("decline-dialog", (id) => {
+    const reason = byId("decline-reason").value.trim();
+    act("decline", { conversation_id: id, reason }, { conversationId: id, success: declinedText }).catch(
+      () => {},
+    );
+  });
+
+  onDialogSubmit("escalate-dialog", (id) => {
+    const reason = byId("escalate-reason").value.trim();
+    act("escalate", { conversation_id: id, reason }, { conversationId: id, success: "Escalated" }).catch(
+      () => {},
+    );
+  });
+
+  onDialogSubmit("transfer-dialog", (id) => {
+    const target = byId("transfer-target").value;
+    const reason = byId("transfer-reason").value.trim();
+    const fields =
+      target === "queue"
+        ? { conversation_id: id, to_queue: true, reason }
+        : { conversation_id: id, to_agent_id: Number(target), reason };
+    act("transfer", fields, { conversationId: id, success: "Transferred" }).catch(() => {});
+  });
+
+  byId("conversation-actions").addEventListener("click", (event) => {
+    const button = event.target.closest("button[data-action]");
+    const id = state.selected;
+    if (!button || id === null) return;
+    const action = button.dataset.action;
+    if (action === "accept" || action === "take") accept(id);
+    else if (action === "decline") openDecline(id);
+    else if (action === "resolve") resolve(id);
+    else if (action === "transfer") openTransfer(id);
+    else if (action === "escalate") openEscalate(id);
+  });
+}

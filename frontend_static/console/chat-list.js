@@ -1,0 +1,45 @@
+// A chat as a line in a list (my chats, the queue): the button that opens it, with the
+// customer's name, VIP and priority tags, an unread badge and a line of details.
+
+import { selectChat } from "./selection.js";
+import { clientName, state, unreadFor } from "./state.js";
+import { h } from "./ui.js";
+
+/** The unread (or urgent) count of a chat as a badge; null when there is none. */
+export function unreadBadge(chat) {
+  const { unread, urgent } = unreadFor(chat.conversation_id);
+  if (!unread && !urgent) return null;
+  const count = unread || urgent;
+  return h(
+    "span",
+    {
+      class: urgent ? "badge badge-urgent" : "badge",
+      "aria-label": `${count} unread${urgent ? ", urgent" : ""}`,
+    },
+    String(count),
+  );
+}
+
+/** The clickable summary of a chat in a list: name, VIP and priority (then `tags`), and a sub
+ * line of `details`. */
+export function chatButton(chat, details, tags = null) {
+  const id = chat.conversation_id;
+  return h(
+    "button",
+    {
+      type: "button",
+      class: "chat-open",
+      "aria-current": state.selected === id ? "true" : null,
+      onclick: () => selectChat(id),
+    },
+    h(
+      "span",
+      { class: "chat-line" },
+      h("span", { class: "chat-name" }, clientName(chat)),
+      chat.client && chat.client.vip ? h("span", { class: "tag tag-vip" }, "VIP") : null,
+      h("span", { class: `tag priority priority-${chat.priority}` }, chat.priority),
+      tags,
+    ),
+    h("span", { class: "chat-line chat-sub" }, ...details),
+  );
+}

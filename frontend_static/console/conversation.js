@@ -1,0 +1,90 @@
+// The open chat: its head (customer, facts, SLA clocks), the actions that fit its state, a line
+// saying why others do not, the transcript (transcript.js) and whether the reply box is usable.
+
+import { onRender } from "./bus.js";
+import { busyOrOffline } from "./chat-actions.js";
+import { chatClocks } from "./clocks.js";
+import { openChat } from "./selection.js";
+import { live } from "./socket.js";
+import { clientName, state, transcriptOf } from "./state.js";
+import { renderTranscript } from "./transcript.js";
+import { byId, capitalise, fill, h } from "./ui.js";
+
+function chatStateNote(chat, mine) {
+  if (chat.status === "resolved") return "This chat is resolved.";
+  if (chat.status === "waiting") return "Waiting in the queue. Take it to reply.";
+  if (!mine) return "This chat is not yours (any more).";
+  if (chat.assignment_status === "offered") return "Offered to you: accept it (or just reply).";
+  return "";
+}
+
+function renderConversation() {
+  const id = state.selected;
+  const chat = id === null ? null : state.known.get(id);
+  byId("conversation-empty").hidden = Boolean(chat);
+  const body = byId("conversation-body");
+  body.hidden = !chat;
+  if (!chat) return;
+  body.dataset.conversationId = String(id);
+  const mine = state.chats.has(id);
+  const offered = mine && chat.assignment_status === "offered";
+  const accepted = mine && chat.assignment_status === "accepted";
+  const waiting = chat.status === "waiting";
+  const blocked = busyOrOffline(id);
+
+  fill(byId("conversation-title"), [
+    clientName(chat),
+    chat.client && chat.client.vip ? h("span", { class: "tag tag-vip" }, "VIP") : null,
+  ]);
+  const facts = [`#${id}`, chat.channel && chat.channel.provider, `${chat.priority} priority`];
+  if (chat.language) facts.push(chat.language);
+  if (chat.category) facts.push(chat.category);
+  if (chat.escalation_level) facts.push(`escalated ×${chat.escalation_level}`);
+  facts.push(capitalise(chat.status));
+  byId("conversation-meta").textContent = facts.filter(Boolean).join(" · ");
+  fill(byId("conversation-sla"), mine || waiting ? chatClocks(chat) : []);
+
+  const buttons = {
+    accept: offered,
+    decline: offered,
+    take: waiting,
+    resolve: accepted,
+    transfer: accepted,
+    escalate: accepted,
+  };
+  for (const button of byId("conversation-actions").querySelectorAll("button[data-action]")) {
+    button.hidden = !buttons[button.dataset.action];
+    button.disabled = blocked;
+  }
+  const note = byId("conversation-state");
+  note.textContent = chatStateNote(chat, mine);
+  note.hidden = !note.textContent;
+
+  const transcript = transcriptOf(id);
+  const notes = [];
+  if (transcript.error) {
+    notes.push(
+      h(
+        "li",
+        { class: "transcript-note" },
+        `The transcript could not be loaded (${transcript.error}). `,
+        h(
+          "button",
+          { type: "button", class: "small", onclick: () => openChat(id) },
+          "Try again",
+        ),
+      ),
+    );
+  } else if (transcript.loading && !transcript.messages.size) {
+    notes.push(h("li", { class: "transcript-note muted" }, "Loading the transcript…"));
+  }
+  renderTranscript(byId("transcript"), id, notes);
+
+  const canReply = (offered || accepted) && live.live;
+  byId("reply-text").disabled = !(offered || accepted);
+  byId("reply-send").disabled = !canReply || state.busy.has(`reply-${id}`);
+}
+
+export function initConversation() {
+  onRender(renderConversation);
+}

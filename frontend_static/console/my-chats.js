@@ -1,0 +1,73 @@
+// "My chats": what is offered to me (first, with Accept and Decline) and what I hold, oldest
+// first, each with its clocks and unread badge.
+
+import { onRender } from "./bus.js";
+import { accept, busyOrOffline, openDecline } from "./chat-actions.js";
+import { chatButton, unreadBadge } from "./chat-list.js";
+import { chatClocks } from "./clocks.js";
+import { clientName, state } from "./state.js";
+import { byId, fill, h, parseTime } from "./ui.js";
+
+function renderMyChats() {
+  const list = byId("my-chats");
+  const chats = [...state.chats.values()].sort((a, b) => {
+    const offered = (b.assignment_status === "offered") - (a.assignment_status === "offered");
+    return offered || (parseTime(a.created_at) ?? 0) - (parseTime(b.created_at) ?? 0);
+  });
+  fill(
+    list,
+    chats.map((chat) => {
+      const id = chat.conversation_id;
+      const offered = chat.assignment_status === "offered";
+      return h(
+        "li",
+        {
+          class: `chat-item priority-${chat.priority}${offered ? " offered" : ""}${state.selected === id ? " selected" : ""}`,
+          dataset: { conversationId: id, assignment: chat.assignment_status },
+        },
+        chatButton(
+          chat,
+          [
+            h("span", { class: "muted" }, `#${id} · ${chat.channel ? chat.channel.provider : ""}`),
+            ...chatClocks(chat),
+          ],
+          unreadBadge(chat),
+        ),
+        offered
+          ? h(
+              "span",
+              { class: "chat-actions" },
+              h(
+                "button",
+                {
+                  type: "button",
+                  class: "primary small",
+                  "aria-label": `Accept chat with ${clientName(chat)}`,
+                  disabled: busyOrOffline(id),
+                  onclick: () => accept(id),
+                },
+                "Accept",
+              ),
+              h(
+                "button",
+                {
+                  type: "button",
+                  class: "small",
+                  "aria-label": `Decline chat with ${clientName(chat)}`,
+                  disabled: busyOrOffline(id),
+                  onclick: () => openDecline(id),
+                },
+                "Decline",
+              ),
+            )
+          : null,
+      );
+    }),
+  );
+  byId("my-chats-count").textContent = String(chats.length);
+  byId("my-chats-empty").hidden = chats.length > 0;
+}
+
+export function initMyChats() {
+  onRender(renderMyChats);
+}

@@ -1,0 +1,85 @@
+// The "Unread" panel: a notification per customer with unread (or urgent) messages, newest
+// first; opening one opens its chat, dismissing it dismisses it on every console of mine. The
+// total goes to the bar's badge and the tab's title.
+
+import { onRender, render } from "./bus.js";
+import { post } from "./rest.js";
+import { selectChat } from "./selection.js";
+import { config, nameOf, state } from "./state.js";
+import { applyNotification } from "./sync.js";
+import { byId, fill, h, parseTime, toast } from "./ui.js";
+
+async function dismissNotification(note) {
+  const response = await post(`${config.api.notifications}${note.notification_id}/dismiss/`);
+  if (!response.ok) {
+    toast({ title: "Could not dismiss", body: `The server answered ${response.status}.` });
+    return;
+  }
+  // The server also tells every open console (a `notification` with dismissed: true).
+  applyNotification(await response.json().then((row) => ({ ...note, ...row, dismissed: true })));
+  render();
+}
+
+function renderNotifications() {
+  const notes = [...state.notifications.values()].sort(
+    (a, b) => (parseTime(b.last_message_at) ?? 0) - (parseTime(a.last_message_at) ?? 0),
+  );
+  let total = 0;
+  fill(
+    byId("notifications"),
+    notes.map((note) => {
+      total += note.unread_count;
+      const name = note.conversation_id ? nameOf(note.conversation_id) : "A customer";
+      return h(
+        "li",
+        {
+          class: note.urgent_count ? "note urgent" : "note",
+          dataset: { notificationId: note.notification_id },
+        },
+        h(
+          "button",
+          {
+            type: "button",
+            class: "note-open",
+            disabled: !note.conversation_id,
+            onclick: () => note.conversation_id && selectChat(note.conversation_id),
+          },
+          h(
+            "span",
+            { class: "chat-line" },
+            h("strong", {}, name),
+            h(
+              "span",
+              {
+                class: note.urgent_count ? "badge badge-urgent" : "badge",
+                "aria-label": `${note.unread_count} unread`,
+              },
+              String(note.unread_count || note.urgent_count),
+            ),
+          ),
+          h("span", { class: "note-text" }, note.last_text || ""),
+        ),
+        h(
+          "button",
+          {
+            type: "button",
+            class: "small",
+            "aria-label": `Dismiss the notification from ${name}`,
+            onclick: () => dismissNotification(note),
+          },
+          "Dismiss",
+        ),
+      );
+    }),
+  );
+  byId("notifications-empty").hidden = notes.length > 0;
+  const badge = byId("unread-total");
+  badge.hidden = total === 0;
+  badge.textContent = String(total);
+  badge.setAttribute("aria-label", `${total} unread messages`);
+  document.title = `${total ? `(${total}) ` : ""}Console · Switchboard`;
+}
+
+export function initNotifications() {
+  onRender(renderNotifications);
+}

@@ -1,0 +1,56 @@
+// The queue: waiting chats in routing order (priority, then longest wait), each with its wait
+// and first-response clocks and a Take button; a line for those the snapshot did not list.
+
+import { onRender } from "./bus.js";
+import { accept, busyOrOffline } from "./chat-actions.js";
+import { chatButton } from "./chat-list.js";
+import { clockSpan } from "./clocks.js";
+import { clientName, state } from "./state.js";
+import { byId, byRoutingOrder, fill, h } from "./ui.js";
+
+function renderQueue() {
+  const list = byId("queue");
+  const waiting = [...state.queue.values()].sort(byRoutingOrder);
+  fill(
+    list,
+    waiting.map((chat) => {
+      const id = chat.conversation_id;
+      return h(
+        "li",
+        {
+          class: `chat-item priority-${chat.priority}${state.selected === id ? " selected" : ""}`,
+          dataset: { conversationId: id },
+        },
+        chatButton(chat, [
+          h("span", { class: "muted" }, `#${id}`),
+          clockSpan("wait", chat),
+          chat.first_response_due_at ? clockSpan("first_response", chat) : null,
+        ]),
+        h(
+          "span",
+          { class: "chat-actions" },
+          h(
+            "button",
+            {
+              type: "button",
+              class: "small",
+              "aria-label": `Take chat with ${clientName(chat)} from the queue`,
+              disabled: busyOrOffline(id),
+              onclick: () => accept(id),
+            },
+            "Take",
+          ),
+        ),
+      );
+    }),
+  );
+  byId("queue-count").textContent = String(waiting.length + state.queueBeyond);
+  byId("queue-empty").hidden = waiting.length > 0;
+  const more = byId("queue-more");
+  more.hidden = state.queueBeyond === 0;
+  more.textContent = `…and ${state.queueBeyond} more waiting (the console lists the first ${waiting.length}).`;
+}
+
+export function initQueue() {
+  onRender(renderQueue);
+}
