@@ -1,13 +1,13 @@
 // A chat as a line in a list (my chats, the queue): the button that opens it, with the
 // customer's name, VIP and priority tags, an unread badge and a line of details.
 
-import { selectChat } from "./selection.js";
-import { clientName, state, unreadFor } from "./state.js";
+import { selectChat, shownUnread } from "./selection.js";
+import { clientName, state } from "./state.js";
 import { h } from "./ui.js";
 
-/** The unread (or urgent) count of a chat as a badge; null when there is none. */
+/** The unread (or urgent) count of a chat as a badge; null when there is none to show. */
 export function unreadBadge(chat) {
-  const { unread, urgent } = unreadFor(chat.conversation_id);
+  const { unread, urgent } = shownUnread(chat.conversation_id);
   if (!unread && !urgent) return null;
   const count = unread || urgent;
   return h(

@@ -1,10 +1,10 @@
 // The "Unread" panel: a notification per customer with unread (or urgent) messages, newest
-// first; opening one opens its chat, dismissing it dismisses it on every console of mine. The
-// total goes to the bar's badge and the tab's title.
+// first, but for the chat being read on screen; opening one opens its chat, dismissing it
+// dismisses it on every console of mine. The total goes to the bar's badge and the tab's title.
 
 import { onRender, render } from "./bus.js";
 import { post } from "./rest.js";
-import { selectChat } from "./selection.js";
+import { readOnScreen, selectChat } from "./selection.js";
 import { config, nameOf, state } from "./state.js";
 import { applyNotification } from "./sync.js";
 import { byId, fill, h, parseTime, toast } from "./ui.js";
@@ -21,7 +21,9 @@ async function dismissNotification(note) {
 }
 
 function renderNotifications() {
-  const notes = [...state.notifications.values()].sort(
+  const notes = [...state.notifications.values()]
+    .filter((note) => !readOnScreen(note.conversation_id))
+    .sort(
     (a, b) => (parseTime(b.last_message_at) ?? 0) - (parseTime(a.last_message_at) ?? 0),
   );
   let total = 0;

@@ -35,6 +35,7 @@ export function nameOf(conversationId) {
   return chat ? clientName(chat) : `Chat #${conversationId}`;
 }
 
+/** A chat's unread and urgent counts, over its notifications. */
 export function unreadFor(conversationId) {
   let unread = 0;
   let urgent = 0;

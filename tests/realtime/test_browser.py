@@ -612,3 +612,121 @@ def test_sla_escalation_steps_have_their_own_alerts_on_console_and_wallboard(
     assert console.problems == []
     assert wall.problems == []
     stack.alive()
+
+
+# Records, from the page, every moment the open chat counted as unread anywhere on screen: a
+# badge on its line, a line in "Unread", the unread total. And lets a test hide the page.
+_UNREAD_WATCH = """(id) => {
+    window.__shownUnread = [];
+    let settling = false;
+    const look = () => {
+        if (document.visibilityState !== "visible" || settling) return;
+        const line = document.querySelector(`#my-chats li[data-conversation-id="${id}"]`);
+        if (line && line.querySelector(".badge")) window.__shownUnread.push("badge");
+        if (document.querySelector("#notifications li")) window.__shownUnread.push("unread list");
+        if (!document.getElementById("unread-total").hidden) window.__shownUnread.push("total");
+    };
+    new MutationObserver(look).observe(document.getElementById("console"),
+        { subtree: true, childList: true, attributes: true });
+    window.__visibility = "visible";
+    Object.defineProperty(document, "visibilityState", { get: () => window.__visibility });
+    window.__show = (visibility) => {
+        // The page redraws in its next frame: judge it from the frame after.
+        settling = true;
+        window.__visibility = visibility;
+        document.dispatchEvent(new Event("visibilitychange"));
+        requestAnimationFrame(() => requestAnimationFrame(() => { settling = false; look(); }));
+    };
+}"""
+
+
+def test_the_open_chat_stays_read_through_a_replay(
+    stack: Stack,
+    browser: Browser,
+    company_a: Company,
+    web_channel: Channel,
+    sla_a: None,
+    redis_client: redis.Redis,
+    make_agent: Callable[..., User],
+) -> None:
+    """Issue 12 item 9: what a replay brings into the chat open on screen is read, as live
+    messages are: never an unread badge, and `mark_read` sent once the socket is back."""
+    from playwright.sync_api import expect
+
+    from routing_service.chats.models import ChatNotification
+
+    agent = make_agent(company_a, username="ada", password=PASSWORD)
+    console, context = browser.tab()
+    console.log_in(agent, "/console/")
+    console.wait_live()
+    page = console.page
+    page.evaluate("""() => {
+        const live = window.switchboard.live;
+        const request = live.request.bind(live);
+        window.__marked = 0;
+        live.request = (action, fields) => {
+            if (action === "mark_read") window.__marked += 1;
+            return request(action, fields);
+        };
+    }""")
+
+    def unread() -> int:
+        note = ChatNotification.objects.unscoped().filter(recipient=agent).first()
+        return note.unread_count if note else 0
+
+    def marked() -> int:
+        return int(page.evaluate("window.__marked"))
+
+    def lin_writes(text: str, n: int) -> None:
+        assert stack.post_webhook(web_channel, customer_message("r1", "Lin", text, n)).is_success
+        wait_until(lambda: logged_texts(redis_client, company_a, agent)[-1:] == [text])
+
+    def drop() -> None:
+        context.set_offline(True)
+        page.evaluate("window.switchboard.drop()")
+        expect(page.locator("#connection")).to_have_attribute("data-state", "down")
+
+    def reconnect() -> None:
+        context.set_offline(False)
+        console.wait_live()
+
+    assert stack.post_webhook(web_channel, customer_message("r1", "Lin", "Hello", 1)).is_success
+    page.get_by_role("button", name="Accept chat with Lin").click(timeout=WAIT_MS)
+    lin = page.locator("#my-chats li", has_text="Lin")
+    messages = page.locator("#transcript .message.inbound .message-text")
+    expect(messages).to_have_text(["Hello"], timeout=WAIT_MS)
+    wait_until(lambda: unread() == 0)
+    page.evaluate(_UNREAD_WATCH, lin.get_attribute("data-conversation-id"))
+
+    # Live: read at once.
+    lin_writes("Live", 2)
+    expect(messages).to_have_text(["Hello", "Live"], timeout=WAIT_MS)
+    wait_until(lambda: unread() == 0)
+
+    # Replayed: the socket drops, Lin writes, the console resumes with ?last_seq=.
+    before = marked()
+    drop()
+    lin_writes("Missed", 3)
+    assert unread() == 1
+    reconnect()
+    expect(messages).to_have_text(["Hello", "Live", "Missed"], timeout=WAIT_MS)
+    assert page.evaluate("window.switchboard.debug.snapshots.length") == 1  # a replay
+    wait_until(lambda: marked() > before)
+    wait_until(lambda: unread() == 0)
+
+    # Lin writes while the page is hidden (unread then, rightly); the agent comes back while
+    # the socket is down: once it is live again, the chat on screen is marked read.
+    page.evaluate("window.__show('hidden')")
+    lin_writes("While you were away", 4)
+    expect(lin.locator(".badge")).to_have_text("1", timeout=WAIT_MS)
+    drop()
+    page.evaluate("window.__show('visible')")
+    expect(lin.locator(".badge")).to_have_count(0)
+    reconnect()
+    wait_until(lambda: unread() == 0)
+
+    assert page.evaluate("window.__shownUnread") == []
+    expect(page.locator("#notifications li")).to_have_count(0)
+    expect(page.locator("#unread-total")).to_be_hidden()
+    assert console.problems == []
+    stack.alive()
