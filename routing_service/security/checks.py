@@ -31,6 +31,16 @@ def login_and_metrics_settings(app_configs: Any = None, **kwargs: Any) -> list[C
     return problems
 
 
+# Backends that never hand a message to a mail server: password reset links would sit in a log
+# file (console) or nowhere at all, and users would wait for an email that never comes.
+_UNDELIVERED_EMAIL_BACKENDS = (
+    "django.core.mail.backends.console.EmailBackend",
+    "django.core.mail.backends.locmem.EmailBackend",
+    "django.core.mail.backends.dummy.EmailBackend",
+    "django.core.mail.backends.filebased.EmailBackend",
+)
+
+
 @register(Tags.security, deploy=True)
 def deploy_security_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     problems: list[CheckMessage] = []
@@ -55,6 +65,15 @@ def deploy_security_settings(app_configs: Any = None, **kwargs: Any) -> list[Che
             Warning(
                 "API_DOCS_ACCESS=public: anyone can read the API schema of this installation.",
                 id="switchboard.W103",
+            )
+        )
+    if not settings.DEBUG and settings.EMAIL_BACKEND in _UNDELIVERED_EMAIL_BACKENDS:
+        problems.append(
+            Warning(
+                f"EMAIL_BACKEND is {settings.EMAIL_BACKEND.rsplit('.', 2)[-2]} with DEBUG off: "
+                "password reset links are written to a log or dropped, never sent. Set "
+                "EMAIL_HOST (and EMAIL_BACKEND=smtp) or a real backend's dotted path.",
+                id="switchboard.W104",
             )
         )
     return problems

@@ -39,3 +39,14 @@ def test_deploy_check_flags_throttling_off_and_public_docs(settings: LazySetting
     settings.API_DOCS_ACCESS = "public"
     found = ids(deploy=True)
     assert {"switchboard.W102", "switchboard.W103"} <= found
+
+
+def test_deploy_check_flags_reset_emails_that_are_never_sent(settings: LazySettings) -> None:
+    settings.DEBUG = False
+    settings.EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+    assert "switchboard.W104" in ids(deploy=True)
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    assert "switchboard.W104" not in ids(deploy=True)
+    settings.DEBUG = True
+    settings.EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+    assert "switchboard.W104" not in ids(deploy=True)  # a laptop may print them
