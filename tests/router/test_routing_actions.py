@@ -332,6 +332,31 @@ def test_escalation_skips_away_and_offline_supervisors_and_queues_as_urgent(
     assert "no supervisor is available" in log.data["why"]
 
 
+def test_escalation_passes_over_a_supervisor_at_capacity(
+    channel_a: Channel,
+    make_agent: Callable[..., User],
+    make_user: Callable[..., User],
+    redis_client: object,
+) -> None:
+    """max_chats holds for supervisors too: a full one is skipped, and the log says why."""
+    agent = make_agent(channel_a.company)
+    full = make_user(channel_a.company, "supervisor", status=AgentStatus.AVAILABLE)
+    User.objects.filter(pk=full.pk).update(max_chats=1, active_chats=1)
+    conversation = receive(channel_a, "c1")
+    offer = active(conversation)
+    assert offer is not None
+    actions.accept_assignment(offer.pk, agent)
+
+    result = actions.escalate_assignment(offer.pk, agent, reason="needs a manager")
+
+    assert result.pk == offer.pk and result.status == AssignmentStatus.ESCALATED
+    full.refresh_from_db()
+    assert full.active_chats == 1
+    log = AssignmentEvent.objects.get(conversation=conversation, action="escalated")
+    assert (log.to_agent_id, log.data["outcome"]) == (None, "queued_urgent")
+    assert "1 at capacity" in log.data["why"]
+
+
 def test_another_companys_agent_cannot_act(
     channel_a: Channel, company_b, make_agent: Callable[..., User], redis_client: object
 ) -> None:

@@ -10,7 +10,7 @@ import datetime as dt
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from events.outbox import publish_on_commit
@@ -285,10 +285,11 @@ def _raise_priority(
 
 
 def pick_supervisor(company_id: int, exclude: set[int]) -> User | None:
-    """The least loaded *available* supervisor, or None.
+    """The least loaded *available* supervisor with room for one more chat, or None.
 
     Away and offline supervisors are passed over: a chat handed to someone who is not looking
-    waits unseen while its SLA runs, which is worse than the queue (as urgent).
+    waits unseen while its SLA runs, which is worse than the queue (as urgent). So are full
+    ones: `max_chats` is the same promise for a supervisor as for an agent.
     """
     return (
         User.objects.filter(
@@ -296,6 +297,7 @@ def pick_supervisor(company_id: int, exclude: set[int]) -> User | None:
             role=Role.SUPERVISOR,
             is_active=True,
             status=AgentStatus.AVAILABLE,
+            active_chats__lt=F("max_chats"),
         )
         .exclude(pk__in=exclude)
         .order_by("active_chats", "pk")
@@ -316,12 +318,26 @@ def _require_available(user: User, field: str) -> None:
         )
 
 
-def _unavailable_supervisors(company_id: int, exclude: set[int]) -> int:
-    return (
+def _why_no_supervisor(company_id: int, exclude: set[int]) -> str:
+    """The audit log's reason when the ladder found no supervisor to take a chat."""
+    counts = (
         User.objects.filter(company_id=company_id, role=Role.SUPERVISOR, is_active=True)
         .exclude(pk__in=exclude)
-        .exclude(status=AgentStatus.AVAILABLE)
-        .count()
+        .aggregate(
+            away=Count("pk", filter=~Q(status=AgentStatus.AVAILABLE)),
+            full=Count(
+                "pk",
+                filter=Q(status=AgentStatus.AVAILABLE, active_chats__gte=F("max_chats")),
+            ),
+        )
+    )
+    parts = []
+    if counts["away"]:
+        parts.append(f"{counts['away']} away or offline")
+    if counts["full"]:
+        parts.append(f"{counts['full']} at capacity")
+    return "no supervisor is available" + (
+        f" ({', '.join(parts)})" if parts else " (the company has none)"
     )
 
 
@@ -371,11 +387,9 @@ def escalate_assignment(
             supervisor = pick_supervisor(company_id, exclude={assignment.agent_id})
         outcome: dict[str, str] = {"outcome": "supervisor"}
         if supervisor is None:
-            away = _unavailable_supervisors(company_id, exclude={assignment.agent_id})
             outcome = {
                 "outcome": "queued_urgent",
-                "why": "no supervisor is available"
-                + (f" ({away} away or offline)" if away else " (the company has none)"),
+                "why": _why_no_supervisor(company_id, exclude={assignment.agent_id}),
             }
         actor_id = actor.pk if actor else None
         end_assignment(assignment, AssignmentStatus.ESCALATED, now=now, escalation_reason=reason)
