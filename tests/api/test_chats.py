@@ -149,11 +149,15 @@ def test_agent_status_and_decline_reroute(api: ApiFor, chat_a: dict, make_user: 
     colleague = make_user(chat_a["conversation"].company, Role.AGENT, status=AgentStatus.AVAILABLE)
     client = api(agent)
     offer = ChatAssignment.objects.get(conversation=chat_a["conversation"])
-    assert (
-        client.post(
-            f"/api/v1/assignments/{offer.pk}/decline/", {"reason": "busy"}, format="json"
-        ).status_code
-        == 200
+    declined = client.post(
+        f"/api/v1/assignments/{offer.pk}/decline/", {"reason": "busy"}, format="json"
+    )
+    assert declined.status_code == 200
+    # As over the websocket: the answer says until when the chat stays away from this agent.
+    offer.refresh_from_db()
+    assert offer.cooldown_until is not None
+    assert declined.json()["cooldown_until"] == offer.cooldown_until.isoformat().replace(
+        "+00:00", "Z"
     )
     assert (
         ChatAssignment.objects.get(conversation=chat_a["conversation"], status="offered").agent_id

@@ -109,6 +109,7 @@ class AssignmentSerializer(serializers.ModelSerializer[ChatAssignment]):
             "escalation_level",
             "escalation_reason",
             "end_reason",
+            "cooldown_until",
         ]
         read_only_fields = fields
 
