@@ -98,8 +98,9 @@ def test_killed_router_loses_and_duplicates_nothing(
     env = child_env(ROUTER_BATCH_SIZE="100", ROUTER_CLAIM_IDLE_MS="500", ROUTER_BLOCK_MS="100")
 
     victim = manage("run_router", "--name=victim", env=env)
-    wait_for(lambda: Message.objects.count() >= 200, 60, interval=0.01)
-    stop(victim, signal.SIGKILL)
+    with running(victim):  # stopped even when the wait below fails
+        wait_for(lambda: Message.objects.count() >= 200, 60, interval=0.01)
+        stop(victim, signal.SIGKILL)
     stopped_at = Message.objects.count()
     assert stopped_at < 1500, "the router finished before it could be killed"
 

@@ -147,7 +147,9 @@ def test_two_webs_three_routers_two_timers_keep_order_and_fire_once(
     routers = [manage("run_router", f"--name=scale-r{i}", env=env) for i in range(3)]
     timer_args = ("run_sla_timer", "--metrics-every=0", "--batch-size=50")
     timers = [manage(*timer_args, f"--name=scale-t{i}", env=env) for i in range(2)]
-    with serving(env, 2) as ports, running(*routers, *timers):
+    # running() first: if the web processes fail to start, the routers and timers still stop
+    # (left behind, they would fire the next tests' deadlines against this database).
+    with running(*routers, *timers), serving(env, 2) as ports:
         started = time.monotonic()
         statuses: Counter[int] = Counter()
         with (
