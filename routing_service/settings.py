@@ -224,6 +224,14 @@ if DATABASE_URL:
                 "max_size": env_int("DATABASE_POOL_MAX", 10, minimum=1),
                 "timeout": env_int("DATABASE_POOL_TIMEOUT", 10, minimum=1),
             }
+        # Behind PgBouncer in transaction mode a server connection is ours only for one
+        # transaction: a server-side cursor (QuerySet.iterator() outside a transaction) would be
+        # fetched from a connection that never declared it. Nothing else here keeps session
+        # state: advisory locks and set_config() are transaction-scoped, psycopg's automatic
+        # prepared statements are off (Django's default prepare_threshold=None), and nothing
+        # LISTENs. docs/operations.md, "PgBouncer".
+        if env_bool("DATABASE_PGBOUNCER", default=False):
+            _db["DISABLE_SERVER_SIDE_CURSORS"] = True
         _db["TEST"] = {"NAME": os.environ.get("TEST_DATABASE_NAME", "test_switchboard")}
     elif _db["ENGINE"] != "django.db.backends.sqlite3":
         raise ImproperlyConfigured("DATABASE_URL must point to PostgreSQL or SQLite")

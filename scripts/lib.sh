@@ -126,6 +126,12 @@ ensure_chromium() {
   apt_install /usr/bin/chromium chromium fonts-liberation
 }
 
+ensure_pgbouncer() {
+  # tests/pgbouncer runs the integration tests through a private PgBouncer in transaction mode
+  # (Debian's binary; the package's own service is not needed and not started here).
+  apt_install /usr/sbin/pgbouncer pgbouncer
+}
+
 ensure_nginx() {
   # tests/deploy runs `nginx -t` on deploy/nginx/switchboard.conf with Debian's nginx binary.
   apt_install /usr/sbin/nginx nginx
