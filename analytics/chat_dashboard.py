@@ -44,6 +44,7 @@ from django.db.models import (
 from django.db.models.functions import TruncDay
 from django.utils import timezone
 
+from analytics.expressions import Seconds
 from analytics.models import ChatResponseTracking
 from routing_service.chats.models import (
     OPEN_CONVERSATION_STATUSES,
@@ -97,33 +98,6 @@ class Window:
 
 
 # --- expressions ----------------------------------------------------------------------------
-
-
-class Seconds(Func):
-    """Seconds from ``start`` to ``end`` (both date-times), as a float."""
-
-    output_field = FloatField()
-
-    def __init__(self, end: Any, start: Any) -> None:
-        super().__init__(end, start)
-
-    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
-        return self.as_sql(
-            compiler,
-            connection,
-            template="EXTRACT(EPOCH FROM (%(expressions)s))::double precision",
-            arg_joiner=" - ",
-            **extra,
-        )
-
-    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
-        return self.as_sql(
-            compiler,
-            connection,
-            template="((julianday(%(expressions)s)) * 86400.0)",
-            arg_joiner=") - julianday(",
-            **extra,
-        )
 
 
 class Percentile(Aggregate):
