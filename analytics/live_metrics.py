@@ -204,6 +204,7 @@ def window_figures(
     arrived = Q(created_at__gte=start, created_at__lt=end)
     answered = Q(first_response_at__gte=start, first_response_at__lt=end)
     ended = Q(resolved_at__gte=start, resolved_at__lt=end)
+    in_time = F("created_at") + dt.timedelta(seconds=threshold_seconds)
     wait = Seconds(F("first_response_at"), F("created_at"))
     handle = Seconds(F("resolved_at"), F("first_response_at"))
     abandoned = ended & Q(status=ConversationStatus.ABANDONED, first_response_at__isnull=True)
@@ -218,8 +219,7 @@ def window_figures(
             # The wait is measured in SQL; a clock skew that puts the reply first counts as 0.
             answered_in_time=Count(
                 "pk",
-                filter=answered
-                & Q(first_response_at__lte=F("created_at") + dt.timedelta(seconds=threshold_seconds)),
+                filter=answered & Q(first_response_at__lte=in_time),
             ),
             asa=Avg(wait, filter=answered),
             abandoned=Count("pk", filter=abandoned),
