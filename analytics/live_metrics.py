@@ -30,8 +30,8 @@ rate × AHT; the servers needed for 80 % within 20 s, divided by the mean slots 
 rounded up, is ``required_agents``; the slots of the available agents give the expected service
 level and wait. docs/operations.md states the model and its limits.
 
-Cost per call: four queries, each bounded by an index — the partial queue index, the
-``(company, status)`` rows of the company's staff, and one aggregate over the chats that
+Cost per call: three queries — the partial queue index, the company's staff (a few hundred
+rows at most), and one aggregate over the chats that
 arrived, were answered or ended in the window (three index ranges, OR-ed by the planner:
 ``conv_company_created_idx``, ``conv_company_answered_idx``, ``conv_company_ended_idx``).
 Nothing grows with the company's history, only with the window's traffic.
