@@ -227,6 +227,12 @@ class LiveMetricsView(CompanyScopedMixin, generics.GenericAPIView[Any]):
         return company
 
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        if "queue" in request.query_params:
+            # DESIGN.md's `?queue=` needs named queues (issue 14): refused rather than ignored,
+            # so nobody reads the company's numbers as one queue's.
+            raise ValidationError(
+                {"queue": ["There are no named queues yet: leave out `queue` for the company."]}
+            )
         query = LiveMetricsQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
         assert self.company is not None

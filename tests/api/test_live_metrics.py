@@ -221,6 +221,12 @@ def test_a_bad_window_is_a_400_naming_the_field(
     assert message in response.json()["window"][0]
 
 
+def test_a_queue_is_refused_until_there_are_named_queues(admin_a: User, api: ApiFor) -> None:
+    response = api(admin_a).get(URL, {"queue": 1})
+    assert response.status_code == 400
+    assert list(response.json()) == ["queue"]
+
+
 def test_an_empty_window_is_the_default(admin_a: User, api: ApiFor) -> None:
     response = api(admin_a).get(URL + "?window=")
     assert response.status_code == 200
