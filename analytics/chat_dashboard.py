@@ -4,8 +4,11 @@
   (``ChatResponseTracking``, written by ``analytics.metrics``). Days the roll-up has not
   reached yet — everything after its newest row (its watermark), or the whole window for a
   company never rolled up — are computed from the conversations instead, with the same
-  definitions, in one ``GROUP BY day`` query; so today is always on the chart. (Before the
-  watermark a day without a row had no chats: the roll-up covers every day since the first.)
+  definitions, in one ``GROUP BY day`` query. Today is always computed so, even when the
+  roll-up (every five minutes) has a row for it: the page is current when it is drawn, and
+  its totals agree with the breaches it lists. Older days say how old their rows are
+  (``rolled_as_of``). (Before the watermark a day without a row had no chats: the roll-up
+  covers every day since the first.)
   The fallback counts a chat as escalated when its escalation level is above zero, where the
   roll-up reads the audit trail; the two agree unless a level was reset.
 * The agent table sums the roll-up's agent rows, plus the same fallback over assignments.
@@ -31,9 +34,7 @@ from django.db.models import (
     Count,
     F,
     FloatField,
-    Func,
     Max,
-    Min,
     OuterRef,
     Q,
     QuerySet,
@@ -44,6 +45,9 @@ from django.db.models import (
 from django.db.models.functions import TruncDay
 from django.utils import timezone
 
+from analytics import live_metrics
+from analytics.expressions import Seconds
+from analytics.metrics import LOOKBACK_DAYS
 from analytics.models import ChatResponseTracking
 from routing_service.chats.models import (
     OPEN_CONVERSATION_STATUSES,
@@ -99,33 +103,6 @@ class Window:
 # --- expressions ----------------------------------------------------------------------------
 
 
-class Seconds(Func):
-    """Seconds from ``start`` to ``end`` (both date-times), as a float."""
-
-    output_field = FloatField()
-
-    def __init__(self, end: Any, start: Any) -> None:
-        super().__init__(end, start)
-
-    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
-        return self.as_sql(
-            compiler,
-            connection,
-            template="EXTRACT(EPOCH FROM (%(expressions)s))::double precision",
-            arg_joiner=" - ",
-            **extra,
-        )
-
-    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
-        return self.as_sql(
-            compiler,
-            connection,
-            template="((julianday(%(expressions)s)) * 86400.0)",
-            arg_joiner=") - julianday(",
-            **extra,
-        )
-
-
 class Percentile(Aggregate):
     """PostgreSQL's ``percentile_cont(fraction) WITHIN GROUP (ORDER BY expression)``."""
 
@@ -178,14 +155,28 @@ def _watermark(company_id: int) -> dt.date | None:
 
 
 def _fallback_window(company_id: int, window: Window) -> Window | None:
-    """The days of ``window`` that the roll-up has not reached: computed from conversations."""
+    """The days of ``window`` computed from conversations: those the roll-up has not reached,
+    and today whatever the roll-up holds — today's chats change by the minute, and a roll-up
+    row of this morning must not contradict the breaches listed beside it."""
     watermark = _watermark(company_id)
+    today = timezone.now().astimezone(dt.UTC).date()
     first = (
         window.first_day
         if watermark is None
-        else max(window.first_day, watermark + dt.timedelta(days=1))
+        else max(window.first_day, min(watermark + dt.timedelta(days=1), today))
     )
     return Window(first, window.last_day) if first <= window.last_day else None
+
+
+def _rolled_as_of(rows: dict[dt.date, dict[str, Any]]) -> dt.datetime | None:
+    """When the oldest of these roll-up rows that could still change was computed; None when
+    every one is final (rewritten after its chats stopped changing, see ``LOOKBACK_DAYS``)."""
+    changing = [
+        row["updated_at"]
+        for day, row in rows.items()
+        if row["updated_at"] < Window(day, day).start + dt.timedelta(days=LOOKBACK_DAYS)
+    ]
+    return min(changing, default=None)
 
 
 def _conversation_days(company_id: int, window: Window) -> dict[dt.date, dict[str, Any]]:
@@ -245,9 +236,11 @@ def sla_series(company_id: int, window: Window) -> dict[str, Any]:
         for row in ChatResponseTracking.objects.for_company(company_id)
         .filter(agent__isnull=True, date__gte=window.first_day, date__lte=window.last_day)
         .order_by()
-        .values("date", *_DAY_FIELDS)
+        .values("date", "updated_at", *_DAY_FIELDS)
     }
     fallback = _fallback_window(company_id, window)
+    if fallback is not None:
+        rolled = {day: row for day, row in rolled.items() if day < fallback.first_day}
     live = _conversation_days(company_id, fallback) if fallback else {}
     series: dict[str, list[Any]] = {key: [] for key in ("labels", "source", "compliance")}
     for key in _DAY_FIELDS:
@@ -272,6 +265,8 @@ def sla_series(company_id: int, window: Window) -> dict[str, Any]:
     return {
         **series,
         "live_from": fallback.first_day.isoformat() if fallback else None,
+        # The days before ``live_from`` are only as current as their roll-up rows.
+        "rolled_as_of": _rolled_as_of(rolled),
         "totals": {**totals, "compliance": _rate(totals["sla_met"], totals["sla_missed"])},
     }
 
@@ -455,22 +450,17 @@ def queue_now(company_id: int, now: dt.datetime | None = None) -> dict[str, Any]
     """Waiting chats per priority (count, longest wait) and the first ones in routing order."""
     now = now or timezone.now()
     waiting = Conversation.objects.for_company(company_id).filter(status=ConversationStatus.WAITING)
-    counts = {
-        row["priority"]: row
-        for row in waiting.order_by()
-        .values("priority")
-        .annotate(n=Count("id"), oldest=Min("queued_at"))
-    }
+    queue = live_metrics.queue_now(company_id)  # the wallboard's and the API's numbers
     by_priority = []
     for priority in reversed(Priority.values):
-        row = counts.get(priority)
+        oldest = queue.oldest[priority]
         by_priority.append(
             {
                 "priority": priority,
                 "label": Priority(priority).label,
-                "waiting": row["n"] if row else 0,
+                "waiting": queue.waiting[priority],
                 "longest_wait_seconds": (
-                    round((now - row["oldest"]).total_seconds()) if row else None
+                    round(max(0.0, (now - oldest).total_seconds())) if oldest else None
                 ),
             }
         )

@@ -45,6 +45,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, Least
 from django.utils import timezone
 
+from analytics import live_metrics
 from events.log import publish_now, seq_key
 from events.schema import EventType, make_event
 from realtime.connections import async_client, script, sync_client
@@ -55,16 +56,12 @@ from routing_service.chats.models import (
     ChatAssignment,
     Conversation,
     ConversationStatus,
-    Priority,
 )
 from routing_service.chats.payloads import iso
-from routing_service.tenancy.models import HANDLING_ROLES, AgentStatus, User
 from sla_engine.models import ChatSLA
 
 logger = logging.getLogger(__name__)
 
-PRIORITIES = [Priority.URGENT, Priority.HIGH, Priority.MEDIUM, Priority.LOW]
-RANK_NAMES = {0: Priority.LOW, 1: Priority.MEDIUM, 2: Priority.HIGH, 3: Priority.URGENT}
 AT_RISK_LIST = 20
 _KEY_TTL_SECONDS = 24 * 3600
 
@@ -222,33 +219,14 @@ def compute_stats(company_id: int, *, now: dt.datetime | None = None) -> dict[st
     windows = warning_windows(company_id)
     chats = Conversation.objects.unscoped().filter(company_id=company_id)
 
-    # Queue: "WHERE company_id = ? AND status = 'waiting'" — the partial queue index.
-    by_rank = {
-        row["priority_rank"]: row
-        for row in chats.filter(status=ConversationStatus.WAITING)
-        .values("priority_rank")
-        .annotate(n=Count("pk"), oldest=Min("queued_at"))
-    }
-    waiting = {str(p): 0 for p in PRIORITIES}
-    oldest_by_priority: dict[str, str | None] = {str(p): None for p in PRIORITIES}
-    for rank, row in by_rank.items():
-        name = str(RANK_NAMES.get(rank, Priority.MEDIUM))
-        waiting[name] += row["n"]
-        oldest_by_priority[name] = iso(row["oldest"])
-    oldest = min((row["oldest"] for row in by_rank.values()), default=None)
-
-    # Agents: "WHERE company_id = ? AND status = ?" — a few hundred rows at most.
-    agents = list(
-        User.objects.filter(company_id=company_id, role__in=HANDLING_ROLES, is_active=True)
-        .order_by("pk")
-        .values_list("pk", "status", "active_chats", "max_chats")
-    )
-    by_status = {s: {"count": 0, "active_chats": 0, "capacity": 0} for s in AgentStatus.values}
-    for _, status, active, capacity in agents:
-        bucket = by_status.setdefault(status, {"count": 0, "active_chats": 0, "capacity": 0})
-        bucket["count"] += 1
-        bucket["active_chats"] += active
-        bucket["capacity"] += capacity
+    # The queue and the agents: the same functions as GET /api/v1/metrics/ (one definition).
+    queue = live_metrics.queue_now(company_id)
+    waiting = queue.waiting
+    oldest_by_priority = {name: iso(since) for name, since in queue.oldest.items()}
+    oldest = queue.oldest_since
+    staff = live_metrics.agents_now(company_id)
+    agents = staff.rows
+    by_status = staff.by_status
     # Pending offers: the partial index on active assignments, by agent.
     pending_offers = (
         ChatAssignment.objects.unscoped()
@@ -328,7 +306,7 @@ def compute_stats(company_id: int, *, now: dt.datetime | None = None) -> dict[st
             "by_priority": waiting,
             "oldest_since": iso(oldest),
             "oldest_since_by_priority": oldest_by_priority,
-            "longest_wait_seconds": round((now - oldest).total_seconds(), 3) if oldest else 0,
+            "longest_wait_seconds": queue.longest_wait_seconds(now),
         },
         "agents": {
             "by_status": by_status,

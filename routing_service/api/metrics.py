@@ -1,4 +1,8 @@
-"""`/api/v1/metrics/daily/?from=&to=`: the daily chat metrics (ChatResponseTracking rows).
+"""`/api/v1/metrics/?window=`: the live numbers (analytics.live_metrics), and
+`/api/v1/metrics/daily/?from=&to=`: the daily chat metrics (ChatResponseTracking rows).
+
+Live metrics are the company's, for everyone in it (as the daily company rows): aggregates
+with no names in them. A superadmin names the company (`?company=`, required for them).
 
 Rows are filled by the roll-up (analytics/metrics.py), never counted here. By default the
 company's own rows (one per day); `?agent=<id>` gives one agent's, `?per_agent=true` every
@@ -17,12 +21,20 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import generics, serializers
 from rest_framework.exceptions import ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
 
+from analytics import live_metrics
 from analytics.models import ChatResponseTracking
 from routing_service.api.filters import ID_MAX, ID_SCHEMA
-from routing_service.api.mixins import COMPANY_PARAMETER, CompanyScopedMixin
+from routing_service.api.mixins import (
+    COMPANY_PARAMETER,
+    CompanyScopedMixin,
+    company_from_query,
+    company_id_from_query,
+)
 from routing_service.api.permissions import EVERYONE
-from routing_service.tenancy.models import Role
+from routing_service.tenancy.models import Company, Role
 
 # Longest range one request may ask for (a year of days, plus a leap day).
 MAX_RANGE_DAYS = 366
@@ -103,3 +115,126 @@ class DailyMetricsView(CompanyScopedMixin, generics.ListAPIView[ChatResponseTrac
         else:
             rows = rows.filter(agent__isnull=True)
         return rows.order_by("date", "company_id", "agent_id")
+
+
+# --- live --------------------------------------------------------------------------------------
+
+
+class LiveMetricsQuery(serializers.Serializer[dict[str, Any]]):
+    window = serializers.IntegerField(
+        required=False,
+        default=live_metrics.DEFAULT_WINDOW_MINUTES,
+        min_value=1,
+        max_value=live_metrics.MAX_WINDOW_MINUTES,
+    )
+
+
+class AgentLoadSerializer(serializers.Serializer[dict[str, int]]):
+    count = serializers.IntegerField(help_text="Active agents and supervisors in this status.")
+    active_chats = serializers.IntegerField(help_text="Chats they hold (offered or accepted).")
+    capacity = serializers.IntegerField(help_text="The sum of their `max_chats`.")
+
+
+class AgentsByStatusSerializer(serializers.Serializer[dict[str, Any]]):
+    available = AgentLoadSerializer()
+    away = AgentLoadSerializer()
+    offline = AgentLoadSerializer()
+
+
+class ForecastSerializer(serializers.Serializer[dict[str, Any]]):
+    arrival_rate_per_hour = serializers.FloatField(help_text="`offered` per hour of the window.")
+    handle_seconds = serializers.FloatField(
+        allow_null=True, help_text="The window's AHT; null when no chat was resolved in it."
+    )
+    required_agents = serializers.IntegerField(
+        allow_null=True,
+        help_text="Agents needed for the service-level target (Erlang C, one server per chat "
+        "slot); null without a handle time.",
+    )
+    available_agents = serializers.IntegerField(help_text="Agents available now.")
+    expected_service_level = serializers.FloatField(
+        allow_null=True, help_text="Expected with the available agents' slots (0–1)."
+    )
+    expected_wait_seconds = serializers.FloatField(
+        allow_null=True,
+        help_text="Expected mean wait with the available agents' slots; null when the queue "
+        "would grow without bound (or without a handle time).",
+    )
+
+
+class LiveMetricsSerializer(serializers.Serializer[dict[str, Any]]):
+    computed_at = serializers.DateTimeField()
+    window_minutes = serializers.IntegerField()
+    service_level_seconds = serializers.IntegerField(help_text="Answered within this: in time.")
+    service_level_target = serializers.FloatField(help_text="The forecast's target (0–1).")
+    waiting = serializers.IntegerField(help_text="Chats in the queue now.")
+    longest_wait_seconds = serializers.FloatField(help_text="The oldest waiting chat's wait.")
+    offered = serializers.IntegerField(help_text="Chats that arrived in the window.")
+    answered = serializers.IntegerField(help_text="Chats first answered in the window.")
+    abandoned = serializers.IntegerField(
+        help_text="Chats abandoned in the window without an answer."
+    )
+    service_level = serializers.FloatField(
+        allow_null=True, help_text="Answered in time / (answered + abandoned), 0–1."
+    )
+    asa_seconds = serializers.FloatField(
+        allow_null=True, help_text="Mean wait from arrival to first answer."
+    )
+    aht_seconds = serializers.FloatField(
+        allow_null=True, help_text="Mean first answer to resolution of chats resolved."
+    )
+    abandonment_rate = serializers.FloatField(
+        allow_null=True, help_text="Abandoned / (answered + abandoned), 0–1."
+    )
+    occupancy = serializers.FloatField(
+        allow_null=True, help_text="Chats held / capacity of the available agents, 0–1."
+    )
+    agents = AgentsByStatusSerializer()
+    forecast = ForecastSerializer()
+
+
+_LIVE_PARAMETERS = [
+    OpenApiParameter(
+        "window",
+        {"type": "integer", "minimum": 1, "maximum": live_metrics.MAX_WINDOW_MINUTES},
+        description="The rolling window in minutes (default 60).",
+    ),
+    OpenApiParameter(
+        "company",
+        ID_SCHEMA,
+        OpenApiParameter.QUERY,
+        description="Superadmin only, and required for them.",
+    ),
+]
+
+
+@extend_schema_view(get=extend_schema(tags=["metrics"], parameters=_LIVE_PARAMETERS))
+class LiveMetricsView(CompanyScopedMixin, generics.GenericAPIView[Any]):
+    """The company's live numbers over a rolling window: the queue, service level, ASA, AHT,
+    abandonment, occupancy, agents by status, and the staffing forecast (Erlang C)."""
+
+    serializer_class = LiveMetricsSerializer
+    read_roles = EVERYONE
+    pagination_class = None
+
+    def resolve_company(self, request: Request) -> Company | None:
+        if not self.caller.is_superadmin:
+            company_id_from_query(request)  # a malformed one is refused, as the schema says
+            return self.caller.company
+        company = company_from_query(request)
+        if company is None:
+            raise ValidationError({"company": ["This field is required."]})
+        return company
+
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        if "queue" in request.query_params:
+            # DESIGN.md's `?queue=` needs named queues (issue 14): refused rather than ignored,
+            # so nobody reads the company's numbers as one queue's.
+            raise ValidationError(
+                {"queue": ["There are no named queues yet: leave out `queue` for the company."]}
+            )
+        query = LiveMetricsQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        assert self.company is not None
+        payload = live_metrics.live_metrics(self.company.pk, query.validated_data["window"])
+        return Response(LiveMetricsSerializer(payload).data)

@@ -15,7 +15,7 @@ from routing_service.api.chats import (
     NotificationViewSet,
 )
 from routing_service.api.companies import CompanyViewSet
-from routing_service.api.metrics import DailyMetricsView
+from routing_service.api.metrics import DailyMetricsView, LiveMetricsView
 from routing_service.api.routing_policy import RoutingPolicyView
 from routing_service.api.sla import SLAPolicyViewSet
 from routing_service.api.users import UserViewSet
@@ -26,6 +26,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("ws-ticket/", WsTicketView.as_view(), name="api-ws-ticket"),
     path("routing-policy/", RoutingPolicyView.as_view(), name="api-routing-policy"),
     path("agents/<int:agent_id>/status/", AgentStatusView.as_view(), name="api-agent-status"),
+    path("metrics/", LiveMetricsView.as_view(), name="api-metrics-live"),
     path("metrics/daily/", DailyMetricsView.as_view(), name="api-metrics-daily"),
     *analytics_api.urlpatterns,
 ]

@@ -177,6 +177,20 @@ class Conversation(TenantModel):
                 fields=["company", "status", "created_at"], name="conv_company_status_idx"
             ),
             models.Index(fields=["company", "created_at"], name="conv_company_created_idx"),
+            # Live metrics' window (analytics/live_metrics.py): "WHERE company_id = ? AND
+            # (created_at >= ? OR first_response_at >= ? OR resolved_at >= ?)" — chats answered,
+            # and chats resolved or abandoned, in the last minutes; partial, so chats never
+            # answered (or still open) cost nothing.
+            models.Index(
+                fields=["company", "first_response_at"],
+                condition=Q(first_response_at__isnull=False),
+                name="conv_company_answered_idx",
+            ),
+            models.Index(
+                fields=["company", "resolved_at"],
+                condition=Q(resolved_at__isnull=False),
+                name="conv_company_ended_idx",
+            ),
         ]
 
     def __str__(self) -> str:

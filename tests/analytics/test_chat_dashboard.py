@@ -4,12 +4,19 @@ conversation fallback, the agent table, the queue now and the breaches."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
+from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 
 from analytics import chat_dashboard, metrics
-from routing_service.tenancy.models import Company
+from analytics.models import ChatResponseTracking
+from routing_service.chats.models import Channel, Provider
+from routing_service.tenancy.actions import create_user
+from routing_service.tenancy.models import Company, Role, User
+from tests.analytics import sample
 from tests.analytics.sample import Chats, make_chats, write_rollups
 
 pytestmark = pytest.mark.django_db
@@ -53,7 +60,9 @@ def test_fallback_matches_the_roll_up_job(company_a: Company, chats: Chats) -> N
     assert live["live_from"] == window.first_day.isoformat()  # never rolled up
     metrics.roll_up(window.first_day, window.last_day, [company_a.pk])
     rolled = chat_dashboard.sla_series(company_a.pk, window)
-    assert rolled["live_from"] is None or rolled["live_from"] > window.last_day.isoformat()
+    # Rolled days read the roll-up; today is computed live even with its row written.
+    assert rolled["live_from"] == today().isoformat()
+    assert rolled["source"] == ["roll-up", "roll-up", "live"]
     for key in ("chats", "resolved", "sla_met", "sla_missed", "compliance"):
         assert rolled[key] == live[key], key
     for key in ("first_response_median_seconds", "resolution_median_seconds"):
@@ -110,3 +119,95 @@ def test_other_companies_chats_are_left_out(
     assert names == {"acme-agent1", "acme-agent2"}
     assert chat_dashboard.queue_now(company_a.pk)["waiting"] == 2
     assert chat_dashboard.breaches(company_a.pk)["open_count"] == 1
+
+
+# --- today is current when the page is drawn (issue 12 item 8) -------------------------------
+
+
+def _kpi(body: str, label: str) -> str:
+    """The value of the totals tile labelled ``label`` on the drawn page."""
+    match = re.search(
+        r'<span class="value"[^>]*>([^<]*)</span><span class="label">' + re.escape(label), body
+    )
+    assert match, f"no tile {label!r}"
+    return match.group(1).strip()
+
+
+def test_page_tiles_agree_with_the_missed_list_after_the_roll_up_ran_today(
+    company_a: Company, redis_client: object
+) -> None:
+    """The roll-up wrote today's row while all was well; a chat then missed its first response.
+    The tiles used to read that row ("100 %", "0" missed) beside a list naming the miss."""
+    supervisor = create_user(
+        username="acme-supervisor", password="pw-123456", role=Role.SUPERVISOR, company=company_a
+    )
+    channel = Channel.objects.create(
+        company=company_a, name="Web", provider=Provider.GENERIC, secret="s" * 24
+    )
+    agent = create_user(
+        username="acme-agent", password="pw-123456", role=Role.AGENT, company=company_a
+    )
+    now = timezone.now()
+    minute = dt.timedelta(minutes=1)
+    # Received "now", so today (UTC) whatever the hour the run starts at.
+    good = sample._receive(channel, "good", now)
+    sample._set_dues(good, now + 5 * minute, now + 60 * minute)
+    sample._handle(good, agent, now, now, now)
+    metrics.roll_up(today(), today(), [company_a.pk])  # the periodic run: 1 met, 0 missed
+    late = sample._receive(channel, "late", now)
+    sample._set_dues(late, now - minute, now + 60 * minute)  # answered after its due time
+    sample._handle(late, agent, now, now, now)
+
+    client = Client()
+    client.force_login(supervisor)
+    response = client.get(reverse("chat-dashboard:index"))
+    assert response.status_code == 200
+    body = response.content.decode()
+    missed_list = response.context["breaches"]["missed"]
+    assert [c.pk for c in missed_list] == [late.pk]
+    assert f"#{late.pk}" in body
+    assert _kpi(body, "missed an SLA target") == "1"
+    assert _kpi(body, "chats") == "2"
+    assert _kpi(body, "SLA compliance") == "50.0 %"
+    totals = response.context["sla"]["totals"]
+    assert totals["sla_missed"] == response.context["breaches"]["missed_count"] == 1
+    assert response.context["sla"]["live_from"] == today().isoformat()
+
+
+def test_older_days_say_how_old_their_roll_up_rows_are(company_a: Company, chats: Chats) -> None:
+    """Rows that may still change (inside the roll-up's look-back) carry their time; rows
+    rewritten after their chats stopped changing are final and need none."""
+    write_rollups(company_a, chats.agents, range(2, 4))
+    window = chat_dashboard.Window.last_days(10, today())
+    rows = ChatResponseTracking.objects.for_company(company_a).filter(agent__isnull=True)
+    stale = timezone.now() - dt.timedelta(hours=5)
+    rows.filter(date=today() - dt.timedelta(days=3)).update(updated_at=stale)
+    series = chat_dashboard.sla_series(company_a.pk, window)
+    assert series["rolled_as_of"] == stale
+
+    final_day = today() - dt.timedelta(days=metrics.LOOKBACK_DAYS + 2)
+    rows.filter(date=today() - dt.timedelta(days=3)).update(updated_at=timezone.now())
+    write_rollups(company_a, [], [metrics.LOOKBACK_DAYS + 2])
+    rows.filter(date=final_day).update(
+        updated_at=dt.datetime.combine(final_day, dt.time(), tzinfo=dt.UTC)
+        + dt.timedelta(days=metrics.LOOKBACK_DAYS, hours=1)
+    )
+    series = chat_dashboard.sla_series(company_a.pk, window)
+    assert series["rolled_as_of"] is not None  # the two recent rows, just written
+    assert series["rolled_as_of"] >= timezone.now() - dt.timedelta(minutes=1)
+
+
+def test_page_says_as_of_when_older_days_come_from_a_stale_roll_up(
+    company_a: Company, chats: Chats, admin_a: User
+) -> None:
+    write_rollups(company_a, chats.agents, range(1, 5))
+    ChatResponseTracking.objects.for_company(company_a).update(
+        updated_at=timezone.now() - dt.timedelta(hours=2)
+    )
+    client = Client()
+    client.force_login(admin_a)
+    body = client.get(reverse("chat-dashboard:index")).content.decode()
+    stale = (timezone.now() - dt.timedelta(hours=2)).strftime("%Y-%m-%d %H:")
+    assert 'id="rolled-as-of"' in body
+    assert f"earlier days from the daily roll-up as of {stale}" in body
+    assert "computed live from the conversations at" in body

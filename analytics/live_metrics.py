@@ -1,0 +1,349 @@
+"""Live contact-centre numbers for one company: the queue now, the agents now, the last
+``window`` minutes, and an Erlang C staffing forecast (``GET /api/v1/metrics/``).
+
+The queue and agent figures are the wallboard's (``realtime.wallboard.compute_stats`` calls
+``queue_now`` and ``agents_now``), so the wallboard and the API cannot disagree.
+
+**Window figures** follow the contact-centre convention of counting each thing when it happens
+(a contact offered in one window may be answered in the next):
+
+* ``offered``: chats that arrived (first customer message, ``created_at``) in the window;
+* ``answered``: chats whose first agent reply came in the window; their wait, from arrival to
+  that reply, makes ``asa_seconds`` and, within ``SERVICE_LEVEL_SECONDS`` (20 s), counts as
+  answered in time;
+* ``abandoned``: chats closed as abandoned (no customer message for the company's
+  ``abandon_after_minutes``) in the window that no agent ever answered;
+* ``service_level`` = answered in time / (answered + abandoned): every abandonment counts
+  against it, however early (the conservative reading; queues with their own policy come
+  with issue 14). ``abandonment_rate`` = abandoned / (answered + abandoned). Both are None
+  when nothing was answered or abandoned;
+* ``aht_seconds``: over chats resolved in the window after an answer, first reply to
+  resolution — the time a chat holds one of an agent's slots (wall clock: an agent with three
+  chats open holds three slots at once).
+
+**Now**: ``waiting`` and ``longest_wait_seconds`` from the queue; ``agents`` per status with
+their open chats and capacity (``max_chats``); ``occupancy`` = open chats / capacity of the
+available agents, the share of the capacity open to routing that is in use.
+
+**Forecast** (``analytics.erlang``): each chat slot is an Erlang C server. Traffic = arrival
+rate × AHT; the servers needed for 80 % within 20 s, divided by the mean slots per agent and
+rounded up, is ``required_agents``; the slots of the available agents give the expected service
+level and wait. docs/operations.md states the model and its limits.
+
+Cost per call: three queries — the partial queue index, the company's staff (a few hundred
+rows at most), and one aggregate over the chats that
+arrived, were answered or ended in the window (three index ranges, OR-ed by the planner:
+``conv_company_created_idx``, ``conv_company_answered_idx``, ``conv_company_ended_idx``).
+Nothing grows with the company's history, only with the window's traffic.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from django.db.models import Avg, Count, F, Min, Q
+from django.utils import timezone
+
+from analytics import erlang
+from analytics.expressions import Seconds
+from routing_service.chats.models import Conversation, ConversationStatus, Priority
+from routing_service.tenancy.models import HANDLING_ROLES, AgentStatus, User
+
+__all__ = [
+    "DEFAULT_WINDOW_MINUTES",
+    "MAX_WINDOW_MINUTES",
+    "PRIORITIES",
+    "SERVICE_LEVEL_SECONDS",
+    "SERVICE_LEVEL_TARGET",
+    "AgentsNow",
+    "QueueNow",
+    "WindowFigures",
+    "agents_now",
+    "forecast",
+    "live_metrics",
+    "queue_now",
+    "window_figures",
+]
+
+DEFAULT_WINDOW_MINUTES: Final = 60
+MAX_WINDOW_MINUTES: Final = 24 * 60
+# DESIGN.md's queue defaults (`service_level_seconds`, `service_level_target`); named queues
+# will carry their own.
+SERVICE_LEVEL_SECONDS: Final = 20
+SERVICE_LEVEL_TARGET: Final = 0.8
+PRIORITIES: Final = (Priority.URGENT, Priority.HIGH, Priority.MEDIUM, Priority.LOW)
+_RANK_NAMES: Final = {0: Priority.LOW, 1: Priority.MEDIUM, 2: Priority.HIGH, 3: Priority.URGENT}
+
+
+# --- now: the queue and the agents -------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class QueueNow:
+    """The waiting chats per priority (urgent first) and the oldest ``queued_at`` of each."""
+
+    waiting: dict[str, int]
+    oldest: dict[str, dt.datetime | None]
+
+    @property
+    def total(self) -> int:
+        return sum(self.waiting.values())
+
+    @property
+    def oldest_since(self) -> dt.datetime | None:
+        return min((t for t in self.oldest.values() if t is not None), default=None)
+
+    def longest_wait_seconds(self, now: dt.datetime) -> float:
+        oldest = self.oldest_since
+        return round(max(0.0, (now - oldest).total_seconds()), 3) if oldest else 0
+
+
+def queue_now(company_id: int) -> QueueNow:
+    """One query on the partial queue index: "WHERE company_id = ? AND status = 'waiting'",
+    grouped by its ``priority_rank`` column."""
+    waiting = {str(p): 0 for p in PRIORITIES}
+    oldest: dict[str, dt.datetime | None] = {str(p): None for p in PRIORITIES}
+    rows = (
+        Conversation.objects.unscoped()
+        .filter(company_id=company_id, status=ConversationStatus.WAITING)
+        .order_by()
+        .values("priority_rank")
+        .annotate(n=Count("pk"), oldest=Min("queued_at"))
+    )
+    for row in rows:
+        name = str(_RANK_NAMES.get(row["priority_rank"], Priority.MEDIUM))
+        waiting[name] += row["n"]
+        current = oldest[name]
+        oldest[name] = row["oldest"] if current is None else min(current, row["oldest"])
+    return QueueNow(waiting, oldest)
+
+
+@dataclass(frozen=True, slots=True)
+class AgentsNow:
+    """The company's active agents and supervisors: ``(id, status, open chats, max chats)``
+    each, by id, and the sums per status."""
+
+    rows: list[tuple[int, str, int, int]]
+    by_status: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def count(self, status: str) -> int:
+        return self.by_status.get(status, {}).get("count", 0)
+
+    def capacity(self, status: str) -> int:
+        return self.by_status.get(status, {}).get("capacity", 0)
+
+    def active_chats(self, status: str) -> int:
+        return self.by_status.get(status, {}).get("active_chats", 0)
+
+
+def agents_now(company_id: int) -> AgentsNow:
+    """One query: "WHERE company_id = ? AND role IN (...) AND is_active" — a company's staff,
+    a few hundred rows at most."""
+    rows = list(
+        User.objects.filter(company_id=company_id, role__in=HANDLING_ROLES, is_active=True)
+        .order_by("pk")
+        .values_list("pk", "status", "active_chats", "max_chats")
+    )
+    by_status = {s: {"count": 0, "active_chats": 0, "capacity": 0} for s in AgentStatus.values}
+    for _, status, active, capacity in rows:
+        bucket = by_status.setdefault(status, {"count": 0, "active_chats": 0, "capacity": 0})
+        bucket["count"] += 1
+        bucket["active_chats"] += active
+        bucket["capacity"] += capacity
+    return AgentsNow(rows, by_status)
+
+
+# --- the window ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class WindowFigures:
+    """What happened in ``[start, end)`` (module docstring: the definitions)."""
+
+    start: dt.datetime
+    end: dt.datetime
+    offered: int = 0
+    answered: int = 0
+    answered_in_time: int = 0
+    abandoned: int = 0
+    asa_seconds: float | None = None
+    handled: int = 0
+    aht_seconds: float | None = None
+
+    @property
+    def minutes(self) -> float:
+        return (self.end - self.start).total_seconds() / 60
+
+    @property
+    def service_level(self) -> float | None:
+        judged = self.answered + self.abandoned
+        return round(self.answered_in_time / judged, 4) if judged else None
+
+    @property
+    def abandonment_rate(self) -> float | None:
+        judged = self.answered + self.abandoned
+        return round(self.abandoned / judged, 4) if judged else None
+
+    @property
+    def arrival_rate_per_hour(self) -> float:
+        return self.offered * 60 / self.minutes if self.minutes > 0 else 0.0
+
+
+def window_figures(
+    company_id: int,
+    start: dt.datetime,
+    end: dt.datetime,
+    threshold_seconds: float = SERVICE_LEVEL_SECONDS,
+) -> WindowFigures:
+    """The window's figures in one aggregate query over the chats that arrived, were answered
+    or ended in it: three index ranges on ``(company, created_at)``, ``(company,
+    first_response_at)`` and ``(company, resolved_at)`` (a BitmapOr on PostgreSQL)."""
+    arrived = Q(created_at__gte=start, created_at__lt=end)
+    answered = Q(first_response_at__gte=start, first_response_at__lt=end)
+    ended = Q(resolved_at__gte=start, resolved_at__lt=end)
+    in_time = F("created_at") + dt.timedelta(seconds=threshold_seconds)
+    wait = Seconds(F("first_response_at"), F("created_at"))
+    handle = Seconds(F("resolved_at"), F("first_response_at"))
+    abandoned = ended & Q(status=ConversationStatus.ABANDONED, first_response_at__isnull=True)
+    handled = ended & Q(status=ConversationStatus.RESOLVED, first_response_at__isnull=False)
+    row = (
+        Conversation.objects.unscoped()
+        .filter(arrived | answered | ended, company_id=company_id)
+        .order_by()
+        .aggregate(
+            offered=Count("pk", filter=arrived),
+            answered=Count("pk", filter=answered),
+            # The wait is measured in SQL; a clock skew that puts the reply first counts as 0.
+            answered_in_time=Count(
+                "pk",
+                filter=answered & Q(first_response_at__lte=in_time),
+            ),
+            asa=Avg(wait, filter=answered),
+            abandoned=Count("pk", filter=abandoned),
+            handled=Count("pk", filter=handled),
+            aht=Avg(handle, filter=handled),
+        )
+    )
+    return WindowFigures(
+        start=start,
+        end=end,
+        offered=row["offered"],
+        answered=row["answered"],
+        answered_in_time=row["answered_in_time"],
+        abandoned=row["abandoned"],
+        asa_seconds=_round(_non_negative(row["asa"])),
+        handled=row["handled"],
+        aht_seconds=_round(_non_negative(row["aht"])),
+    )
+
+
+def _non_negative(value: float | None) -> float | None:
+    return None if value is None else max(0.0, float(value))
+
+
+def _round(value: float | None, digits: int = 1) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+# --- the forecast --------------------------------------------------------------------------
+
+
+def forecast(
+    figures: WindowFigures,
+    agents: AgentsNow,
+    *,
+    threshold_seconds: float = SERVICE_LEVEL_SECONDS,
+    target: float = SERVICE_LEVEL_TARGET,
+) -> dict[str, Any]:
+    """Agents needed for ``target`` within ``threshold_seconds`` at the window's arrival rate
+    and handle time, and what the available agents can expect (module docstring: the model).
+
+    Without a handle time (nothing resolved after an answer in the window) the traffic is
+    unknown: the needed agents and expectations are None.
+    """
+    available = agents.count(AgentStatus.AVAILABLE)
+    slots = agents.capacity(AgentStatus.AVAILABLE)
+    rate = figures.arrival_rate_per_hour
+    handle = figures.aht_seconds
+    result: dict[str, Any] = {
+        "arrival_rate_per_hour": round(rate, 2),
+        "handle_seconds": handle,
+        "required_agents": None,
+        "available_agents": available,
+        "expected_service_level": None,
+        "expected_wait_seconds": None,
+    }
+    if rate == 0:  # nobody arrives: nobody is needed, and nobody waits
+        return {
+            **result,
+            "required_agents": 0,
+            "expected_service_level": 1.0,
+            "expected_wait_seconds": 0.0,
+        }
+    if not handle:
+        return result
+    traffic = rate / 3600 * handle
+    needed_slots = erlang.servers_needed(traffic, handle, threshold_seconds, target)
+    if needed_slots is not None:
+        result["required_agents"] = math.ceil(needed_slots / _slots_per_agent(agents))
+    wait = erlang.average_speed_of_answer(slots, traffic, handle)
+    result["expected_service_level"] = round(
+        erlang.service_level(slots, traffic, handle, threshold_seconds), 4
+    )
+    # An unbounded wait (too few slots for the traffic) has no number: None.
+    result["expected_wait_seconds"] = round(wait, 1) if math.isfinite(wait) else None
+    return result
+
+
+def _slots_per_agent(agents: AgentsNow) -> float:
+    """The chats one agent takes at once: the available agents' mean ``max_chats``, else that
+    of all the company's staff, else 1."""
+    for statuses in ((AgentStatus.AVAILABLE,), tuple(AgentStatus.values)):
+        people = sum(agents.count(s) for s in statuses)
+        capacity = sum(agents.capacity(s) for s in statuses)
+        if people and capacity:
+            return capacity / people
+    return 1.0
+
+
+# --- all of it -----------------------------------------------------------------------------
+
+
+def live_metrics(
+    company_id: int,
+    window_minutes: int = DEFAULT_WINDOW_MINUTES,
+    *,
+    now: dt.datetime | None = None,
+) -> dict[str, Any]:
+    """The ``GET /api/v1/metrics/`` payload (DESIGN.md, "Queues and live metrics")."""
+    now = now or timezone.now()
+    queue = queue_now(company_id)
+    agents = agents_now(company_id)
+    figures = window_figures(company_id, now - dt.timedelta(minutes=window_minutes), now)
+    available_capacity = agents.capacity(AgentStatus.AVAILABLE)
+    return {
+        "computed_at": now,
+        "window_minutes": window_minutes,
+        "service_level_seconds": SERVICE_LEVEL_SECONDS,
+        "service_level_target": SERVICE_LEVEL_TARGET,
+        "waiting": queue.total,
+        "longest_wait_seconds": queue.longest_wait_seconds(now),
+        "offered": figures.offered,
+        "answered": figures.answered,
+        "abandoned": figures.abandoned,
+        "service_level": figures.service_level,
+        "asa_seconds": figures.asa_seconds,
+        "aht_seconds": figures.aht_seconds,
+        "abandonment_rate": figures.abandonment_rate,
+        # Over 1 only if chats were forced past capacity (an escalation): shown as full.
+        "occupancy": (
+            min(1.0, round(agents.active_chats(AgentStatus.AVAILABLE) / available_capacity, 4))
+            if available_capacity
+            else None
+        ),
+        "agents": {status: dict(agents.by_status[status]) for status in AgentStatus.values},
+        "forecast": forecast(figures, agents),
+    }
