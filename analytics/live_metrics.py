@@ -344,6 +344,14 @@ def live_metrics(
             if available_capacity
             else None
         ),
-        "agents": {status: dict(agents.by_status[status]) for status in AgentStatus.values},
+        # DESIGN.md: bare counts per status; their load (chats held, capacity) beside them.
+        "agents": {status: agents.count(status) for status in AgentStatus.values},
+        "agents_load": {
+            status: {
+                "active_chats": agents.active_chats(status),
+                "capacity": agents.capacity(status),
+            }
+            for status in AgentStatus.values
+        },
         "forecast": forecast(figures, agents),
     }

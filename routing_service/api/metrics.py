@@ -129,13 +129,20 @@ class LiveMetricsQuery(serializers.Serializer[dict[str, Any]]):
     )
 
 
+class AgentsByStatusSerializer(serializers.Serializer[dict[str, Any]]):
+    """Active agents and supervisors in each status (DESIGN.md: bare counts)."""
+
+    available = serializers.IntegerField()
+    away = serializers.IntegerField()
+    offline = serializers.IntegerField()
+
+
 class AgentLoadSerializer(serializers.Serializer[dict[str, int]]):
-    count = serializers.IntegerField(help_text="Active agents and supervisors in this status.")
     active_chats = serializers.IntegerField(help_text="Chats they hold (offered or accepted).")
     capacity = serializers.IntegerField(help_text="The sum of their `max_chats`.")
 
 
-class AgentsByStatusSerializer(serializers.Serializer[dict[str, Any]]):
+class AgentsLoadSerializer(serializers.Serializer[dict[str, Any]]):
     available = AgentLoadSerializer()
     away = AgentLoadSerializer()
     offline = AgentLoadSerializer()
@@ -190,6 +197,7 @@ class LiveMetricsSerializer(serializers.Serializer[dict[str, Any]]):
         allow_null=True, help_text="Chats held / capacity of the available agents, 0–1."
     )
     agents = AgentsByStatusSerializer()
+    agents_load = AgentsLoadSerializer(help_text="Per status: chats held and capacity.")
     forecast = ForecastSerializer()
 
 
