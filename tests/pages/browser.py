@@ -92,10 +92,19 @@ class Tab:
         self.page.on("console", self._console)
         self.page.on("pageerror", lambda error: self.problems.append(f"page error: {error}"))
         self.page.on("requestfailed", self._failed)
+        self.page.on("response", self._response)
 
     def _console(self, message: Any) -> None:
-        if message.type in {"error", "warning"}:
+        # A failed load is judged by `_response`, which knows the address.
+        if message.type in {"error", "warning"} and "Failed to load resource" not in message.text:
             self.problems.append(f"console {message.type} on {self.page.url}: {message.text}")
+
+    def _response(self, response: Any) -> None:
+        # Pages answer their own status (checked by `open`); Django's admin asks for a
+        # /favicon.ico the site does not serve (the site's pages carry theirs inline).
+        if response.status >= 400 and response.request.resource_type != "document":
+            if not response.url.endswith("/favicon.ico"):
+                self.problems.append(f"HTTP {response.status}: {response.url}")
 
     def _failed(self, request: Any) -> None:
         # Leaving a page aborts its open requests (a socket, a chart's data): not a fault.
@@ -117,6 +126,8 @@ class Tab:
         width, height = SIZES[size]
         self.page.set_viewport_size({"width": width, "height": height})
         self.page.emulate_media(color_scheme=scheme)
+        # Colours that fade (the admin's buttons) are judged at their end, not halfway.
+        self.page.evaluate("() => document.getAnimations().forEach((a) => a.finish())")
 
     def overflows(self) -> list[str]:
         found: list[str] = self.page.evaluate(_OVERFLOWS)
