@@ -52,8 +52,8 @@ def theme(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         if _wants_json(request):
             return JsonResponse(form.errors, status=400)
-        for error in form.errors["theme"]:
-            messages.error(request, error)
+        for error in form.errors.get_json_data()["theme"]:
+            messages.error(request, error["message"])
         return HttpResponseRedirect(_back(request))
     set_theme(user, form.cleaned_data["theme"])
     if _wants_json(request):
