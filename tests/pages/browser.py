@@ -69,7 +69,7 @@ _OVERFLOWS: Final = """
 
 _AXE_RUN: Final = """
 async () => {
-  const result = await window.axe.run(document, {resultTypes: ["violations"]});
+  const result = await window.axe.run(document, {resultTypes: ["violations"], preload: false});
   return result.violations
     .filter((v) => v.impact === "serious" || v.impact === "critical")
     .map((v) => ({
@@ -102,9 +102,10 @@ class Tab:
     def _response(self, response: Any) -> None:
         # Pages answer their own status (checked by `open`); Django's admin asks for a
         # /favicon.ico the site does not serve (the site's pages carry theirs inline).
-        if response.status >= 400 and response.request.resource_type != "document":
-            if not response.url.endswith("/favicon.ico"):
-                self.problems.append(f"HTTP {response.status}: {response.url}")
+        page_itself = response.request.resource_type == "document"
+        favicon = response.url.endswith("/favicon.ico")
+        if response.status >= 400 and not page_itself and not favicon:
+            self.problems.append(f"HTTP {response.status}: {response.url}")
 
     def _failed(self, request: Any) -> None:
         # Leaving a page aborts its open requests (a socket, a chart's data): not a fault.

@@ -45,6 +45,7 @@ def sample_data(django_db_setup: Any, django_db_blocker: Any, sample_media: Path
             connections.close_all()
             wait_for_other_sessions_to_end()
             call_command("flush", interactive=False, verbosity=0)
+            connections.close_all()
         delete_run_keys(client)
         client.close()
 

@@ -22,7 +22,9 @@ from routing_service.tenancy.models import Company
 from tests.pages import world
 from tests.pages.browser import ARTIFACTS, SCHEMES, SIZES, Tab
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db]
+# No database access in the tests themselves: the module's data is made and read by fixtures
+# (an ORM call under Playwright's greenlet would open a session of its own, left open).
+pytestmark = pytest.mark.browser
 
 
 @dataclass(frozen=True)
