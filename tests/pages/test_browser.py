@@ -22,9 +22,9 @@ from routing_service.tenancy.models import Company
 from tests.pages import world
 from tests.pages.browser import ARTIFACTS, SCHEMES, SIZES, Tab
 
-# No database access in the tests themselves: the module's data is made and read by fixtures
-# (an ORM call under Playwright's greenlet would open a session of its own, left open).
-pytestmark = pytest.mark.browser
+# The module's data is made and read by fixtures (an ORM call under Playwright's greenlet would
+# open a session of its own); the tests themselves only drive the browser.
+pytestmark = [pytest.mark.browser, pytest.mark.django_db]
 
 
 @dataclass(frozen=True)
