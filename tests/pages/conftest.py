@@ -16,7 +16,7 @@ import pytest
 import redis
 from django.conf import settings
 from django.core.management import call_command
-from django.db import connections
+from django.db import connection, connections
 from django.test import override_settings
 
 from tests.conftest import delete_run_keys
@@ -45,6 +45,13 @@ def sample_data(django_db_setup: Any, django_db_blocker: Any, sample_media: Path
             connections.close_all()
             wait_for_other_sessions_to_end()
             call_command("flush", interactive=False, verbosity=0)
+            # daphne is gone: a session still open is one the ORM opened under Playwright's
+            # greenlet, which no close_all() here can reach; the test database must drop.
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
             connections.close_all()
         delete_run_keys(client)
         client.close()
