@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
-from typing import Any, Final, TypeVar, cast
+from typing import Any, TypeVar, cast
 
 from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest, HttpResponse
@@ -21,9 +21,9 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import render
 
 from analytics.api import ANALYTICS_READERS, ANALYTICS_WRITERS
-from routing_service.api.permissions import SUPERVISORS
 from routing_service.tenancy.context import active_company
 from routing_service.tenancy.models import Company, Role, User
+from routing_service.tenancy.pages import CHAT_DASHBOARD_ROLES
 
 __all__ = [
     "ANALYTICS_READERS",
@@ -34,8 +34,8 @@ __all__ = [
     "page_company",
 ]
 
-# Readers and writers are the API's (analytics.api): the pages and the API agree.
-CHAT_DASHBOARD_ROLES: Final = SUPERVISORS
+# Readers and writers are the API's (analytics.api): the pages and the API agree. Who may open
+# which page is decided once, in tenancy.pages (navigation shows the same).
 
 _View = TypeVar("_View", bound=Callable[..., HttpResponseBase])
 

@@ -48,7 +48,7 @@ from analytics.serializers import (
 from analytics.uploads import SizeLimitHandler, UploadTooLarge, check_content_length, limit_uploads
 from routing_service.api.mixins import COMPANY_PARAMETER, CompanyScopedMixin
 from routing_service.api.permissions import SUPERVISORS
-from routing_service.tenancy.models import Role
+from routing_service.tenancy.pages import ANALYTICS_ROLES
 
 __all__ = [
     "ANALYTICS_READERS",
@@ -58,9 +58,7 @@ __all__ = [
     "SessionViewSet",
 ]
 
-ANALYTICS_READERS: Final = frozenset(
-    {Role.SUPERADMIN, Role.COMPANY_ADMIN, Role.SUPERVISOR, Role.VIEWER}
-)
+ANALYTICS_READERS: Final = ANALYTICS_ROLES  # who may open the analytics pages, too
 ANALYTICS_WRITERS: Final = SUPERVISORS
 EXPORT_CHUNK_SIZE: Final = 2000
 

@@ -47,6 +47,7 @@ from analytics.uploads import (
     limit_uploads,
 )
 from routing_service.tenancy.models import User
+from routing_service.tenancy.pages import may_open
 
 # Import reports list this many rejected rows (the data source keeps the first 1,000).
 REPORT_ERRORS_SHOWN: Final = 200
@@ -442,6 +443,9 @@ def chat_dashboard_page(request: HttpRequest) -> HttpResponse:
             queue=chat_dashboard.queue_now(company.pk, now),
             breaches=chat_dashboard.breaches(company.pk, now),
             now=now,
+            # Rows link to what they name where the viewer may open it: the chat's and the
+            # person's admin pages (supervisors have no page of a single chat or agent).
+            admin_links=may_open(_user(request), "admin"),
             metrics_url=f"{reverse('chat-dashboard:metrics-export')}?{query}",
             sessions_export_url=f"{reverse('analytics:sessions-export')}?{query}",
         ),

@@ -14,7 +14,7 @@ supervisors, company admins and superadmins, who pick the company with `?company
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -28,9 +28,7 @@ from django.views.decorators.http import require_GET
 
 from realtime.wallboard import warning_windows
 from routing_service.tenancy.models import Company, Role, User
-
-CONSOLE_ROLES: Final = frozenset({Role.AGENT, Role.SUPERVISOR, Role.COMPANY_ADMIN})
-WALLBOARD_ROLES: Final = frozenset({Role.SUPERVISOR, Role.COMPANY_ADMIN, Role.SUPERADMIN})
+from routing_service.tenancy.pages import CONSOLE_ROLES, WALLBOARD_ROLES
 
 
 def _user(request: HttpRequest) -> User:

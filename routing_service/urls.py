@@ -10,7 +10,7 @@ from realtime import views as realtime_views
 from routing_service import views
 from routing_service.api import docs
 from routing_service.observability import health, metrics
-from routing_service.tenancy import password_reset
+from routing_service.tenancy import password_reset, theme
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -19,6 +19,7 @@ urlpatterns = [
     path("metrics", metrics.metrics_view, name="metrics"),
     path("accounts/login/", views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/theme/", theme.theme, name="theme"),
     # Forgotten passwords (tenancy/password_reset.py): Django's flow and URL names.
     path(
         "accounts/password_reset/",

@@ -8,60 +8,33 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils.translation import gettext_lazy as _
 
 from routing_service.api.docs import docs_allowed
 from routing_service.security.forms import ThrottledAuthenticationForm, throttled_response
-from routing_service.tenancy.models import Role
+from routing_service.tenancy.models import User
+from routing_service.tenancy.pages import pages_for
 
-# What each role can open, in the order the landing page lists it.
-_LINKS: list[tuple[str, str, str, frozenset[str]]] = [
-    (
-        "Agent console",
-        "/console/",
-        "Take chats, reply and resolve.",
-        frozenset({Role.AGENT, Role.SUPERVISOR}),
-    ),
-    (
-        "Wallboard",
-        "/wallboard/",
-        "Live queue, agents and SLA at a glance.",
-        frozenset({Role.SUPERVISOR, Role.COMPANY_ADMIN, Role.SUPERADMIN}),
-    ),
-    (
-        "Chat dashboard",
-        "/chat/dashboard/",
-        "SLA compliance, response times, agents.",
-        frozenset({Role.SUPERVISOR, Role.COMPANY_ADMIN, Role.SUPERADMIN}),
-    ),
-    (
-        "Analytics",
-        "/analytics/",
-        "Imported sessions, dashboards and search.",
-        frozenset({Role.SUPERVISOR, Role.COMPANY_ADMIN, Role.SUPERADMIN, Role.VIEWER}),
-    ),
-    (
-        "Administration",
-        "/admin/",
-        "Companies, people, channels, SLAs and routing.",
-        frozenset({Role.COMPANY_ADMIN, Role.SUPERADMIN}),
-    ),
-    (
-        "API documentation",
-        "/api/docs/",
-        "The REST API and its OpenAPI schema.",
-        frozenset(Role.values),
-    ),
-]
+# The API documentation is open to whoever `docs_allowed` lets in (API_DOCS_ACCESS), not a
+# page of tenancy.pages: it follows the roles the setting names.
+_API_DOCS = {
+    "title": _("API documentation"),
+    "url": "/api/docs/",
+    "description": _("The REST API and its OpenAPI schema."),
+}
 
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    role = request.user.role  # type: ignore[union-attr]
-    links = [
-        {"title": t, "url": u, "description": d}
-        for t, u, d, roles in _LINKS
-        if role in roles and (u != "/api/docs/" or docs_allowed(request.user))
+    """The start page: a tile per page the person's role may open (tenancy.pages)."""
+    user = request.user
+    assert isinstance(user, User)
+    links: list[dict[str, Any]] = [
+        {"title": page.title, "url": page.path, "description": page.description}
+        for page in pages_for(user)
     ]
+    if docs_allowed(user):
+        links.append(_API_DOCS)
     return render(request, "switchboard/home.html", {"links": links})
 
 

@@ -33,10 +33,43 @@ function append(node, children) {
   }
 }
 
-/** Replace a container's children. */
+/** Replace a container's children. Keyboard focus inside it survives the redraw: it goes
+ * back to the same control of the same chat, else to the container's first control (an
+ * accepted offer loses its Accept button), never to the top of the page. */
 export function fill(node, children) {
+  const focused = node.contains(document.activeElement) ? document.activeElement : null;
+  const key = focused ? focusKey(focused) : null;
   node.replaceChildren();
   append(node, children);
+  if (key) restoreFocus(node, key);
+}
+
+const CONTROLS = "button:not(:disabled), a[href], select:not(:disabled), textarea, input";
+
+function focusKey(element) {
+  const item = element.closest("[data-conversation-id]");
+  return {
+    item: item ? item.dataset.conversationId : null,
+    className: element.className,
+    label: element.getAttribute("aria-label"),
+  };
+}
+
+function restoreFocus(node, key) {
+  const scopes =
+    key.item === null
+      ? [node]
+      : [...node.querySelectorAll(`[data-conversation-id="${CSS.escape(key.item)}"]`)];
+  for (const scope of scopes) {
+    for (const control of scope.querySelectorAll(CONTROLS)) {
+      if (control.className === key.className && control.getAttribute("aria-label") === key.label) {
+        control.focus({ preventScroll: true });
+        return;
+      }
+    }
+  }
+  const first = node.querySelector(CONTROLS);
+  if (first) first.focus({ preventScroll: true });
 }
 
 export function byId(id) {

@@ -181,7 +181,10 @@ function render() {
 function setKpi(name, value, sub = "", tone = "") {
   const tile = document.querySelector(`[data-kpi="${name}"]`);
   if (!tile) return;
-  tile.querySelector(".kpi-value").textContent = String(value);
+  const figure = tile.querySelector(".kpi-value");
+  figure.textContent = String(value);
+  // The figure's length sizes it to fit its tile on one line (wallboard.css, .kpi-value).
+  figure.style.setProperty("--chars", String(Math.max(figure.textContent.length, 3)));
   tile.querySelector(".kpi-sub").textContent = sub;
   tile.dataset.tone = tone;
 }

@@ -17,6 +17,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 
 from routing_service.chats.models import (
     ACTIVE_ASSIGNMENT_STATUSES,
@@ -337,10 +338,25 @@ class AssignmentEventAdmin(TenantModelAdmin):
 
     company_admin_permissions = VIEW_ONLY
     superadmin_permissions = VIEW_AND_DELETE
-    list_display = ("created_at", "action", "conversation", "actor", "from_agent", "to_agent")
+    list_display = (
+        "created_at",
+        "action",
+        "conversation",
+        "actor",
+        "from_agent",
+        "to_agent",
+        "short_reason",
+    )
     list_filter = ("action",)
     list_select_related = ("conversation__client", "actor", "from_agent", "to_agent")
     search_fields = ("conversation__client__name", "reason")
+    # Newest first: the list is read to find out what just happened, and why.
+    ordering = ("-created_at", "-id")
+
+    @admin.display(description=_("reason"), ordering="reason")
+    def short_reason(self, obj: AssignmentEvent) -> str:
+        reason = obj.reason or "—"
+        return reason if len(reason) <= 80 else f"{reason[:79]}…"
 
 
 # --- Notifications and routing settings ------------------------------------------------------

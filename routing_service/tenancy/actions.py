@@ -15,7 +15,7 @@ from rest_framework.authtoken.models import Token
 from routing_service.chats.actions.agents import set_agent_status
 from routing_service.chats.models import RoutingPolicy
 from routing_service.tenancy import sockets
-from routing_service.tenancy.models import AgentStatus, Company, Role, User
+from routing_service.tenancy.models import AgentStatus, Company, Role, Theme, User
 
 
 @transaction.atomic
@@ -160,6 +160,18 @@ def revoke_tokens(user: User) -> User:
     """ "Sign out my integrations": every API token, websocket ticket and open socket of the
     user stops working. Their password, and so their sessions, stay."""
     _revoke(user, _lock_user(user.pk), set(), rotate_tokens=True)
+    return user
+
+
+def set_theme(user: User, theme: str) -> User:
+    """Remember the person's colour scheme (`Theme`) for every page they open, on any device.
+
+    Only this column is written: a preference vouches for nothing, so no credential changes.
+    """
+    if theme not in Theme.values:
+        raise ValueError(f"unknown theme {theme!r}")
+    user.theme = theme
+    User.objects.filter(pk=user.pk).update(theme=theme)
     return user
 
 

@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 
 class Company(models.Model):
@@ -35,6 +36,14 @@ class AgentStatus(models.TextChoices):
     AVAILABLE = "available", "Available"
     AWAY = "away", "Away"
     OFFLINE = "offline", "Offline"
+
+
+class Theme(models.TextChoices):
+    """A person's colour scheme for the pages: the system's (`prefers-color-scheme`) or fixed."""
+
+    AUTO = "auto", _("System")
+    LIGHT = "light", _("Light")
+    DARK = "dark", _("Dark")
 
 
 # Roles that can take chats: supervisors take escalations and can pick from the queue.
@@ -76,6 +85,8 @@ class User(AbstractUser):
     # company, deactivation, "revoke my tokens"). Websocket tickets carry it and open sockets
     # compare it per action: anything issued under an older stamp is refused.
     credentials_version = models.PositiveIntegerField(default=0, editable=False)
+    # Written by tenancy.actions.set_theme; base.html puts it on <html> before the first paint.
+    theme = models.CharField(max_length=8, choices=Theme.choices, default=Theme.AUTO)
 
     objects: ClassVar[SwitchboardUserManager] = SwitchboardUserManager()
 
