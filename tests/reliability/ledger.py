@@ -155,7 +155,7 @@ class Ledger:
             f"out-of-order {self.out_of_order} dead-lettered {self.dead_letters}"
         )
         events = (
-            f"events committed {self.events_committed:,} logged {self.events_logged:,} | "
+            f"events committed {self.events_committed:,} (log entries {self.events_logged:,}) | "
             f"missing {self.events_missing} duplicated {self.events_duplicated} "
             f"unknown {self.events_unknown} outbox left {self.outbox_left}"
         )
@@ -188,6 +188,10 @@ def message_ledger(ledger: Ledger, posted: list[Posted]) -> None:
     ledger.refused = ledger.sent - ledger.accepted
     ledger.retried = sum(sum(not a.startswith("2") for a in p.answers) for p in posted)
     ledger.slowest_answer = max((p.slowest for p in posted), default=0.0)
+    slow = sorted(
+        ((t, a) for p in posted for t, a in zip(p.took, p.answers, strict=True)), reverse=True
+    )
+    ledger.notes["slowest_answers"] = " ".join(f"{a}:{t:.1f}s" for t, a in slow[:5])
     ledger.recorded = len(rows)
     for key, p in told.items():
         if p.accepted and key not in by_key:

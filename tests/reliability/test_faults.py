@@ -42,14 +42,17 @@ def test_redis_killed_twice_loses_nothing_it_accepted(tmp_path: Path) -> None:
     assert ledger.retried > 0, "no webhook met the dead Redis: the fault missed the traffic"
 
 
-def test_redis_stopped_for_8_s_answers_truly_and_loses_nothing(tmp_path: Path) -> None:
-    ledger = redis_stop(Counts(clients=40, per_client=15), tmp_path)
+def test_redis_stopped_for_12_s_answers_truly_and_in_time_and_loses_nothing(
+    tmp_path: Path,
+) -> None:
+    ledger = redis_stop(Counts(clients=40, per_client=15), tmp_path, stopped_for=12.0)
     print(ledger.format())
     ledger.assert_clean()
     assert ledger.retried > 0, "no webhook met the stopped Redis: the fault missed the traffic"
-    # Every answer within the documented bound (5 s after the body was read), with slack for
-    # a loaded machine.
-    assert ledger.slowest_answer < 7.5
+    # Nobody waits for Redis to resume: the documented bound is 5 s from the checked body
+    # (3.1 s for "none", 4.5 s for "unknown" on an idle machine); 10 s leaves room for a loaded
+    # one, and a request that waited out the 12 s stall would still fail it.
+    assert ledger.slowest_answer < 10
 
 
 def test_postgres_sessions_terminated_and_refused_lose_nothing(tmp_path: Path) -> None:
@@ -68,7 +71,7 @@ def test_sla_timer_kill_storm_fires_each_timer_once_and_publishes_each_event_onc
     assert ledger.notes["sla_timers"] == 40 * 4
     assert ledger.notes["sla_fired"] == 40 * 4
     assert ledger.notes["sla_unfired"] == ledger.notes["sla_fired_twice"] == 0
-    assert ledger.faults >= 5
+    assert ledger.faults == 5
 
 
 def test_worker_killed_during_delivery_redelivers_within_a_minute_under_one_key(
