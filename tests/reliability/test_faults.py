@@ -27,7 +27,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("fault_run")]
 
 
 def test_router_kill_storm_loses_duplicates_and_reorders_nothing(tmp_path: Path) -> None:
-    ledger = router_kill_storm(Counts(clients=40, per_client=20), tmp_path)
+    ledger = router_kill_storm(Counts(clients=30, per_client=15), tmp_path)
     print(ledger.format())
     ledger.assert_clean()
     assert ledger.faults == 8
@@ -35,7 +35,7 @@ def test_router_kill_storm_loses_duplicates_and_reorders_nothing(tmp_path: Path)
 
 
 def test_redis_killed_twice_loses_nothing_it_accepted(tmp_path: Path) -> None:
-    ledger = redis_kill(Counts(clients=40, per_client=15), tmp_path)
+    ledger = redis_kill(Counts(clients=30, per_client=12), tmp_path)
     print(ledger.format())
     ledger.assert_clean()
     assert ledger.faults == 2
@@ -45,7 +45,7 @@ def test_redis_killed_twice_loses_nothing_it_accepted(tmp_path: Path) -> None:
 def test_redis_stopped_for_12_s_answers_truly_and_in_time_and_loses_nothing(
     tmp_path: Path,
 ) -> None:
-    ledger = redis_stop(Counts(clients=40, per_client=15), tmp_path, stopped_for=12.0)
+    ledger = redis_stop(Counts(clients=30, per_client=12), tmp_path, stopped_for=12.0)
     print(ledger.format())
     ledger.assert_clean()
     assert ledger.retried > 0, "no webhook met the stopped Redis: the fault missed the traffic"
@@ -56,7 +56,7 @@ def test_redis_stopped_for_12_s_answers_truly_and_in_time_and_loses_nothing(
 
 
 def test_postgres_sessions_terminated_and_refused_lose_nothing(tmp_path: Path) -> None:
-    ledger = postgres_faults(Counts(clients=40, per_client=15), tmp_path)
+    ledger = postgres_faults(Counts(clients=30, per_client=12), tmp_path)
     print(ledger.format())
     ledger.assert_clean()
     assert ledger.notes["sessions_terminated"] > 0
@@ -65,11 +65,11 @@ def test_postgres_sessions_terminated_and_refused_lose_nothing(tmp_path: Path) -
 def test_sla_timer_kill_storm_fires_each_timer_once_and_publishes_each_event_once(
     tmp_path: Path,
 ) -> None:
-    ledger = sla_timer_kill_storm(Counts(clients=40, per_client=2), tmp_path)
+    ledger = sla_timer_kill_storm(Counts(clients=30, per_client=2), tmp_path)
     print(ledger.format())
     ledger.assert_clean()
-    assert ledger.notes["sla_timers"] == 40 * 4
-    assert ledger.notes["sla_fired"] == 40 * 4
+    assert ledger.notes["sla_timers"] == 30 * 4
+    assert ledger.notes["sla_fired"] == 30 * 4
     assert ledger.notes["sla_unfired"] == ledger.notes["sla_fired_twice"] == 0
     assert ledger.faults == 5
 
