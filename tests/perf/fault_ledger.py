@@ -104,7 +104,12 @@ def main() -> int:
             # Their faults hit the SLA timers and the workers: one chat per client, two
             # messages each, and the load where it matters (timers, replies).
             scenario_counts = counts_for(counts.clients * 2, counts.clients)
-        ledger = SCENARIOS[name](scenario_counts, workdir / name)
+        try:
+            ledger = SCENARIOS[name](scenario_counts, workdir / name)
+        except Exception as exc:  # one scenario's breakdown must not hide the others' ledgers
+            clean = False
+            print(f"[{name}] did not complete: {exc!r}"[:2000], flush=True)
+            continue
         problems = ledger.problems()
         clean = clean and not problems
         print(ledger.format(), flush=True)

@@ -68,7 +68,8 @@ class Pipeline:
 
     def __enter__(self) -> Self:
         log: IO[bytes] = self._stack.enter_context((self.log_dir / "web.log").open("ab"))
-        self.port, _ = self._stack.enter_context(serving_web(self.env, log=log))
+        # A loaded machine (a CI box running many suites) may take a minute to start it.
+        self.port, _ = self._stack.enter_context(serving_web(self.env, log=log, timeout=120))
         self.routers = [self.start_router() for _ in range(self.router_count)]
         self.timers = [self.start_timer() for _ in range(self.timer_count)]
         return self
