@@ -1,7 +1,8 @@
 """The fault scenarios of tests/reliability/ with larger counts, printing the same ledger.
 
 Run: ``.venv/bin/python tests/perf/fault_ledger.py --messages 5000 --scenario all`` (or one of
-router, redis-kill, redis-stop, postgres, sla-timer, worker; ``--json`` adds one JSON line per
+router, redis-kill, redis-stop, postgres, sla-timer, worker, or several joined by commas;
+``--json`` adds one JSON line per
 scenario). Each scenario starts the deployed processes (web via deploy/web.sh, routers, SLA
 timers, dramatiq under deploy/worker.sh) against a database of its own,
 ``switchboard_fault_ledger`` on the server of ``DATABASE_URL`` (created and migrated here,
@@ -78,13 +79,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--messages", type=int, default=5000, help="webhooks per scenario")
     parser.add_argument("--clients", type=int, help="concurrent customers (default: N/25)")
-    parser.add_argument("--scenario", default="all")
+    parser.add_argument("--scenario", default="all", help="all, or names joined by commas")
     parser.add_argument("--json", action="store_true", help="also one JSON line per scenario")
     args = parser.parse_args()
     configure()
     from tests.reliability.scenarios import SCENARIOS, counts_for
 
-    names = list(SCENARIOS) if args.scenario == "all" else [args.scenario]
+    names = list(SCENARIOS) if args.scenario == "all" else args.scenario.split(",")
     unknown = [name for name in names if name not in SCENARIOS]
     if unknown:
         parser.error(f"unknown scenario {unknown[0]!r}: one of {', '.join(SCENARIOS)} or all")
