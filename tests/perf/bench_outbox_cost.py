@@ -93,7 +93,11 @@ def run_router(mode: str, messages: int, url: str) -> dict[str, float]:
         for pid, cpu in bench_router.cpu_by_pid(bench_router.shared_pids()).items()
     )
     proc.terminate()
-    proc.wait(timeout=60)
+    try:
+        proc.wait(timeout=300)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
     elapsed = last - (first or last)
     return {
         "rate": done / elapsed if elapsed else 0.0,

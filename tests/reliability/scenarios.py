@@ -12,7 +12,9 @@ this process and so shares its broker: the run's own Redis database and key pref
 from __future__ import annotations
 
 import datetime as dt
+import os
 import random
+import signal
 import threading
 import time
 from collections import Counter
@@ -379,16 +381,13 @@ def worker_kill(counts: Counts, workdir: Path, *, kills: int = 2, budget: float 
                     sent.append(send_agent_reply(conversation_id, agents[agent_id], "On its way."))
                 marks = [len(sent) * (k + 1) // (kills + 2) for k in range(kills)]
                 for mark in marks:
-                    deadline = time.monotonic() + 90
+                    deadline = time.monotonic() + 240  # a restart may take a while to boot
                     while len(server.requests) < mark or not provider.in_flight():
                         assert time.monotonic() < deadline, (workdir / "worker.log").read_text()
                         time.sleep(0.02)
                     (main,) = children(worker.pid)
                     child = forked_children(main)[0]
                     in_flight = provider.in_flight()
-                    import os
-                    import signal
-
                     os.kill(child, signal.SIGKILL)
                     kill_times.append((time.monotonic(), in_flight))
                     ledger.faults += 1

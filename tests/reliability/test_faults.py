@@ -23,7 +23,9 @@ from tests.reliability.scenarios import (
     worker_kill,
 )
 
-pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("fault_run")]
+# About a minute each on a quiet 2-core machine; a loaded one (a CI box running many suites) may
+# take several times that to start the processes, hence the longer timeout.
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("fault_run"), pytest.mark.timeout(900)]
 
 
 def test_router_kill_storm_loses_duplicates_and_reorders_nothing(tmp_path: Path) -> None:
