@@ -114,7 +114,7 @@ class Traffic:
     def accepted(self) -> int:
         return self._accepted
 
-    def wait_accepted(self, count: int, timeout: float = 120) -> None:
+    def wait_accepted(self, count: int, timeout: float = 900) -> None:
         """Block (in a fault's thread) until `count` messages were accepted."""
         with self._progress:
             if not self._progress.wait_for(lambda: self._accepted >= count, timeout):
