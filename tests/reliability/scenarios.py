@@ -26,7 +26,7 @@ from typing import Any
 import dramatiq
 import redis
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from routing_service.chats.actions import send_agent_reply
@@ -275,17 +275,35 @@ def sla_timer_kill_storm(
 
     def storm(pipeline: Pipeline, ledger: Ledger, client: redis.Redis) -> None:
         timers = SlaTimer.objects.unscoped()
-        rows = list(timers.filter(fired_at__isnull=True).order_by("id").values_list("id", "stage"))
+        rows = list(timers.filter(fired_at__isnull=True).values_list("id", flat=True))
         ledger.notes["sla_timers"] = len(rows)
-        now = timezone.now() + dt.timedelta(seconds=1)
-        for index, (row_id, stage) in enumerate(rows):
-            # Warnings (stage 0) before breaches of the same chat, spread over the window.
-            offset = window * index / max(1, len(rows)) + (0.5 if stage else 0.0)
-            timers.filter(pk=row_id).update(due_at=now + dt.timedelta(seconds=offset))
-        Conversation.objects.unscoped().update(
-            first_response_due_at=now + dt.timedelta(seconds=window + 1),
-            resolution_due_at=now + dt.timedelta(seconds=window + 1),
-        )
+        # Chat by chat over the window: its warnings, then half a second later its due time
+        # and both breaches (a breach row due before its chat is re-pended to the chat's due
+        # time by design). One transaction, so no timer sees half of it.
+        start = timezone.now() + dt.timedelta(seconds=2)
+        chats, deadlines = Conversation._meta.db_table, SlaTimer._meta.db_table
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                f"""
+                UPDATE {chats} c
+                SET first_response_due_at = %(start)s + (r.n * %(window)s / r.total + 0.5)
+                        * interval '1 second',
+                    resolution_due_at = %(start)s + (r.n * %(window)s / r.total + 0.5)
+                        * interval '1 second'
+                FROM (SELECT id, row_number() OVER (ORDER BY id) - 1 AS n,
+                             count(*) OVER () AS total FROM {chats}) r
+                WHERE c.id = r.id
+                """,  # noqa: S608
+                {"start": start, "window": window},
+            )
+            cursor.execute(
+                f"""
+                UPDATE {deadlines} t
+                SET due_at = c.first_response_due_at
+                    - CASE WHEN t.stage = 0 THEN interval '0.5 second' ELSE interval '0' END
+                FROM {chats} c WHERE c.id = t.conversation_id AND t.fired_at IS NULL
+                """  # noqa: S608
+            )
         # The first timer killed (and replaced) at each sixth of the firing, while it is busy;
         # the second one lives on, so the firing goes on however long a replacement takes to
         # start on a loaded machine.
