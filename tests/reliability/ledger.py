@@ -35,6 +35,7 @@ from routing_service.router.models import DeadLetter
 from tests.reliability.traffic import Posted, sequence_of
 
 AUDIT_TABLE = "reliability_outbox_audit"
+ZERO_NOTES = ("sla_unfired", "sla_fired_twice", "never_redelivered")
 
 _INSTALL_AUDIT = f"""
 CREATE TABLE IF NOT EXISTS {AUDIT_TABLE} (
@@ -137,6 +138,8 @@ class Ledger:
             "outbox_left",
         )
         found = [f"{name} = {getattr(self, name)}" for name in zero if getattr(self, name)]
+        # Scenario figures that must be 0 too (SLA timers that never fired or fired twice).
+        found += [f"{name} = {self.notes[name]}" for name in ZERO_NOTES if self.notes.get(name)]
         if self.sent and not self.accepted:
             found.append("nothing was accepted")
         return found
