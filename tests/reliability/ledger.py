@@ -35,7 +35,7 @@ from routing_service.router.models import DeadLetter
 from tests.reliability.traffic import Posted, sequence_of
 
 AUDIT_TABLE = "reliability_outbox_audit"
-ZERO_NOTES = ("sla_unfired", "sla_fired_twice", "never_redelivered")
+ZERO_NOTES = ("sla_unfired", "sla_fired_twice", "never_redelivered", "waited_for_resume")
 
 _INSTALL_AUDIT = f"""
 CREATE TABLE IF NOT EXISTS {AUDIT_TABLE} (

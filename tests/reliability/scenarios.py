@@ -208,22 +208,57 @@ def redis_kill(counts: Counts, workdir: Path) -> Ledger:
 # --- Redis SIGSTOP ---------------------------------------------------------------------------
 
 
-def redis_stop(counts: Counts, workdir: Path, *, stopped_for: float = 8.0) -> Ledger:
-    """Redis stopped (SIGSTOP) for 8 s at a third of the traffic, then resumed (SIGCONT)."""
+def redis_stop(
+    counts: Counts, workdir: Path, *, stopped_for: float = 12.0, bound: float = 8.0
+) -> Ledger:
+    """Redis stopped (SIGSTOP) for `stopped_for` seconds at a third of the traffic, then
+    resumed (SIGCONT); every answer true, and none waiting for the resume."""
+
+    window: dict[str, float] = {}
 
     def fault(traffic: Traffic, pipeline: Pipeline, ledger: Ledger) -> None:
         traffic.wait_accepted(len(traffic.posted) // 3)
         server.pause()
+        window["stopped"] = time.monotonic()
         ledger.faults += 1
         try:
             time.sleep(stopped_for)
         finally:
             server.resume()
+            window["resumed"] = time.monotonic()
+
+    def waited(pipeline: Pipeline, ledger: Ledger, client: redis.Redis) -> None:
+        ledger.notes["stopped_s"] = stopped_for
+        # Attempts sent in the stall's first `stopped_for - bound` seconds must be answered
+        # before it ends (the documented bound is 5 s; `bound` leaves room for a loaded
+        # machine): one answered after the resume waited for Redis instead.
+        early_until = window["stopped"] + max(0.0, stopped_for - bound)
+        late = [
+            (p.message_id, answer, round(took, 1))
+            for p in traffic_posted
+            for sent, answer, took in zip(p.sent_at, p.answers, p.took, strict=True)
+            if window["stopped"] <= sent <= early_until and sent + took > window["resumed"]
+        ]
+        ledger.notes["sent_in_stall"] = sum(
+            1
+            for p in traffic_posted
+            for sent in p.sent_at
+            if window["stopped"] <= sent <= window["resumed"]
+        )
+        ledger.notes["waited_for_resume"] = len(late)
+        if late:
+            ledger.examples.append(f"answered only after Redis resumed: {late[:10]}")
+
+    traffic_posted: list[Any] = []
+
+    def fault_and_keep(traffic: Traffic, pipeline: Pipeline, ledger: Ledger) -> None:
+        traffic_posted.extend(traffic.posted)
+        fault(traffic, pipeline, ledger)
 
     with RedisServer() as server:
-        ledger = run_messages("Redis SIGSTOP", counts, workdir, fault, redis_server=server)
-    ledger.notes["stopped_s"] = stopped_for
-    return ledger
+        return run_messages(
+            "Redis SIGSTOP", counts, workdir, fault_and_keep, redis_server=server, after=waited
+        )
 
 
 # --- PostgreSQL backends terminated, connections blocked -------------------------------------

@@ -49,12 +49,12 @@ def test_redis_stopped_for_12_s_answers_truly_and_in_time_and_loses_nothing(
 ) -> None:
     ledger = redis_stop(Counts(clients=30, per_client=12), tmp_path, stopped_for=12.0)
     print(ledger.format())
+    # Clean includes: no attempt sent in the stall's first 4 s was answered only after the
+    # resume (the documented bound is 5 s: 3.1 s for "none", 4.5 s for "unknown" measured on an
+    # idle machine; 8 s allowed here for a loaded one).
     ledger.assert_clean()
-    assert ledger.retried > 0, "no webhook met the stopped Redis: the fault missed the traffic"
-    # Nobody waits for Redis to resume: the documented bound is 5 s from the checked body
-    # (3.1 s for "none", 4.5 s for "unknown" on an idle machine); 10 s leaves room for a loaded
-    # one, and a request that waited out the 12 s stall would still fail it.
-    assert ledger.slowest_answer < 10
+    assert ledger.notes["sent_in_stall"] > 0, "no webhook met the stopped Redis"
+    assert ledger.retried > 0
 
 
 def test_postgres_sessions_terminated_and_refused_lose_nothing(tmp_path: Path) -> None:

@@ -45,6 +45,7 @@ class Posted:
     inbox: Inbox
     answers: list[str] = field(default_factory=list)
     took: list[float] = field(default_factory=list)  # seconds, per answer
+    sent_at: list[float] = field(default_factory=list)  # time.monotonic(), per attempt
 
     @property
     def slowest(self) -> float:
@@ -189,6 +190,7 @@ class Traffic:
             "X-Switchboard-Signature": sign_generic(posted.inbox.secret, timestamp, body),
         }
         started = time.monotonic()
+        posted.sent_at.append(started)
         try:
             response = await http.post(posted.inbox.path, content=body, headers=headers)
         except httpx.HTTPError as exc:
