@@ -145,10 +145,10 @@ def wait_for_other_sessions_to_end(timeout: float = 10) -> None:
 
 @contextmanager
 def serving_web(
-    env: dict[str, str], *, log: IO[bytes] | None = None
+    env: dict[str, str], *, log: IO[bytes] | None = None, timeout: float = 30
 ) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
     """The web process as deployed (deploy/web.sh, uvicorn by default) on a free port,
-    accepting connections, until the block ends: (port, process).
+    accepting connections (within `timeout` seconds), until the block ends: (port, process).
 
     Its output goes to `log` (a file: a pipe nobody reads would block a chatty server)."""
     port = free_port()
@@ -162,7 +162,7 @@ def serving_web(
         stdout=log if log is not None else subprocess.DEVNULL,
         stderr=log if log is not None else subprocess.DEVNULL,
     )
-    wait_for_port(port, process)
+    wait_for_port(port, process, timeout)
     try:
         yield port, process
     finally:
