@@ -81,11 +81,11 @@ function renderConversation() {
   renderTranscript(byId("transcript"), id, notes);
 
   // Notes go on any chat of the company; replies only on one's own.
-  const note = byId("note-mode").checked;
-  const canWrite = note || offered || accepted;
+  const writingNote = byId("note-mode").checked;
+  const canWrite = writingNote || offered || accepted;
   byId("reply-text").disabled = !canWrite;
   byId("reply-send").disabled = !(canWrite && live.live) || state.busy.has(`reply-${id}`);
-  byId("reply-send").textContent = note ? "Add note" : "Send";
+  byId("reply-send").textContent = writingNote ? "Add note" : "Send";
 }
 
 export function initConversation() {

@@ -5,11 +5,13 @@ screenshots (desktop, and phone width in dark mode) and axe-core on the new pane
 
 from __future__ import annotations
 
+import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+import redis
 
 from routing_service.chats import actions
 from routing_service.chats.actions import canned as canned_actions
@@ -31,19 +33,47 @@ from tests.realtime.test_browser import (  # noqa: F401  (fixtures)
     Stack,
     browser,
     customer_message,
-    stack,
     wait_until,
     web_channel,
 )
 from tests.support.fixtures import provider_server  # noqa: F401  (a fixture)
 from tests.support.inbound import inbound_message
-from tests.support.processes import ROOT
+from tests.support.processes import (
+    ROOT,
+    child_env,
+    daphne,
+    free_port,
+    manage,
+    stop,
+    wait_for_other_sessions_to_end,
+    wait_for_port,
+)
 from tests.support.provider_server import ProviderServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 AXE = ROOT / "frontend_static" / "vendor" / "axe-core" / "axe.min.js"
 NEW_PANELS = ("#profile", "#canned-manage", "#reply-form", "#conversation-labels", ".label-filter")
+
+
+@pytest.fixture
+def stack(transactional_db: Any, redis_client: redis.Redis) -> Iterator[Stack]:
+    """test_browser.py's stack, with more patience for daphne to start on a loaded machine."""
+    env = child_env(ROUTER_BLOCK_MS="100")
+    port = free_port()
+    web = daphne(port, env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    processes = {
+        "daphne": web,
+        "router": manage("run_router", "--name=workspace-router", env=env),
+        "worker": manage("rundramatiq", "--processes", "1", "--threads", "2", env=env),
+    }
+    try:
+        wait_for_port(port, web, timeout=180)
+        yield Stack(f"http://127.0.0.1:{port}", processes)
+    finally:
+        for process in processes.values():
+            stop(process)
+        wait_for_other_sessions_to_end()
 
 
 def _active(conversation_id: int) -> ChatAssignment:
@@ -87,7 +117,7 @@ def _axe_violations(page: Any) -> list[str]:
 
 
 def test_profile_labels_canned_picker_and_notes_in_the_console(
-    stack: Stack,  # noqa: F811
+    stack: Stack,
     browser: Browser,  # noqa: F811
     company_a: Company,
     web_channel: Channel,  # noqa: F811
@@ -124,7 +154,10 @@ def test_profile_labels_canned_picker_and_notes_in_the_console(
 
     console, _ = browser.tab()
     console.log_in(agent, "/console/")
-    console.wait_live()
+    try:
+        console.page.wait_for_selector("#connection[data-state=live]", timeout=3 * WAIT_MS)
+    except Exception as error:
+        raise AssertionError(f"the console never went live: {console.problems}") from error
     page = console.page
     response = stack.post_webhook(
         web_channel, customer_message("cust-7", "Grace Hopper", "Still no refund?", 2)
