@@ -30,7 +30,6 @@ function closePicker() {
   const list = byId("canned-picker");
   list.hidden = true;
   list.replaceChildren();
-  box().setAttribute("aria-expanded", "false");
   box().removeAttribute("aria-activedescendant");
 }
 
@@ -64,7 +63,6 @@ function drawPicker() {
   }
   list.hidden = false;
   picker.open = true;
-  box().setAttribute("aria-expanded", "true");
   const active = picker.items[picker.active];
   if (active) {
     box().setAttribute("aria-activedescendant", `canned-option-${active.id}`);
@@ -170,7 +168,7 @@ function drawManaged() {
               { class: "canned-row-text" },
               h("span", { class: "canned-code" }, `/${item.shortcode}`),
               ` ${item.title} `,
-              h("span", { class: "tag" }, item.scope === "company" ? "shared" : "mine"),
+              h("span", { class: "tag tag-label" }, item.scope === "company" ? "shared" : "mine"),
             ),
             mayManage(item)
               ? h(

@@ -95,18 +95,22 @@ function drawNotes(rows) {
   );
 }
 
-async function load(clientId) {
+/** Read the customer; `historyOnly`: another chat of the same customer was opened — the form
+ * keeps what is being typed in it. */
+async function load(clientId, { historyOnly = false } = {}) {
   const seq = ++profile.seq;
   const base = `${config.api.clients}${clientId}/`;
   try {
     const [client, history, notes] = await Promise.all([
-      getJson(base),
+      historyOnly ? null : getJson(base),
       getJson(`${base}conversations/?page_size=20`),
       getJson(`${base}notes/?page_size=50`),
     ]);
     if (seq !== profile.seq) return;
-    profile.client = client;
-    drawClient(client);
+    if (client) {
+      profile.client = client;
+      drawClient(client);
+    }
     drawHistory(history.results);
     drawNotes(notes.results);
   } catch (error) {
@@ -121,7 +125,7 @@ function show(conversationId) {
   byId("profile-empty").hidden = clientId !== null;
   byId("profile-body").hidden = clientId === null;
   if (clientId === null || clientId === profile.clientId) {
-    if (clientId !== null) load(clientId); // same customer, another chat: refresh "(open)"
+    if (clientId !== null) load(clientId, { historyOnly: true }); // refresh "(open)"
     return;
   }
   profile.clientId = clientId;
@@ -158,7 +162,7 @@ async function addNote(event) {
   try {
     await sendJson(`${config.api.clients}${profile.clientId}/notes/`, "POST", { text });
     field.value = "";
-    load(profile.clientId);
+    load(profile.clientId, { historyOnly: true });
   } catch (error) {
     toast({ title: "Note not saved", body: error.message, tone: "danger" });
   }

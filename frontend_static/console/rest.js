@@ -55,12 +55,14 @@ export async function sendJson(url, method, body = undefined) {
   return data;
 }
 
+/** The field at fault and its message ("attributes: Keys are…"), else the error's detail. */
 function errorText(data) {
   if (!data || typeof data !== "object") return "";
+  const general = ["code", "detail", "non_field_errors"];
   for (const [field, value] of Object.entries(data)) {
-    if (field === "code") continue;
-    const text = Array.isArray(value) ? value.join(" ") : String(value);
-    return field === "detail" || field === "non_field_errors" ? text : `${field}: ${text}`;
+    if (general.includes(field)) continue;
+    return `${field}: ${Array.isArray(value) ? value.join(" ") : String(value)}`;
   }
-  return "";
+  const text = data.detail ?? data.non_field_errors;
+  return text ? (Array.isArray(text) ? text.join(" ") : String(text)) : "";
 }
