@@ -117,6 +117,8 @@ def _axe_violations(page: Any) -> list[str]:
     return list(found)
 
 
+# One long walk through the console on the whole stack: slow on a loaded machine.
+@pytest.mark.timeout(600)
 def test_profile_labels_canned_picker_and_notes_in_the_console(
     stack: Stack,
     browser: Browser,  # noqa: F811
