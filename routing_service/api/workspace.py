@@ -18,7 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from routing_service.api.chats import CHAT_WORKERS, run, with_active_assignment
-from routing_service.api.filters import ApiFilterSet
+from routing_service.api.filters import ID_MAX, ID_SCHEMA, ApiFilterSet, BooleanFilter
 from routing_service.api.mixins import COMPANY_PARAMETER, CompanyScopedMixin
 from routing_service.api.permissions import EVERYONE, SUPERVISORS
 from routing_service.api.serializers.chats import ConversationSerializer
@@ -46,12 +46,10 @@ def _company_id(view: CompanyScopedMixin) -> int:
 
 
 class SearchFilter(django_filters.CharFilter):
-    """`?q=`: free text, at most 200 characters."""
+    """`?q=`: free text; only its first 200 characters are searched for."""
 
     def filter(self, qs: Any, value: Any) -> Any:
-        if value and len(value) > MAX_QUERY:
-            raise ValidationError({"q": [f"At most {MAX_QUERY} characters."]})
-        return super().filter(qs, value)
+        return super().filter(qs, value[:MAX_QUERY] if value else value)
 
 
 # --- labels --------------------------------------------------------------------------------
@@ -164,7 +162,7 @@ class CannedResponseViewSet(CompanyScopedMixin, viewsets.ModelViewSet[CannedResp
         parameters=[
             OpenApiParameter(
                 "conversation",
-                {"type": "integer", "minimum": 1},
+                ID_SCHEMA,
                 description="The chat whose customer `{{client.name}}` names.",
             )
         ],
@@ -177,7 +175,7 @@ class CannedResponseViewSet(CompanyScopedMixin, viewsets.ModelViewSet[CannedResp
         raw = request.query_params.get("conversation") or ""
         conversation_id = None
         if raw:
-            if not (raw.isascii() and raw.isdigit() and len(raw) <= 18 and int(raw) > 0):
+            if not (raw.isascii() and raw.isdigit() and len(raw) <= 19 and 0 < int(raw) <= ID_MAX):
                 raise ValidationError({"conversation": ["A valid integer is required."]})
             conversation_id = int(raw)
         text = run(canned_actions.render_for, canned, self.caller, conversation_id)
@@ -189,7 +187,7 @@ class CannedResponseViewSet(CompanyScopedMixin, viewsets.ModelViewSet[CannedResp
 
 class ClientFilter(ApiFilterSet):
     q = SearchFilter(method="filter_q", label="Words in the name, email, phone or identity")
-    vip = django_filters.BooleanFilter(field_name="is_vip")
+    vip = BooleanFilter(field_name="is_vip")
 
     class Meta:
         model = Client
