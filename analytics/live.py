@@ -35,6 +35,7 @@ from routing_service.chats.models import (
     ConversationStatus,
     Message,
     MessageDirection,
+    MessageKind,
 )
 
 __all__ = [
@@ -152,6 +153,8 @@ def session_from_conversation(conversation_id: int) -> ChatSession | None:
     rows = (
         Message.objects.unscoped()
         .filter(conversation_id=conversation.pk)
+        # Internal notes are staff talk, not part of the customer's conversation.
+        .exclude(kind=MessageKind.NOTE)
         .order_by("sent_at", "id")
         .values_list(
             "direction",

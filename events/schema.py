@@ -26,10 +26,14 @@ class EventType(StrEnum):
     CHAT_MESSAGE = "chat.message"
     CHAT_RESOLVED = "chat.resolved"
     CHAT_TRANSFERRED = "chat.transferred"
+    # A chat's own fields changed outside routing (its labels): the whole conversation record.
+    CHAT_UPDATED = "chat.updated"
     ALERT_URGENT = "alert.urgent"
     SLA_WARNING = "sla.warning"
     SLA_BREACHED = "sla.breached"
     NOTIFICATION = "notification"
+    # An internal note named the recipient with @username.
+    MENTION = "mention"
     AGENT_STATUS = "agent.status"
     WALLBOARD_STATS = "wallboard.stats"
     ACK = "ack"

@@ -15,6 +15,7 @@ from realtime.protocol import ActionRequest
 from realtime.revocation import Identity, current_user
 from routing_service.chats.actions import (
     ActionError,
+    add_note,
     decline_assignment,
     escalate_assignment,
     mark_read,
@@ -78,6 +79,18 @@ def _reply(user: User, request: ActionRequest) -> dict[str, Any]:
     }
 
 
+def _note(user: User, request: ActionRequest) -> dict[str, Any]:
+    assert request.conversation_id is not None
+    note = add_note(request.conversation_id, user, request.fields["text"])
+    return {
+        "conversation_id": note.conversation_id,
+        "message_id": note.pk,
+        "kind": note.kind,
+        "sent_at": note.sent_at.isoformat(),
+        "mentions": note.metadata.get("mentions", []),
+    }
+
+
 def _resolve(user: User, request: ActionRequest) -> dict[str, Any]:
     assignment = _active(request, user)
     resolved = resolve_assignment(assignment.pk, user, reason=request.fields["reason"])
@@ -122,6 +135,7 @@ HANDLERS: dict[str, Callable[[User, ActionRequest], dict[str, Any]]] = {
     "accept": _accept,
     "decline": _decline,
     "reply": _reply,
+    "note": _note,
     "resolve": _resolve,
     "escalate": _escalate,
     "transfer": _transfer,

@@ -102,11 +102,12 @@ AGENT_ACTIONS = frozenset(
         "transfer",
         "set_status",
         "mark_read",
+        "note",
         "ping",
     }
 )
 CHAT_ACTIONS = frozenset(
-    {"accept", "decline", "reply", "resolve", "escalate", "transfer", "mark_read"}
+    {"accept", "decline", "reply", "note", "resolve", "escalate", "transfer", "mark_read"}
 )
 MAX_REQUEST_ID_LENGTH = 100
 MAX_REASON_LENGTH = 1000
@@ -184,7 +185,7 @@ def parse_action(text: str, allowed: frozenset[str]) -> ActionRequest:
             payload.get("conversation_id"), "conversation_id", request_id
         )
     fields: dict[str, Any] = {}
-    if action == "reply":
+    if action in {"reply", "note"}:
         fields["text"] = _text(payload.get("text"), "text", request_id, required=True, limit=10_000)
     elif action in {"decline", "resolve"}:
         fields["reason"] = _text(

@@ -91,7 +91,13 @@ def console(request: HttpRequest) -> HttpResponse:
             "conversations": reverse("conversation-list"),
             "users": reverse("user-list"),
             "notifications": reverse("notification-list"),
+            "labels": reverse("label-list"),
+            "canned": reverse("canned-response-list"),
+            "clients": reverse("client-list"),
         },
+        # What the workspace panels offer (the API enforces the same rules).
+        "can_manage_shared_canned": user.is_company_admin,
+        "can_manage_labels": user.can_supervise,
     }
     context = {"config": config, "can_take_chats": user.can_handle_chats, "company": company}
     return render(request, "realtime/console.html", context)

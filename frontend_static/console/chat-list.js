@@ -38,6 +38,7 @@ export function chatButton(chat, details, tags = null) {
       h("span", { class: "chat-name" }, clientName(chat)),
       chat.client && chat.client.vip ? h("span", { class: "tag tag-vip" }, "VIP") : null,
       h("span", { class: `tag priority priority-${chat.priority}` }, chat.priority),
+      ...(chat.labels || []).map((name) => h("span", { class: "tag tag-label" }, name)),
       tags,
     ),
     h("span", { class: "chat-line chat-sub" }, ...details),

@@ -80,9 +80,12 @@ function renderConversation() {
   }
   renderTranscript(byId("transcript"), id, notes);
 
-  const canReply = (offered || accepted) && live.live;
-  byId("reply-text").disabled = !(offered || accepted);
-  byId("reply-send").disabled = !canReply || state.busy.has(`reply-${id}`);
+  // Notes go on any chat of the company; replies only on one's own.
+  const writingNote = byId("note-mode").checked;
+  const canWrite = writingNote || offered || accepted;
+  byId("reply-text").disabled = !canWrite;
+  byId("reply-send").disabled = !(canWrite && live.live) || state.busy.has(`reply-${id}`);
+  byId("reply-send").textContent = writingNote ? "Add note" : "Send";
 }
 
 export function initConversation() {

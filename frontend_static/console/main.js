@@ -12,11 +12,15 @@
 
 import { render } from "./bus.js";
 import { initAlerts } from "./alerts.js";
+import { initCanned } from "./canned.js";
 import { initChatActions } from "./chat-actions.js";
 import { initClocks } from "./clocks.js";
 import { initConversation } from "./conversation.js";
+import { initLabels } from "./labels.js";
+import { initMentions } from "./mentions.js";
 import { initMyChats } from "./my-chats.js";
 import { initNotifications } from "./notifications.js";
+import { initProfile } from "./profile.js";
 import { initQueue } from "./queue.js";
 import { initReply } from "./reply.js";
 import { initSelection } from "./selection.js";
@@ -28,12 +32,17 @@ import { initStatus } from "./status.js";
 initAlerts();
 initSelection();
 initChatActions();
+initMentions();
+initProfile();
+// Before the reply box: the canned picker takes Enter first while it is open.
+initCanned();
 initReply();
 initStatus();
 initMyChats();
 initQueue();
 initNotifications();
 initConversation();
+initLabels();
 initClocks();
 
 live.start();

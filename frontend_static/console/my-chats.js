@@ -5,12 +5,13 @@ import { onRender } from "./bus.js";
 import { accept, busyOrOffline, openDecline } from "./chat-actions.js";
 import { chatButton, unreadBadge } from "./chat-list.js";
 import { chatClocks } from "./clocks.js";
+import { passesLabelFilter } from "./labels.js";
 import { clientName, state } from "./state.js";
 import { byId, fill, h, parseTime } from "./ui.js";
 
 function renderMyChats() {
   const list = byId("my-chats");
-  const chats = [...state.chats.values()].sort((a, b) => {
+  const chats = [...state.chats.values()].filter(passesLabelFilter).sort((a, b) => {
     const offered = (b.assignment_status === "offered") - (a.assignment_status === "offered");
     return offered || (parseTime(a.created_at) ?? 0) - (parseTime(b.created_at) ?? 0);
   });

@@ -4,7 +4,8 @@
 
 import { onRender, render } from "./bus.js";
 import { post } from "./rest.js";
-import { readOnScreen, selectChat } from "./selection.js";
+import { openAnyChat } from "./mentions.js";
+import { readOnScreen } from "./selection.js";
 import { config, nameOf, state } from "./state.js";
 import { applyNotification } from "./sync.js";
 import { byId, fill, h, parseTime, toast } from "./ui.js";
@@ -44,7 +45,8 @@ function renderNotifications() {
             type: "button",
             class: "note-open",
             disabled: !note.conversation_id,
-            onclick: () => note.conversation_id && selectChat(note.conversation_id),
+            // A mention can be about a chat that is not mine: read it over REST if need be.
+            onclick: () => note.conversation_id && openAnyChat(note.conversation_id),
           },
           h(
             "span",

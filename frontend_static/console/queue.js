@@ -5,12 +5,13 @@ import { onRender } from "./bus.js";
 import { accept, busyOrOffline } from "./chat-actions.js";
 import { chatButton } from "./chat-list.js";
 import { clockSpan } from "./clocks.js";
+import { passesLabelFilter } from "./labels.js";
 import { clientName, state } from "./state.js";
 import { byId, byRoutingOrder, fill, h } from "./ui.js";
 
 function renderQueue() {
   const list = byId("queue");
-  const waiting = [...state.queue.values()].sort(byRoutingOrder);
+  const waiting = [...state.queue.values()].filter(passesLabelFilter).sort(byRoutingOrder);
   fill(
     list,
     waiting.map((chat) => {

@@ -8,6 +8,11 @@ import { applyMessage } from "./sync.js";
 import { keepAtBottom } from "./transcript.js";
 import { byId, toast } from "./ui.js";
 
+/** Whether the box writes an internal note rather than a reply to the customer. */
+export function noteMode() {
+  return byId("note-mode").checked;
+}
+
 function sendReply() {
   const id = state.selected;
   const box = byId("reply-text");
@@ -15,15 +20,17 @@ function sendReply() {
   if (id === null || !text) return;
   const key = `reply-${id}`;
   if (state.busy.has(key)) return;
+  const note = noteMode();
   state.busy.add(key);
   render();
   live
-    .request("reply", { conversation_id: id, text })
+    .request(note ? "note" : "reply", { conversation_id: id, text })
     .then((ack) => {
       applyMessage({
         message_id: ack.message_id,
         conversation_id: id,
         direction: "outbound",
+        kind: note ? "note" : "message",
         text,
         sender_id: me.id,
         sent_at: ack.sent_at,
@@ -33,7 +40,11 @@ function sendReply() {
       keepAtBottom();
     })
     .catch((error) => {
-      toast({ title: "Reply not sent", body: error.message || error.code, tone: "danger" });
+      toast({
+        title: note ? "Note not saved" : "Reply not sent",
+        body: error.message || error.code,
+        tone: "danger",
+      });
     })
     .finally(() => {
       state.busy.delete(key);
@@ -46,7 +57,15 @@ export function initReply() {
     event.preventDefault();
     sendReply();
   });
+  for (const radio of document.querySelectorAll('input[name="reply-mode"]')) {
+    radio.addEventListener("change", () => {
+      byId("reply-form").classList.toggle("note-mode", noteMode());
+      render();
+    });
+  }
   byId("reply-text").addEventListener("keydown", (event) => {
+    // The canned-response picker, when open, takes Enter for itself (canned.js).
+    if (event.defaultPrevented) return;
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
       event.preventDefault();
       sendReply();

@@ -31,3 +31,38 @@ export function post(url) {
     headers: { Accept: "application/json", "X-CSRFToken": config.csrf_token },
   });
 }
+
+/** A JSON request (POST, PATCH, DELETE) with the CSRF token; resolves to the parsed body, or
+ * throws an Error whose message names the first field at fault as the API reported it. */
+export async function sendJson(url, method, body = undefined) {
+  const response = await fetch(url, {
+    method,
+    credentials: "same-origin",
+    headers: {
+      Accept: "application/json",
+      "Content-Type": "application/json",
+      "X-CSRFToken": config.csrf_token,
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (response.status === 204) return null;
+  const data = await response.json().catch(() => ({}));
+  if (!response.ok) {
+    const error = new Error(errorText(data) || `The server answered ${response.status}.`);
+    error.fields = data;
+    throw error;
+  }
+  return data;
+}
+
+/** The field at fault and its message ("attributes: Keys are…"), else the error's detail. */
+function errorText(data) {
+  if (!data || typeof data !== "object") return "";
+  const general = ["code", "detail", "non_field_errors"];
+  for (const [field, value] of Object.entries(data)) {
+    if (general.includes(field)) continue;
+    return `${field}: ${Array.isArray(value) ? value.join(" ") : String(value)}`;
+  }
+  const text = data.detail ?? data.non_field_errors;
+  return text ? (Array.isArray(text) ? text.join(" ") : String(text)) : "";
+}

@@ -41,6 +41,7 @@ export function normaliseMessage(row) {
     id: row.message_id ?? row.id,
     conversation_id: row.conversation_id ?? row.conversation,
     direction: row.direction,
+    kind: row.kind || "message",
     text: row.text ?? "",
     sender_id: row.sender_id ?? row.sender ?? null,
     sent_at: row.sent_at,
@@ -66,7 +67,8 @@ export function applyMessage(row) {
   const message = normaliseMessage(row);
   storeMessage(message);
   const chat = state.known.get(message.conversation_id);
-  if (chat) {
+  // A note changes nothing of the chat: no response, no new customer-facing message.
+  if (chat && message.kind !== "note") {
     const updated = { ...chat, last_message_at: message.sent_at };
     // Our first reply answers the chat: the first-response clock stops (the server agrees).
     if (message.direction === "outbound" && !chat.first_response_at) {
@@ -116,6 +118,7 @@ export function applyEvent(frame) {
     case "chat.offered":
     case "chat.resolved":
     case "chat.transferred":
+    case "chat.updated":
     case "alert.urgent":
       applyConversation(data);
       return {};
@@ -125,6 +128,9 @@ export function applyEvent(frame) {
     case "notification":
       applyNotification(data);
       return {};
+    case "mention":
+      return {}; // nothing to keep: mentions.js tells the user
+
     case "sla.breached":
       // A ladder step (stage "escalation") is not a second breach of the clock.
       if (data.stage !== "escalation") flagSla(data, "breached");

@@ -43,8 +43,9 @@ export function loadTranscript(id) {
 }
 
 function messageItem(message) {
+  const note = message.kind === "note";
   const outbound = message.direction === "outbound";
-  const delivery = outbound ? DELIVERY_TEXT[message.delivery_status] || "" : "";
+  const delivery = outbound && !note ? DELIVERY_TEXT[message.delivery_status] || "" : "";
   const meta = [
     timeOfDay(message.sent_at),
     delivery ? ` · ${delivery}` : "",
@@ -55,9 +56,15 @@ function messageItem(message) {
   return h(
     "li",
     {
-      class: `message ${outbound ? "outbound" : "inbound"}`,
-      dataset: { messageId: message.id, delivery: message.delivery_status || "", meta },
+      class: note ? "message internal-note" : `message ${outbound ? "outbound" : "inbound"}`,
+      dataset: {
+        messageId: message.id,
+        kind: message.kind || "message",
+        delivery: message.delivery_status || "",
+        meta,
+      },
     },
+    note ? h("span", { class: "note-flag" }, "Internal note · not sent to the customer") : null,
     h("p", { class: "message-text" }, message.text),
     h("span", { class: "message-meta" }, meta),
   );

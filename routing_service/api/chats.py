@@ -33,6 +33,7 @@ from routing_service.api.serializers.chats import (
     ReplySerializer,
     TransferSerializer,
 )
+from routing_service.api.serializers.workspace import ConversationLabelsSerializer, NoteSerializer
 from routing_service.chats import actions
 from routing_service.chats.actions.agents import agent_status_data
 from routing_service.chats.models import (
@@ -41,6 +42,7 @@ from routing_service.chats.models import (
     ChatAssignment,
     ChatNotification,
     Conversation,
+    ConversationLabel,
     ConversationStatus,
     Priority,
 )
@@ -70,10 +72,21 @@ class ConversationFilter(ApiFilterSet):
     priority = MultipleChoiceFilter(choices=Priority.choices)
     assigned_to = IdFilter(field_name="assigned_to")
     client = IdFilter(field_name="client_id")
+    label = django_filters.CharFilter(
+        method="filter_label", label="Chats with this label (by name)"
+    )
 
     class Meta:
         model = Conversation
-        fields = ["status", "priority", "assigned_to", "client"]
+        fields = ["status", "priority", "assigned_to", "client", "label"]
+
+    def filter_label(self, qs: QuerySet[Conversation], name: str, value: str) -> Any:
+        # Through the join rows' (label, conversation) index; an unknown name filters to nothing.
+        return qs.filter(
+            pk__in=ConversationLabel.objects.unscoped()
+            .filter(label__name=value, label__company_id=OuterRef("company_id"))
+            .values("conversation_id")
+        )
 
 
 def with_active_assignment(conversations: QuerySet[Conversation]) -> QuerySet[Conversation]:
@@ -114,6 +127,32 @@ class ConversationViewSet(CompanyScopedMixin, viewsets.ReadOnlyModelViewSet[Conv
             actions.send_agent_reply, conversation.pk, self.caller, body.validated_data["text"]
         )
         return Response(MessageSerializer(message).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=NoteSerializer, responses={201: MessageSerializer})
+    @action(detail=True, methods=["post"])
+    def notes(self, request: Request, pk: str | None = None) -> Response:
+        """An internal note: staff only, never sent to the customer; `@username` of a colleague
+        notifies them (`notification` and `mention` events)."""
+        conversation = self.get_object()
+        body = NoteSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        note = run(actions.add_note, conversation.pk, self.caller, body.validated_data["text"])
+        return Response(MessageSerializer(note).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=ConversationLabelsSerializer, responses=ConversationSerializer)
+    @action(detail=True, methods=["post"])
+    def labels(self, request: Request, pk: str | None = None) -> Response:
+        """Set the chat's labels to exactly these names (the company's labels)."""
+        conversation = self.get_object()
+        body = ConversationLabelsSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        run(
+            actions.set_conversation_labels,
+            conversation.pk,
+            self.caller,
+            body.validated_data["labels"],
+        )
+        return Response(self.get_serializer(self.get_object()).data)
 
     @extend_schema(request=None, responses=AssignmentSerializer)
     @action(detail=True, methods=["post"])

@@ -19,6 +19,7 @@ from routing_service.api.metrics import DailyMetricsView, LiveMetricsView
 from routing_service.api.routing_policy import RoutingPolicyView
 from routing_service.api.sla import SLAPolicyViewSet
 from routing_service.api.users import UserViewSet
+from routing_service.api.workspace import CannedResponseViewSet, ClientViewSet, LabelViewSet
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("auth/token/", ObtainTokenView.as_view(), name="api-token"),
@@ -38,5 +39,8 @@ router.register("sla-policies", SLAPolicyViewSet, basename="sla-policy")
 router.register("conversations", ConversationViewSet, basename="conversation")
 router.register("assignments", AssignmentViewSet, basename="assignment")
 router.register("notifications", NotificationViewSet, basename="notification")
+router.register("labels", LabelViewSet, basename="label")
+router.register("canned-responses", CannedResponseViewSet, basename="canned-response")
+router.register("clients", ClientViewSet, basename="client")
 analytics_api.register(router)
 urlpatterns += router.urls

@@ -109,6 +109,9 @@ class Client(TenantModel):
     language = models.CharField(max_length=16, blank=True, default="")
     is_vip = models.BooleanField(default=False)
     metadata = models.JSONField(default=dict, blank=True)
+    # Free-form facts staff keep about the customer (plan, account id…): a flat object of
+    # scalars, validated by `routing_service.chats.attributes`.
+    attributes = models.JSONField(default=dict, blank=True, db_default={})
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -152,6 +155,9 @@ class Conversation(TenantModel):
     waiting_on_customer_since = models.DateTimeField(null=True, blank=True)
     rating = models.PositiveSmallIntegerField(null=True, blank=True)
     message_count = models.PositiveIntegerField(default=0)
+    # The names of its labels, sorted: kept by the label actions next to the join rows
+    # (`ConversationLabel`) so that every chat event carries them without a query.
+    labels = models.JSONField(default=list, blank=True, db_default=[])
 
     class Meta:
         ordering = ["-created_at"]
@@ -206,6 +212,12 @@ class MessageDirection(models.TextChoices):
     OUTBOUND = "outbound", "Outbound"
 
 
+class MessageKind(models.TextChoices):
+    MESSAGE = "message", "Message"
+    # Staff only: never delivered to the customer, never counted as a response.
+    NOTE = "note", "Internal note"
+
+
 class DeliveryStatus(models.TextChoices):
     RECEIVED = "received", "Received"
     PENDING = "pending", "Pending"
@@ -221,6 +233,9 @@ class Message(TenantModel):
     )
     channel = models.ForeignKey(Channel, on_delete=models.PROTECT, related_name="messages")
     direction = models.CharField(max_length=8, choices=MessageDirection.choices)
+    kind = models.CharField(
+        max_length=8, choices=MessageKind.choices, default=MessageKind.MESSAGE, db_default="message"
+    )
     # The provider's id: inbound messages always have one; outbound ones get it on delivery.
     provider_message_id = models.CharField(max_length=255, null=True, blank=True)
     sender = models.ForeignKey(
@@ -440,3 +455,12 @@ class RoutingPolicy(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.company} routing: {self.strategy}"
+
+
+# The workspace models (labels, canned responses, client notes) live in their own module.
+from routing_service.chats.workspace_models import (  # noqa: E402, F401
+    CannedResponse,
+    ClientNote,
+    ConversationLabel,
+    Label,
+)

@@ -42,6 +42,7 @@ def conversation_data(
         "queued_at": iso(conversation.queued_at),
         "last_message_at": iso(conversation.last_message_at),
         "message_count": conversation.message_count,
+        "labels": list(conversation.labels or []),
     }
 
 
@@ -50,6 +51,7 @@ def message_data(message: Message) -> dict[str, Any]:
         "conversation_id": message.conversation_id,
         "message_id": message.pk,
         "direction": message.direction,
+        "kind": message.kind,
         "text": message.text,
         "sender_id": message.sender_id,
         "sent_at": iso(message.sent_at),

@@ -34,6 +34,7 @@ from routing_service.chats.models import (
     DeliveryStatus,
     Message,
     MessageDirection,
+    MessageKind,
 )
 from routing_service.chats.payloads import message_data
 from routing_service.outbound.clients.base import OutboundMessage
@@ -82,6 +83,8 @@ def begin_attempt(
         if (
             message is None
             or message.direction != MessageDirection.OUTBOUND
+            # An internal note is never sent, whoever queued a task for it.
+            or message.kind == MessageKind.NOTE
             or message.delivery_status != DeliveryStatus.PENDING
         ):
             return None

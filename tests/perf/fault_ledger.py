@@ -2,8 +2,9 @@
 
 Run: ``.venv/bin/python tests/perf/fault_ledger.py --messages 5000 --scenario all`` (or one of
 router, redis-kill, redis-stop, postgres, sla-timer, worker, or several joined by commas;
-``--json`` adds one JSON line per scenario). Each scenario starts the deployed processes (web via deploy/web.sh, routers, SLA
-timers, dramatiq under deploy/worker.sh) against a database of its own,
+``--json`` adds one JSON line per scenario). Each scenario starts the deployed processes (web
+via deploy/web.sh, routers, SLA timers, dramatiq under deploy/worker.sh) against a database of
+its own,
 ``switchboard_fault_ledger`` on the server of ``DATABASE_URL`` (created and migrated here,
 emptied before each scenario), and a private ``redis-server`` (the worker scenario: Redis
 database 14 of the local server, keys under ``sbtestledger``). The shared servers are never

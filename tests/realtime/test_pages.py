@@ -58,7 +58,12 @@ def test_an_agent_gets_the_console_with_what_its_socket_needs(
         "conversations": "/api/v1/conversations/",
         "users": "/api/v1/users/",
         "notifications": "/api/v1/notifications/",
+        "labels": "/api/v1/labels/",
+        "canned": "/api/v1/canned-responses/",
+        "clients": "/api/v1/clients/",
     }
+    # An agent manages their own canned responses, not the shared ones nor the labels.
+    assert (data["can_manage_shared_canned"], data["can_manage_labels"]) == (False, False)
     # 10-minute first response and 60-minute resolution, warned at 80 %: the last 20 %.
     assert data["sla_windows"]["urgent"] == {"first_response": 120.0, "resolution": 720.0}
     assert b"console/main.js" in response.content

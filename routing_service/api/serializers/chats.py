@@ -50,6 +50,7 @@ class ConversationSerializer(serializers.ModelSerializer[Conversation]):
             "resolution_met",
             "escalation_level",
             "message_count",
+            "labels",
         ]
         read_only_fields = fields
 
@@ -75,6 +76,7 @@ class MessageSerializer(serializers.ModelSerializer[Message]):
             "id",
             "conversation",
             "direction",
+            "kind",
             "text",
             "sender",
             "sent_at",

@@ -12,6 +12,8 @@ from routing_service.chats.actions.assignments import (
 )
 from routing_service.chats.actions.errors import ActionError
 from routing_service.chats.actions.inbound import InboundResult, receive_inbound_message
+from routing_service.chats.actions.labels import set_conversation_labels
+from routing_service.chats.actions.notes import add_note
 from routing_service.chats.actions.notifications import dismiss_notification, mark_read
 from routing_service.chats.actions.replies import send_agent_reply
 from routing_service.chats.actions.routing import (
@@ -24,6 +26,7 @@ __all__ = [
     "ActionError",
     "InboundResult",
     "accept_assignment",
+    "add_note",
     "capacity_changed",
     "decline_assignment",
     "dismiss_notification",
@@ -37,5 +40,6 @@ __all__ = [
     "route_waiting",
     "send_agent_reply",
     "set_agent_status",
+    "set_conversation_labels",
     "transfer_assignment",
 ]
