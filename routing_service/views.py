@@ -8,47 +8,48 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils.translation import gettext_lazy as _
 
 from routing_service.api.docs import docs_allowed
 from routing_service.security.forms import ThrottledAuthenticationForm, throttled_response
 from routing_service.tenancy.models import Role
 
 # What each role can open, in the order the landing page lists it.
-_LINKS: list[tuple[str, str, str, frozenset[str]]] = [
+_LINKS: list[tuple[Any, str, Any, frozenset[str]]] = [
     (
-        "Agent console",
+        _("Agent console"),
         "/console/",
-        "Take chats, reply and resolve.",
+        _("Take chats, reply and resolve."),
         frozenset({Role.AGENT, Role.SUPERVISOR}),
     ),
     (
-        "Wallboard",
+        _("Wallboard"),
         "/wallboard/",
-        "Live queue, agents and SLA at a glance.",
+        _("Live queue, agents and SLA at a glance."),
         frozenset({Role.SUPERVISOR, Role.COMPANY_ADMIN, Role.SUPERADMIN}),
     ),
     (
-        "Chat dashboard",
+        _("Chat dashboard"),
         "/chat/dashboard/",
-        "SLA compliance, response times, agents.",
+        _("SLA compliance, response times, agents."),
         frozenset({Role.SUPERVISOR, Role.COMPANY_ADMIN, Role.SUPERADMIN}),
     ),
     (
-        "Analytics",
+        _("Analytics"),
         "/analytics/",
-        "Imported sessions, dashboards and search.",
+        _("Imported sessions, dashboards and search."),
         frozenset({Role.SUPERVISOR, Role.COMPANY_ADMIN, Role.SUPERADMIN, Role.VIEWER}),
     ),
     (
-        "Administration",
+        _("Administration"),
         "/admin/",
-        "Companies, people, channels, SLAs and routing.",
+        _("Companies, people, channels, SLAs and routing."),
         frozenset({Role.COMPANY_ADMIN, Role.SUPERADMIN}),
     ),
     (
-        "API documentation",
+        _("API documentation"),
         "/api/docs/",
-        "The REST API and its OpenAPI schema.",
+        _("The REST API and its OpenAPI schema."),
         frozenset(Role.values),
     ),
 ]
