@@ -112,7 +112,9 @@ def localdate(value: dt.date | str | None) -> str:
         return "–"
     if isinstance(value, str):
         try:
-            value = dt.date.fromisoformat(value)
+            day = dt.date.fromisoformat(value)
         except ValueError:
             return value
-    return formats.date_format(value, "SHORT_DATE_FORMAT")
+    else:
+        day = value
+    return formats.date_format(day, "SHORT_DATE_FORMAT")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -27,7 +28,7 @@ def catalog_version() -> str:
     """A short hash of every compiled catalogue shipped in LOCALE_PATHS."""
     digest = hashlib.sha256()
     for root in settings.LOCALE_PATHS:
-        for path in sorted(root.glob("*/LC_MESSAGES/*.mo")):  # type: ignore[union-attr]
+        for path in sorted(Path(root).glob("*/LC_MESSAGES/*.mo")):
             digest.update(path.as_posix().encode())
             digest.update(path.read_bytes())
     return digest.hexdigest()[:12]

@@ -19,11 +19,14 @@ class PreferencesForm(forms.Form):
 
     def __init__(self, *args: Any, company_time_zone: str = "UTC", **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["language"].choices = [
+        language = self.fields["language"]
+        zone = self.fields["time_zone"]
+        assert isinstance(language, forms.ChoiceField) and isinstance(zone, forms.ChoiceField)
+        language.choices = [
             ("", _("The browser's language")),
             *settings.LANGUAGES,
         ]
-        self.fields["time_zone"].choices = [
+        zone.choices = [
             ("", _("The company's time zone (%(zone)s)") % {"zone": company_time_zone}),
             *time_zone_choices(),
         ]

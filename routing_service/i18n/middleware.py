@@ -50,7 +50,7 @@ class UserLocaleMiddleware:
         signed_in = user is not None and user.is_authenticated
         if signed_in and (code := user_language(user)):
             translation.activate(code)
-            request.LANGUAGE_CODE = code  # type: ignore[attr-defined]
+            request.LANGUAGE_CODE = code
         zone = user_time_zone(user) if signed_in else str(settings.TIME_ZONE)
         timezone.activate(zoneinfo.ZoneInfo(zone))
         try:

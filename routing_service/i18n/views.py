@@ -39,9 +39,7 @@ def preferences(request: HttpRequest) -> HttpResponse:
     assert isinstance(user, User)
     company_zone = user.company.time_zone if user.company else "UTC"
     initial = {"language": user.language, "time_zone": user.time_zone}
-    form = PreferencesForm(
-        request.POST or None, initial=initial, company_time_zone=company_zone
-    )
+    form = PreferencesForm(request.POST or None, initial=initial, company_time_zone=company_zone)
     if request.method == "POST" and form.is_valid():
         set_preferences(
             user,

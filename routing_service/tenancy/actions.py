@@ -14,8 +14,8 @@ from django.utils.text import slugify
 from rest_framework.authtoken.models import Token
 
 from routing_service.chats.actions.agents import set_agent_status
-from routing_service.i18n.zones import is_time_zone
 from routing_service.chats.models import RoutingPolicy
+from routing_service.i18n.zones import is_time_zone
 from routing_service.tenancy import sockets
 from routing_service.tenancy.models import AgentStatus, Company, Role, User
 
@@ -25,9 +25,7 @@ def create_company(name: str, slug: str | None = None, time_zone: str = "UTC") -
     """A company with its default routing policy (every company has exactly one)."""
     if not is_time_zone(time_zone):
         raise ValueError(f"unknown time zone {time_zone!r}")
-    company = Company.objects.create(
-        name=name, slug=slug or slugify(name), time_zone=time_zone
-    )
+    company = Company.objects.create(name=name, slug=slug or slugify(name), time_zone=time_zone)
     RoutingPolicy.objects.create(company=company)
     return company
 

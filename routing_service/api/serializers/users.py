@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.conf import settings
 from rest_framework import serializers
 
 from routing_service.api.serializers.base import JsonTypesMixin, caller, limit_company_choices
