@@ -124,7 +124,7 @@ def overview(request: HttpRequest) -> HttpResponse:
     """``/analytics/``: every session of the company (live ones too), last 30 days."""
     default = Dashboard(
         company=page_company(request),
-        name="All sessions",
+        name=gettext("All sessions"),
         include_live=True,
         last_days=dashboards.DEFAULT_LAST_DAYS,
     )

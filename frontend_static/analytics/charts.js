@@ -25,6 +25,16 @@
   var SENTIMENT_LABELS = { Positive: gettext("Positive"), Neutral: gettext("Neutral"),
     Negative: gettext("Negative"), Unknown: gettext("Unknown") };
 
+  // Days ("2026-12-03") on the axes, written as the reader's language writes dates.
+  var dayFormat = new Intl.DateTimeFormat(LANGUAGE, { day: "2-digit", month: "2-digit", timeZone: "UTC" });
+  function dayLabels(labels) {
+    return labels.map(function (label) {
+      // English pages keep ISO days, as the server writes them (routing_service/i18n/formats).
+      if (LANGUAGE === "en" || !/^\d{4}-\d{2}-\d{2}$/.test(label)) { return label; }
+      return dayFormat.format(new Date(label + "T00:00:00Z"));
+    });
+  }
+
   function readJSON(id) {
     var element = document.getElementById(id);
     return element ? JSON.parse(element.textContent) : null;
@@ -75,7 +85,7 @@
   var dashboardCharts = {
     sessions: function (d) {
       var s = d.series;
-      return { type: "bar", data: { labels: s.labels, datasets: [
+      return { type: "bar", data: { labels: dayLabels(s.labels), datasets: [
         dataset(gettext("Sessions"), s.sessions, COLORS.blue),
         dataset(gettext("Escalated"), s.escalated, COLORS.amber),
         dataset(gettext("Forwarded to HR"), s.forwarded_hr, COLORS.red)
@@ -90,13 +100,13 @@
       var options = base();
       options.scales.x.stacked = true;
       options.scales.y.stacked = true;
-      return { type: "bar", data: { labels: s.labels, datasets: sets }, options: options };
+      return { type: "bar", data: { labels: dayLabels(s.labels), datasets: sets }, options: options };
     },
     rates: function (d) {
       var s = d.series;
       var options = base();
       options.scales.y = percentAxis();
-      return { type: "line", data: { labels: s.labels, datasets: [
+      return { type: "line", data: { labels: dayLabels(s.labels), datasets: [
         dataset(gettext("Escalation rate"), s.escalation_rate.map(percent), COLORS.amber),
         dataset(gettext("HR-forward rate"), s.hr_rate.map(percent), COLORS.red)
       ] }, options: options };
@@ -105,7 +115,7 @@
       var s = d.series;
       var options = base();
       options.scales.y.title = { display: true, text: gettext("seconds") };
-      return { type: "line", data: { labels: s.labels, datasets: [
+      return { type: "line", data: { labels: dayLabels(s.labels), datasets: [
         dataset(gettext("Average response time (s)"), s.avg_response_time, COLORS.purple)
       ] }, options: options };
     },
@@ -115,7 +125,7 @@
       options.scales.y.title = { display: true, text: gettext("tokens") };
       options.scales.cost = { position: "right", beginAtZero: true, grid: { drawOnChartArea: false },
         title: { display: true, text: "EUR" } };
-      return { type: "bar", data: { labels: s.labels, datasets: [
+      return { type: "bar", data: { labels: dayLabels(s.labels), datasets: [
         dataset(gettext("Tokens"), s.tokens, COLORS.teal, { yAxisID: "y", order: 2 }),
         dataset(gettext("Cost (EUR)"), s.cost, COLORS.navy,
           { type: "line", yAxisID: "cost", order: 1 })
@@ -145,7 +155,7 @@
       options.scales.y = percentAxis();
       options.scales.chats = { position: "right", beginAtZero: true, ticks: { precision: 0 }, grid: { drawOnChartArea: false },
         title: { display: true, text: gettext("chats") } };
-      return { type: "line", data: { labels: d.labels, datasets: [
+      return { type: "line", data: { labels: dayLabels(d.labels), datasets: [
         dataset(gettext("SLA compliance"), d.compliance.map(percent), COLORS.green,
           { yAxisID: "y", order: 1 }),
         dataset(gettext("Chats"), d.chats, COLORS.light, { type: "bar", yAxisID: "chats", order: 2 }),
@@ -157,7 +167,7 @@
       function minutes(values) { return values.map(function (v) { return v === null ? null : Math.round(v / 6) / 10; }); }
       var options = base();
       options.scales.y.title = { display: true, text: gettext("minutes") };
-      return { type: "line", data: { labels: d.labels, datasets: [
+      return { type: "line", data: { labels: dayLabels(d.labels), datasets: [
         dataset(gettext("First response, median"), minutes(d.first_response_median_seconds),
           COLORS.blue),
         dataset(gettext("First response, 90th percentile"), minutes(d.first_response_p90_seconds),
