@@ -249,7 +249,9 @@ def update_company(company: Company, **changes: Any) -> Company:
     unknown = set(changes) - {"name", "slug", "is_active", "time_zone"}
     if unknown:
         raise TypeError(f"unknown company fields: {sorted(unknown)}")
-    if changes.get("time_zone") is not None and not is_time_zone(changes["time_zone"]):
+    if "time_zone" in changes:
+        changes["time_zone"] = changes["time_zone"] or "UTC"
+    if "time_zone" in changes and not is_time_zone(changes["time_zone"]):
         raise ValueError(f"unknown time zone {changes['time_zone']!r}")
     was_active = Company.objects.filter(pk=company.pk).values_list("is_active", flat=True).get()
     for field, value in changes.items():

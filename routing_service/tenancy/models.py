@@ -23,6 +23,7 @@ class Company(models.Model):
         _("time zone"),
         max_length=64,
         default="UTC",
+        blank=True,  # left empty in a form: UTC (save)
         validators=[validate_time_zone],
         help_text=_("Times are shown in this zone to staff who have not chosen their own."),
     )
@@ -34,6 +35,10 @@ class Company(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.time_zone = self.time_zone or "UTC"
+        super().save(*args, **kwargs)
 
 
 class Role(models.TextChoices):

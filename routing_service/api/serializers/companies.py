@@ -23,7 +23,7 @@ class CompanySerializer(JsonTypesMixin, serializers.ModelSerializer[Company]):
         read_only_fields = ["id", "created_at"]
 
     def validate_time_zone(self, value: str) -> str:
-        value = value.strip()
+        value = value.strip() or "UTC"
         if not is_time_zone(value):
             raise serializers.ValidationError(
                 f"{value!r} is not a time zone name, such as Europe/Berlin or America/Bogota."
