@@ -44,6 +44,7 @@ from django.db.models import (
 )
 from django.db.models.functions import TruncDay
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from analytics import live_metrics
 from analytics.expressions import Seconds
@@ -57,7 +58,7 @@ from routing_service.chats.models import (
     ConversationStatus,
     Priority,
 )
-from routing_service.tenancy.models import HANDLING_ROLES, User
+from routing_service.tenancy.models import HANDLING_ROLES, AgentStatus, User
 
 __all__ = [
     "Window",
@@ -421,6 +422,7 @@ def agent_table(company_id: int, window: Window) -> list[dict[str, Any]]:
                 "username": person["username"],
                 "role": person["role"],
                 "status": person["status"],
+                "status_label": _status_label(person["status"]),
                 "active_chats": person["active_chats"],
                 "chats": row["chats"],
                 "resolved": row["resolved"],
@@ -437,6 +439,14 @@ def agent_table(company_id: int, window: Window) -> list[dict[str, Any]]:
         )
     table.sort(key=lambda r: (-r["chats"], r["name"].lower()))
     return table
+
+
+def _status_label(status: str) -> str:
+    """An agent status in the reader's language (an unknown value as it is)."""
+    try:
+        return str(AgentStatus(status).label)
+    except ValueError:
+        return status
 
 
 def _weighted(total: float | None, weight: int | None) -> float | None:
@@ -527,6 +537,9 @@ def breaches(company_id: int, now: dt.datetime | None = None) -> dict[str, Any]:
             "kind": "first response"
             if chat.first_response_at is None and chat.breached_due == chat.first_response_due_at
             else "resolution",
+            "kind_label": gettext("first response")
+            if chat.first_response_at is None and chat.breached_due == chat.first_response_due_at
+            else gettext("resolution"),
             "overdue_seconds": round((now - chat.breached_due).total_seconds()),
         }
         for chat in open_list

@@ -13,6 +13,9 @@ from typing import Any, Final
 
 from django import forms
 from django.core.files.uploadedfile import UploadedFile
+from django.utils.text import format_lazy
+from django.utils.translation import gettext, gettext_lazy
+from django.utils.translation import gettext_lazy as _
 
 from analytics.actions import NAME_MAX_LENGTH
 from analytics.csv_parser import COLUMNS
@@ -25,12 +28,12 @@ __all__ = ["DashboardForm", "DateRangeForm", "UploadForm", "csv_problem"]
 CSV_EXTENSIONS: Final = frozenset({".csv", ".txt"})
 # Magic numbers of what people upload by mistake instead of CSV.
 _BINARY_SIGNATURES: Final = {
-    b"PK\x03\x04": "a ZIP archive or an Excel/OpenDocument workbook",
-    b"\xd0\xcf\x11\xe0": "an old Excel (.xls) workbook",
-    b"%PDF": "a PDF document",
-    b"\x89PNG": "a PNG image",
-    b"\xff\xd8\xff": "a JPEG image",
-    b"\x1f\x8b": "a gzip archive",
+    b"PK\x03\x04": gettext_lazy("a ZIP archive or an Excel/OpenDocument workbook"),
+    b"\xd0\xcf\x11\xe0": gettext_lazy("an old Excel (.xls) workbook"),
+    b"%PDF": gettext_lazy("a PDF document"),
+    b"\x89PNG": gettext_lazy("a PNG image"),
+    b"\xff\xd8\xff": gettext_lazy("a JPEG image"),
+    b"\x1f\x8b": gettext_lazy("a gzip archive"),
 }
 _SNIFF_BYTES: Final = 8192
 MAX_LAST_DAYS: Final = 3660
@@ -50,32 +53,40 @@ def csv_problem(upload: UploadedFile) -> str | None:
         head = head.encode()
     for signature, what in _BINARY_SIGNATURES.items():
         if head.startswith(signature):
-            return (
-                f"“{name}” is {what}, not a CSV file. Save or export it as CSV "
+            return gettext(
+                "“%(name)s” is %(what)s, not a CSV file. Save or export it as CSV "
                 "(comma-separated values, UTF-8) and upload that."
-            )
+            ) % {"name": name, "what": what}
     if b"\x00" in head:
-        return (
-            f"“{name}” is not a text file (it contains binary data). Upload a CSV file "
+        return gettext(
+            "“%(name)s” is not a text file (it contains binary data). Upload a CSV file "
             "(comma-separated values, UTF-8)."
-        )
+        ) % {"name": name}
     if extension not in CSV_EXTENSIONS:
-        kind = f"a {extension} file" if extension else "a file without an extension"
-        return f"“{name}” is {kind}; upload a .csv file (comma-separated values)."
+        if extension:
+            return gettext(
+                "“%(name)s” is a %(extension)s file; upload a .csv file (comma-separated values)."
+            ) % {"name": name, "extension": extension}
+        return gettext(
+            "“%(name)s” is a file without an extension; upload a .csv file "
+            "(comma-separated values)."
+        ) % {"name": name}
     return None
 
 
 class UploadForm(forms.Form):
     name = forms.CharField(
+        label=_("Name"),
         max_length=NAME_MAX_LENGTH,
         required=False,
-        help_text="Optional; defaults to the file's name.",
+        help_text=_("Optional; defaults to the file's name."),
     )
     file = forms.FileField(
-        help_text="CSV with the columns: " + ", ".join(COLUMNS) + ".",
+        label=_("CSV file"),
+        help_text=format_lazy(_("CSV with the columns: {columns}."), columns=", ".join(COLUMNS)),
         error_messages={
-            "required": "Choose a CSV file to upload.",
-            "empty": "The file is empty.",
+            "required": _("Choose a CSV file to upload."),
+            "empty": _("The file is empty."),
         },
     )
 
@@ -92,7 +103,13 @@ class UploadForm(forms.Form):
 
 
 class DateInput(forms.DateInput):
+    """The browser's date picker: its value is always ISO (2026-12-03), whatever the
+    language; the picker shows it the reader's way."""
+
     input_type = "date"
+
+    def __init__(self, attrs: dict[str, Any] | None = None) -> None:
+        super().__init__(attrs, format="%Y-%m-%d")
 
 
 class DashboardForm(forms.ModelForm):
@@ -100,19 +117,21 @@ class DashboardForm(forms.ModelForm):
         queryset=DataSource.objects.none(),
         required=False,
         widget=forms.CheckboxSelectMultiple,
-        help_text="None ticked: every uploaded file.",
+        label=_("Data sources"),
+        help_text=_("None ticked: every uploaded file."),
     )
 
     class Meta:
         model = Dashboard
         fields = ["name", "data_sources", "include_live", "date_from", "date_to", "last_days"]
         labels = {
-            "include_live": "Include live conversations",
-            "date_from": "From",
-            "date_to": "To",
-            "last_days": "Otherwise, the last N days",
+            "name": _("Name"),
+            "include_live": _("Include live conversations"),
+            "date_from": _("From"),
+            "date_to": _("To"),
+            "last_days": _("Otherwise, the last N days"),
         }
-        help_texts = {"date_from": "Leave both dates empty for a rolling window."}
+        help_texts = {"date_from": _("Leave both dates empty for a rolling window.")}
         widgets = {"date_from": DateInput(), "date_to": DateInput()}
 
     def __init__(self, *args: Any, company: Company, **kwargs: Any) -> None:
@@ -130,25 +149,27 @@ class DashboardForm(forms.ModelForm):
         data = super().clean() or {}
         start, end = data.get("date_from"), data.get("date_to")
         if start and end and start > end:
-            self.add_error("date_to", "Must not be before the start date.")
+            self.add_error("date_to", gettext("Must not be before the start date."))
         return data
 
 
 def _last_days_range(value: int) -> None:
     if not 1 <= value <= MAX_LAST_DAYS:
-        raise forms.ValidationError(f"Between 1 and {MAX_LAST_DAYS} days.")
+        raise forms.ValidationError(
+            gettext("Between 1 and %(most)s days.") % {"most": MAX_LAST_DAYS}
+        )
 
 
 class DateRangeForm(forms.Form):
     """``?from=&to=`` on a dashboard: overrides its own window for one look."""
 
-    date_from = forms.DateField(required=False, label="From", widget=DateInput())
-    date_to = forms.DateField(required=False, label="To", widget=DateInput())
+    date_from = forms.DateField(required=False, label=_("From"), widget=DateInput())
+    date_to = forms.DateField(required=False, label=_("To"), widget=DateInput())
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         start: dt.date | None = data.get("date_from")
         end: dt.date | None = data.get("date_to")
         if start and end and start > end:
-            self.add_error("date_to", "Must not be before the start date.")
+            self.add_error("date_to", gettext("Must not be before the start date."))
         return data

@@ -5,28 +5,29 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from routing_service.tenancy.managers import TenantModel
 
 
 class Sentiment(models.TextChoices):
-    POSITIVE = "Positive", "Positive"
-    NEUTRAL = "Neutral", "Neutral"
-    NEGATIVE = "Negative", "Negative"
+    POSITIVE = "Positive", _("Positive")
+    NEUTRAL = "Neutral", _("Neutral")
+    NEGATIVE = "Negative", _("Negative")
 
 
 class DataSource(TenantModel):
     """An uploaded CSV of chat sessions (or the live feed), with its import report."""
 
     class Kind(models.TextChoices):
-        CSV = "csv", "CSV upload"
-        LIVE = "live", "Live conversations"
+        CSV = "csv", _("CSV upload")
+        LIVE = "live", _("Live conversations")
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        IMPORTING = "importing", "Importing"
-        DONE = "done", "Done"
-        FAILED = "failed", "Failed"
+        PENDING = "pending", _("Pending")
+        IMPORTING = "importing", _("Importing")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
 
     name = models.CharField(max_length=200)
     kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.CSV)

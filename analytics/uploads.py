@@ -30,6 +30,7 @@ from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.core.files.uploadhandler import FileUploadHandler, StopUpload
 from django.http import HttpRequest
+from django.utils.translation import gettext
 
 __all__ = [
     "MULTIPART_OVERHEAD",
@@ -48,7 +49,10 @@ MULTIPART_OVERHEAD: Final = 64 * 1024
 
 class UploadTooLarge(Exception):
     def __init__(self, limit: int) -> None:
-        super().__init__(f"The file is too large: the limit is {limit} bytes ({_human(limit)}).")
+        super().__init__(
+            gettext("The file is too large: the limit is %(limit)s bytes (%(human)s).")
+            % {"limit": limit, "human": _human(limit)}
+        )
         self.limit = limit
 
 

@@ -21,6 +21,7 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods, require_POST
 from drf_spectacular.utils import extend_schema
@@ -124,7 +125,7 @@ def overview(request: HttpRequest) -> HttpResponse:
     """``/analytics/``: every session of the company (live ones too), last 30 days."""
     default = Dashboard(
         company=page_company(request),
-        name="All sessions",
+        name=gettext("All sessions"),
         include_live=True,
         last_days=dashboards.DEFAULT_LAST_DAYS,
     )
@@ -168,7 +169,7 @@ def dashboard_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
             dashboard=dashboard,
             created_by=_user(request),
         )
-        messages.success(request, f"Dashboard “{saved.name}” saved.")
+        messages.success(request, gettext("Dashboard “%(name)s” saved.") % {"name": saved.name})
         return _redirect(request, "analytics:dashboard", saved.pk)
     return render(
         request,
@@ -185,7 +186,7 @@ def dashboard_delete(request: HttpRequest, pk: int) -> HttpResponse:
     if not _can_write(request):
         return forbidden(request, ANALYTICS_WRITERS)
     delete_dashboard(dashboard)
-    messages.success(request, f"Dashboard “{dashboard.name}” deleted.")
+    messages.success(request, gettext("Dashboard “%(name)s” deleted.") % {"name": dashboard.name})
     return _redirect(request, "analytics:dashboards")
 
 
@@ -263,7 +264,10 @@ def _upload(request: HttpRequest, limit: SizeLimitHandler) -> HttpResponse:
         )
     except UploadTooLarge as exc:
         return _data_source_list(request, form, 413, str(exc))
-    messages.success(request, f"“{source.name}” uploaded: the import runs in the background.")
+    messages.success(
+        request,
+        gettext("“%(name)s” uploaded: the import runs in the background.") % {"name": source.name},
+    )
     return _redirect(request, "analytics:data-source", source.pk)
 
 

@@ -23,10 +23,12 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from realtime.wallboard import warning_windows
+from routing_service.chats.models import Priority
 from routing_service.tenancy.models import Company, Role, User
 from routing_service.tenancy.pages import CONSOLE_ROLES, WALLBOARD_ROLES
 
@@ -84,7 +86,7 @@ def console(request: HttpRequest) -> HttpResponse:
         return forbidden(request, CONSOLE_ROLES)
     company = user.company
     if company is None or not company.is_active:
-        return forbidden(request, CONSOLE_ROLES, "Your company is not active.")
+        return forbidden(request, CONSOLE_ROLES, _("Your company is not active."))
     config = {
         **_base_config(request, company, "/ws/agent/"),
         "api": {
@@ -108,10 +110,10 @@ def _superadmin_company(request: HttpRequest) -> Company | None:
     if not raw:
         return None
     if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
-        raise Http404("No such company.")
+        raise Http404(_("No such company."))
     company = Company.objects.filter(pk=int(raw)).first()
     if company is None:
-        raise Http404("No such company.")
+        raise Http404(_("No such company."))
     return company
 
 
@@ -140,13 +142,14 @@ def wallboard(request: HttpRequest) -> HttpResponse:
     else:
         company = user.company
         if company is None:
-            return forbidden(request, WALLBOARD_ROLES, "You are not a member of a company.")
+            return forbidden(request, WALLBOARD_ROLES, _("You are not a member of a company."))
         if not company.is_active:  # the socket refuses members of an inactive company
-            return forbidden(request, WALLBOARD_ROLES, "Your company is not active.")
+            return forbidden(request, WALLBOARD_ROLES, _("Your company is not active."))
     context = {
         "config": _base_config(request, company, ws_path),
         "company": company,
         "is_superadmin": user.is_superadmin,
-        "priorities": ["urgent", "high", "medium", "low"],
+        # Most pressing first, with their names in the user's language.
+        "priorities": list(reversed(Priority.choices)),
     }
     return render(request, "realtime/wallboard.html", context)

@@ -174,10 +174,14 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The browser's language (cookie of the switcher, else Accept-Language); a signed-in
+    # user's own choice and time zone are activated below, once the user is known.
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "routing_service.tenancy.middleware.CompanyMiddleware",
+    "routing_service.i18n.middleware.UserLocaleMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -200,6 +204,9 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.i18n",
+                "django.template.context_processors.tz",
+                "routing_service.i18n.context.locale",
             ],
         },
     },
@@ -553,7 +560,17 @@ API_DOCS_ACCESS = env_choice(
 )
 
 # --- i18n, static, media ---------------------------------------------------------------------
-LANGUAGE_CODE = "en-us"
+# The pages speak English, German and Spanish (locale/; routing_service/i18n/): the user's
+# profile choice, else the browser's Accept-Language, else English. Times are shown in the
+# user's time zone, else their company's, else UTC; stored and computed in UTC.
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("de", "Deutsch"), ("es", "Español")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+# English keeps ISO dates (2026-12-03 14:05) as before; de and es use Django's own formats.
+FORMAT_MODULE_PATH = ["routing_service.i18n.formats"]
+LANGUAGE_COOKIE_SAMESITE = "Lax"
+LANGUAGE_COOKIE_HTTPONLY = True
+LANGUAGE_COOKIE_SECURE = SESSION_COOKIE_SECURE
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

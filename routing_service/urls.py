@@ -9,6 +9,8 @@ from django.urls import include, path
 from realtime import views as realtime_views
 from routing_service import views
 from routing_service.api import docs
+from routing_service.i18n import views as i18n_views
+from routing_service.i18n.catalog import LanguageCatalog
 from routing_service.observability import health, metrics
 from routing_service.tenancy import password_reset, theme
 
@@ -41,6 +43,11 @@ urlpatterns = [
         auth_views.PasswordResetCompleteView.as_view(),
         name="password_reset_complete",
     ),
+    # Language and time zone: the switcher (POST, CSRF), the preferences page, and the
+    # browser's message catalogue per language (routing_service/i18n/).
+    path("i18n/setlang/", i18n_views.set_language, name="set_language"),
+    path("accounts/preferences/", i18n_views.preferences, name="preferences"),
+    path("jsi18n/<str:language>/", LanguageCatalog.as_view(), name="javascript-catalog"),
     path("admin/", admin.site.urls),
     path("console/", realtime_views.console, name="console"),
     path("wallboard/", realtime_views.wallboard, name="wallboard"),

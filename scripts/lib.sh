@@ -132,6 +132,20 @@ ensure_pgbouncer() {
   apt_install /usr/sbin/pgbouncer pgbouncer
 }
 
+ensure_gettext() {
+  # xgettext/msgmerge/msgfmt: `manage.py makemessages` and `compilemessages` (scripts/messages)
+  # and tests/i18n, which re-extracts the strings to check that the catalogues are complete.
+  # The compiled catalogues (.mo) are committed, so running Switchboard does not need it.
+  apt_install xgettext gettext
+}
+
+# What makemessages skips: other people's code, generated files, tests and the catalogues.
+MAKEMESSAGES_IGNORE=(
+  --ignore=node_modules --ignore=.venv --ignore=staticfiles --ignore=var --ignore=tests
+  --ignore=frontend_static/vendor --ignore=deploy --ignore=docs --ignore=scripts
+  --ignore=locale --ignore=test-artifacts
+)
+
 ensure_nginx() {
   # tests/deploy runs `nginx -t` on deploy/nginx/switchboard.conf with Debian's nginx binary.
   apt_install /usr/sbin/nginx nginx

@@ -7,6 +7,11 @@
 (function () {
   "use strict";
 
+  // Django's JavaScriptCatalog (loaded by base.html) defines window.gettext; English without it.
+  var gettext = typeof window.gettext === "function" ? window.gettext : function (s) { return s; };
+  var LANGUAGE = document.documentElement.lang || "en";
+  var percentFormat = new Intl.NumberFormat(LANGUAGE, { maximumFractionDigits: 1 });
+
   var COLORS = {
     blue: "#2f6fed", green: "#1e8e3e", red: "#c0392b", amber: "#d68910", grey: "#98a2b3",
     purple: "#7c4dff", teal: "#00897b", pink: "#d81b60", brown: "#8d6e63", navy: "#1d2330",
@@ -16,6 +21,19 @@
     COLORS.green, COLORS.pink, COLORS.brown, COLORS.navy, COLORS.grey, COLORS.light];
   var SENTIMENT_COLORS = { Positive: COLORS.green, Neutral: COLORS.grey, Negative: COLORS.red,
     Unknown: COLORS.light };
+  // The series' names come from the server in English; people read them in their language.
+  var SENTIMENT_LABELS = { Positive: gettext("Positive"), Neutral: gettext("Neutral"),
+    Negative: gettext("Negative"), Unknown: gettext("Unknown") };
+
+  // Days ("2026-12-03") on the axes, written as the reader's language writes dates.
+  var dayFormat = new Intl.DateTimeFormat(LANGUAGE, { day: "2-digit", month: "2-digit", timeZone: "UTC" });
+  function dayLabels(labels) {
+    return labels.map(function (label) {
+      // English pages keep ISO days, as the server writes them (routing_service/i18n/formats).
+      if (LANGUAGE === "en" || !/^\d{4}-\d{2}-\d{2}$/.test(label)) { return label; }
+      return dayFormat.format(new Date(label + "T00:00:00Z"));
+    });
+  }
 
   function readJSON(id) {
     var element = document.getElementById(id);
@@ -32,6 +50,7 @@
       maintainAspectRatio: false,
       animation: false,
       interaction: { mode: "index", intersect: false },
+      locale: LANGUAGE,
       plugins: { legend: { position: "bottom", labels: { boxWidth: 12 } } },
       scales: { x: { ticks: { maxRotation: 0, autoSkip: true, maxTicksLimit: 12 } },
         y: { beginAtZero: true, ticks: { precision: 0 } } }
@@ -45,13 +64,16 @@
   }
 
   function percentAxis() {
-    return { beginAtZero: true, suggestedMax: 100, ticks: { callback: function (v) { return v + " %"; } } };
+    return { beginAtZero: true, suggestedMax: 100, ticks: { callback: function (v) {
+      return percentFormat.format(v) + " %";
+    } } };
   }
 
   function breakdown(data, horizontal) {
     return {
       type: "bar",
-      data: { labels: data.labels, datasets: [dataset("Sessions", data.counts, PALETTE.slice(0, data.labels.length))] },
+      data: { labels: data.labels, datasets: [dataset(gettext("Sessions"), data.counts,
+        PALETTE.slice(0, data.labels.length))] },
       options: (function () {
         var options = base({ indexAxis: horizontal ? "y" : "x", plugins: { legend: { display: false } } });
         options.scales.x.ticks.precision = 0;
@@ -63,54 +85,57 @@
   var dashboardCharts = {
     sessions: function (d) {
       var s = d.series;
-      return { type: "bar", data: { labels: s.labels, datasets: [
-        dataset("Sessions", s.sessions, COLORS.blue),
-        dataset("Escalated", s.escalated, COLORS.amber),
-        dataset("Forwarded to HR", s.forwarded_hr, COLORS.red)
+      return { type: "bar", data: { labels: dayLabels(s.labels), datasets: [
+        dataset(gettext("Sessions"), s.sessions, COLORS.blue),
+        dataset(gettext("Escalated"), s.escalated, COLORS.amber),
+        dataset(gettext("Forwarded to HR"), s.forwarded_hr, COLORS.red)
       ] }, options: base() };
     },
     sentiment: function (d) {
       var s = d.series;
       var sets = Object.keys(s.sentiment).map(function (name) {
-        return dataset(name, s.sentiment[name], SENTIMENT_COLORS[name] || COLORS.grey);
+        return dataset(SENTIMENT_LABELS[name] || name, s.sentiment[name],
+          SENTIMENT_COLORS[name] || COLORS.grey);
       });
       var options = base();
       options.scales.x.stacked = true;
       options.scales.y.stacked = true;
-      return { type: "bar", data: { labels: s.labels, datasets: sets }, options: options };
+      return { type: "bar", data: { labels: dayLabels(s.labels), datasets: sets }, options: options };
     },
     rates: function (d) {
       var s = d.series;
       var options = base();
       options.scales.y = percentAxis();
-      return { type: "line", data: { labels: s.labels, datasets: [
-        dataset("Escalation rate", s.escalation_rate.map(percent), COLORS.amber),
-        dataset("HR-forward rate", s.hr_rate.map(percent), COLORS.red)
+      return { type: "line", data: { labels: dayLabels(s.labels), datasets: [
+        dataset(gettext("Escalation rate"), s.escalation_rate.map(percent), COLORS.amber),
+        dataset(gettext("HR-forward rate"), s.hr_rate.map(percent), COLORS.red)
       ] }, options: options };
     },
     response: function (d) {
       var s = d.series;
       var options = base();
-      options.scales.y.title = { display: true, text: "seconds" };
-      return { type: "line", data: { labels: s.labels, datasets: [
-        dataset("Average response time (s)", s.avg_response_time, COLORS.purple)
+      options.scales.y.title = { display: true, text: gettext("seconds") };
+      return { type: "line", data: { labels: dayLabels(s.labels), datasets: [
+        dataset(gettext("Average response time (s)"), s.avg_response_time, COLORS.purple)
       ] }, options: options };
     },
     tokens: function (d) {
       var s = d.series;
       var options = base();
-      options.scales.y.title = { display: true, text: "tokens" };
+      options.scales.y.title = { display: true, text: gettext("tokens") };
       options.scales.cost = { position: "right", beginAtZero: true, grid: { drawOnChartArea: false },
         title: { display: true, text: "EUR" } };
-      return { type: "bar", data: { labels: s.labels, datasets: [
-        dataset("Tokens", s.tokens, COLORS.teal, { yAxisID: "y", order: 2 }),
-        dataset("Cost (EUR)", s.cost, COLORS.navy, { type: "line", yAxisID: "cost", order: 1 })
+      return { type: "bar", data: { labels: dayLabels(s.labels), datasets: [
+        dataset(gettext("Tokens"), s.tokens, COLORS.teal, { yAxisID: "y", order: 2 }),
+        dataset(gettext("Cost (EUR)"), s.cost, COLORS.navy,
+          { type: "line", yAxisID: "cost", order: 1 })
       ] }, options: options };
     },
     ratings: function (d) {
       var r = d.ratings;
       return { type: "bar", data: { labels: r.labels.map(function (l) { return l + " ★"; }),
-        datasets: [dataset("Sessions", r.counts, [COLORS.red, COLORS.amber, COLORS.grey, COLORS.teal, COLORS.green])] },
+        datasets: [dataset(gettext("Sessions"), r.counts,
+          [COLORS.red, COLORS.amber, COLORS.grey, COLORS.teal, COLORS.green])] },
         options: base({ plugins: { legend: { display: false } } }) };
     },
     category: function (d) { return breakdown(d.category, true); },
@@ -129,21 +154,26 @@
       var options = base();
       options.scales.y = percentAxis();
       options.scales.chats = { position: "right", beginAtZero: true, ticks: { precision: 0 }, grid: { drawOnChartArea: false },
-        title: { display: true, text: "chats" } };
-      return { type: "line", data: { labels: d.labels, datasets: [
-        dataset("SLA compliance", d.compliance.map(percent), COLORS.green, { yAxisID: "y", order: 1 }),
-        dataset("Chats", d.chats, COLORS.light, { type: "bar", yAxisID: "chats", order: 2 }),
-        dataset("Missed", d.sla_missed, COLORS.red, { type: "bar", yAxisID: "chats", order: 3 })
+        title: { display: true, text: gettext("chats") } };
+      return { type: "line", data: { labels: dayLabels(d.labels), datasets: [
+        dataset(gettext("SLA compliance"), d.compliance.map(percent), COLORS.green,
+          { yAxisID: "y", order: 1 }),
+        dataset(gettext("Chats"), d.chats, COLORS.light, { type: "bar", yAxisID: "chats", order: 2 }),
+        dataset(gettext("Missed"), d.sla_missed, COLORS.red,
+          { type: "bar", yAxisID: "chats", order: 3 })
       ] }, options: options };
     },
     times: function (d) {
       function minutes(values) { return values.map(function (v) { return v === null ? null : Math.round(v / 6) / 10; }); }
       var options = base();
-      options.scales.y.title = { display: true, text: "minutes" };
-      return { type: "line", data: { labels: d.labels, datasets: [
-        dataset("First response, median", minutes(d.first_response_median_seconds), COLORS.blue),
-        dataset("First response, 90th percentile", minutes(d.first_response_p90_seconds), COLORS.amber),
-        dataset("Resolution, median", minutes(d.resolution_median_seconds), COLORS.purple)
+      options.scales.y.title = { display: true, text: gettext("minutes") };
+      return { type: "line", data: { labels: dayLabels(d.labels), datasets: [
+        dataset(gettext("First response, median"), minutes(d.first_response_median_seconds),
+          COLORS.blue),
+        dataset(gettext("First response, 90th percentile"), minutes(d.first_response_p90_seconds),
+          COLORS.amber),
+        dataset(gettext("Resolution, median"), minutes(d.resolution_median_seconds),
+          COLORS.purple)
       ] }, options: options };
     }
   };

@@ -8,7 +8,10 @@
 
   var INTERVAL_MS = 2000;
   var ACTIVE = { pending: true, importing: true };
-  var LABELS = { pending: "Pending", importing: "Importing", done: "Done", failed: "Failed" };
+  var gettext = typeof window.gettext === "function" ? window.gettext : function (s) { return s; };
+  var LABELS = { pending: gettext("Pending"), importing: gettext("Importing"), done: gettext("Done"),
+    failed: gettext("Failed") };
+  var numbers = new Intl.NumberFormat(document.documentElement.lang || "en");
 
   function update(container, source) {
     container.querySelectorAll("[data-field]").forEach(function (element) {
@@ -21,7 +24,7 @@
           element.value = Math.min(100, Math.floor(source.bytes_processed * 100 / source.bytes_total));
         }
       } else if (Object.prototype.hasOwnProperty.call(source, field)) {
-        element.textContent = Number(source[field]).toLocaleString("en-US");
+        element.textContent = numbers.format(Number(source[field]));
       }
     });
   }

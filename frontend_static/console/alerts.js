@@ -1,29 +1,46 @@
 // The console's toasts: which event says what, how loudly (the polite #toasts region or the
 // assertive #alerts one, ui.js `toast`), and which toast a later event makes old news.
 
+import { gettext, interpolate } from "../i18n.js";
 import { on } from "./bus.js";
 import { selectChat } from "./selection.js";
 import { clientName, me, nameOf, state } from "./state.js";
-import { dismissToast, escalationStepText, timeOfDay, toast } from "./ui.js";
+import {
+  dismissToast,
+  escalationStepText,
+  priorityLabel,
+  statusLabel,
+  timeOfDay,
+  toast,
+} from "./ui.js";
 
 export function initAlerts() {
   on("offer:expired", (chat) => {
-    toast({ title: `Offer expired: ${clientName(chat)}`, body: "The chat went back to the queue." });
+    toast({
+      title: interpolate(gettext("Offer expired: %(name)s"), { name: clientName(chat) }),
+      body: gettext("The chat went back to the queue."),
+    });
   });
   // The "new chat" toast is old news once the offer is taken, declined or gone.
   on("offer:settled", (id) => dismissToast(`chat-${id}`));
 
   on("snapshot", (data) => {
     if (data.resync) {
-      toast({ title: "Reconnected", body: "Some updates were missed, so everything was reloaded." });
+      toast({
+        title: gettext("Reconnected"),
+        body: gettext("Some updates were missed, so everything was reloaded."),
+      });
     }
   });
 
   on("chat.offered", (data) => {
     if (data.assigned_to !== me.id) return;
     toast({
-      title: "New chat for you",
-      body: `${clientName(data)} · ${data.priority} priority`,
+      title: gettext("New chat for you"),
+      body: interpolate(gettext("%(name)s · %(priority)s priority"), {
+        name: clientName(data),
+        priority: priorityLabel(data.priority),
+      }),
       tone: data.priority === "urgent" ? "danger" : "info",
       key: `chat-${data.conversation_id}`,
       onOpen: () => selectChat(data.conversation_id),
@@ -32,9 +49,12 @@ export function initAlerts() {
 
   on("chat.transferred", (data) => {
     if (data.to_agent_id !== me.id) return;
-    const what = data.kind === "escalation" ? "Escalated to you" : "Transferred to you";
+    const what =
+      data.kind === "escalation"
+        ? gettext("Escalated to you: %(name)s")
+        : gettext("Transferred to you: %(name)s");
     toast({
-      title: `${what}: ${clientName(data)}`,
+      title: interpolate(what, { name: clientName(data) }),
       body: data.reason || "",
       tone: "warning",
       urgent: data.kind === "escalation",
@@ -46,8 +66,8 @@ export function initAlerts() {
 
   on("alert.urgent", (data) => {
     toast({
-      title: `Urgent: ${clientName(data)}`,
-      body: data.text || data.reason || "A chat needs attention now.",
+      title: interpolate(gettext("Urgent: %(name)s"), { name: clientName(data) }),
+      body: data.text || data.reason || gettext("A chat needs attention now."),
       tone: "danger",
       urgent: true,
       onOpen: () => selectChat(data.conversation_id),
@@ -72,16 +92,33 @@ export function initAlerts() {
   on("agent.status", (data, { was }) => {
     if (data.agent_id !== me.id) return;
     if (was && was !== data.status && !state.statusBusy) {
-      toast({ title: `You are now ${data.status}`, tone: "warning" });
+      toast({
+        title: interpolate(gettext("You are now %(status)s"), { status: statusLabel(data.status) }),
+        tone: "warning",
+      });
     }
   });
 }
 
 function slaToast(data, breached) {
-  const what = data.kind === "first_response" ? "First response" : "Resolution";
+  const firstResponse = data.kind === "first_response";
+  const title = breached ? gettext("SLA breached: %(name)s") : gettext("SLA warning: %(name)s");
+  let body;
+  if (breached) {
+    body = firstResponse
+      ? gettext("First response target missed.")
+      : gettext("Resolution target missed.");
+  } else {
+    body = interpolate(
+      firstResponse
+        ? gettext("First response due at %(time)s.")
+        : gettext("Resolution due at %(time)s."),
+      { time: timeOfDay(data.due_at) },
+    );
+  }
   toast({
-    title: `${breached ? "SLA breached" : "SLA warning"}: ${nameOf(data.conversation_id)}`,
-    body: breached ? `${what} target missed.` : `${what} due at ${timeOfDay(data.due_at)}.`,
+    title: interpolate(title, { name: nameOf(data.conversation_id) }),
+    body,
     tone: breached ? "danger" : "warning",
     // Loud for my own chats; a waiting chat's clock (agent_id null) concerns everyone a bit.
     urgent: breached && data.agent_id === me.id,

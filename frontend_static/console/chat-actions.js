@@ -3,12 +3,25 @@
 // Each is a socket request (`act`): the chat is busy until its ack or error, which a toast
 // reports; the events that follow bring the new state.
 
+import { gettext, interpolate } from "../i18n.js";
 import { render } from "./bus.js";
 import { getAll } from "./rest.js";
 import { selectChat } from "./selection.js";
 import { live } from "./socket.js";
 import { config, me, nameOf, state } from "./state.js";
-import { byId, fill, h, toast } from "./ui.js";
+import { byId, fill, h, statusLabel, toast } from "./ui.js";
+
+/** "Could not …" for each socket action, as a toast's title. */
+function failureTitle(action) {
+  const titles = {
+    accept: gettext("Could not accept the chat"),
+    decline: gettext("Could not decline the chat"),
+    resolve: gettext("Could not resolve the chat"),
+    transfer: gettext("Could not transfer the chat"),
+    escalate: gettext("Could not escalate the chat"),
+  };
+  return titles[action] || interpolate(gettext("Could not %(action)s"), { action });
+}
 
 /** A chat's buttons are off while an action on it is in flight, or while we are not live. */
 export function busyOrOffline(id) {
@@ -27,7 +40,7 @@ function act(action, fields, { conversationId = null, success = null } = {}) {
     })
     .catch((error) => {
       toast({
-        title: `Could not ${action.replace("_", " ")}`,
+        title: failureTitle(action),
         body: error.message || error.code,
         tone: "danger",
       });
@@ -46,9 +59,11 @@ export function accept(id) {
 }
 
 function resolve(id) {
-  act("resolve", { conversation_id: id }, { conversationId: id, success: "Chat resolved" }).catch(
-    () => {},
-  );
+  act(
+    "resolve",
+    { conversation_id: id },
+    { conversationId: id, success: gettext("Chat resolved") },
+  ).catch(() => {});
 }
 
 export function openDecline(id) {
@@ -82,26 +97,32 @@ async function openTransfer(id) {
   byId("transfer-client").textContent = nameOf(id);
   const select = byId("transfer-target");
   fill(select, [
-    h("option", { value: "queue" }, "Back to the queue"),
-    h("option", { value: "", disabled: true }, "Loading colleagues…"),
+    h("option", { value: "queue" }, gettext("Back to the queue")),
+    h("option", { value: "", disabled: true }, gettext("Loading colleagues…")),
   ]);
   dialog.showModal();
   try {
     const roster = await loadRoster();
     fill(select, [
-      h("option", { value: "queue" }, "Back to the queue"),
-      ...roster.map((user) =>
-        h(
-          "option",
-          { value: String(user.id) },
-          `${[user.first_name, user.last_name].filter(Boolean).join(" ") || user.username} (${user.status}${user.role === "supervisor" ? ", supervisor" : ""})`,
-        ),
-      ),
+      h("option", { value: "queue" }, gettext("Back to the queue")),
+      ...roster.map((user) => h("option", { value: String(user.id) }, colleagueText(user))),
     ]);
   } catch (error) {
-    fill(select, [h("option", { value: "queue" }, "Back to the queue")]);
-    toast({ title: "Could not load your colleagues", body: error.message, tone: "warning" });
+    fill(select, [h("option", { value: "queue" }, gettext("Back to the queue"))]);
+    toast({
+      title: gettext("Could not load your colleagues"),
+      body: error.message,
+      tone: "warning",
+    });
   }
+}
+
+/** "Ana Ruiz (available)", "Sam Lee (away, supervisor)". */
+function colleagueText(user) {
+  const name = [user.first_name, user.last_name].filter(Boolean).join(" ") || user.username;
+  const format =
+    user.role === "supervisor" ? gettext("%(name)s (%(status)s, supervisor)") : gettext("%(name)s (%(status)s)");
+  return interpolate(format, { name, status: statusLabel(user.status) });
 }
 
 function onDialogSubmit(dialogId, handler) {
@@ -114,10 +135,12 @@ function onDialogSubmit(dialogId, handler) {
 }
 
 /** What a decline means for me: the chat is not offered to me again for the company's
- * cool-down (I can still take it from the queue). TODO(i18n): plain until a JS catalogue. */
+ * cool-down (I can still take it from the queue). */
 function declinedText(result) {
   const seconds = result && result.cooldown_seconds;
-  return seconds ? `Declined — not offered to you again for ${seconds} s` : "Declined";
+  return seconds
+    ? interpolate(gettext("Declined — not offered to you again for %(seconds)s s"), { seconds })
+    : gettext("Declined");
 }
 
 export function initChatActions() {
@@ -130,7 +153,7 @@ export function initChatActions() {
 
   onDialogSubmit("escalate-dialog", (id) => {
     const reason = byId("escalate-reason").value.trim();
-    act("escalate", { conversation_id: id, reason }, { conversationId: id, success: "Escalated" }).catch(
+    act("escalate", { conversation_id: id, reason }, { conversationId: id, success: gettext("Escalated") }).catch(
       () => {},
     );
   });
@@ -142,7 +165,7 @@ export function initChatActions() {
       target === "queue"
         ? { conversation_id: id, to_queue: true, reason }
         : { conversation_id: id, to_agent_id: Number(target), reason };
-    act("transfer", fields, { conversationId: id, success: "Transferred" }).catch(() => {});
+    act("transfer", fields, { conversationId: id, success: gettext("Transferred") }).catch(() => {});
   });
 
   byId("conversation-actions").addEventListener("click", (event) => {

@@ -1,9 +1,10 @@
 // A chat as a line in a list (my chats, the queue): the button that opens it, with the
 // customer's name, VIP and priority tags, an unread badge and a line of details.
 
+import { gettext, interpolate, ngettext } from "../i18n.js";
 import { selectChat, shownUnread } from "./selection.js";
 import { clientName, state } from "./state.js";
-import { h } from "./ui.js";
+import { h, priorityLabel } from "./ui.js";
 
 /** The unread (or urgent) count of a chat as a badge; null when there is none to show. */
 export function unreadBadge(chat) {
@@ -14,7 +15,12 @@ export function unreadBadge(chat) {
     "span",
     {
       class: urgent ? "badge badge-urgent" : "badge",
-      "aria-label": `${count} unread${urgent ? ", urgent" : ""}`,
+      "aria-label": interpolate(
+        urgent
+          ? ngettext("%(count)s unread, urgent", "%(count)s unread, urgent", count)
+          : ngettext("%(count)s unread", "%(count)s unread", count),
+        { count },
+      ),
     },
     String(count),
   );
@@ -36,8 +42,8 @@ export function chatButton(chat, details, tags = null) {
       "span",
       { class: "chat-line" },
       h("span", { class: "chat-name" }, clientName(chat)),
-      chat.client && chat.client.vip ? h("span", { class: "tag tag-vip" }, "VIP") : null,
-      h("span", { class: `tag priority priority-${chat.priority}` }, chat.priority),
+      chat.client && chat.client.vip ? h("span", { class: "tag tag-vip" }, gettext("VIP")) : null,
+      h("span", { class: `tag priority priority-${chat.priority}` }, priorityLabel(chat.priority)),
       ...(chat.labels || []).map((name) => h("span", { class: "tag tag-label" }, name)),
       tags,
     ),

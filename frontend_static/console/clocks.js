@@ -2,12 +2,24 @@
 // lists and the open chat place, and one tick a second (and after every render) that sets
 // their text and state from the chat's due times and the SLA timer's flags.
 
+import { gettext, interpolate } from "../i18n.js";
 import { onRender } from "./bus.js";
 import { refreshCountdown } from "./socket.js";
 import { config, me, state } from "./state.js";
 import { clock, clockText, h, parseTime, slaClock } from "./ui.js";
 
-const CLOCK_LABELS = { first_response: "Reply", resolution: "Resolve", offer: "Offer", wait: "Waiting" };
+const CLOCK_LABELS = {
+  first_response: gettext("Reply %(time)s"),
+  resolution: gettext("Resolve %(time)s"),
+  offer: gettext("Offer %(time)s"),
+  wait: gettext("Waiting %(time)s"),
+};
+const CLOCK_TITLES = {
+  first_response: gettext("Time left to send the first reply"),
+  resolution: gettext("Time left to resolve the chat"),
+  offer: gettext("Time left to accept the offer"),
+  wait: gettext("Time in the queue"),
+};
 
 export function clockSpan(kind, chat) {
   return h("span", { class: "clock", dataset: { clock: kind, cid: chat.conversation_id } });
@@ -46,7 +58,7 @@ export function tick() {
       if (since !== null) shown = { text: clockText((clock.now() - since) / 1000), state: "ok" };
     } else if (kind === "offer") {
       shown = slaClock(chat.offer_expires_at, 10);
-      if (shown && shown.left <= 0) shown.text = "expiring";
+      if (shown && shown.left <= 0) shown.text = gettext("expiring");
     } else {
       const due = kind === "first_response" ? chat.first_response_due_at : chat.resolution_due_at;
       const flags = state.slaFlags.get(chat.conversation_id) || {};
@@ -58,15 +70,8 @@ export function tick() {
     }
     node.hidden = false;
     node.dataset.state = shown.state;
-    node.textContent = `${CLOCK_LABELS[kind]} ${shown.text}`;
-    node.title =
-      kind === "first_response"
-        ? "Time left to send the first reply"
-        : kind === "resolution"
-          ? "Time left to resolve the chat"
-          : kind === "offer"
-            ? "Time left to accept the offer"
-            : "Time in the queue";
+    node.textContent = interpolate(CLOCK_LABELS[kind], { time: shown.text });
+    node.title = CLOCK_TITLES[kind];
   }
   refreshCountdown();
 }

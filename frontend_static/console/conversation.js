@@ -1,6 +1,7 @@
 // The open chat: its head (customer, facts, SLA clocks), the actions that fit its state, a line
 // saying why others do not, the transcript (transcript.js) and whether the reply box is usable.
 
+import { gettext, interpolate } from "../i18n.js";
 import { onRender } from "./bus.js";
 import { busyOrOffline } from "./chat-actions.js";
 import { chatClocks } from "./clocks.js";
@@ -8,13 +9,15 @@ import { openChat } from "./selection.js";
 import { live } from "./socket.js";
 import { clientName, state, transcriptOf } from "./state.js";
 import { renderTranscript } from "./transcript.js";
-import { byId, capitalise, fill, h } from "./ui.js";
+import { byId, chatStatusLabel, fill, h, priorityLabel } from "./ui.js";
 
 function chatStateNote(chat, mine) {
-  if (chat.status === "resolved") return "This chat is resolved.";
-  if (chat.status === "waiting") return "Waiting in the queue. Take it to reply.";
-  if (!mine) return "This chat is not yours (any more).";
-  if (chat.assignment_status === "offered") return "Offered to you: accept it (or just reply).";
+  if (chat.status === "resolved") return gettext("This chat is resolved.");
+  if (chat.status === "waiting") return gettext("Waiting in the queue. Take it to reply.");
+  if (!mine) return gettext("This chat is not yours (any more).");
+  if (chat.assignment_status === "offered") {
+    return gettext("Offered to you: accept it (or just reply).");
+  }
   return "";
 }
 
@@ -34,13 +37,19 @@ function renderConversation() {
 
   fill(byId("conversation-title"), [
     clientName(chat),
-    chat.client && chat.client.vip ? h("span", { class: "tag tag-vip" }, "VIP") : null,
+    chat.client && chat.client.vip ? h("span", { class: "tag tag-vip" }, gettext("VIP")) : null,
   ]);
-  const facts = [`#${id}`, chat.channel && chat.channel.provider, `${chat.priority} priority`];
+  const facts = [
+    `#${id}`,
+    chat.channel && chat.channel.provider,
+    interpolate(gettext("%(priority)s priority"), { priority: priorityLabel(chat.priority) }),
+  ];
   if (chat.language) facts.push(chat.language);
   if (chat.category) facts.push(chat.category);
-  if (chat.escalation_level) facts.push(`escalated ×${chat.escalation_level}`);
-  facts.push(capitalise(chat.status));
+  if (chat.escalation_level) {
+    facts.push(interpolate(gettext("escalated ×%(level)s"), { level: chat.escalation_level }));
+  }
+  facts.push(chatStatusLabel(chat.status));
   byId("conversation-meta").textContent = facts.filter(Boolean).join(" · ");
   fill(byId("conversation-sla"), mine || waiting ? chatClocks(chat) : []);
 
@@ -67,16 +76,18 @@ function renderConversation() {
       h(
         "li",
         { class: "transcript-note" },
-        `The transcript could not be loaded (${transcript.error}). `,
+        interpolate(gettext("The transcript could not be loaded (%(error)s). "), {
+          error: transcript.error,
+        }),
         h(
           "button",
           { type: "button", class: "small", onclick: () => openChat(id) },
-          "Try again",
+          gettext("Try again"),
         ),
       ),
     );
   } else if (transcript.loading && !transcript.messages.size) {
-    notes.push(h("li", { class: "transcript-note muted" }, "Loading the transcript…"));
+    notes.push(h("li", { class: "transcript-note muted" }, gettext("Loading the transcript…")));
   }
   renderTranscript(byId("transcript"), id, notes);
 

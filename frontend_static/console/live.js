@@ -14,6 +14,8 @@
 // * Requests: `request(action, fields)` resolves with the `ack`'s data, rejects with the
 //   `error`'s (`{code, message, field}`), or with code "disconnected" / "timeout" / "offline".
 
+import { gettext, interpolate } from "../i18n.js";
+
 const UNLOGGED = new Set(["snapshot", "ack", "error"]);
 const BACKOFF_BASE_MS = 500;
 const BACKOFF_CAP_MS = 30_000;
@@ -23,11 +25,11 @@ const DEBUG_EVENTS_KEPT = 1000;
 
 // Close codes after which retrying the same way cannot help (PROTOCOL.md, "Close codes").
 const TERMINAL = {
-  1009: "A message was too large for the server.",
-  4400: "The page asked for something the server does not understand. Reload the page.",
-  4401: "You are signed out. Log in again to go live.",
-  4403: "Your account may not open this live view.",
-  4404: "This live view does not exist.",
+  1009: gettext("A message was too large for the server."),
+  4400: gettext("The page asked for something the server does not understand. Reload the page."),
+  4401: gettext("You are signed out. Log in again to go live."),
+  4403: gettext("Your account may not open this live view."),
+  4404: gettext("This live view does not exist."),
 };
 
 export class LiveSocket {
@@ -143,7 +145,10 @@ export class LiveSocket {
     this.detach(ws);
     this.stopHeartbeat();
     this.debug.closes.push({ code, reason, at: new Date().toISOString() });
-    this.failPending("disconnected", "The connection dropped before the server answered.");
+    this.failPending(
+      "disconnected",
+      gettext("The connection dropped before the server answered."),
+    );
     this.outbox = [];
     if (this.stopped) return;
     if (code in TERMINAL) {
@@ -235,18 +240,21 @@ export class LiveSocket {
 
   request(action, fields = {}) {
     if (!this.ws || this.state !== "live") {
-      return Promise.reject({ code: "offline", message: "Not connected: try again in a moment." });
+      return Promise.reject({
+        code: "offline",
+        message: gettext("Not connected: try again in a moment."),
+      });
     }
     this.requestCounter += 1;
     const requestId = `r${Date.now().toString(36)}-${this.requestCounter}`;
     const text = JSON.stringify({ ...fields, action, request_id: requestId });
     if (new Blob([text]).size > this.limits.max_frame_bytes) {
-      return Promise.reject({ code: "invalid", message: "That is too long to send." });
+      return Promise.reject({ code: "invalid", message: gettext("That is too long to send.") });
     }
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(requestId);
-        reject({ code: "timeout", message: "The server did not answer in time." });
+        reject({ code: "timeout", message: gettext("The server did not answer in time.") });
       }, REQUEST_TIMEOUT_MS);
       this.pending.set(requestId, { resolve, reject, timer, action });
       this.outbox.push(text);
@@ -333,20 +341,23 @@ export function exposeDebug(live, extra = {}) {
 export function describeState(state, detail = {}) {
   switch (state) {
     case "live":
-      return { label: "Live", tone: "live" };
+      return { label: gettext("Live"), tone: "live" };
     case "connecting":
-      return { label: "Connecting…", tone: "pending" };
+      return { label: gettext("Connecting…"), tone: "pending" };
     case "reconnecting":
-      return { label: "Reconnecting…", tone: "pending" };
+      return { label: gettext("Reconnecting…"), tone: "pending" };
     case "waiting": {
       const seconds = Math.max(1, Math.round((detail.retryAt - Date.now()) / 1000));
-      return { label: `Disconnected · retrying in ${seconds} s`, tone: "down" };
+      return {
+        label: interpolate(gettext("Disconnected · retrying in %(seconds)s s"), { seconds }),
+        tone: "down",
+      };
     }
     case "offline":
-      return { label: "Offline · waiting for the network", tone: "down" };
+      return { label: gettext("Offline · waiting for the network"), tone: "down" };
     case "closed":
-      return { label: detail.message || "Disconnected", tone: "down" };
+      return { label: detail.message || gettext("Disconnected"), tone: "down" };
     default:
-      return { label: "Starting…", tone: "pending" };
+      return { label: gettext("Starting…"), tone: "pending" };
   }
 }

@@ -1,6 +1,7 @@
 // "My chats": what is offered to me (first, with Accept and Decline) and what I hold, oldest
 // first, each with its clocks and unread badge.
 
+import { gettext, interpolate } from "../i18n.js";
 import { onRender } from "./bus.js";
 import { accept, busyOrOffline, openDecline } from "./chat-actions.js";
 import { chatButton, unreadBadge } from "./chat-list.js";
@@ -43,22 +44,26 @@ function renderMyChats() {
                 {
                   type: "button",
                   class: "primary small",
-                  "aria-label": `Accept chat with ${clientName(chat)}`,
+                  "aria-label": interpolate(gettext("Accept chat with %(name)s"), {
+                    name: clientName(chat),
+                  }),
                   disabled: busyOrOffline(id),
                   onclick: () => accept(id),
                 },
-                "Accept",
+                gettext("Accept"),
               ),
               h(
                 "button",
                 {
                   type: "button",
                   class: "small",
-                  "aria-label": `Decline chat with ${clientName(chat)}`,
+                  "aria-label": interpolate(gettext("Decline chat with %(name)s"), {
+                    name: clientName(chat),
+                  }),
                   disabled: busyOrOffline(id),
                   onclick: () => openDecline(id),
                 },
-                "Decline",
+                gettext("Decline"),
               ),
             )
           : null,

@@ -2,6 +2,7 @@
 // first, but for the chat being read on screen; opening one opens its chat, dismissing it
 // dismisses it on every console of mine. The total goes to the bar's badge and the tab's title.
 
+import { gettext, interpolate, ngettext } from "../i18n.js";
 import { onRender, render } from "./bus.js";
 import { post } from "./rest.js";
 import { openAnyChat } from "./mentions.js";
@@ -13,7 +14,10 @@ import { byId, fill, h, parseTime, toast } from "./ui.js";
 async function dismissNotification(note) {
   const response = await post(`${config.api.notifications}${note.notification_id}/dismiss/`);
   if (!response.ok) {
-    toast({ title: "Could not dismiss", body: `The server answered ${response.status}.` });
+    toast({
+      title: gettext("Could not dismiss"),
+      body: interpolate(gettext("The server answered %(status)s."), { status: response.status }),
+    });
     return;
   }
   // The server also tells every open console (a `notification` with dismissed: true).
@@ -32,7 +36,7 @@ function renderNotifications() {
     byId("notifications"),
     notes.map((note) => {
       total += note.unread_count;
-      const name = note.conversation_id ? nameOf(note.conversation_id) : "A customer";
+      const name = note.conversation_id ? nameOf(note.conversation_id) : gettext("A customer");
       return h(
         "li",
         {
@@ -56,7 +60,10 @@ function renderNotifications() {
               "span",
               {
                 class: note.urgent_count ? "badge badge-urgent" : "badge",
-                "aria-label": `${note.unread_count} unread`,
+                "aria-label": interpolate(
+                  ngettext("%(count)s unread", "%(count)s unread", note.unread_count),
+                  { count: note.unread_count },
+                ),
               },
               String(note.unread_count || note.urgent_count),
             ),
@@ -68,10 +75,10 @@ function renderNotifications() {
           {
             type: "button",
             class: "small",
-            "aria-label": `Dismiss the notification from ${name}`,
+            "aria-label": interpolate(gettext("Dismiss the notification from %(name)s"), { name }),
             onclick: () => dismissNotification(note),
           },
-          "Dismiss",
+          gettext("Dismiss"),
         ),
       );
     }),
@@ -80,8 +87,14 @@ function renderNotifications() {
   const badge = byId("unread-total");
   badge.hidden = total === 0;
   badge.textContent = String(total);
-  badge.setAttribute("aria-label", `${total} unread messages`);
-  document.title = `${total ? `(${total}) ` : ""}Console · Switchboard`;
+  badge.setAttribute(
+    "aria-label",
+    interpolate(ngettext("%(count)s unread message", "%(count)s unread messages", total), {
+      count: total,
+    }),
+  );
+  const title = gettext("Console · Switchboard");
+  document.title = total ? `(${total}) ${title}` : title;
 }
 
 export function initNotifications() {

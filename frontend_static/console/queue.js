@@ -1,6 +1,7 @@
 // The queue: waiting chats in routing order (priority, then longest wait), each with its wait
 // and first-response clocks and a Take button; a line for those the snapshot did not list.
 
+import { gettext, interpolate, ngettext } from "../i18n.js";
 import { onRender } from "./bus.js";
 import { accept, busyOrOffline } from "./chat-actions.js";
 import { chatButton } from "./chat-list.js";
@@ -35,11 +36,13 @@ function renderQueue() {
             {
               type: "button",
               class: "small",
-              "aria-label": `Take chat with ${clientName(chat)} from the queue`,
+              "aria-label": interpolate(gettext("Take chat with %(name)s from the queue"), {
+                name: clientName(chat),
+              }),
               disabled: busyOrOffline(id),
               onclick: () => accept(id),
             },
-            "Take",
+            gettext("Take"),
           ),
         ),
       );
@@ -49,7 +52,14 @@ function renderQueue() {
   byId("queue-empty").hidden = waiting.length > 0;
   const more = byId("queue-more");
   more.hidden = state.queueBeyond === 0;
-  more.textContent = `…and ${state.queueBeyond} more waiting (the console lists the first ${waiting.length}).`;
+  more.textContent = interpolate(
+    ngettext(
+      "…and %(more)s more waiting (the console lists the first %(listed)s).",
+      "…and %(more)s more waiting (the console lists the first %(listed)s).",
+      state.queueBeyond,
+    ),
+    { more: state.queueBeyond, listed: waiting.length },
+  );
 }
 
 export function initQueue() {

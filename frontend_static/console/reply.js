@@ -1,6 +1,7 @@
 // The reply box: Enter sends (Shift+Enter adds a line), one reply in flight per chat; the
 // ack's message goes into the transcript at once, the events bring its delivery.
 
+import { gettext } from "../i18n.js";
 import { render } from "./bus.js";
 import { live } from "./socket.js";
 import { me, state } from "./state.js";
@@ -41,7 +42,7 @@ function sendReply() {
     })
     .catch((error) => {
       toast({
-        title: note ? "Note not saved" : "Reply not sent",
+        title: note ? gettext("Note not saved") : gettext("Reply not sent"),
         body: error.message || error.code,
         tone: "danger",
       });

@@ -1,6 +1,7 @@
 // The few REST calls of the console (the socket carries everything live): JSON in and out,
 // with the session cookie, every page of a paginated list.
 
+import { gettext, interpolate } from "../i18n.js";
 import { config } from "./state.js";
 
 export async function getJson(url) {
@@ -8,7 +9,11 @@ export async function getJson(url) {
     credentials: "same-origin",
     headers: { Accept: "application/json" },
   });
-  if (!response.ok) throw new Error(`The server answered ${response.status}.`);
+  if (!response.ok) {
+    throw new Error(
+      interpolate(gettext("The server answered %(status)s."), { status: response.status }),
+    );
+  }
   return response.json();
 }
 

@@ -5,6 +5,7 @@
 // so the newest one simply replaces what we had (realtime/PROTOCOL.md, "Connect sequence").
 // Panels read it and draw; only sync.js and the actions that answer the user write to it.
 
+import { gettext, interpolate } from "../i18n.js";
 import { readConfig } from "./ui.js";
 
 export const config = readConfig("console-config");
@@ -27,12 +28,15 @@ export const state = {
 };
 
 export function clientName(chat) {
-  return (chat.client && chat.client.name) || `Chat #${chat.conversation_id}`;
+  return (
+    (chat.client && chat.client.name) ||
+    interpolate(gettext("Chat #%(id)s"), { id: chat.conversation_id })
+  );
 }
 
 export function nameOf(conversationId) {
   const chat = state.known.get(conversationId);
-  return chat ? clientName(chat) : `Chat #${conversationId}`;
+  return chat ? clientName(chat) : interpolate(gettext("Chat #%(id)s"), { id: conversationId });
 }
 
 /** A chat's unread and urgent counts, over its notifications. */

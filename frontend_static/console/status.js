@@ -1,6 +1,7 @@
 // My status (available, away, offline) in the bar, and the "Reconnect now" button that shows
 // while the socket is down.
 
+import { gettext } from "../i18n.js";
 import { onRender, render } from "./bus.js";
 import { connection, live } from "./socket.js";
 import { state } from "./state.js";
@@ -29,7 +30,7 @@ export function initStatus() {
         state.agent = { ...state.agent, status: ack.status };
       })
       .catch((error) => {
-        toast({ title: "Status not changed", body: error.message || error.code, tone: "danger" });
+        toast({ title: gettext("Status not changed"), body: error.message || error.code, tone: "danger" });
       })
       .finally(() => {
         state.statusBusy = false;

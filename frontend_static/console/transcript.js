@@ -1,6 +1,7 @@
 // The transcript of the open chat: loaded once over REST (events keep it current afterwards,
 // sync.js) and drawn into #transcript in place, so only what is new is announced.
 
+import { gettext, interpolate } from "../i18n.js";
 import { render } from "./bus.js";
 import { getAll } from "./rest.js";
 import { config, transcriptOf } from "./state.js";
@@ -8,11 +9,11 @@ import { normaliseMessage, storeMessage } from "./sync.js";
 import { h, parseTime, timeOfDay } from "./ui.js";
 
 const DELIVERY_TEXT = {
-  pending: "Sending…",
-  sent: "Sent",
-  delivered: "Delivered",
-  read: "Read",
-  failed: "Not delivered",
+  pending: gettext("Sending…"),
+  sent: gettext("Sent"),
+  delivered: gettext("Delivered"),
+  read: gettext("Read"),
+  failed: gettext("Not delivered"),
 };
 
 let stickToBottom = true;

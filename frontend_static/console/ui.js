@@ -1,6 +1,9 @@
 // Small DOM and formatting helpers shared by the console and the wallboard.
 // Every piece of data reaches the page through textContent or attributes set one by one:
-// nothing a customer or a colleague typed is ever parsed as HTML.
+// nothing a customer or a colleague typed is ever parsed as HTML. Words go through gettext
+// (../i18n.js); times and numbers are formatted for the user's language and time zone.
+
+import { formatTime, gettext, interpolate } from "../i18n.js";
 
 /**
  * Build an element: h("li", {class: "chat", dataset: {id: 3}, style: {width: "5%"}, onclick: fn},
@@ -103,7 +106,12 @@ export function parseTime(value) {
 /** 75 → "1:15", 3725 → "1:02:05", 158400 → "1 d 20 h". */
 export function clockText(totalSeconds) {
   const s = Math.max(0, Math.floor(totalSeconds));
-  if (s >= 86400) return `${Math.floor(s / 86400)} d ${Math.floor((s % 86400) / 3600)} h`;
+  if (s >= 86400) {
+    return interpolate(gettext("%(days)s d %(hours)s h"), {
+      days: Math.floor(s / 86400),
+      hours: Math.floor((s % 86400) / 3600),
+    });
+  }
   const hours = Math.floor(s / 3600);
   const minutes = Math.floor((s % 3600) / 60);
   const seconds = String(s % 60).padStart(2, "0");
@@ -117,15 +125,24 @@ export function durationText(totalSeconds) {
     return "—";
   }
   const s = Math.max(0, Math.round(totalSeconds));
-  if (s < 60) return `${s} s`;
-  if (s < 3600) return `${Math.floor(s / 60)} min ${String(s % 60).padStart(2, "0")} s`;
-  return `${Math.floor(s / 3600)} h ${String(Math.floor((s % 3600) / 60)).padStart(2, "0")} min`;
+  if (s < 60) return interpolate(gettext("%(seconds)s s"), { seconds: s });
+  if (s < 3600) {
+    return interpolate(gettext("%(minutes)s min %(seconds)s s"), {
+      minutes: Math.floor(s / 60),
+      seconds: String(s % 60).padStart(2, "0"),
+    });
+  }
+  return interpolate(gettext("%(hours)s h %(minutes)s min"), {
+    hours: Math.floor(s / 3600),
+    minutes: String(Math.floor((s % 3600) / 60)).padStart(2, "0"),
+  });
 }
 
+/** A time of day in the user's language and time zone ("14:05"). */
 export function timeOfDay(value) {
   const ms = parseTime(value);
   if (ms === null) return "";
-  return new Date(ms).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  return formatTime(ms);
 }
 
 /**
@@ -140,7 +157,8 @@ export function slaClock(dueAt, windowSeconds, flag = null) {
   if (left <= 0) state = "breached";
   else if (windowSeconds !== null && left <= windowSeconds) state = "warning";
   if (flag === "breached" || (flag === "warning" && state === "ok")) state = flag;
-  const text = left > 0 ? clockText(left) : `${clockText(-left)} over`;
+  const text =
+    left > 0 ? clockText(left) : interpolate(gettext("%(time)s over"), { time: clockText(-left) });
   return { text, state, left };
 }
 
@@ -159,28 +177,98 @@ export function capitalise(text) {
   return text ? text.charAt(0).toUpperCase() + text.slice(1) : "";
 }
 
+/** A priority's name for people (the protocol's values stay English). */
+export function priorityLabel(priority) {
+  const labels = {
+    urgent: gettext("urgent"),
+    high: gettext("high"),
+    medium: gettext("medium"),
+    low: gettext("low"),
+  };
+  return labels[priority] || priority;
+}
+
+/** An agent status's name for people. */
+export function statusLabel(status) {
+  const labels = {
+    available: gettext("available"),
+    away: gettext("away"),
+    offline: gettext("offline"),
+  };
+  return labels[status] || status;
+}
+
+/** A chat status's name for people (capitalised: it stands alone). */
+export function chatStatusLabel(status) {
+  const labels = {
+    waiting: gettext("Waiting"),
+    assigned: gettext("Assigned"),
+    resolved: gettext("Resolved"),
+    abandoned: gettext("Abandoned"),
+  };
+  return labels[status] || capitalise(status);
+}
+
 // --- SLA alerts ------------------------------------------------------------------------------
-// The console has no JS translation catalogue yet: these strings are plain English, kept here
-// in one place for when it gets one (TODO(i18n)).
+
+/** What a ladder step did (sla_engine/firing.py's outcome), for people. */
+function outcomeText(outcome) {
+  if (!outcome) return gettext("reassigned");
+  if (outcome.startsWith("reassigned to supervisor")) return gettext("reassigned to a supervisor");
+  if (outcome.startsWith("not possible")) return gettext("the step was not possible");
+  const known = {
+    "in queue": gettext("left in the queue"),
+    "back to the queue for another agent": gettext("back to the queue for another agent"),
+    "already with a supervisor": gettext("already with a supervisor"),
+    "no available supervisor: queued as urgent": gettext(
+      "no supervisor available: queued as urgent",
+    ),
+    failed: gettext("the step failed"),
+  };
+  return known[outcome] || outcome;
+}
 
 /** The title and body of an escalation-ladder step (an `sla.breached` event whose
  * `data.stage` is "escalation"): its own wording, never a second "SLA breached". */
 export function escalationStepText(data, name) {
   const step = data.escalation || {};
-  const what = data.kind === "first_response" ? "First response" : "Resolution";
+  const firstResponse = data.kind === "first_response";
   const outcome = step.outcome || "";
   let body;
   if (step.action === "notify_supervisors") {
-    body = `${what} target missed: supervisors notified.`;
-  } else if (step.action === "raise_priority") {
+    body = firstResponse
+      ? gettext("First response target missed: supervisors notified.")
+      : gettext("Resolution target missed: supervisors notified.");
+  } else if (step.action === "raise_priority" && outcome.startsWith("priority ")) {
     // firing.py's outcome is "priority <new priority>" or "already urgent".
-    body = outcome.startsWith("priority ")
-      ? `${what} target missed: priority raised to ${outcome.slice("priority ".length)}.`
-      : `${what} target missed: ${outcome || "priority raised"}.`;
+    const priority = priorityLabel(outcome.slice("priority ".length));
+    body = interpolate(
+      firstResponse
+        ? gettext("First response target missed: priority raised to %(priority)s.")
+        : gettext("Resolution target missed: priority raised to %(priority)s."),
+      { priority },
+    );
+  } else if (step.action === "raise_priority" && outcome === "already urgent") {
+    body = firstResponse
+      ? gettext("First response target missed: the chat is already urgent.")
+      : gettext("Resolution target missed: the chat is already urgent.");
+  } else if (step.action === "raise_priority") {
+    body = firstResponse
+      ? gettext("First response target missed: priority raised.")
+      : gettext("Resolution target missed: priority raised.");
   } else {
-    body = `${what} target missed: ${outcome || "reassigned"}.`;
+    body = interpolate(
+      firstResponse
+        ? gettext("First response target missed: %(outcome)s.")
+        : gettext("Resolution target missed: %(outcome)s."),
+      { outcome: outcomeText(outcome) },
+    );
   }
-  return { title: `Escalation step ${step.step ?? "?"}: ${name}`, body };
+  const title = interpolate(gettext("Escalation step %(step)s: %(name)s"), {
+    step: step.step ?? "?",
+    name,
+  });
+  return { title, body };
 }
 
 // --- toasts --------------------------------------------------------------------------------
@@ -194,13 +282,19 @@ export function toast({ title, body = "", tone = "info", urgent = false, onOpen 
   const region = byId(urgent ? "alerts" : "toasts");
   if (!region) return null;
   if (key !== null) dismissToast(key); // a newer word on the same thing replaces the older one
-  const close = h("button", { type: "button", class: "toast-close", "aria-label": "Dismiss" }, "×");
+  const close = h(
+    "button",
+    { type: "button", class: "toast-close", "aria-label": gettext("Dismiss") },
+    "×",
+  );
   const item = h(
     "div",
     { class: `toast toast-${tone}`, dataset: key === null ? null : { key } },
     h("strong", {}, title),
     body ? h("p", {}, body) : null,
-    onOpen ? h("button", { type: "button", class: "link-button", onclick: onOpen }, "Open") : null,
+    onOpen
+      ? h("button", { type: "button", class: "link-button", onclick: onOpen }, gettext("Open"))
+      : null,
     close,
   );
   const remove = () => item.remove();

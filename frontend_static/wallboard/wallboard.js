@@ -5,6 +5,14 @@
 
 import { describeState, exposeDebug, LiveSocket } from "../console/live.js";
 import {
+  formatNumber,
+  formatPercent,
+  formatTime,
+  gettext,
+  interpolate,
+  ngettext,
+} from "../i18n.js";
+import {
   byId,
   byRoutingOrder,
   clock,
@@ -15,7 +23,9 @@ import {
   h,
   parseTime,
   PRIORITIES,
+  priorityLabel,
   readConfig,
+  statusLabel,
   showConnection,
   slaClock,
   timeOfDay,
@@ -108,7 +118,7 @@ function onEvent(frame) {
     case "alert.urgent":
       applyConversation(data);
       toast({
-        title: `Urgent: ${nameOf(data.conversation_id)}`,
+        title: interpolate(gettext("Urgent: %(name)s"), { name: nameOf(data.conversation_id) }),
         body: data.reason || data.text || "",
         tone: "danger",
         urgent: true,
@@ -121,8 +131,13 @@ function onEvent(frame) {
         break;
       }
       toast({
-        title: `SLA breached: ${nameOf(data.conversation_id)}`,
-        body: data.kind === "first_response" ? "No first response in time." : "Not resolved in time.",
+        title: interpolate(gettext("SLA breached: %(name)s"), {
+          name: nameOf(data.conversation_id),
+        }),
+        body:
+          data.kind === "first_response"
+            ? gettext("No first response in time.")
+            : gettext("Not resolved in time."),
         tone: "danger",
         urgent: true,
       });
@@ -135,12 +150,15 @@ function onEvent(frame) {
 
 function nameOf(conversationId) {
   const chat = state.known.get(conversationId);
-  return (chat && chat.client && chat.client.name) || `Chat #${conversationId}`;
+  return (
+    (chat && chat.client && chat.client.name) ||
+    interpolate(gettext("Chat #%(id)s"), { id: conversationId })
+  );
 }
 
 function agentName(agentId) {
   const agent = state.agents.get(agentId);
-  return agent ? agent.name : `Agent #${agentId}`;
+  return agent ? agent.name : interpolate(gettext("Agent #%(id)s"), { id: agentId });
 }
 
 // --- the socket ---------------------------------------------------------------------------
@@ -190,45 +208,90 @@ function setKpi(name, value, sub = "", tone = "") {
 }
 
 function percent(ratio) {
-  return `${(Math.round(ratio * 1000) / 10).toLocaleString()}%`;
+  return formatPercent(ratio, 1);
+}
+
+/** "12" → "12" (en) and "1.234" (de): counts in the user's language. */
+function count(value) {
+  return formatNumber(value);
 }
 
 function renderKpis() {
   const stats = state.stats;
   if (!stats) return;
   const waiting = stats.waiting;
-  const parts = PRIORITIES.filter((p) => waiting.by_priority[p]).map(
-    (p) => `${waiting.by_priority[p]} ${p}`,
+  const parts = PRIORITIES.filter((p) => waiting.by_priority[p]).map((p) =>
+    interpolate(gettext("%(count)s %(priority)s"), {
+      count: count(waiting.by_priority[p]),
+      priority: priorityLabel(p),
+    }),
   );
   setKpi(
     "waiting",
-    waiting.total,
-    parts.join(" · ") || "nobody waiting",
+    count(waiting.total),
+    parts.join(" · ") || gettext("nobody waiting"),
     waiting.by_priority.urgent ? "danger" : waiting.total ? "warning" : "",
   );
   for (const status of ["available", "away", "offline"]) {
     const bucket = stats.agents.by_status[status] || { count: 0, active_chats: 0, capacity: 0 };
-    const sub = bucket.count ? `load ${bucket.active_chats} / ${bucket.capacity} chats` : "";
-    setKpi(`agents-${status}`, bucket.count, sub, status === "available" && !bucket.count ? "danger" : "");
+    const sub = bucket.count
+      ? interpolate(gettext("load %(active)s / %(capacity)s chats"), {
+          active: count(bucket.active_chats),
+          capacity: count(bucket.capacity),
+        })
+      : "";
+    setKpi(
+      `agents-${status}`,
+      count(bucket.count),
+      sub,
+      status === "available" && !bucket.count ? "danger" : "",
+    );
   }
-  setKpi("pending-offers", stats.pending_offers, "offered, not yet accepted");
-  setKpi("sla-at-risk", stats.sla.at_risk, "due soon", stats.sla.at_risk ? "warning" : "ok");
-  setKpi("sla-breached", stats.sla.breached, "past due now", stats.sla.breached ? "danger" : "ok");
+  setKpi("pending-offers", count(stats.pending_offers), gettext("offered, not yet accepted"));
+  setKpi(
+    "sla-at-risk",
+    count(stats.sla.at_risk),
+    gettext("due soon"),
+    stats.sla.at_risk ? "warning" : "ok",
+  );
+  setKpi(
+    "sla-breached",
+    count(stats.sla.breached),
+    gettext("past due now"),
+    stats.sla.breached ? "danger" : "ok",
+  );
   const today = stats.today;
-  setKpi("chats-today", today.chats, `${today.resolved} resolved · ${today.answered} answered`);
+  setKpi(
+    "chats-today",
+    count(today.chats),
+    interpolate(gettext("%(resolved)s resolved · %(answered)s answered"), {
+      resolved: count(today.resolved),
+      answered: count(today.answered),
+    }),
+  );
   setKpi(
     "median-first-response",
     durationText(today.median_first_response_seconds),
-    today.answered ? `over ${today.answered} answered` : "no answers yet",
+    today.answered
+      ? interpolate(
+          ngettext("over %(count)s answered", "over %(count)s answered", today.answered),
+          { count: count(today.answered) },
+        )
+      : gettext("no answers yet"),
   );
   const compliance = today.sla_compliance;
   setKpi(
     "sla-compliance",
     compliance === null ? "—" : percent(compliance),
-    `${today.first_response_met} met · ${today.first_response_missed} missed`,
+    interpolate(gettext("%(met)s met · %(missed)s missed"), {
+      met: count(today.first_response_met),
+      missed: count(today.first_response_missed),
+    }),
     compliance === null ? "" : compliance >= 0.9 ? "ok" : compliance >= 0.75 ? "warning" : "danger",
   );
-  byId("stats-time").textContent = `updated ${timeOfDay(stats.computed_at)}`;
+  byId("stats-time").textContent = interpolate(gettext("updated %(time)s"), {
+    time: timeOfDay(stats.computed_at),
+  });
 }
 
 function renderAgents() {
@@ -249,9 +312,9 @@ function renderAgents() {
           "span",
           { class: "agent-head" },
           h("span", { class: "agent-name" }, agent.name),
-          agent.role === "supervisor" ? h("span", { class: "tag" }, "supervisor") : null,
+          agent.role === "supervisor" ? h("span", { class: "tag" }, gettext("supervisor")) : null,
         ),
-        h("span", { class: `agent-status status-${agent.status}` }, agent.status),
+        h("span", { class: `agent-status status-${agent.status}` }, statusLabel(agent.status)),
         h(
           "span",
           {
@@ -260,16 +323,26 @@ function renderAgents() {
             "aria-valuemin": "0",
             "aria-valuemax": String(agent.max_chats),
             "aria-valuenow": String(agent.active_chats),
-            "aria-label": `${agent.name}: ${agent.active_chats} of ${agent.max_chats} chats`,
+            "aria-label": interpolate(gettext("%(name)s: %(active)s of %(capacity)s chats"), {
+              name: agent.name,
+              active: agent.active_chats,
+              capacity: agent.max_chats,
+            }),
           },
           h("span", { class: "load-bar", style: { width: `${load}%` } }),
         ),
         h(
           "span",
           { class: "agent-load" },
-          `${agent.active_chats} / ${agent.max_chats} chats`,
+          interpolate(gettext("%(active)s / %(capacity)s chats"), {
+            active: agent.active_chats,
+            capacity: agent.max_chats,
+          }),
           agent.status_changed_at
-            ? h("span", { class: "muted", dataset: { since: agent.status_changed_at, prefix: " · for " } })
+            ? h("span", {
+                class: "muted",
+                dataset: { since: agent.status_changed_at, prefix: gettext(" · for ") },
+              })
             : null,
         ),
       );
@@ -290,29 +363,39 @@ function renderQueue() {
         "li",
         { dataset: { conversationId: chat.conversation_id } },
         h("span", { class: "queue-name" }, nameOf(chat.conversation_id)),
-        chat.client && chat.client.vip ? h("span", { class: "tag tag-vip" }, "VIP") : null,
+        chat.client && chat.client.vip ? h("span", { class: "tag tag-vip" }, gettext("VIP")) : null,
         h("span", { class: "queue-wait", dataset: { since: chat.queued_at || chat.created_at } }),
       ),
     );
     if (total > chats.length) {
-      items.push(h("li", { class: "muted" }, `+ ${total - chats.length} more`));
+      items.push(
+        h(
+          "li",
+          { class: "muted" },
+          interpolate(gettext("+ %(count)s more"), { count: count(total - chats.length) }),
+        ),
+      );
     }
     fill(byId(`queue-${priority}`), items);
     byId(`queue-${priority}-count`).textContent = String(Math.max(total, chats.length));
   }
 }
 
-const KIND_TEXT = { first_response: "First response", resolution: "Resolution" };
+const KIND_TEXT = { first_response: gettext("First response"), resolution: gettext("Resolution") };
 
 function renderAtRisk() {
   const rows = state.atRisk.map((item) => {
     const chat = state.known.get(item.conversation_id);
-    const holder = chat && chat.assigned_to ? agentName(chat.assigned_to) : "queue";
+    const holder = chat && chat.assigned_to ? agentName(chat.assigned_to) : gettext("queue");
     return h(
       "tr",
       { dataset: { conversationId: item.conversation_id, state: item.state } },
       h("td", {}, nameOf(item.conversation_id)),
-      h("td", {}, h("span", { class: `tag priority priority-${item.priority}` }, item.priority)),
+      h(
+        "td",
+        {},
+        h("span", { class: `tag priority priority-${item.priority}` }, priorityLabel(item.priority)),
+      ),
       h("td", {}, KIND_TEXT[item.kind] || item.kind),
       h("td", {}, holder),
       h("td", {}, h("span", { class: "clock", dataset: { due: item.due_at || "" } })),
@@ -324,14 +407,18 @@ function renderAtRisk() {
 
 function tick() {
   const now = clock.now();
-  byId("wall-clock").textContent = new Date(now).toLocaleTimeString();
+  byId("wall-clock").textContent = formatTime(now, { seconds: true });
   const stats = state.stats;
   if (stats) {
     const oldest = stats.waiting.total ? parseTime(stats.waiting.oldest_since) : null;
     setKpi(
       "longest-wait",
       oldest === null ? "0:00" : clockText((now - oldest) / 1000),
-      oldest === null ? "nobody waiting" : `waiting since ${timeOfDay(stats.waiting.oldest_since)}`,
+      oldest === null
+        ? gettext("nobody waiting")
+        : interpolate(gettext("waiting since %(time)s"), {
+            time: timeOfDay(stats.waiting.oldest_since),
+          }),
       oldest !== null && now - oldest > 5 * 60_000 ? "danger" : oldest !== null ? "warning" : "",
     );
   }
@@ -350,7 +437,8 @@ function tick() {
       continue;
     }
     node.dataset.state = shown.state;
-    node.textContent = shown.left > 0 ? `in ${shown.text}` : shown.text;
+    node.textContent =
+      shown.left > 0 ? interpolate(gettext("in %(time)s"), { time: shown.text }) : shown.text;
   }
   if (lastConnection.state === "waiting") {
     showConnection(connectionNode, describeState(lastConnection.state, lastConnection.detail));

@@ -40,7 +40,7 @@ class CompanyViewSet(viewsets.ModelViewSet[Company]):
 
     def perform_create(self, serializer: CompanySerializer) -> None:  # type: ignore[override]
         data = serializer.validated_data
-        company = actions.create_company(data["name"], data["slug"])
+        company = actions.create_company(data["name"], data["slug"], data.get("time_zone") or "UTC")
         if data.get("is_active") is False:
             company = actions.update_company(company, is_active=False)
         serializer.instance = company

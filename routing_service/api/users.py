@@ -14,13 +14,14 @@ from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from routing_service.api.mixins import COMPANY_PARAMETER, CompanyScopedMixin
 from routing_service.api.permissions import ADMINS, EVERYONE
 from routing_service.api.schema import field_errors
-from routing_service.api.serializers.users import UserSerializer
+from routing_service.api.serializers.users import PreferencesSerializer, UserSerializer
 from routing_service.tenancy import actions
 from routing_service.tenancy.models import User
 
@@ -38,7 +39,15 @@ _TAGS = ["users"]
         description="Deactivates the user (they keep their history).",
         responses={204: None, 400: field_errors("You cannot deactivate yourself.")},
     ),
-    me=extend_schema(tags=_TAGS, description="The caller's own profile."),
+    me=extend_schema(
+        tags=_TAGS,
+        description=(
+            "The caller's own profile. Anyone may PATCH their own `language` and `time_zone`; "
+            "the answer is the whole profile."
+        ),
+        methods=["GET"],
+        responses=UserSerializer,
+    ),
 )
 class UserViewSet(CompanyScopedMixin, viewsets.ModelViewSet[User]):
     """A company's staff. Everyone in the company reads the roster; company admins create and
@@ -76,3 +85,22 @@ class UserViewSet(CompanyScopedMixin, viewsets.ModelViewSet[User]):
     @action(detail=False, methods=["get"])
     def me(self, request: Request) -> Response:
         return Response(self.get_serializer(self.caller).data)
+
+    @extend_schema(
+        tags=_TAGS,
+        description="Change the caller's own language and time zone (any role).",
+        request=PreferencesSerializer,
+        responses={200: UserSerializer},
+    )
+    @me.mapping.patch
+    def update_me(self, request: Request) -> Response:
+        serializer = PreferencesSerializer(self.caller, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        user = actions.set_preferences(self.caller, **serializer.validated_data)
+        return Response(self.get_serializer(user).data)
+
+    def get_permissions(self) -> Any:
+        if self.action == "update_me":
+            # One's own preferences are no administration: every role may set them.
+            return [IsAuthenticated()]
+        return super().get_permissions()

@@ -62,12 +62,14 @@ class ChannelAdminForm(TenantModelForm):
         strip=False,
         widget=forms.PasswordInput(render_value=False),
         help_text=(
-            "What authenticates the provider. Leave empty to keep the current secret; a new one "
-            "starts a rotation (the current secret stays valid until revoked)."
+            _(
+                "What authenticates the provider. Leave empty to keep the current secret; a new "
+                "one starts a rotation (the current secret stays valid until revoked)."
+            )
         ),
     )
     revoke_previous_secret = forms.BooleanField(
-        required=False, help_text="End a rotation: stop accepting the previous secret."
+        required=False, help_text=_("End a rotation: stop accepting the previous secret.")
     )
 
     class Meta:
@@ -85,7 +87,7 @@ class ChannelAdminForm(TenantModelForm):
             return secret
         if self.instance.pk is not None:
             return self.instance.secret
-        raise forms.ValidationError("A new channel needs a secret.")
+        raise forms.ValidationError(_("A new channel needs a secret."))
 
     def clean_config(self) -> Any:
         config = self.cleaned_data.get("config")
@@ -116,21 +118,21 @@ class ChannelAdmin(TenantModelAdmin):
     readonly_fields = ("uuid", "webhook_url", "rotation", "created_at")
     fieldsets = (
         (None, {"fields": ("company", "name", "provider", "is_active")}),
-        ("Webhook", {"fields": ("webhook_url", "uuid", "created_at")}),
-        ("Authentication", {"fields": ("secret", "rotation", "revoke_previous_secret")}),
-        ("Provider settings", {"fields": ("config", "max_body_bytes")}),
+        (_("Webhook"), {"fields": ("webhook_url", "uuid", "created_at")}),
+        (_("Authentication"), {"fields": ("secret", "rotation", "revoke_previous_secret")}),
+        (_("Provider settings"), {"fields": ("config", "max_body_bytes")}),
     )
 
-    @admin.display(description="webhook URL")
+    @admin.display(description=_("webhook URL"))
     def webhook_url(self, obj: Channel) -> str:
         # An unsaved channel's uuid is provisional: a new one is drawn when the form is posted.
-        return obj.webhook_url if obj.pk else "Shown once the channel is saved."
+        return obj.webhook_url if obj.pk else str(_("Shown once the channel is saved."))
 
-    @admin.display(description="rotation")
+    @admin.display(description=_("rotation"))
     def rotation(self, obj: Channel) -> str:
         if obj.previous_secret:
-            return "In progress: the previous secret is still accepted."
-        return "None: only the current secret is accepted."
+            return str(_("In progress: the previous secret is still accepted."))
+        return str(_("None: only the current secret is accepted."))
 
     def save_model(self, request: HttpRequest, obj: Channel, form: Any, change: Any) -> None:
         if not change:
@@ -218,7 +220,7 @@ class ConversationAdmin(TenantModelAdmin):
             },
         ),
         (
-            "Timing",
+            _("Timing"),
             {
                 "fields": (
                     "created_at",
@@ -231,7 +233,7 @@ class ConversationAdmin(TenantModelAdmin):
             },
         ),
         (
-            "SLA",
+            _("SLA"),
             {
                 "fields": (
                     "first_response_due_at",
@@ -242,7 +244,7 @@ class ConversationAdmin(TenantModelAdmin):
                 )
             },
         ),
-        ("Outcome", {"fields": ("rating", "message_count", "transcript", "audit_trail")}),
+        (_("Outcome"), {"fields": ("rating", "message_count", "transcript", "audit_trail")}),
     )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Conversation]:
@@ -257,18 +259,18 @@ class ConversationAdmin(TenantModelAdmin):
             .annotate(assigned_agent_name=Subquery(active_agent.values("agent__username")[:1]))
         )
 
-    @admin.display(description="assigned to", ordering="assigned_agent_name")
+    @admin.display(description=_("assigned to"), ordering="assigned_agent_name")
     def assigned_agent(self, obj: Conversation) -> str:
         return getattr(obj, "assigned_agent_name", None) or "—"
 
-    @admin.display(description="messages")
+    @admin.display(description=_("messages"))
     def transcript(self, obj: Conversation) -> str:
         if not obj.pk:
             return "—"
         url = reverse("admin:chats_message_changelist")
         return format_html('<a href="{}?conversation={}">Messages</a>', url, obj.pk)
 
-    @admin.display(description="audit trail")
+    @admin.display(description=_("audit trail"))
     def audit_trail(self, obj: Conversation) -> str:
         if not obj.pk:
             return "—"
@@ -306,7 +308,7 @@ class MessageAdmin(TenantModelAdmin):
     autocomplete_fields = ("conversation", "sender")
     readonly_fields = ("created_at",)
 
-    @admin.display(description="text")
+    @admin.display(description=_("text"))
     def short_text(self, obj: Message) -> str:
         return obj.text if len(obj.text) <= 60 else f"{obj.text[:59]}…"
 

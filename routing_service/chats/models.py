@@ -15,6 +15,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from routing_service.tenancy.managers import TenantModel
 
@@ -27,33 +28,33 @@ class Provider(models.TextChoices):
 
 
 class Priority(models.TextChoices):
-    LOW = "low", "Low"
-    MEDIUM = "medium", "Medium"
-    HIGH = "high", "High"
-    URGENT = "urgent", "Urgent"
+    LOW = "low", _("Low")
+    MEDIUM = "medium", _("Medium")
+    HIGH = "high", _("High")
+    URGENT = "urgent", _("Urgent")
 
 
 PRIORITY_RANK = {Priority.LOW: 0, Priority.MEDIUM: 1, Priority.HIGH: 2, Priority.URGENT: 3}
 
 
 class ConversationStatus(models.TextChoices):
-    WAITING = "waiting", "Waiting"
-    ASSIGNED = "assigned", "Assigned"
-    RESOLVED = "resolved", "Resolved"
-    ABANDONED = "abandoned", "Abandoned"
+    WAITING = "waiting", _("Waiting")
+    ASSIGNED = "assigned", _("Assigned")
+    RESOLVED = "resolved", _("Resolved")
+    ABANDONED = "abandoned", _("Abandoned")
 
 
 OPEN_CONVERSATION_STATUSES = (ConversationStatus.WAITING, ConversationStatus.ASSIGNED)
 
 
 class AssignmentStatus(models.TextChoices):
-    OFFERED = "offered", "Offered"
-    ACCEPTED = "accepted", "Accepted"
-    RESOLVED = "resolved", "Resolved"
-    ESCALATED = "escalated", "Escalated"
-    TRANSFERRED = "transferred", "Transferred"
-    EXPIRED = "expired", "Expired"
-    DECLINED = "declined", "Declined"
+    OFFERED = "offered", _("Offered")
+    ACCEPTED = "accepted", _("Accepted")
+    RESOLVED = "resolved", _("Resolved")
+    ESCALATED = "escalated", _("Escalated")
+    TRANSFERRED = "transferred", _("Transferred")
+    EXPIRED = "expired", _("Expired")
+    DECLINED = "declined", _("Declined")
 
 
 ACTIVE_ASSIGNMENT_STATUSES = (AssignmentStatus.OFFERED, AssignmentStatus.ACCEPTED)
@@ -219,12 +220,12 @@ class MessageKind(models.TextChoices):
 
 
 class DeliveryStatus(models.TextChoices):
-    RECEIVED = "received", "Received"
-    PENDING = "pending", "Pending"
-    SENT = "sent", "Sent"
-    DELIVERED = "delivered", "Delivered"
-    READ = "read", "Read"
-    FAILED = "failed", "Failed"
+    RECEIVED = "received", _("Received")
+    PENDING = "pending", _("Pending")
+    SENT = "sent", _("Sent")
+    DELIVERED = "delivered", _("Delivered")
+    READ = "read", _("Read")
+    FAILED = "failed", _("Failed")
 
 
 class Message(TenantModel):

@@ -6,6 +6,7 @@ import functools
 from collections.abc import Iterable
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -14,14 +15,17 @@ from rest_framework.authtoken.models import Token
 
 from routing_service.chats.actions.agents import set_agent_status
 from routing_service.chats.models import RoutingPolicy
+from routing_service.i18n.zones import is_time_zone
 from routing_service.tenancy import sockets
 from routing_service.tenancy.models import AgentStatus, Company, Role, Theme, User
 
 
 @transaction.atomic
-def create_company(name: str, slug: str | None = None) -> Company:
+def create_company(name: str, slug: str | None = None, time_zone: str = "UTC") -> Company:
     """A company with its default routing policy (every company has exactly one)."""
-    company = Company.objects.create(name=name, slug=slug or slugify(name))
+    if not is_time_zone(time_zone):
+        raise ValueError(f"unknown time zone {time_zone!r}")
+    company = Company.objects.create(name=name, slug=slug or slugify(name), time_zone=time_zone)
     RoutingPolicy.objects.create(company=company)
     return company
 
@@ -81,6 +85,8 @@ _USER_FIELDS = frozenset(
         "skills",
         "languages",
         "is_active",
+        "language",
+        "time_zone",
     }
 )
 
@@ -102,6 +108,7 @@ def update_user(user: User, *, password: str | None = None, **changes: Any) -> U
         raise TypeError(f"unknown user fields: {sorted(unknown)}")
     if "role" in changes and changes["role"] not in Role.values:
         raise ValueError(f"unknown role {changes['role']!r}")
+    _check_locale(changes)
     for tags in ("skills", "languages"):
         if tags in changes:
             changes[tags] = normalise_tags(changes[tags])
@@ -175,6 +182,30 @@ def set_theme(user: User, theme: str) -> User:
     return user
 
 
+def _check_locale(changes: dict[str, Any]) -> None:
+    """A language must be one the site speaks ("" follows the browser), a time zone an IANA
+    name ("" follows the company's): the forms and serializers say so politely first."""
+    language = changes.get("language")
+    if language and language not in {code for code, _name in settings.LANGUAGES}:
+        raise ValueError(f"unknown language {language!r}")
+    zone = changes.get("time_zone")
+    if zone and not is_time_zone(zone):
+        raise ValueError(f"unknown time zone {zone!r}")
+
+
+def set_preferences(
+    user: User, *, language: str | None = None, time_zone: str | None = None
+) -> User:
+    """The user's own language and time zone (their preferences page, the language switcher,
+    `PATCH /api/v1/users/me/`). Neither is a credential: nothing is revoked."""
+    changes: dict[str, Any] = {}
+    if language is not None:
+        changes["language"] = language
+    if time_zone is not None:
+        changes["time_zone"] = time_zone
+    return update_user(user, **changes) if changes else user
+
+
 def _lock_user(user_id: int) -> User:
     """The stored row, locked until the transaction ends: two revocations of one user never
     hand out the same stamp, and what changed is judged against the row, not a caller's copy
@@ -227,9 +258,13 @@ def _pk(value: Company | int | None) -> int | None:
 def update_company(company: Company, **changes: Any) -> Company:
     """Rename, re-slug or (de)activate a tenant. Deactivating one revokes the credentials of
     all its people, as deactivating each of them would (their sockets close)."""
-    unknown = set(changes) - {"name", "slug", "is_active"}
+    unknown = set(changes) - {"name", "slug", "is_active", "time_zone"}
     if unknown:
         raise TypeError(f"unknown company fields: {sorted(unknown)}")
+    if "time_zone" in changes:
+        changes["time_zone"] = changes["time_zone"] or "UTC"
+    if "time_zone" in changes and not is_time_zone(changes["time_zone"]):
+        raise ValueError(f"unknown time zone {changes['time_zone']!r}")
     was_active = Company.objects.filter(pk=company.pk).values_list("is_active", flat=True).get()
     for field, value in changes.items():
         setattr(company, field, value)

@@ -10,6 +10,7 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm, UsernameField
 from django.db import models
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
 
 from routing_service.chats.models import RoutingPolicy
 from routing_service.tenancy.actions import normalise_tags, update_company, update_user
@@ -17,7 +18,7 @@ from routing_service.tenancy.admin_mixins import TenantModelAdmin, is_superadmin
 from routing_service.tenancy.forms import AdminPasswordChangeForm
 from routing_service.tenancy.models import Company, Role, User
 
-_COMPANY_FIELDS = frozenset({"name", "slug", "is_active"})
+_COMPANY_FIELDS = frozenset({"name", "slug", "is_active", "time_zone"})
 
 
 @admin.register(Company)
@@ -103,6 +104,8 @@ _UPDATABLE = frozenset(
         "skills",
         "languages",
         "is_active",
+        "language",
+        "time_zone",
     }
 )
 
@@ -122,11 +125,12 @@ class UserAdmin(TenantModelAdmin, DjangoUserAdmin):
     change_password_form = AdminPasswordChangeForm
     fieldsets = (
         (None, {"fields": ("username", "password")}),
-        ("Personal info", {"fields": ("first_name", "last_name", "email")}),
-        ("Company and role", {"fields": ("company", "role", "is_active")}),
-        ("Routing", {"fields": ("max_chats", "skills", "languages", "status")}),
+        (_("Personal info"), {"fields": ("first_name", "last_name", "email")}),
+        (_("Language and time zone"), {"fields": ("language", "time_zone")}),
+        (_("Company and role"), {"fields": ("company", "role", "is_active")}),
+        (_("Routing"), {"fields": ("max_chats", "skills", "languages", "status")}),
         (
-            "Activity",
+            _("Activity"),
             {
                 "classes": ("collapse",),
                 "fields": (
@@ -148,8 +152,8 @@ class UserAdmin(TenantModelAdmin, DjangoUserAdmin):
                 "fields": ("username", "usable_password", "password1", "password2"),
             },
         ),
-        ("Company and role", {"fields": ("company", "role", "email")}),
-        ("Routing", {"fields": ("max_chats", "skills", "languages")}),
+        (_("Company and role"), {"fields": ("company", "role", "email")}),
+        (_("Routing"), {"fields": ("max_chats", "skills", "languages")}),
     )
     # Presence (status) belongs to the agent's console and its events; the rest is written by
     # the routing actions under the agent's lock. Never by hand.
@@ -177,7 +181,7 @@ class UserAdmin(TenantModelAdmin, DjangoUserAdmin):
     ordering = ("username",)
     filter_horizontal = ()
 
-    @admin.display(description="name", ordering="last_name")
+    @admin.display(description=_("name"), ordering="last_name")
     def full_name(self, obj: User) -> str:
         return obj.get_full_name()
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+
+from routing_service.i18n.zones import validate_time_zone
 
 
 class Company(models.Model):
@@ -15,27 +18,41 @@ class Company(models.Model):
     slug = models.SlugField(max_length=64, unique=True)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Where the company works: its staff see times in this zone unless they chose their own.
+    time_zone = models.CharField(
+        _("time zone"),
+        max_length=64,
+        default="UTC",
+        blank=True,  # left empty in a form: UTC (save)
+        validators=[validate_time_zone],
+        help_text=_("Times are shown in this zone to staff who have not chosen their own."),
+    )
 
     class Meta:
         ordering = ["name"]
-        verbose_name_plural = "companies"
+        verbose_name = _("company")
+        verbose_name_plural = _("companies")
 
     def __str__(self) -> str:
         return self.name
 
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.time_zone = self.time_zone or "UTC"
+        super().save(*args, **kwargs)
+
 
 class Role(models.TextChoices):
-    SUPERADMIN = "superadmin", "Superadmin"
-    COMPANY_ADMIN = "company_admin", "Company admin"
-    SUPERVISOR = "supervisor", "Supervisor"
-    AGENT = "agent", "Agent"
-    VIEWER = "viewer", "Viewer"
+    SUPERADMIN = "superadmin", _("Superadmin")
+    COMPANY_ADMIN = "company_admin", _("Company admin")
+    SUPERVISOR = "supervisor", _("Supervisor")
+    AGENT = "agent", _("Agent")
+    VIEWER = "viewer", _("Viewer")
 
 
 class AgentStatus(models.TextChoices):
-    AVAILABLE = "available", "Available"
-    AWAY = "away", "Away"
-    OFFLINE = "offline", "Offline"
+    AVAILABLE = "available", _("Available")
+    AWAY = "away", _("Away")
+    OFFLINE = "offline", _("Offline")
 
 
 class Theme(models.TextChoices):
@@ -87,10 +104,30 @@ class User(AbstractUser):
     credentials_version = models.PositiveIntegerField(default=0, editable=False)
     # Written by tenancy.actions.set_theme; base.html puts it on <html> before the first paint.
     theme = models.CharField(max_length=8, choices=Theme.choices, default=Theme.AUTO)
+    # What the pages speak and which clock they show (routing_service/i18n/middleware.py):
+    # blank follows the browser's Accept-Language, and the company's time zone.
+    language = models.CharField(
+        _("language"),
+        max_length=16,
+        blank=True,
+        default="",
+        choices=settings.LANGUAGES,
+        help_text=_("The language of the pages. Empty: the browser's language."),
+    )
+    time_zone = models.CharField(
+        _("time zone"),
+        max_length=64,
+        blank=True,
+        default="",
+        validators=[validate_time_zone],
+        help_text=_("Times are shown in this zone. Empty: the company's time zone."),
+    )
 
     objects: ClassVar[SwitchboardUserManager] = SwitchboardUserManager()
 
     class Meta:
+        verbose_name = _("user")
+        verbose_name_plural = _("users")
         constraints = [
             models.CheckConstraint(
                 condition=Q(role=Role.SUPERADMIN) | Q(company__isnull=False),

@@ -20,7 +20,14 @@ def test_superadmin_lists_companies_paginated(
     assert set(data) == {"count", "next", "previous", "results"}
     assert data["count"] == 2
     assert {c["slug"] for c in data["results"]} == {"acme", "globex"}
-    assert set(data["results"][0]) == {"id", "name", "slug", "is_active", "created_at"}
+    assert set(data["results"][0]) == {
+        "id",
+        "name",
+        "slug",
+        "is_active",
+        "time_zone",
+        "created_at",
+    }
 
 
 def test_superadmin_creates_company_with_its_routing_policy(api: ApiFor, superadmin: User) -> None:

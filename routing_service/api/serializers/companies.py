@@ -8,6 +8,7 @@ from django.utils.text import slugify
 from rest_framework import serializers
 
 from routing_service.api.serializers.base import JsonTypesMixin
+from routing_service.i18n.zones import is_time_zone
 from routing_service.tenancy.models import Company
 
 
@@ -18,8 +19,16 @@ class CompanySerializer(JsonTypesMixin, serializers.ModelSerializer[Company]):
 
     class Meta:
         model = Company
-        fields = ["id", "name", "slug", "is_active", "created_at"]
+        fields = ["id", "name", "slug", "is_active", "time_zone", "created_at"]
         read_only_fields = ["id", "created_at"]
+
+    def validate_time_zone(self, value: str) -> str:
+        value = value.strip() or "UTC"
+        if not is_time_zone(value):
+            raise serializers.ValidationError(
+                f"{value!r} is not a time zone name, such as Europe/Berlin or America/Bogota."
+            )
+        return value
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         attrs = super().validate(attrs)

@@ -4,16 +4,36 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from routing_service.api.serializers.base import JsonTypesMixin, caller, limit_company_choices
+from routing_service.i18n.zones import is_time_zone
 from routing_service.tenancy.models import Company, Role, User
 
 
 def _tag() -> serializers.CharField:
     return serializers.CharField(max_length=64)
+
+
+def _language_field() -> serializers.ChoiceField:
+    return serializers.ChoiceField(
+        choices=[("", ""), *((code, code) for code, _name in settings.LANGUAGES)],
+        required=False,
+        allow_blank=True,
+        help_text="The pages' language (en, de, es); empty follows the browser's.",
+    )
+
+
+def _time_zone_field() -> serializers.CharField:
+    return serializers.CharField(
+        max_length=64,
+        required=False,
+        allow_blank=True,
+        help_text="An IANA time zone (Europe/Berlin); empty follows the company's.",
+    )
 
 
 class UserSerializer(JsonTypesMixin, serializers.ModelSerializer[User]):
@@ -37,6 +57,8 @@ class UserSerializer(JsonTypesMixin, serializers.ModelSerializer[User]):
     max_chats = serializers.IntegerField(min_value=0, max_value=100, required=False)
     skills = serializers.ListField(child=_tag(), required=False, max_length=100)
     languages = serializers.ListField(child=_tag(), required=False, max_length=50)
+    language = _language_field()
+    time_zone = _time_zone_field()
 
     class Meta:
         model = User
@@ -52,6 +74,8 @@ class UserSerializer(JsonTypesMixin, serializers.ModelSerializer[User]):
             "max_chats",
             "skills",
             "languages",
+            "language",
+            "time_zone",
             "status",
             "is_active",
         ]
@@ -63,6 +87,9 @@ class UserSerializer(JsonTypesMixin, serializers.ModelSerializer[User]):
         if isinstance(user, User):  # not so while the OpenAPI schema is generated
             limit_company_choices(fields["company"], user)
         return fields
+
+    def validate_time_zone(self, value: str) -> str:
+        return validate_zone_name(value)
 
     def validate_role(self, value: str) -> str:
         if value == Role.SUPERADMIN and not caller(self).is_superadmin:
@@ -115,3 +142,26 @@ class UserSerializer(JsonTypesMixin, serializers.ModelSerializer[User]):
         if errors:
             raise serializers.ValidationError(errors)
         return attrs
+
+
+def validate_zone_name(value: str) -> str:
+    value = value.strip()
+    if value and not is_time_zone(value):
+        raise serializers.ValidationError(
+            f"{value!r} is not a time zone name, such as Europe/Berlin or America/Bogota."
+        )
+    return value
+
+
+class PreferencesSerializer(JsonTypesMixin, serializers.ModelSerializer[User]):
+    """What anyone may change about themselves: `PATCH /api/v1/users/me/`."""
+
+    language = _language_field()
+    time_zone = _time_zone_field()
+
+    class Meta:
+        model = User
+        fields = ["language", "time_zone"]
+
+    def validate_time_zone(self, value: str) -> str:
+        return validate_zone_name(value)

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('chats', '0003_decline_cooldown'),
+        ('chats', '0004_conversation_live_metrics_indexes'),
         ('tenancy', '0002_user_credentials_version'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
