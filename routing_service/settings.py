@@ -560,9 +560,7 @@ CSV_IMPORT_MAX_BYTES = env_int("CSV_IMPORT_MAX_BYTES", 512 * 1024 * 1024, minimu
 # Attachments and other uploads (docs/operations.md, "File storage"): the local filesystem under
 # MEDIA_ROOT, or any S3-compatible store through django-storages when ATTACHMENT_STORAGE=s3.
 ATTACHMENT_STORAGE = env_choice("ATTACHMENT_STORAGE", "filesystem", ("filesystem", "s3"))
-_default_storage: dict[str, object] = {
-    "BACKEND": "django.core.files.storage.FileSystemStorage"
-}
+_default_storage: dict[str, object] = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
 if ATTACHMENT_STORAGE == "s3":
     _bucket = os.environ.get("S3_BUCKET", "").strip()
     if not _bucket:
@@ -580,7 +578,9 @@ if ATTACHMENT_STORAGE == "s3":
             "default_acl": None,
             "querystring_auth": True,
             "file_overwrite": False,
-            "addressing_style": env_choice("S3_ADDRESSING_STYLE", "auto", ("auto", "path", "virtual")),
+            "addressing_style": env_choice(
+                "S3_ADDRESSING_STYLE", "auto", ("auto", "path", "virtual")
+            ),
         },
     }
 STORAGES = {

@@ -182,7 +182,9 @@ class _stream:
             self._context.__exit__(None, None, None)
             retryable = status in (408, 429) or status >= 500
             reason = STATUS_REASONS.get(status, "server error" if status >= 500 else "refused")
-            raise FetchError(f"The file's server answered HTTP {status} ({reason}).", retryable=retryable)
+            raise FetchError(
+                f"The file's server answered HTTP {status} ({reason}).", retryable=retryable
+            )
         return response
 
     def __exit__(self, *exc: object) -> None:
@@ -210,7 +212,9 @@ def _transport_error(exc: BaseException) -> FetchError:
     raise exc
 
 
-def download(request: Request, limits: rules.Limits, company_id: int, declared_type: str) -> storage.Stored:
+def download(
+    request: Request, limits: rules.Limits, company_id: int, declared_type: str
+) -> storage.Stored:
     """Stream the file at `request` into storage; FetchError or rules.Refused on failure."""
     with _stream(request, DOWNLOAD_TIMEOUT) as response:
         length = response.headers.get("content-length", "")

@@ -77,8 +77,8 @@ def _serve(grant: signing.Grant, *, disposition_for_agents: bool) -> HttpRespons
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Security-Policy"] = SANDBOX_CSP
     response["Cache-Control"] = "private, max-age=300" if disposition_for_agents else "no-store"
-    response["Cross-Origin-Resource-Policy"] = "same-origin" if disposition_for_agents else (
-        "cross-origin"
+    response["Cross-Origin-Resource-Policy"] = (
+        "same-origin" if disposition_for_agents else ("cross-origin")
     )
     return response
 
@@ -117,7 +117,9 @@ class AttachmentUploadView(CompanyScopedMixin, APIView):
     read_roles = CHAT_WORKERS
     write_roles = CHAT_WORKERS
 
-    @extend_schema(request={"multipart/form-data": UploadSerializer}, responses={201: AttachmentSerializer})
+    @extend_schema(
+        request={"multipart/form-data": UploadSerializer}, responses={201: AttachmentSerializer}
+    )
     def post(self, request: Request) -> Response:
         if self.company is None:
             return Response(

@@ -22,6 +22,8 @@ from django.utils import timezone
 
 from events.outbox import publish_on_commit
 from events.schema import Event, EventType, make_event
+from routing_service.attachments.actions import record_inbound
+from routing_service.attachments.payloads import attachment_data
 from routing_service.chats.actions.routing import queue_event, route_waiting, routing_policy
 from routing_service.chats.bulk import insert_rows, update_rows
 from routing_service.chats.locks import lock_company_routing
@@ -42,8 +44,6 @@ from routing_service.chats.models import (
     Priority,
     RoutingPolicy,
 )
-from routing_service.attachments.actions import record_inbound
-from routing_service.attachments.payloads import attachment_data
 from routing_service.chats.payloads import ATTACHMENT_COUNT_KEY, conversation_data, message_data
 from routing_service.chats.queries import rows
 from routing_service.ingest.adapters.base import InboundMessage
@@ -292,9 +292,7 @@ class _CompanyBatch:
             # Pending rows only: the download runs in a worker after the commit.
             for attachment in record_inbound(self.company_id, files):
                 assert attachment.message_id is not None
-                self.files.setdefault(attachment.message_id, []).append(
-                    attachment_data(attachment)
-                )
+                self.files.setdefault(attachment.message_id, []).append(attachment_data(attachment))
         return messages
 
     def _due(self, priority: str, start: dt.datetime) -> DueTimes:

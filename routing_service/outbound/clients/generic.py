@@ -48,6 +48,11 @@ def payload(message: OutboundMessage) -> dict[str, Any]:
             if message.agent_id is not None
             else None
         ),
+        # Signed, expiring URLs under PUBLIC_BASE_URL (ATTACHMENT_PUBLIC_URL_TTL_SECONDS).
+        "attachments": [
+            {"name": f.name, "content_type": f.content_type, "size": f.size, "url": f.url}
+            for f in message.attachments
+        ],
     }
 
 
