@@ -45,7 +45,9 @@ def fetch_one(attachment_id: int) -> str:
     attachment = actions.begin_fetch(attachment_id)
     if attachment is None:
         return "skipped"
-    message = Message.objects.unscoped().filter(pk=attachment.message_id).first()
+    message = None
+    if attachment.message_id is not None:
+        message = Message.objects.unscoped().filter(pk=attachment.message_id).first()
     if message is None:
         actions.fail_fetch(attachment_id, "The message is gone.")
         return "failed"

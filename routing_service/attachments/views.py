@@ -13,7 +13,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
+from django.http import (
+    FileResponse,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBase,
+    JsonResponse,
+)
 from django.views.decorators.http import require_GET
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
@@ -34,7 +40,7 @@ SANDBOX_CSP = "default-src 'none'; img-src 'self'; media-src 'self'; sandbox"
 
 
 @require_GET
-def attachment_file(request: HttpRequest, token: str) -> HttpResponse:
+def attachment_file(request: HttpRequest, token: str) -> HttpResponseBase:
     user = request.user
     if not isinstance(user, User) or not user.is_authenticated:
         return _refusal(403, "Log in to see attachments.")
@@ -48,7 +54,7 @@ def attachment_file(request: HttpRequest, token: str) -> HttpResponse:
 
 
 @require_GET
-def attachment_public(request: HttpRequest, token: str) -> HttpResponse:
+def attachment_public(request: HttpRequest, token: str) -> HttpResponseBase:
     try:
         grant = signing.read_public_token(token)
     except signing.BadToken as bad:
@@ -56,7 +62,7 @@ def attachment_public(request: HttpRequest, token: str) -> HttpResponse:
     return _serve(grant, disposition_for_agents=False)
 
 
-def _serve(grant: signing.Grant, *, disposition_for_agents: bool) -> HttpResponse:
+def _serve(grant: signing.Grant, *, disposition_for_agents: bool) -> HttpResponseBase:
     attachment = (
         Attachment.objects.unscoped()
         .filter(pk=grant.attachment_id, company_id=grant.company_id, status=AttachmentStatus.READY)
