@@ -135,21 +135,23 @@ def begin_fetch(attachment_id: int) -> Attachment | None:
         return attachment
 
 
-def finish_fetch(attachment_id: int, stored: storage.Stored) -> bool:
-    """Record a stored download as ready (after the quota check, under the row lock); False
-    when someone else finished it meanwhile — then the new file is removed again."""
+def finish_fetch(attachment_id: int, stored: storage.Stored) -> str:
+    """Record a stored download as "ready" — or "failed" over the quota (checked under the
+    company's quota lock); "skipped" when someone else finished it meanwhile. The new file is
+    removed again unless it is kept."""
     with transaction.atomic():
         attachment = lock_attachment(attachment_id)
         if attachment is None or attachment.status != AttachmentStatus.PENDING:
             storage.delete(stored.name)
-            return False
+            return "skipped"
         limits = limits_for(attachment.company_id)
+        _lock_company_quota(attachment.company_id)
         try:
             rules.check_quota(stored.size, used_bytes(attachment.company_id), limits)
         except rules.Refused as refused:
             storage.delete(stored.name)
             _fail(attachment, refused.reason)
-            return True
+            return "failed"
         attachment.storage_name = stored.name
         attachment.content_type = stored.content_type
         attachment.size = stored.size
@@ -166,7 +168,7 @@ def finish_fetch(attachment_id: int, stored: storage.Stored) -> bool:
             ]
         )
         _publish_message(attachment.message_id)
-    return True
+    return "ready"
 
 
 def fail_fetch(attachment_id: int, reason: str) -> bool:

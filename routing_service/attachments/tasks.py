@@ -76,8 +76,7 @@ def fetch_one(attachment_id: int) -> str:
             return "retry"
         actions.fail_fetch(attachment_id, f"Internal error ({type(exc).__name__}).")
         return "failed"
-    actions.finish_fetch(attachment_id, stored)
-    return "ready"
+    return actions.finish_fetch(attachment_id, stored)
 
 
 @dramatiq.actor(queue_name=QUEUE, max_retries=0)

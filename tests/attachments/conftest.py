@@ -38,6 +38,12 @@ MEDIA_FIXTURES = {
 }
 
 
+@pytest.fixture(autouse=True)
+def _own_media_root(settings: Any, tmp_path: Path) -> None:
+    """Each test stores its files in a folder of its own (ids repeat between tests)."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
 def parse_fixture(provider: str, name: str, server: ProviderServer) -> InboundMessage:
     """The provider's webhook fixture, parsed by its adapter, with the provider's public
     hosts pointed at the local stand-in."""
