@@ -93,6 +93,7 @@ def console(request: HttpRequest) -> HttpResponse:
             "conversations": reverse("conversation-list"),
             "users": reverse("user-list"),
             "notifications": reverse("notification-list"),
+            "attachments": reverse("api-attachments"),
         },
     }
     context = {"config": config, "can_take_chats": user.can_handle_chats, "company": company}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
+from django.views.i18n import JavaScriptCatalog
 
 from realtime import views as realtime_views
 from routing_service import views
@@ -48,6 +49,8 @@ urlpatterns = [
         name="attachment-public",
     ),
     path("attachments/<str:token>/", attachment_views.attachment_file, name="attachment-file"),
+    # The browser side's translations (`gettext` in the console's ES modules).
+    path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("console/", realtime_views.console, name="console"),
     path("wallboard/", realtime_views.wallboard, name="wallboard"),
     path("api/v1/", include("routing_service.api.urls")),

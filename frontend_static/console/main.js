@@ -12,6 +12,7 @@
 
 import { render } from "./bus.js";
 import { initAlerts } from "./alerts.js";
+import { initAttachments } from "./attachments.js";
 import { initChatActions } from "./chat-actions.js";
 import { initClocks } from "./clocks.js";
 import { initConversation } from "./conversation.js";
@@ -29,6 +30,7 @@ initAlerts();
 initSelection();
 initChatActions();
 initReply();
+initAttachments();
 initStatus();
 initMyChats();
 initQueue();

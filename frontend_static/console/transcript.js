@@ -1,6 +1,7 @@
 // The transcript of the open chat: loaded once over REST (events keep it current afterwards,
 // sync.js) and drawn into #transcript in place, so only what is new is announced.
 
+import { attachmentList, attachmentsKey } from "./attachments.js";
 import { render } from "./bus.js";
 import { getAll } from "./rest.js";
 import { config, transcriptOf } from "./state.js";
@@ -52,13 +53,15 @@ function messageItem(message) {
       ? ` (${message.delivery_error})`
       : "",
   ].join("");
+  const files = attachmentsKey(message.attachments);
   return h(
     "li",
     {
       class: `message ${outbound ? "outbound" : "inbound"}`,
-      dataset: { messageId: message.id, delivery: message.delivery_status || "", meta },
+      dataset: { messageId: message.id, delivery: message.delivery_status || "", meta, files },
     },
-    h("p", { class: "message-text" }, message.text),
+    message.text ? h("p", { class: "message-text" }, message.text) : null,
+    attachmentList(message.attachments),
     h("span", { class: "message-meta" }, meta),
   );
 }
@@ -93,6 +96,11 @@ export function renderTranscript(log, id, notes) {
     const fresh = messageItem(message);
     let node = existing.get(String(message.id));
     if (!node) {
+      node = fresh;
+    } else if (node.dataset.files !== fresh.dataset.files) {
+      // Its files arrived or failed (a later chat.message with the same id): redraw it.
+      node.replaceWith(fresh);
+      if (node === cursor) cursor = fresh;
       node = fresh;
     } else if (node.dataset.meta !== fresh.dataset.meta) {
       // Only the delivery line changes: update it in place (the node keeps its place).
