@@ -28,6 +28,10 @@ SECRET = "attachment-channel-secret-0123456789"
 BOT_TOKEN = "123456:ABC-attachments-bot-token"
 WA_TOKEN = "EAAG-whatsapp-access-token"
 TWILIO_SID = "ACXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX"
+TWILIO_MEDIA_PATH = (
+    f"/2010-04-01/Accounts/{TWILIO_SID}/Messages/MM8dd3d2a3bb7a4f6e9b3b2f5e1c9a7d40"
+    "/Media/ME96ab2c07a1f2e8b9d4c3e6f0a1b2c3d4"
+)
 
 # Provider → (fixture, channel config without the server URL).
 MEDIA_FIXTURES = {
@@ -118,10 +122,7 @@ def fixture_files(provider: str) -> dict[str, bytes]:
     """The files each media fixture names, as the provider would serve them."""
     return {
         "generic": {"/uploads/parcel.png": media.png(), "/uploads/receipt.pdf": media.pdf()},
-        "twilio": {
-            "/2010-04-01/Accounts/ACXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX/Messages/"
-            "MM8dd3d2a3bb7a4f6e9b3b2f5e1c9a7d40/Media/ME96ab2c07a1f2e8b9d4c3e6f0a1b2c3d4": media.png()
-        },
+        "twilio": {TWILIO_MEDIA_PATH: media.png()},
         "whatsapp": {"1003383421387256": media.png()},
         "telegram": {"AgACAgIAAxkBAAIBZ2Zx2": media.png()},
     }[provider]
@@ -142,7 +143,9 @@ class MediaChat:
 
 @pytest.fixture
 def media_chat(
-    transactional_db: Any, make_user: Callable[..., User], provider_server: ProviderServer
+    transactional_db: Any,
+    make_user: Callable[..., User],
+    provider_server: ProviderServer,  # noqa: F811
 ) -> Callable[..., MediaChat]:
     """A chat opened by `provider`'s media fixture through the router's inbound action, with
     an available agent holding it."""
@@ -180,9 +183,11 @@ def media_chat(
         inbound = parse_fixture(provider, fixture or MEDIA_FIXTURES[provider], provider_server)
         result = receive_inbound_message(channel, inbound)
         assert result.conversation_id is not None and result.message_id is not None
-        assert ChatAssignment.objects.unscoped().filter(
-            conversation_id=result.conversation_id, agent=agent
-        ).exists()
+        assert (
+            ChatAssignment.objects.unscoped()
+            .filter(conversation_id=result.conversation_id, agent=agent)
+            .exists()
+        )
         message = Message.objects.unscoped().get(pk=result.message_id)
         return MediaChat(company, channel, agent, result.conversation_id, message)
 

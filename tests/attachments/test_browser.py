@@ -54,10 +54,10 @@ def axe_violations(page: Any, *selectors: str) -> list[str]:
 
 
 def test_inbound_media_shows_in_the_console_and_an_agent_sends_a_file(
-    stack: Stack,
-    browser: Browser,
+    stack: Stack,  # noqa: F811
+    browser: Browser,  # noqa: F811
     company_a: Company,
-    web_channel: Channel,
+    web_channel: Channel,  # noqa: F811
     provider_server: ProviderServer,  # noqa: F811
     make_user: Callable[..., User],
     tmp_path: Path,

@@ -46,9 +46,9 @@ def test_media_message_is_recorded_pending_then_fetched_stored_and_published(
     # The router did not download: the stand-in has not been asked for anything yet.
     assert provider_server.requests == []
     # The message is in the chat at once (its offer), its files pending.
-    assert [a["status"] for a in message_data(chat.message)["attachments"]] == [
-        "pending"
-    ] * len(pending)
+    assert [a["status"] for a in message_data(chat.message)["attachments"]] == ["pending"] * len(
+        pending
+    )
 
     for attachment in pending:
         assert fetch_one(attachment.pk) == "ready"
@@ -69,9 +69,7 @@ def test_media_message_is_recorded_pending_then_fetched_stored_and_published(
     assert {a["status"] for a in last["attachments"]} == {"ready"}
     assert all(a["url"].startswith("/attachments/") for a in last["attachments"])
     # The REST/snapshot view of the message reads the same files.
-    assert [a["id"] for a in message_data(chat.message)["attachments"]] == [
-        a.pk for a in stored
-    ]
+    assert [a["id"] for a in message_data(chat.message)["attachments"]] == [a.pk for a in stored]
 
 
 def test_whatsapp_media_is_looked_up_then_downloaded_with_the_channel_token(
@@ -134,7 +132,9 @@ def test_the_dramatiq_worker_downloads_after_the_routers_commit(
     assert attachment.content_type == "application/pdf"
 
 
-def test_a_repeated_task_does_nothing(media_chat: MakeChat, provider_server: ProviderServer) -> None:
+def test_a_repeated_task_does_nothing(
+    media_chat: MakeChat, provider_server: ProviderServer
+) -> None:
     chat = media_chat("generic")
     attachment = chat.attachments[0]
     assert fetch_one(attachment.pk) == "ready"

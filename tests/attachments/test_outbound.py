@@ -43,7 +43,10 @@ def reply_with_files(
     chat: MediaChat, api_for: Callable[[User | None], APIClient], text: str, *files: bytes
 ) -> Message:
     client = api_for(chat.agent)
-    kinds = {media.png(): ("photo.png", "image/png"), media.pdf(): ("receipt.pdf", "application/pdf")}
+    kinds = {
+        media.png(): ("photo.png", "image/png"),
+        media.pdf(): ("receipt.pdf", "application/pdf"),
+    }
     ids = [upload(client, *kinds[data][:1], data, kinds[data][1]) for data in files]
     response = client.post(
         f"/api/v1/conversations/{chat.conversation_id}/messages/",

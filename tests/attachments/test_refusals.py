@@ -64,7 +64,9 @@ def test_a_declared_size_over_the_limit_is_refused_without_downloading(
 def test_an_executable_named_like_a_picture_is_refused_by_its_bytes(
     media_chat: MakeChat, provider_server: ProviderServer
 ) -> None:
-    provider_server.serve("/v21.0/1003383421387256", Reply(200, {"url": f"{provider_server.url}/x"}))
+    provider_server.serve(
+        "/v21.0/1003383421387256", Reply(200, {"url": f"{provider_server.url}/x"})
+    )
     provider_server.serve("/x", Reply(200, media.exe(), {"Content-Type": "image/jpeg"}))
     chat = media_chat("whatsapp", serve=False)
     assert fetch_one(chat.attachments[0].pk) == "failed"

@@ -1,8 +1,9 @@
 """Benchmark the routing worker: routed messages/s with 1, 2 and 3 router processes.
 
 Run: ``.venv/bin/python tests/perf/bench_router.py [--messages 20000] [--routers 1 2 3]
-[--shards 8] [--attachments [--repeats 3]]``. Routers split the inbound shards by lease (one reader per shard), so with one
-shard a second router is a hot standby; throughput scales with shards.
+[--shards 8] [--attachments [--repeats 3]]``. Routers split the inbound shards by lease (one
+reader per shard), so with one shard a second router is a hot standby; throughput scales with
+shards.
 Named ``bench_*`` so pytest never collects it. Everything goes to a database of its own,
 ``switchboard_bench_router`` (created and migrated on the server of ``DATABASE_URL``, default
 the local server; emptied at every run) and to Redis keys under ``sbbench-router`` (deleted at
@@ -77,9 +78,9 @@ def reset_data() -> None:
 
     with connection.cursor() as cursor:
         cursor.execute(
-            "TRUNCATE attachments_attachment, chats_message, chats_chatassignment, chats_assignmentevent, "
-            "chats_chatnotification, sla_engine_slatimer, sla_engine_slapause, "
-            "chats_conversation, chats_client RESTART IDENTITY CASCADE"
+            "TRUNCATE attachments_attachment, chats_message, chats_chatassignment, "
+            "chats_assignmentevent, chats_chatnotification, sla_engine_slatimer, "
+            "sla_engine_slapause, chats_conversation, chats_client RESTART IDENTITY CASCADE"
         )
 
 

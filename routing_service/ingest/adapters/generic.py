@@ -123,7 +123,9 @@ def _attachment_errors(text: object, attachments: object) -> dict[str, list[str]
     errors: dict[str, list[str]] = {}
     files = attachments if isinstance(attachments, list) else []
     if isinstance(text, str) and not text.strip() and not files:
-        errors["text"] = ["This field may not be blank. (It may be empty when attachments are given.)"]
+        errors["text"] = [
+            "This field may not be blank. (It may be empty when attachments are given.)"
+        ]
     for i, item in enumerate(files):
         url = item.get("url") if isinstance(item, dict) else getattr(item, "url", None)
         if isinstance(url, str) and url and not _is_http_url(url):
