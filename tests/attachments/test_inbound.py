@@ -141,3 +141,29 @@ def test_a_repeated_task_does_nothing(
     asked = len(provider_server.requests)
     assert fetch_one(attachment.pk) == "skipped"
     assert len(provider_server.requests) == asked
+
+
+def test_a_download_whose_task_was_lost_is_enqueued_again_by_the_sweep(
+    media_chat: MakeChat, dramatiq_worker: RunningWorker
+) -> None:
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from routing_service.attachments.actions import stale_pending
+    from routing_service.attachments.models import Attachment
+    from routing_service.attachments.tasks import retry_stale_attachments
+
+    chat = media_chat("telegram")
+    # The router's own task ran (or was lost): make the row look like a lost one.
+    dramatiq_worker.join("attachments")
+    attachment = chat.attachments[0]
+    Attachment.objects.unscoped().filter(pk=attachment.pk).update(
+        status=AttachmentStatus.PENDING, created_at=timezone.now() - dt.timedelta(hours=1)
+    )
+    assert stale_pending(dt.timedelta(minutes=5)) == [attachment.pk]
+    assert stale_pending(dt.timedelta(hours=2)) == []
+    retry_stale_attachments.send()
+    dramatiq_worker.join("attachments")
+    attachment.refresh_from_db()
+    assert attachment.status == AttachmentStatus.READY
