@@ -191,8 +191,8 @@ def _fail(attachment: Attachment, reason: str) -> None:
 
 
 def _publish_message(message_id: int | None) -> None:
-    """The message again (same id, its files' new state) to whoever sees the chat: its
-    holder, the agent who wrote it, and the company's supervisors."""
+    """The message again (same id, its files' new state) to whoever got the message itself:
+    the chat's holder and the agent who wrote it (as replies.py and delivery.py address it)."""
     if message_id is None:
         return
     from routing_service.chats.payloads import message_data
@@ -212,7 +212,6 @@ def _publish_message(message_id: int | None) -> None:
                 EventType.CHAT_MESSAGE,
                 message.company_id,
                 message_data(message),
-                supervisors=True,
                 agents=[holder, message.sender_id],
             )
         ]
