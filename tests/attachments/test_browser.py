@@ -10,7 +10,8 @@ Screenshots go to test-artifacts/attachments/.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import subprocess
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,18 +29,47 @@ from tests.realtime.test_browser import (  # noqa: F401  (fixtures)
     Stack,
     browser,
     customer_message,
-    stack,
     wait_until,
     web_channel,
 )
 from tests.support.fixtures import provider_server  # noqa: F401  (a fixture)
-from tests.support.processes import ROOT
+from tests.support.processes import (
+    ROOT,
+    child_env,
+    daphne,
+    free_port,
+    manage,
+    stop,
+    wait_for_other_sessions_to_end,
+    wait_for_port,
+)
 from tests.support.provider_server import ProviderServer, Reply
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 ARTIFACTS = ROOT / "test-artifacts" / "attachments"
 AXE = ROOT / "frontend_static" / "vendor" / "axe-core" / "axe.min.js"
+
+
+@pytest.fixture
+def stack(transactional_db: Any, redis_client: Any) -> Iterator[Stack]:
+    """tests/realtime/test_browser.py's stack (daphne, a router, a dramatiq worker), with more
+    patience for daphne's start on a loaded machine."""
+    env = child_env(ROUTER_BLOCK_MS="100")
+    port = free_port()
+    web = daphne(port, env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    processes = {
+        "daphne": web,
+        "router": manage("run_router", "--name=attachments-router", env=env),
+        "worker": manage("rundramatiq", "--processes", "1", "--threads", "2", env=env),
+    }
+    try:
+        wait_for_port(port, web, timeout=180)
+        yield Stack(f"http://127.0.0.1:{port}", processes)
+    finally:
+        for process in processes.values():
+            stop(process)
+        wait_for_other_sessions_to_end()
 
 
 def axe_violations(page: Any, *selectors: str) -> list[str]:
