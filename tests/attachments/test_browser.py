@@ -84,7 +84,7 @@ def axe_violations(page: Any, *selectors: str) -> list[str]:
 
 
 def test_inbound_media_shows_in_the_console_and_an_agent_sends_a_file(
-    stack: Stack,  # noqa: F811
+    stack: Stack,
     browser: Browser,  # noqa: F811
     company_a: Company,
     web_channel: Channel,  # noqa: F811
