@@ -24,7 +24,6 @@ from routing_service.tenancy.models import AgentStatus, Company, Role, User
 from tests.attachments import media
 from tests.realtime.test_browser import (  # noqa: F401  (fixtures)
     PASSWORD,
-    WAIT_MS,
     Browser,
     Stack,
     browser,
@@ -48,6 +47,8 @@ from tests.support.provider_server import ProviderServer, Reply
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 ARTIFACTS = ROOT / "test-artifacts" / "attachments"
+# Generous: the machine may be busy (the downloads run in a worker process).
+WAIT_MS = 60_000
 AXE = ROOT / "frontend_static" / "vendor" / "axe-core" / "axe.min.js"
 
 
@@ -115,15 +116,19 @@ def test_inbound_media_shows_in_the_console_and_an_agent_sends_a_file(
     ]
     assert stack.post_webhook(web_channel, message).status_code == 202
 
-    console.page.get_by_role("button", name="Accept chat with Grace Hopper").click()
+    accept = console.page.get_by_role("button", name="Accept chat with Grace Hopper")
+    expect(accept).to_be_visible(timeout=WAIT_MS)
+    accept.click()
     transcript = console.page.locator("#transcript .message.inbound")
-    expect(transcript.locator(".message-text")).to_have_text(["The parcel arrived broken"])
+    expect(transcript.locator(".message-text")).to_have_text(
+        ["The parcel arrived broken"], timeout=WAIT_MS
+    )
     image = transcript.locator(".attachment.image img")
     expect(image).to_have_count(1, timeout=WAIT_MS)
     expect(image).to_have_attribute("alt", "parcel.jpg")
-    wait_until(lambda: image.evaluate("(img) => img.complete && img.naturalWidth") == 64)
+    wait_until(lambda: image.evaluate("(img) => img.complete && img.naturalWidth") == 64, 60)
     pdf_link = transcript.locator(".attachment.file a.attachment-link")
-    expect(pdf_link).to_contain_text("receipt.pdf")
+    expect(pdf_link).to_contain_text("receipt.pdf", timeout=WAIT_MS)
     href = pdf_link.get_attribute("href")
     assert href and href.startswith("/attachments/")
     # The signed link is the agent's own: without the session it is refused.
@@ -144,9 +149,9 @@ def test_inbound_media_shows_in_the_console_and_an_agent_sends_a_file(
     console.page.keyboard.press("Enter")
     outbound = console.page.locator("#transcript .message.outbound")
     expect(outbound.locator(".attachment-link")).to_contain_text("label.pdf", timeout=WAIT_MS)
-    expect(console.page.locator("#reply-files li")).to_have_count(0)
+    expect(console.page.locator("#reply-files li")).to_have_count(0, timeout=WAIT_MS)
     wait_until(
-        lambda: any(r.route == "/hooks/replies" for r in provider_server.requests), timeout=15
+        lambda: any(r.route == "/hooks/replies" for r in provider_server.requests), timeout=60
     )
     callbacks = [r for r in provider_server.requests if r.route == "/hooks/replies"]
     (callback,) = callbacks
