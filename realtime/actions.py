@@ -28,6 +28,7 @@ from routing_service.chats.actions import (
 from routing_service.chats.actions.assignments import active_assignment_for
 from routing_service.chats.actions.errors import not_found
 from routing_service.chats.models import ChatAssignment
+from routing_service.chats.payloads import message_data
 from routing_service.tenancy.context import active_company
 from routing_service.tenancy.models import User
 
@@ -70,12 +71,18 @@ def _decline(user: User, request: ActionRequest) -> dict[str, Any]:
 
 def _reply(user: User, request: ActionRequest) -> dict[str, Any]:
     assert request.conversation_id is not None
-    message = send_agent_reply(request.conversation_id, user, request.fields["text"])
+    message = send_agent_reply(
+        request.conversation_id,
+        user,
+        request.fields["text"],
+        attachment_ids=request.fields.get("attachment_ids") or (),
+    )
     return {
         "conversation_id": message.conversation_id,
         "message_id": message.pk,
         "sent_at": message.sent_at.isoformat(),
         "delivery_status": message.delivery_status,
+        "attachments": message_data(message)["attachments"],
     }
 
 

@@ -135,6 +135,23 @@ def _positive_int(value: Any, name: str, request_id: Any) -> int:
     return value
 
 
+MAX_ATTACHMENT_IDS = 10
+
+
+def _id_list(value: Any, name: str, request_id: Any) -> list[int]:
+    """An optional list of at most MAX_ATTACHMENT_IDS positive ids."""
+    if value is None:
+        return []
+    if not isinstance(value, list) or len(value) > MAX_ATTACHMENT_IDS:
+        raise FrameError(
+            "invalid",
+            f"{name} must be a list of at most {MAX_ATTACHMENT_IDS} ids.",
+            field=name,
+            request_id=request_id,
+        )
+    return [_positive_int(item, name, request_id) for item in value]
+
+
 def _text(value: Any, name: str, request_id: Any, *, required: bool, limit: int) -> str:
     if value is None and not required:
         return ""
@@ -185,7 +202,18 @@ def parse_action(text: str, allowed: frozenset[str]) -> ActionRequest:
             payload.get("conversation_id"), "conversation_id", request_id
         )
     fields: dict[str, Any] = {}
-    if action in {"reply", "note"}:
+    if action == "reply":
+        fields["attachment_ids"] = _id_list(
+            payload.get("attachment_ids"), "attachment_ids", request_id
+        )
+        fields["text"] = _text(
+            payload.get("text"),
+            "text",
+            request_id,
+            required=not fields["attachment_ids"],  # files may go without words
+            limit=10_000,
+        )
+    elif action == "note":
         fields["text"] = _text(payload.get("text"), "text", request_id, required=True, limit=10_000)
     elif action in {"decline", "resolve"}:
         fields["reason"] = _text(

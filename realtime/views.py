@@ -96,6 +96,7 @@ def console(request: HttpRequest) -> HttpResponse:
             "labels": reverse("label-list"),
             "canned": reverse("canned-response-list"),
             "clients": reverse("client-list"),
+            "attachments": reverse("api-attachments"),
         },
         # What the workspace panels offer (the API enforces the same rules).
         "can_manage_shared_canned": user.is_company_admin,

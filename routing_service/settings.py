@@ -160,6 +160,7 @@ INSTALLED_APPS = [
     "routing_service.ingest",
     "routing_service.router",
     "routing_service.outbound",
+    "routing_service.attachments",
     "routing_service.api",
     "realtime",
     "sla_engine",
@@ -581,10 +582,46 @@ MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
 MEDIA_URL = "/media/"
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 5 * 1024 * 1024)
 CSV_IMPORT_MAX_BYTES = env_int("CSV_IMPORT_MAX_BYTES", 512 * 1024 * 1024, minimum=1024)
+# Attachments and other uploads (docs/operations.md, "File storage"): the local filesystem under
+# MEDIA_ROOT, or any S3-compatible store through django-storages when ATTACHMENT_STORAGE=s3.
+ATTACHMENT_STORAGE = env_choice("ATTACHMENT_STORAGE", "filesystem", ("filesystem", "s3"))
+_default_storage: dict[str, object] = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+if ATTACHMENT_STORAGE == "s3":
+    _bucket = os.environ.get("S3_BUCKET", "").strip()
+    if not _bucket:
+        raise ImproperlyConfigured("ATTACHMENT_STORAGE=s3 needs S3_BUCKET")
+    _default_storage = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": _bucket,
+            "endpoint_url": os.environ.get("S3_ENDPOINT_URL", "").strip() or None,
+            "region_name": os.environ.get("S3_REGION", "").strip() or None,
+            "access_key": os.environ.get("S3_ACCESS_KEY_ID", "").strip() or None,
+            "secret_key": os.environ.get("S3_SECRET_ACCESS_KEY", "").strip() or None,
+            "location": os.environ.get("S3_PREFIX", "").strip().strip("/"),
+            # Files are served through signed Switchboard URLs only: private objects, no ACLs.
+            "default_acl": None,
+            "querystring_auth": True,
+            "file_overwrite": False,
+            "addressing_style": env_choice(
+                "S3_ADDRESSING_STYLE", "auto", ("auto", "path", "virtual")
+            ),
+        },
+    }
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": _default_storage,
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
+# Limits for every company without its own (AttachmentPolicy in the admin): the largest file
+# and all files of a company together (0: no quota).
+ATTACHMENT_MAX_BYTES = env_int("ATTACHMENT_MAX_BYTES", 25 * 1024 * 1024, minimum=1024)
+ATTACHMENT_QUOTA_BYTES = env_int("ATTACHMENT_QUOTA_BYTES", 10 * 1024**3)
+# Signed URLs: agents' (console links, checked against their company) and providers' (public,
+# for Twilio MediaUrl, WhatsApp links and generic callbacks).
+ATTACHMENT_URL_TTL_SECONDS = env_int("ATTACHMENT_URL_TTL_SECONDS", 900, minimum=10)
+ATTACHMENT_PUBLIC_URL_TTL_SECONDS = env_int("ATTACHMENT_PUBLIC_URL_TTL_SECONDS", 3600, minimum=60)
+# Downloads still pending after this long (their task was lost) are enqueued again.
+ATTACHMENT_RETRY_STALE_SECONDS = env_int("ATTACHMENT_RETRY_STALE_SECONDS", 300, minimum=10)
 WHITENOISE_USE_FINDERS = True
 
 # --- Logs and metrics (docs/observability.md) ------------------------------------------------

@@ -9,6 +9,7 @@ from django.urls import include, path
 from realtime import views as realtime_views
 from routing_service import views
 from routing_service.api import docs
+from routing_service.attachments import views as attachment_views
 from routing_service.i18n import views as i18n_views
 from routing_service.i18n.catalog import LanguageCatalog
 from routing_service.observability import health, metrics
@@ -49,6 +50,12 @@ urlpatterns = [
     path("accounts/preferences/", i18n_views.preferences, name="preferences"),
     path("jsi18n/<str:language>/", LanguageCatalog.as_view(), name="javascript-catalog"),
     path("admin/", admin.site.urls),
+    path(
+        "attachments/public/<str:token>/",
+        attachment_views.attachment_public,
+        name="attachment-public",
+    ),
+    path("attachments/<str:token>/", attachment_views.attachment_file, name="attachment-file"),
     path("console/", realtime_views.console, name="console"),
     path("wallboard/", realtime_views.wallboard, name="wallboard"),
     path("api/v1/", include("routing_service.api.urls")),

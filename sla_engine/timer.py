@@ -11,7 +11,8 @@ millisecond (figures in tests/perf/bench_sla_timer.py).
 Several timers may run at once (failover, or throughput in a burst): they claim disjoint rows
 with SKIP LOCKED and each row fires once. Nothing lives in memory: a restarted timer continues
 from the table. Housekeeping: every `metrics_every` seconds one timer (a Redis SET NX decides
-which) enqueues the daily metrics roll-up (`sla_engine.tasks.roll_up_chat_metrics`).
+which) enqueues the daily metrics roll-up (`sla_engine.tasks.roll_up_chat_metrics`) and the
+sweep of attachment downloads whose task was lost (`retry_stale_attachments`).
 """
 
 from __future__ import annotations
@@ -176,8 +177,11 @@ class SlaTimerWorker:
             # One enqueue per interval, whichever timer gets here first.
             ttl = max(1, int(self.metrics_every) - 1)
             if self._redis.set(metrics_lock_key(), self.name, nx=True, ex=ttl):
+                from routing_service.attachments.tasks import retry_stale_attachments
                 from sla_engine.tasks import roll_up_chat_metrics
 
                 roll_up_chat_metrics.send()
+                # Downloads whose task was lost (a router died between commit and enqueue).
+                retry_stale_attachments.send()
         except redis.RedisError:
             logger.exception("could not enqueue the metrics roll-up")

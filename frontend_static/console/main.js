@@ -13,6 +13,7 @@
 import { render } from "./bus.js";
 import { initAlerts } from "./alerts.js";
 import { initCanned } from "./canned.js";
+import { initAttachments } from "./attachments.js";
 import { initChatActions } from "./chat-actions.js";
 import { initClocks } from "./clocks.js";
 import { initConversation } from "./conversation.js";
@@ -37,6 +38,7 @@ initProfile();
 // Before the reply box: the canned picker takes Enter first while it is open.
 initCanned();
 initReply();
+initAttachments();
 initStatus();
 initMyChats();
 initQueue();

@@ -1,7 +1,9 @@
 // The reply box: Enter sends (Shift+Enter adds a line), one reply in flight per chat; the
-// ack's message goes into the transcript at once, the events bring its delivery.
+// ack's message goes into the transcript at once, the events bring its delivery. Files picked,
+// dropped or pasted (attachments.js) go with it by id; with files the text may be empty.
 
 import { gettext } from "../i18n.js";
+import { clearOutgoing, readyIds, uploading } from "./attachments.js";
 import { render } from "./bus.js";
 import { live } from "./socket.js";
 import { me, state } from "./state.js";
@@ -18,14 +20,26 @@ function sendReply() {
   const id = state.selected;
   const box = byId("reply-text");
   const text = box.value.trim();
-  if (id === null || !text) return;
+  const note = noteMode();
+  // Notes are words for colleagues: files go with replies only, so a note needs text.
+  const attachmentIds = note ? [] : readyIds();
+  if (id === null || (!text && attachmentIds.length === 0)) return;
+  if (!note && uploading()) {
+    toast({
+      title: gettext("Still uploading"),
+      body: gettext("Send once the files are uploaded."),
+      tone: "info",
+    });
+    return;
+  }
   const key = `reply-${id}`;
   if (state.busy.has(key)) return;
-  const note = noteMode();
   state.busy.add(key);
   render();
+  const request = { conversation_id: id, text };
+  if (attachmentIds.length) request.attachment_ids = attachmentIds;
   live
-    .request(note ? "note" : "reply", { conversation_id: id, text })
+    .request(note ? "note" : "reply", request)
     .then((ack) => {
       applyMessage({
         message_id: ack.message_id,
@@ -36,8 +50,10 @@ function sendReply() {
         sender_id: me.id,
         sent_at: ack.sent_at,
         delivery_status: ack.delivery_status,
+        attachments: ack.attachments || [],
       });
       if (box.value.trim() === text) box.value = "";
+      if (attachmentIds.length) clearOutgoing();
       keepAtBottom();
     })
     .catch((error) => {

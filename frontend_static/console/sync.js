@@ -47,6 +47,7 @@ export function normaliseMessage(row) {
     sent_at: row.sent_at,
     delivery_status: row.delivery_status,
     delivery_error: row.delivery_error || "",
+    attachments: row.attachments || [],
   };
 }
 

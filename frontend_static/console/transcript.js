@@ -2,6 +2,7 @@
 // sync.js) and drawn into #transcript in place, so only what is new is announced.
 
 import { gettext, interpolate } from "../i18n.js";
+import { attachmentList, attachmentsKey } from "./attachments.js";
 import { render } from "./bus.js";
 import { getAll } from "./rest.js";
 import { config, transcriptOf } from "./state.js";
@@ -54,6 +55,7 @@ function messageItem(message) {
       ? ` (${message.delivery_error})`
       : "",
   ].join("");
+  const files = attachmentsKey(message.attachments);
   return h(
     "li",
     {
@@ -63,10 +65,12 @@ function messageItem(message) {
         kind: message.kind || "message",
         delivery: message.delivery_status || "",
         meta,
+        files,
       },
     },
-    note ? h("span", { class: "note-flag" }, "Internal note · not sent to the customer") : null,
-    h("p", { class: "message-text" }, message.text),
+    note ? h("span", { class: "note-flag" }, gettext("Internal note · not sent to the customer")) : null,
+    message.text ? h("p", { class: "message-text" }, message.text) : null,
+    attachmentList(message.attachments),
     h("span", { class: "message-meta" }, meta),
   );
 }
@@ -101,6 +105,11 @@ export function renderTranscript(log, id, notes) {
     const fresh = messageItem(message);
     let node = existing.get(String(message.id));
     if (!node) {
+      node = fresh;
+    } else if (node.dataset.files !== fresh.dataset.files) {
+      // Its files arrived or failed (a later chat.message with the same id): redraw it.
+      node.replaceWith(fresh);
+      if (node === cursor) cursor = fresh;
       node = fresh;
     } else if (node.dataset.meta !== fresh.dataset.meta) {
       // Only the delivery line changes: update it in place (the node keeps its place).

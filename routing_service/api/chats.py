@@ -119,12 +119,19 @@ class ConversationViewSet(CompanyScopedMixin, viewsets.ReadOnlyModelViewSet[Conv
     def messages(self, request: Request, pk: str | None = None) -> Response:
         conversation = self.get_object()
         if request.method == "GET":
-            page = self.paginate_queryset(conversation.messages.order_by("sent_at", "pk"))
+            messages = conversation.messages.order_by("sent_at", "pk").prefetch_related(
+                "attachments"
+            )
+            page = self.paginate_queryset(messages)
             return self.get_paginated_response(MessageSerializer(page, many=True).data)
         body = ReplySerializer(data=request.data)
         body.is_valid(raise_exception=True)
         message = run(
-            actions.send_agent_reply, conversation.pk, self.caller, body.validated_data["text"]
+            actions.send_agent_reply,
+            conversation.pk,
+            self.caller,
+            body.validated_data["text"],
+            attachment_ids=body.validated_data["attachment_ids"],
         )
         return Response(MessageSerializer(message).data, status=status.HTTP_201_CREATED)
 

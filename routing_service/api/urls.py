@@ -20,6 +20,7 @@ from routing_service.api.routing_policy import RoutingPolicyView
 from routing_service.api.sla import SLAPolicyViewSet
 from routing_service.api.users import UserViewSet
 from routing_service.api.workspace import CannedResponseViewSet, ClientViewSet, LabelViewSet
+from routing_service.attachments.views import AttachmentUploadView
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("auth/token/", ObtainTokenView.as_view(), name="api-token"),
@@ -29,6 +30,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("agents/<int:agent_id>/status/", AgentStatusView.as_view(), name="api-agent-status"),
     path("metrics/", LiveMetricsView.as_view(), name="api-metrics-live"),
     path("metrics/daily/", DailyMetricsView.as_view(), name="api-metrics-daily"),
+    path("attachments/", AttachmentUploadView.as_view(), name="api-attachments"),
     *analytics_api.urlpatterns,
 ]
 router = DefaultRouter(trailing_slash=True)

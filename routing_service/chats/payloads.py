@@ -46,7 +46,21 @@ def conversation_data(
     }
 
 
-def message_data(message: Message) -> dict[str, Any]:
+# In a message's metadata: how many files it carries. Set when the files are recorded, so the
+# payload of the common message — text only — costs no look-up.
+ATTACHMENT_COUNT_KEY = "attachment_count"
+
+
+def message_data(
+    message: Message, attachments: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """`attachments`: the files' payloads when the caller has them; else read if it has any."""
+    if attachments is None:
+        attachments = []
+        if (message.metadata or {}).get(ATTACHMENT_COUNT_KEY):
+            from routing_service.attachments.payloads import attachments_by_message
+
+            attachments = attachments_by_message([message.pk]).get(message.pk, [])
     return {
         "conversation_id": message.conversation_id,
         "message_id": message.pk,
@@ -58,4 +72,5 @@ def message_data(message: Message) -> dict[str, Any]:
         "delivery_status": message.delivery_status,
         "delivery_attempts": message.delivery_attempts,
         "delivery_error": message.delivery_error,
+        "attachments": attachments,
     }

@@ -12,12 +12,13 @@ the task (dramatiq message id) that holds it: while one worker is talking to the
 *duplicate* task waits instead of sending a second copy. The *same* task coming back while its
 lease is live means the broker gave it up for lost — its worker died mid-send (the broker
 redelivers only the unacknowledged messages of dead workers) or its time limit cut it short —
-so it takes the lease over at once instead of waiting out the 90 s. The provider may then see
+so it takes the lease over at once instead of waiting out the lease. The provider may then see
 the reply twice; both carry the same `Idempotency-Key` (generic) so the receiver can drop one.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Iterable
@@ -36,16 +37,17 @@ from routing_service.chats.models import (
     MessageDirection,
     MessageKind,
 )
-from routing_service.chats.payloads import message_data
-from routing_service.outbound.clients.base import OutboundMessage
+from routing_service.chats.payloads import ATTACHMENT_COUNT_KEY, message_data
+from routing_service.outbound.clients.base import OutboundFile, OutboundMessage
 from routing_service.tenancy.models import User
 
 logger = logging.getLogger(__name__)
 
+PARTS_KEY = "delivery_parts_done"
 LEASE_KEY = "delivery_lease_until"
 LEASE_TASK_KEY = "delivery_lease_task"
-# Longer than the actor's time limit (60 s), so a slow attempt is never overlapped by another.
-LEASE_SECONDS = 90.0
+# Longer than the actor's time limit (240 s), so a slow attempt is never overlapped by another.
+LEASE_SECONDS = 270.0
 MAX_ERROR_LENGTH = 2000
 
 
@@ -131,6 +133,7 @@ def _outbound(message: Message, channel: Channel) -> OutboundMessage:
         .first()
     )
     last_id, last_metadata = last_inbound or (None, {})
+    parts_done = message.metadata.get(PARTS_KEY, 0)
     return OutboundMessage(
         message_id=message.pk,
         conversation_id=message.conversation_id,
@@ -144,7 +147,41 @@ def _outbound(message: Message, channel: Channel) -> OutboundMessage:
         config=dict(channel.config or {}),
         last_inbound_id=last_id,
         last_inbound_metadata=last_metadata if isinstance(last_metadata, dict) else {},
+        attachments=outbound_files(message),
+        parts_done=parts_done if isinstance(parts_done, int) else 0,
     )
+
+
+def outbound_files(message: Message) -> tuple[OutboundFile, ...]:
+    """The reply's files with fresh public signed URLs (each attempt signs anew)."""
+    if not (message.metadata or {}).get(ATTACHMENT_COUNT_KEY):
+        return ()
+    from routing_service.attachments import signing, storage
+    from routing_service.attachments.models import Attachment, AttachmentStatus
+
+    files = Attachment.objects.unscoped().filter(
+        message_id=message.pk, status=AttachmentStatus.READY
+    )
+    return tuple(
+        OutboundFile(
+            name=a.name or f"file-{a.pk}",
+            content_type=a.content_type,
+            size=a.size or 0,
+            url=signing.public_url(a.company_id, a.pk),
+            open=functools.partial(storage.open_file, a.storage_name),
+        )
+        for a in files.order_by("pk")
+    )
+
+
+def record_part_sent(message_id: int, parts_done: int) -> None:
+    """A multi-part send got part `parts_done` accepted: a retry starts after it."""
+    with transaction.atomic():
+        message = lock_message(message_id)
+        if message is None or message.delivery_status != DeliveryStatus.PENDING:
+            return
+        message.metadata = {**message.metadata, PARTS_KEY: parts_done}
+        message.save(update_fields=["metadata"])
 
 
 def mark_sent(message_id: int, provider_message_id: str | None) -> bool:

@@ -36,8 +36,9 @@ QUEUE = "outbound"
 MAX_RETRIES = 8
 MIN_BACKOFF_MS = 1_000
 MAX_BACKOFF_MS = 5 * 60_000
-# Well above one attempt (15 s of HTTP plus a few queries), below delivery.LEASE_SECONDS.
-TIME_LIMIT_MS = 60_000
+# Well above one attempt (15 s of HTTP per part, 50 s per file upload, a few queries), below
+# delivery.LEASE_SECONDS.
+TIME_LIMIT_MS = 240_000
 
 
 @dramatiq.actor(
@@ -60,7 +61,11 @@ def deliver_message(message_id: int) -> None:
     if outbound is None:
         return
     try:
-        result = deliver(client_for(outbound.provider), outbound)
+        result = deliver(
+            client_for(outbound.provider),
+            outbound,
+            on_part=lambda done: delivery.record_part_sent(message_id, done),
+        )
     except RetryableError as exc:
         delivery.mark_failed(message_id, str(exc), final=False)
         logger.info("delivery of message %s failed, will retry: %s", message_id, exc)

@@ -17,8 +17,11 @@ name checks make one with trustme).
 
 Default answers: Twilio `POST …/Messages.json` → 201 `{"sid": "SM…"}`; WhatsApp
 `POST …/<phone id>/messages` → 200 `{"messages": [{"id": "wamid.…"}]}`; Telegram
-`POST …/bot<token>/sendMessage` → 200 `{"ok": true, "result": {"message_id", "chat"}}`;
-anything else → 200 `{"ok": true}`. `respond_with(handler)` replaces them.
+`POST …/bot<token>/sendMessage` (and `sendPhoto`, `sendDocument`) → 200 `{"ok": true,
+"result": {"message_id", "chat"}}`; anything else → 200 `{"ok": true}`.
+`respond_with(handler)` replaces them. `serve(route, reply)` answers one path (any method,
+query string ignored) with a fixed reply before all of that — the media a provider's API
+hands out, for instance.
 """
 
 from __future__ import annotations
@@ -85,7 +88,7 @@ Handler = Callable[[RecordedRequest], Reply]
 
 _TWILIO = re.compile(r"/2010-04-01/Accounts/[^/]+/Messages\.json$")
 _WHATSAPP = re.compile(r"/\d+/messages$")
-_TELEGRAM = re.compile(r"/bot[^/]+/sendMessage$")
+_TELEGRAM = re.compile(r"/bot[^/]+/send(Message|Photo|Document)$")
 
 
 def provider_like(request: RecordedRequest, n: int) -> Reply:
@@ -99,9 +102,19 @@ def provider_like(request: RecordedRequest, n: int) -> Reply:
         try:
             chat_id = request.json().get("chat_id")
         except (ValueError, AttributeError):
-            chat_id = None
+            chat_id = _multipart_field(request, "chat_id")
         return Reply(200, {"ok": True, "result": {"message_id": n, "chat": {"id": chat_id}}})
     return Reply(200, {"ok": True})
+
+
+def _multipart_field(request: RecordedRequest, name: str) -> str | None:
+    """A plain field of a multipart/form-data body (Telegram uploads), if it has it."""
+    marker = f'name="{name}"\r\n\r\n'.encode()
+    start = request.body.find(marker)
+    if start < 0:
+        return None
+    start += len(marker)
+    return request.body[start : request.body.find(b"\r\n", start)].decode()
 
 
 class ProviderServer:
@@ -112,6 +125,7 @@ class ProviderServer:
         self._requests: list[RecordedRequest] = []
         self._failures: list[Reply] = []
         self._handler: Handler | None = None
+        self._routes: dict[str, Reply] = {}
         self._counter = itertools.count(1)
         self._httpd = ThreadingHTTPServer((host, port), self._make_handler())
         self._httpd.daemon_threads = True
@@ -189,12 +203,19 @@ class ProviderServer:
         with self._lock:
             self._handler = handler
 
+    def serve(self, route: str, reply: Reply) -> str:
+        """Answer requests for `route` (a path) with `reply`; returns its absolute URL."""
+        with self._lock:
+            self._routes[route] = reply
+        return self.url + route
+
     def reset(self) -> None:
         """Forget requests, pending failures and a custom handler."""
         with self._lock:
             self._requests.clear()
             self._failures.clear()
             self._handler = None
+            self._routes.clear()
 
     # --- inspection ----------------------------------------------------------------------------
 
@@ -227,9 +248,12 @@ class ProviderServer:
             n = next(self._counter)
             failure = self._failures.pop(0) if self._failures else None
             handler = self._handler
+            fixed = self._routes.get(request.route)
             self._lock.notify_all()
         if failure is not None:
             return failure
+        if fixed is not None:
+            return fixed
         if handler is not None:
             return handler(request)
         return provider_like(request, n)

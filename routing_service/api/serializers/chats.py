@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from routing_service.api.serializers.base import JsonTypesMixin
+from routing_service.attachments.payloads import attachment_list
 from routing_service.chats.models import (
     ChatAssignment,
     ChatNotification,
     Conversation,
     Message,
 )
+from routing_service.chats.payloads import ATTACHMENT_COUNT_KEY
 from routing_service.tenancy.models import AgentStatus
 
 
@@ -69,7 +72,27 @@ class ConversationSerializer(serializers.ModelSerializer[Conversation]):
         return {"id": obj.channel_id, "name": obj.channel.name, "provider": obj.channel.provider}
 
 
+class AttachmentDataSerializer(serializers.Serializer[Any]):
+    """A message's file (attachments/payloads.py); `url` is signed and short-lived."""
+
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    content_type = serializers.CharField()
+    size = serializers.IntegerField(allow_null=True)
+    url = serializers.CharField(allow_null=True)
+    status = serializers.ChoiceField(choices=["pending", "ready", "failed"])
+    error = serializers.CharField(required=False)
+
+
 class MessageSerializer(serializers.ModelSerializer[Message]):
+    attachments = serializers.SerializerMethodField()
+
+    @extend_schema_field(AttachmentDataSerializer(many=True))
+    def get_attachments(self, obj: Message) -> list[dict[str, Any]]:
+        if not (obj.metadata or {}).get(ATTACHMENT_COUNT_KEY):
+            return []
+        return attachment_list(obj.attachments.all())  # prefetched by the transcript
+
     class Meta:
         model = Message
         fields = [
@@ -84,12 +107,26 @@ class MessageSerializer(serializers.ModelSerializer[Message]):
             "delivery_attempts",
             "delivery_error",
             "delivered_at",
+            "attachments",
         ]
         read_only_fields = fields
 
 
 class ReplySerializer(JsonTypesMixin, serializers.Serializer[Any]):
-    text = serializers.CharField(max_length=4096, trim_whitespace=True)
+    text = serializers.CharField(
+        max_length=4096, trim_whitespace=True, allow_blank=True, required=False, default=""
+    )
+    attachment_ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=2**63 - 1),
+        max_length=10,
+        required=False,
+        default=list,
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if not attrs.get("text") and not attrs.get("attachment_ids"):
+            raise serializers.ValidationError({"text": ["Write a reply or attach a file."]})
+        return attrs
 
 
 class AssignmentSerializer(serializers.ModelSerializer[ChatAssignment]):

@@ -22,6 +22,8 @@ from django.utils import timezone
 
 from events.outbox import publish_on_commit
 from events.schema import Event, EventType, make_event
+from routing_service.attachments.actions import record_inbound
+from routing_service.attachments.payloads import attachment_data
 from routing_service.chats.actions.routing import queue_event, route_waiting, routing_policy
 from routing_service.chats.bulk import insert_rows, update_rows
 from routing_service.chats.locks import lock_company_routing
@@ -42,7 +44,7 @@ from routing_service.chats.models import (
     Priority,
     RoutingPolicy,
 )
-from routing_service.chats.payloads import conversation_data, message_data
+from routing_service.chats.payloads import ATTACHMENT_COUNT_KEY, conversation_data, message_data
 from routing_service.chats.queries import rows
 from routing_service.ingest.adapters.base import InboundMessage
 from routing_service.router import rules
@@ -121,6 +123,8 @@ class _CompanyBatch:
         self.items = items
         self.policy: RoutingPolicy = routing_policy(company_id)
         self.slas = {sla.priority: sla for sla in rows(ChatSLA, {"company_id": company_id})}
+        # The payloads of the batch's files, by message id (for the batch's events).
+        self.files: dict[int, list[dict[str, object]]] = {}
 
     def record(self) -> dict[int, InboundResult]:
         results: dict[int, InboundResult] = {}
@@ -264,6 +268,9 @@ class _CompanyBatch:
         messages: dict[int, Message] = {}
         for index, item in fresh:
             change = changes[clients[item.message.client_external_id].pk]
+            metadata = item.message.metadata
+            if item.message.attachments:
+                metadata = {**metadata, ATTACHMENT_COUNT_KEY: len(item.message.attachments)}
             message = Message(
                 company_id=self.company_id,
                 conversation=change.conversation,
@@ -273,11 +280,19 @@ class _CompanyBatch:
                 text=item.message.text,
                 sent_at=item.message.sent_at,
                 delivery_status=DeliveryStatus.RECEIVED,
-                metadata=item.message.metadata,
+                metadata=metadata,
             )
             messages[index] = message
             change.received.append((item, message))
         insert_rows(list(messages.values()))
+        files = [
+            (messages[index], ref) for index, item in fresh for ref in item.message.attachments
+        ]
+        if files:
+            # Pending rows only: the download runs in a worker after the commit.
+            for attachment in record_inbound(self.company_id, files):
+                assert attachment.message_id is not None
+                self.files.setdefault(attachment.message_id, []).append(attachment_data(attachment))
         return messages
 
     def _due(self, priority: str, start: dt.datetime) -> DueTimes:
@@ -372,7 +387,10 @@ class _CompanyBatch:
                 agents = [assignment.agent_id]
                 events += [
                     make_event(
-                        EventType.CHAT_MESSAGE, self.company_id, message_data(m), agents=agents
+                        EventType.CHAT_MESSAGE,
+                        self.company_id,
+                        message_data(m, self.files.get(m.pk, [])),
+                        agents=agents,
                     )
                     for _, m in change.received
                 ]

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 from django.db import transaction
 from django.utils import timezone
 
 from events.outbox import publish_on_commit
 from events.schema import EventType, make_event
+from routing_service.attachments.actions import attach_uploads
 from routing_service.chats.actions.errors import ActionError, company_of, not_found
 from routing_service.chats.locks import lock_company_routing, lock_conversation
 from routing_service.chats.models import (
@@ -20,7 +22,7 @@ from routing_service.chats.models import (
     Message,
     MessageDirection,
 )
-from routing_service.chats.payloads import message_data
+from routing_service.chats.payloads import ATTACHMENT_COUNT_KEY, message_data
 from routing_service.tenancy.models import User
 from sla_engine.scheduler import agent_replied
 
@@ -28,16 +30,22 @@ MAX_REPLY_LENGTH = 4096
 
 
 def send_agent_reply(
-    conversation_id: int, agent: User, text: str, *, now: dt.datetime | None = None
+    conversation_id: int,
+    agent: User,
+    text: str,
+    *,
+    attachment_ids: Sequence[int] = (),
+    now: dt.datetime | None = None,
 ) -> Message:
     """Store the reply and queue its delivery; the first reply stamps the first response.
 
     The replying agent must hold the chat (an offer is accepted by replying); supervisors and
-    admins of the company may reply to any open chat.
+    admins of the company may reply to any open chat. `attachment_ids` are the agent's uploads
+    (`POST /api/v1/attachments/`); with files the text may be empty.
     """
     now = now or timezone.now()
     text = (text or "").strip()
-    if not text:
+    if not text and not attachment_ids:
         raise ActionError("invalid", "The reply is empty.", field="text", status=400)
     if len(text) > MAX_REPLY_LENGTH:
         raise ActionError(
@@ -80,7 +88,9 @@ def send_agent_reply(
             text=text,
             sent_at=now,
             delivery_status=DeliveryStatus.PENDING,
+            metadata={ATTACHMENT_COUNT_KEY: len(attachment_ids)} if attachment_ids else {},
         )
+        files = attach_uploads(message, agent.pk, attachment_ids) if attachment_ids else []
         fields = ["last_message_at", "message_count", "waiting_on_customer_since"]
         if conversation.first_response_at is None:
             conversation.first_response_at = now
@@ -100,7 +110,10 @@ def send_agent_reply(
         publish_on_commit(
             [
                 make_event(
-                    EventType.CHAT_MESSAGE, company_id, message_data(message), agents=recipients
+                    EventType.CHAT_MESSAGE,
+                    company_id,
+                    message_data(message, files),
+                    agents=recipients,
                 )
             ]
         )

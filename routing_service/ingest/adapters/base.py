@@ -74,6 +74,22 @@ class UnsupportedMediaType(WebhookError):
 # --- shapes -------------------------------------------------------------------------------------
 
 
+class MediaRef(msgspec.Struct, frozen=True, kw_only=True):
+    """A file the customer sent, as the provider names it: not downloaded here (the webhook
+    answers fast) nor by the router, but by the attachments worker.
+
+    `source` says how to fetch `ref`: "url" (generic), "twilio" (a media URL read with the
+    account's credentials), "whatsapp" (a Cloud API media id), "telegram" (a Bot API file id).
+    `content_type`, `name` and `size` are the sender's claims; the worker sniffs and measures.
+    """
+
+    source: str
+    ref: str
+    content_type: str = ""
+    name: str = ""
+    size: int | None = None
+
+
 class InboundMessage(msgspec.Struct, frozen=True, kw_only=True):
     """The one normalised shape every provider produces; it is what goes into the stream.
 
@@ -93,6 +109,8 @@ class InboundMessage(msgspec.Struct, frozen=True, kw_only=True):
     language: str | None = None
     category: str | None = None
     metadata: dict[str, Any] = msgspec.field(default_factory=dict)
+    # Entries written before attachments existed decode with none.
+    attachments: list[MediaRef] = msgspec.field(default_factory=list)
 
 
 class StatusEvent(msgspec.Struct, frozen=True, kw_only=True):

@@ -11,6 +11,7 @@ import hmac
 import re
 from datetime import datetime
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 import msgspec
 
@@ -20,6 +21,7 @@ from .base import (
     PRIORITIES,
     ChannelSecrets,
     InboundMessage,
+    MediaRef,
     ParseResult,
     PayloadError,
     SignatureError,
@@ -37,6 +39,8 @@ SIGNATURE_HEADER = "x-switchboard-signature"
 TOLERANCE_SECONDS = 300
 MAX_SIGNATURES = 8  # rotation needs two; a long list is noise or an attempt to burn CPU
 MAX_TEXT_LENGTH = 65_536
+MAX_ATTACHMENTS = 10
+MAX_URL_LENGTH = 2048
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
@@ -51,16 +55,27 @@ class _Client(msgspec.Struct):
     phone: Annotated[str, msgspec.Meta(max_length=32)] | None = None
 
 
+class _Attachment(msgspec.Struct):
+    """A file the sender hosts: fetched later by the attachments worker (SSRF-guarded)."""
+
+    url: Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_URL_LENGTH)]
+    content_type: Annotated[str, msgspec.Meta(max_length=255)] = ""
+    name: Annotated[str, msgspec.Meta(max_length=255)] = ""
+    size: Annotated[int, msgspec.Meta(ge=0)] | None = None
+
+
 class _Payload(msgspec.Struct):
     # Ids may be numbers: many senders use integer keys, and "42" and 42 mean the same message.
     message_id: Id
     client: _Client
-    text: Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_TEXT_LENGTH)]
+    # May be empty only when the message carries attachments (checked in `_value_errors`).
+    text: Annotated[str, msgspec.Meta(max_length=MAX_TEXT_LENGTH)]
     sent_at: str  # parsed by fromisoformat: broader ISO 8601 than msgspec's RFC 3339
     priority: str | None = None
     language: Annotated[str, msgspec.Meta(max_length=35)] | None = None  # BCP 47 tag
     category: Annotated[str, msgspec.Meta(max_length=100)] | None = None
     metadata: dict[str, Any] = msgspec.field(default_factory=dict)
+    attachments: Annotated[list[_Attachment], msgspec.Meta(max_length=MAX_ATTACHMENTS)] = []
 
 
 _DECODER = msgspec.json.Decoder(_Payload)
@@ -101,6 +116,26 @@ def _signatures(header: str) -> list[bytes]:
     if len(values) > MAX_SIGNATURES:
         raise SignatureError(f"X-Switchboard-Signature has more than {MAX_SIGNATURES} values.")
     return values
+
+
+def _attachment_errors(text: object, attachments: object) -> dict[str, list[str]]:
+    """An empty text needs a file; every file URL must be http(s) with a host."""
+    errors: dict[str, list[str]] = {}
+    files = attachments if isinstance(attachments, list) else []
+    if isinstance(text, str) and not text.strip() and not files:
+        errors["text"] = [
+            "This field may not be blank. (It may be empty when attachments are given.)"
+        ]
+    for i, item in enumerate(files):
+        url = item.get("url") if isinstance(item, dict) else getattr(item, "url", None)
+        if isinstance(url, str) and url and not _is_http_url(url):
+            errors[f"attachments[{i}].url"] = ["Enter an http(s) URL with a host."]
+    return errors
+
+
+def _is_http_url(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme in {"http", "https"} and bool(parts.hostname)
 
 
 def _value_errors(
@@ -174,12 +209,14 @@ class GenericAdapter:
                 client = obj.get("client")
                 email = client.get("email") if isinstance(client, dict) else None
                 errors.update(_value_errors(obj.get("sent_at"), obj.get("priority"), email)[2])
+                errors.update(_attachment_errors(obj.get("text"), obj.get("attachments")))
             raise PayloadError(errors) from None
         except msgspec.DecodeError as exc:
             raise PayloadError({NON_FIELD_ERRORS: [f"Invalid JSON: {exc}."]}) from None
 
         client = payload.client
         sent_at, priority, errors = _value_errors(payload.sent_at, payload.priority, client.email)
+        errors.update(_attachment_errors(payload.text, payload.attachments))
         if errors or sent_at is None:
             raise PayloadError(errors)
         message = InboundMessage(
@@ -195,5 +232,15 @@ class GenericAdapter:
             language=payload.language or None,
             category=payload.category or None,
             metadata=payload.metadata,
+            attachments=[
+                MediaRef(
+                    source="url",
+                    ref=a.url,
+                    content_type=a.content_type,
+                    name=a.name,
+                    size=a.size,
+                )
+                for a in payload.attachments
+            ],
         )
         return ParseResult(messages=[message])

@@ -16,6 +16,7 @@ from .base import (
     JSON_CONTENT_TYPES,
     ChannelSecrets,
     InboundMessage,
+    MediaRef,
     ParseResult,
     SignatureError,
     StatusEvent,
@@ -90,6 +91,37 @@ def _render(msg: _Message, raw: dict[str, Any]) -> tuple[str, dict[str, Any]] | 
     return None
 
 
+# Content kinds that are files (fetched later with getFile and the bot token).
+_FILE_KINDS = frozenset(
+    {"photo", "video", "animation", "voice", "audio", "video_note", "document", "sticker"}
+)
+
+
+def _media_refs(raw: dict[str, Any]) -> list[MediaRef]:
+    """The file of a media message: for a photo, its largest size (the last one listed)."""
+    for kind in _CONTENT_KINDS:
+        if kind not in raw or kind not in _FILE_KINDS:
+            continue
+        part = raw[kind]
+        if kind == "photo":
+            part = part[-1] if isinstance(part, list) and part else None
+        if not isinstance(part, dict) or not isinstance(part.get("file_id"), str):
+            return []
+        size = part.get("file_size")
+        mime = part.get("mime_type")
+        name = part.get("file_name")
+        return [
+            MediaRef(
+                source="telegram",
+                ref=part["file_id"][:512],
+                content_type=mime[:255] if isinstance(mime, str) else "",
+                name=name[:255] if isinstance(name, str) else "",
+                size=size if isinstance(size, int) and not isinstance(size, bool) else None,
+            )
+        ]
+    return []
+
+
 def _display_name(user: _User | None, chat: _Chat) -> str:
     if user is None:  # anonymous group admins and channels post as the chat
         return chat.title or str(chat.id)
@@ -144,6 +176,7 @@ class TelegramAdapter:
                 sent_at=unix_to_utc(msg.date, "message.date"),
                 language=(user.language_code or None) if user else None,
                 metadata=metadata,
+                attachments=_media_refs(update.message),
             )
             return ParseResult(messages=[message])
         if update.edited_message is not None:

@@ -28,6 +28,7 @@ from .base import (
     REQUIRED,
     ChannelSecrets,
     InboundMessage,
+    MediaRef,
     ParseResult,
     PayloadError,
     SignatureError,
@@ -231,5 +232,10 @@ class TwilioAdapter:
             text=text,
             sent_at=received.astimezone(UTC),
             metadata=metadata,
+            attachments=[
+                MediaRef(source="twilio", ref=m["url"], content_type=m["content_type"][:255])
+                for m in media
+                if m["url"].startswith(("https://", "http://"))
+            ],
         )
         return ParseResult(messages=[message], response=TWIML_RESPONSE)

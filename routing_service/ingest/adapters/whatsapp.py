@@ -19,6 +19,7 @@ from .base import (
     REQUIRED,
     ChannelSecrets,
     InboundMessage,
+    MediaRef,
     ParseResult,
     PayloadError,
     SignatureError,
@@ -141,6 +142,25 @@ def _render(msg: _Message, raw: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     return (f"[{kind}] {label}" if label else f"[{kind}]"), extra
 
 
+def _media_refs(msg: _Message, raw: dict[str, Any]) -> list[MediaRef]:
+    """The media id of an image, video, audio, document or sticker message (fetched later
+    through the Cloud API's media endpoint with the channel's token)."""
+    if msg.type not in _MEDIA_TYPES:
+        return []
+    part = _dict(raw.get(msg.type))
+    media_id = part.get("id")
+    if not isinstance(media_id, str | int) or isinstance(media_id, bool) or not str(media_id):
+        return []
+    return [
+        MediaRef(
+            source="whatsapp",
+            ref=str(media_id),
+            content_type=_str(part.get("mime_type"))[:255],
+            name=_str(part.get("filename"))[:255],
+        )
+    ]
+
+
 class WhatsAppAdapter:
     provider = "whatsapp"
     content_types = JSON_CONTENT_TYPES
@@ -228,6 +248,7 @@ class WhatsAppAdapter:
                             text=text,
                             sent_at=unix_to_utc(msg.timestamp, f"{path}.messages[{m}].timestamp"),
                             metadata={**base, "type": msg.type, **extra},
+                            attachments=_media_refs(msg, raw),
                         )
                     )
                 raw_statuses = change.value.get("statuses", [])

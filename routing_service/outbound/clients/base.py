@@ -26,9 +26,9 @@ import functools
 import logging
 import re
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import IO, Any, Protocol
 from urllib.parse import urlsplit
 
 import httpx
@@ -40,6 +40,8 @@ logger = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT = 5.0
 TOTAL_TIMEOUT = 15.0
+# A request that uploads a file (Telegram): 25 MiB over a modest uplink.
+UPLOAD_TIMEOUT = 50.0
 # Providers answer with a few hundred bytes; a callback URL that streams more is not one.
 MAX_RESPONSE_BYTES = 256 * 1024
 MAX_ERROR_LENGTH = 1000
@@ -97,17 +99,38 @@ class OutboundMessage:
     config: Mapping[str, Any] = field(default_factory=dict)
     last_inbound_id: str | None = None
     last_inbound_metadata: Mapping[str, Any] = field(default_factory=dict)
+    attachments: tuple[OutboundFile, ...] = ()
+    # Requests of a multi-part send (one per file where the provider takes one file per
+    # message) that an earlier attempt already got accepted: not sent again.
+    parts_done: int = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class OutboundFile:
+    """An agent's file on a reply: its public signed URL (under PUBLIC_BASE_URL) for providers
+    that fetch it themselves, and `open` for those that take an upload (Telegram)."""
+
+    name: str
+    content_type: str
+    size: int
+    url: str
+    open: Callable[[], IO[bytes]]
 
 
 @dataclass(frozen=True, kw_only=True)
 class PreparedRequest:
-    """One HTTP request, fully built. `sensitive` values are scrubbed from any error text."""
+    """One HTTP request, fully built. `sensitive` values are scrubbed from any error text.
+
+    `stream`, when set, produces the body in chunks (a file upload) instead of `body`; the
+    request then carries its exact Content-Length among `headers`.
+    """
 
     method: str
     url: str
     headers: Mapping[str, str]
     body: bytes
     sensitive: tuple[str, ...] = ()
+    stream: Callable[[], Iterator[bytes]] | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -166,6 +189,19 @@ class ProviderClient(Protocol):
     def error_details(self, response: ProviderResponse) -> ErrorDetails:
         """What went wrong, from a non-2xx answer."""
         ...
+
+
+def prepare_parts(
+    client: ProviderClient, message: OutboundMessage, *, now: float
+) -> list[PreparedRequest]:
+    """The requests that send `message`: one for text, or the client's own split when the
+    message has files (`prepare_parts` of the client: one request per file for providers
+    that take one file per message)."""
+    split = getattr(client, "prepare_parts", None)
+    if message.attachments and split is not None:
+        parts: list[PreparedRequest] = split(message, now=now)
+        return parts
+    return [client.prepare(message, now=now)]
 
 
 # --- helpers for the clients --------------------------------------------------------------------
@@ -308,7 +344,7 @@ def execute(
             request.method,
             request.url,
             headers=dict(request.headers),
-            content=request.body,
+            content=request.stream() if request.stream is not None else request.body,
             timeout=timeout,
         ) as response:
             body = bytearray()
@@ -348,10 +384,31 @@ def deliver(
     *,
     http: httpx.Client | None = None,
     now: float | None = None,
+    on_part: Callable[[int], None] | None = None,
 ) -> SendResult:
-    """Send one message through `client`; raise DeliveryError (final) or RetryableError."""
-    request = client.prepare(message, now=time.time() if now is None else now)
-    response = execute(http or http_client(), request)
+    """Send one message through `client`; raise DeliveryError (final) or RetryableError.
+
+    A message with files may take several requests (`prepare_parts`). After each accepted
+    part but the last, `on_part(parts done)` records the progress, so a retry sends only what
+    is left (`message.parts_done`) and the customer never gets a file twice.
+    """
+    requests = prepare_parts(client, message, now=time.time() if now is None else now)
+    result: SendResult | None = None
+    for index, request in enumerate(requests):
+        if index < message.parts_done and index < len(requests) - 1:
+            continue
+        result = _send_part(client, message, request, http or http_client())
+        if index < len(requests) - 1 and on_part is not None:
+            on_part(index + 1)
+    assert result is not None
+    return result
+
+
+def _send_part(
+    client: ProviderClient, message: OutboundMessage, request: PreparedRequest, http: httpx.Client
+) -> SendResult:
+    timeout = UPLOAD_TIMEOUT if request.stream is not None else TOTAL_TIMEOUT
+    response = execute(http, request, total_timeout=timeout)
     status = response.status_code
     if 200 <= status < 300:
         provider_id = client.message_id(message, response)

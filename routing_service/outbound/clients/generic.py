@@ -36,8 +36,9 @@ def our_message_id(message_id: int) -> str:
 
 
 def payload(message: OutboundMessage) -> dict[str, Any]:
-    """The callback body (DESIGN.md's inbound generic shape, seen from the other side)."""
-    return {
+    """The callback body (DESIGN.md's inbound generic shape, seen from the other side); with
+    files, `attachments` as the inbound shape has them, each `url` signed and expiring."""
+    body: dict[str, Any] = {
         "message_id": our_message_id(message.message_id),
         "conversation_id": message.conversation_id,
         "client": {"id": message.client_external_id},
@@ -49,6 +50,13 @@ def payload(message: OutboundMessage) -> dict[str, Any]:
             else None
         ),
     }
+    if message.attachments:
+        # Under PUBLIC_BASE_URL, valid for ATTACHMENT_PUBLIC_URL_TTL_SECONDS.
+        body["attachments"] = [
+            {"name": f.name, "content_type": f.content_type, "size": f.size, "url": f.url}
+            for f in message.attachments
+        ]
+    return body
 
 
 class GenericClient:

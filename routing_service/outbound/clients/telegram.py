@@ -14,9 +14,13 @@ flood control answers 429 with `retry_after` in the body.
 
 from __future__ import annotations
 
+import secrets
+from collections.abc import Callable, Iterator
+
 from .base import (
     ConfigurationError,
     ErrorDetails,
+    OutboundFile,
     OutboundMessage,
     PreparedRequest,
     ProviderResponse,
@@ -67,14 +71,52 @@ def _is_int(value: str) -> bool:
     return value.removeprefix("-").isdigit()
 
 
+# sendPhoto takes JPEG, PNG, GIF and WebP up to 10 MB; anything else goes by sendDocument.
+_PHOTO_TYPES = frozenset({"image/jpeg", "image/png", "image/webp"})
+MAX_PHOTO_BYTES = 10 * 1000 * 1000
+MAX_CAPTION = 1024
+
+
+def _token_and_base(message: OutboundMessage) -> tuple[str, str]:
+    token = required(message.config, "bot_token")
+    if "/" in token or "?" in token or "#" in token:
+        raise ConfigurationError("The channel's bot_token is not a Telegram bot token.")
+    return token, base_url(message.config, DEFAULT_BASE_URL)
+
+
+def _multipart(
+    fields: list[tuple[str, str]], file_field: str, file: OutboundFile
+) -> tuple[str, bytes, bytes]:
+    """(boundary, the bytes before the file's content, the bytes after it)."""
+    boundary = "switchboard-" + secrets.token_hex(16)
+    head = bytearray()
+    for name, value in fields:
+        head += f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'.encode()
+        head += value.encode() + b"\r\n"
+    filename = file.name.replace('"', "").replace("\r", "").replace("\n", "") or "file"
+    head += (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{file_field}"; '
+        f'filename="{filename}"\r\nContent-Type: {file.content_type}\r\n\r\n'
+    ).encode()
+    return boundary, bytes(head), f"\r\n--{boundary}--\r\n".encode()
+
+
+def _upload_stream(head: bytes, file: OutboundFile, tail: bytes) -> Callable[[], Iterator[bytes]]:
+    def chunks() -> Iterator[bytes]:
+        yield head
+        with file.open() as handle:
+            while chunk := handle.read(64 * 1024):
+                yield chunk
+        yield tail
+
+    return chunks
+
+
 class TelegramClient:
     provider = "telegram"
 
     def prepare(self, message: OutboundMessage, *, now: float) -> PreparedRequest:
-        token = required(message.config, "bot_token")
-        if "/" in token or "?" in token or "#" in token:
-            raise ConfigurationError("The channel's bot_token is not a Telegram bot token.")
-        base = base_url(message.config, DEFAULT_BASE_URL)
+        token, base = _token_and_base(message)
         payload = {"chat_id": int(chat_id(message)), "text": message.text}
         return PreparedRequest(
             method="POST",
@@ -83,6 +125,39 @@ class TelegramClient:
             body=json_body(payload),
             sensitive=(token,),
         )
+
+    def prepare_parts(self, message: OutboundMessage, *, now: float) -> list[PreparedRequest]:
+        """One upload per file (multipart, streamed from storage: Telegram fetches by URL only
+        GIF, PDF and ZIP documents): `sendPhoto` for pictures, `sendDocument` for the rest;
+        the text is the first file's caption when it fits, else a message of its own first."""
+        token, base = _token_and_base(message)
+        chat = chat_id(message)
+        parts: list[PreparedRequest] = []
+        text = message.text
+        if text and len(text) > MAX_CAPTION:
+            parts.append(self.prepare(message, now=now))
+            text = ""
+        for file in message.attachments:
+            photo = file.content_type in _PHOTO_TYPES and file.size <= MAX_PHOTO_BYTES
+            method, field = ("sendPhoto", "photo") if photo else ("sendDocument", "document")
+            fields = [("chat_id", chat)] + ([("caption", text)] if text else [])
+            text = ""
+            boundary, head, tail = _multipart(fields, field, file)
+            parts.append(
+                PreparedRequest(
+                    method="POST",
+                    url=f"{base}/bot{token}/{method}",
+                    headers={
+                        "Content-Type": f"multipart/form-data; boundary={boundary}",
+                        "Content-Length": str(len(head) + file.size + len(tail)),
+                        "Accept": "application/json",
+                    },
+                    body=b"",
+                    sensitive=(token,),
+                    stream=_upload_stream(head, file, tail),
+                )
+            )
+        return parts
 
     def message_id(self, message: OutboundMessage, response: ProviderResponse) -> str | None:
         data = response.json()

@@ -66,10 +66,18 @@ def sender(message: OutboundMessage) -> tuple[str, str]:
     )
 
 
-def form(message: OutboundMessage) -> dict[str, str]:
+MAX_MEDIA = 10
+
+
+def form(message: OutboundMessage) -> list[tuple[str, str]]:
+    """The form fields; files as repeated `MediaUrl` (signed public URLs Twilio fetches)."""
     to = address(message.client_external_id, "twilio", "Twilio")
     field, value = sender(message)
-    return {"To": to, field: value, "Body": message.text}
+    if len(message.attachments) > MAX_MEDIA:
+        raise ConfigurationError(f"Twilio takes at most {MAX_MEDIA} files per message.")
+    fields = [("To", to), (field, value), ("Body", message.text)]
+    fields += [("MediaUrl", f.url) for f in message.attachments]
+    return fields
 
 
 class TwilioClient:

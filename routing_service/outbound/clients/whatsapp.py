@@ -70,10 +70,64 @@ def body(message: OutboundMessage) -> dict[str, object]:
     }
 
 
+# Cloud API media types by our content type: what WhatsApp shows as a picture, a player or a
+# voice note; everything else goes as a document (with its file name).
+_IMAGE_TYPES = frozenset({"image/jpeg", "image/png"})
+_VIDEO_TYPES = frozenset({"video/mp4", "video/3gpp"})
+_AUDIO_TYPES = frozenset({"audio/aac", "audio/amr", "audio/mpeg", "audio/mp4", "audio/ogg"})
+MAX_CAPTION = 1024
+
+
+def media_kind(content_type: str) -> str:
+    if content_type in _IMAGE_TYPES:
+        return "image"
+    if content_type in _VIDEO_TYPES:
+        return "video"
+    if content_type in _AUDIO_TYPES:
+        return "audio"
+    return "document"
+
+
+def media_bodies(message: OutboundMessage) -> list[dict[str, object]]:
+    """One media message per file, by `link` (a signed public URL WhatsApp fetches). The text
+    rides as the first file's caption where it fits, else goes first on its own."""
+    to = address(message.client_external_id, "whatsapp", "WhatsApp")
+    bodies: list[dict[str, object]] = []
+    text = message.text
+    first_kind = media_kind(message.attachments[0].content_type)
+    if text and (first_kind == "audio" or len(text) > MAX_CAPTION):
+        bodies.append(body(message))
+        text = ""
+    for file in message.attachments:
+        kind = media_kind(file.content_type)
+        media: dict[str, object] = {"link": file.url}
+        if text and kind != "audio":
+            media["caption"] = text
+            text = ""
+        if kind == "document":
+            media["filename"] = file.name
+        bodies.append(
+            {
+                "messaging_product": "whatsapp",
+                "recipient_type": "individual",
+                "to": to,
+                "type": kind,
+                kind: media,
+            }
+        )
+    return bodies
+
+
 class WhatsAppClient:
     provider = "whatsapp"
 
     def prepare(self, message: OutboundMessage, *, now: float) -> PreparedRequest:
+        return self._request(message, body(message))
+
+    def prepare_parts(self, message: OutboundMessage, *, now: float) -> list[PreparedRequest]:
+        return [self._request(message, part) for part in media_bodies(message)]
+
+    def _request(self, message: OutboundMessage, payload: dict[str, object]) -> PreparedRequest:
         phone_number_id = required(message.config, "phone_number_id")
         token = required(message.config, "access_token")
         if not phone_number_id.isdigit():
@@ -83,7 +137,7 @@ class WhatsAppClient:
             method="POST",
             url=f"{base}/{quote(phone_number_id, safe='')}/messages",
             headers=json_headers({"Authorization": f"Bearer {token}"}),
-            body=json_body(body(message)),
+            body=json_body(payload),
             sensitive=(token,),
         )
 
