@@ -46,6 +46,7 @@ from analytics.uploads import (
     check_content_length,
     limit_uploads,
 )
+from routing_service.db.replica import reading_from_replica, replica_reads
 from routing_service.tenancy.models import User
 
 # Import reports list this many rejected rows (the data source keeps the first 1,000).
@@ -118,6 +119,7 @@ def _dashboard_page(request: HttpRequest, dashboard: Dashboard, section: str) ->
     )
 
 
+@replica_reads
 @company_page(ANALYTICS_READERS)
 def overview(request: HttpRequest) -> HttpResponse:
     """``/analytics/``: every session of the company (live ones too), last 30 days."""
@@ -130,6 +132,7 @@ def overview(request: HttpRequest) -> HttpResponse:
     return _dashboard_page(request, default, "overview")
 
 
+@replica_reads
 @company_page(ANALYTICS_READERS)
 def dashboard_list(request: HttpRequest) -> HttpResponse:
     company = page_company(request)
@@ -139,6 +142,7 @@ def dashboard_list(request: HttpRequest) -> HttpResponse:
     )
 
 
+@replica_reads
 @company_page(ANALYTICS_READERS)
 def dashboard_detail(request: HttpRequest, pk: int) -> HttpResponse:
     dashboard = get_object_or_404(Dashboard.objects.for_company(page_company(request)), pk=pk)
@@ -313,6 +317,7 @@ def _without(params: QueryDict, *names: str) -> str:
     return copy.urlencode()
 
 
+@replica_reads
 @company_page(ANALYTICS_READERS)
 def session_search(request: HttpRequest) -> HttpResponse:
     """Search and filter the company's sessions, newest first, a page at a time."""
@@ -382,6 +387,7 @@ def transcript_lines(text: str) -> list[TranscriptLine]:
     return lines
 
 
+@replica_reads
 @company_page(ANALYTICS_READERS)
 def session_detail(request: HttpRequest, pk: int) -> HttpResponse:
     session = get_object_or_404(
@@ -419,6 +425,7 @@ def _chat_window(request: HttpRequest) -> tuple[chat_dashboard.Window, DateRange
     return window, form
 
 
+@replica_reads
 @company_page(CHAT_DASHBOARD_ROLES)
 def chat_dashboard_page(request: HttpRequest) -> HttpResponse:
     """SLA compliance over time, response and resolution times, agents, the queue now and
@@ -448,6 +455,7 @@ def chat_dashboard_page(request: HttpRequest) -> HttpResponse:
     )
 
 
+@replica_reads
 @company_page(CHAT_DASHBOARD_ROLES)
 def metrics_export(request: HttpRequest) -> HttpResponseBase:
     """The daily roll-ups of the chosen days as CSV (``?agents=0``: company rows only)."""
@@ -471,4 +479,8 @@ def metrics_export(request: HttpRequest) -> HttpResponseBase:
 class SessionExportPage(SessionExportView):
     """The API's session export, mounted under ``/analytics/`` for the pages' download links
     (same view, same filters and escaping; kept out of the OpenAPI schema, which documents
-    ``/api/v1/sessions/export.csv``)."""
+    ``/api/v1/sessions/export.csv``); reads from the replica when one is set."""
+
+    def get(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        with reading_from_replica(request):
+            return super().get(request, *args, **kwargs)
