@@ -46,7 +46,7 @@ from analytics.uploads import (
     check_content_length,
     limit_uploads,
 )
-from routing_service.db.replica import reading_from_replica, replica_reads
+from routing_service.db.replica import replica_reads
 from routing_service.tenancy.models import User
 
 # Import reports list this many rejected rows (the data source keeps the first 1,000).
@@ -479,8 +479,4 @@ def metrics_export(request: HttpRequest) -> HttpResponseBase:
 class SessionExportPage(SessionExportView):
     """The API's session export, mounted under ``/analytics/`` for the pages' download links
     (same view, same filters and escaping; kept out of the OpenAPI schema, which documents
-    ``/api/v1/sessions/export.csv``); reads from the replica when one is set."""
-
-    def get(self, request: Any, *args: Any, **kwargs: Any) -> Any:
-        with reading_from_replica(request):
-            return super().get(request, *args, **kwargs)
+    ``/api/v1/sessions/export.csv``)."""
