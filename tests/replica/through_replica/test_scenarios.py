@@ -11,16 +11,20 @@ from typing import Any
 
 import psycopg
 import pytest
+from asgiref.sync import async_to_sync
 from django.conf import settings
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connections
-from django.test import Client
+from django.test import AsyncClient, Client, RequestFactory
 from django.urls import reverse
 from django.utils import timezone
 
+from analytics import actions, tasks
 from analytics.live import live_feed
-from analytics.models import ChatSession
+from analytics.models import ChatSession, DataSource
 from routing_service.db import replica
 from routing_service.tenancy.models import Company, Role, User
+from tests.analytics.conftest import csv_text
 from tests.replica.streaming_pair import Server
 from tests.support.processes import wait_for
 
@@ -140,6 +144,59 @@ def test_a_pinned_user_reads_the_primary(company_a: Company, supervisor: User) -
     assert replica.choose_read_alias(_fake_request(supervisor)) is None
 
 
+def test_a_finished_import_pins_its_owner(
+    company_a: Company,
+    supervisor: User,
+    make_user: Callable[..., User],
+    settings: Any,
+    tmp_path: Any,
+) -> None:
+    settings.MEDIA_ROOT = str(tmp_path)
+    bystander = make_user(company_a, Role.SUPERVISOR)
+    assert replica.choose_read_alias(_fake_request(supervisor)) == "replica"
+    rows = [{"session_id": "imported-1"}, {"session_id": "imported-2"}]
+    source = actions.create_data_source(
+        company=company_a,
+        upload=SimpleUploadedFile("s.csv", csv_text(rows).encode(), content_type="text/csv"),
+        created_by=supervisor,
+    )
+    tasks.import_data_source.fn(source.pk)  # what the worker runs
+    assert DataSource.objects.get(pk=source.pk).status == DataSource.Status.DONE
+    assert replica.choose_read_alias(_fake_request(supervisor)) is None
+    assert replica.choose_read_alias(_fake_request(bystander)) == "replica"
+
+
+def test_a_write_inside_the_context_moves_its_later_reads_to_the_primary(
+    company_a: Company,
+) -> None:
+    with replica.reading_from_replica(None):
+        assert ChatSession.objects.all().db == "replica"
+        _session(company_a, "built-on-demand")  # as a dashboard building a roll-up does
+        assert ChatSession.objects.all().db == "default"
+        assert ChatSession.objects.filter(session_id="built-on-demand").exists()
+    with replica.reading_from_replica(None):
+        assert ChatSession.objects.all().db == "replica"
+
+
+def test_an_asgi_export_streams_from_the_replica(
+    company_a: Company, supervisor: User, paused: None, settings: Any
+) -> None:
+    """Under ASGI the rows are fetched in another thread after the view returned."""
+    settings.DATABASE_REPLICA_MAX_LAG_SECONDS = 3600
+    _session(company_a, "not-replayed-yet")
+    client = AsyncClient()
+    client.force_login(supervisor)
+
+    async def export() -> bytes:
+        response = await client.get(reverse("analytics:sessions-export"))
+        assert response.status_code == 200
+        return b"".join([chunk async for chunk in response.streaming_content])
+
+    body = async_to_sync(export)()
+    assert b"caught-up" in body
+    assert b"not-replayed-yet" not in body
+
+
 def test_lag_past_the_limit_falls_back_to_the_primary(
     company_a: Company, supervisor: User, paused: None, settings: Any
 ) -> None:
@@ -184,10 +241,7 @@ def _standby_data() -> Any:
     return Path(os.environ["REPLICA_TEST_STANDBY_DATA"])
 
 
-class _FakeRequest:
-    def __init__(self, user: User) -> None:
-        self.user = user
-
-
 def _fake_request(user: User) -> Any:
-    return _FakeRequest(user)
+    request = RequestFactory().get("/analytics/")
+    request.user = user
+    return request
