@@ -28,6 +28,7 @@ from typing import Any, Final, TypeVar
 
 from django.conf import settings
 from django.core.cache import cache
+from django.core.exceptions import MiddlewareNotUsed
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 from django.http import HttpRequest, HttpResponseBase
 
@@ -105,6 +106,8 @@ class PinWritersMiddleware:
     UNSAFE: Final = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
+        if not replica_configured():
+            raise MiddlewareNotUsed  # no cost on the webhook path without a replica
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
