@@ -48,6 +48,7 @@ from analytics.serializers import (
 from analytics.uploads import SizeLimitHandler, UploadTooLarge, check_content_length, limit_uploads
 from routing_service.api.mixins import COMPANY_PARAMETER, CompanyScopedMixin
 from routing_service.api.permissions import SUPERVISORS
+from routing_service.db.replica import reading_from_replica
 from routing_service.tenancy.pages import ANALYTICS_ROLES
 
 __all__ = [
@@ -201,6 +202,12 @@ class SessionExportView(CompanyScopedMixin, generics.GenericAPIView[ChatSession]
         return self.company_rows(ChatSession).order_by("-start_time", "-id")
 
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Any:
+        # From the replica when one is set (routing_service/db/replica.py); the rows are read
+        # while the response streams, where csv_response carries this choice.
+        with reading_from_replica(request._request):
+            return self._export(request)
+
+    def _export(self, request: Request) -> Any:
         sessions = self.filter_queryset(self.get_queryset())
         rows = sessions.values_list(*COLUMNS).iterator(chunk_size=EXPORT_CHUNK_SIZE)
         chunks = csv_chunks(COLUMNS, ([format_cell(value) for value in row] for row in rows))

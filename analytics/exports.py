@@ -27,6 +27,8 @@ from asgiref.sync import sync_to_async
 from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpRequest, StreamingHttpResponse
 
+from routing_service.db.replica import follow_reads
+
 __all__ = ["FORMULA_PREFIXES", "csv_chunks", "csv_response", "format_cell", "safe_cell"]
 
 FORMULA_PREFIXES: Final = ("=", "+", "-", "@", "\t", "\r")
@@ -86,6 +88,8 @@ def csv_response(
     request: HttpRequest, filename: str, chunks: Iterator[str]
 ) -> StreamingHttpResponse:
     """A streamed ``text/csv`` download, asynchronous under ASGI so it is really streamed."""
+    # Read where the view read (the replica, in its context): the rows are fetched later.
+    chunks = follow_reads(chunks)
     content: Iterator[str] | AsyncIterator[str] = (
         _pull(chunks) if isinstance(request, ASGIRequest) else chunks
     )

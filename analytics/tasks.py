@@ -13,6 +13,8 @@ from typing import Final
 import dramatiq
 
 from analytics import importer, live, rollups
+from analytics.models import DataSource
+from routing_service.db.replica import pin_to_primary
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +42,13 @@ def import_data_source(data_source_id: int) -> None:
         raise dramatiq.Retry(f"data source {data_source_id} is being imported", delay=delay_ms)
     logger.info("data source %s: import %s", data_source_id, result.outcome)
     if result.outcome in (importer.Outcome.DONE, importer.Outcome.FAILED):
+        # Its owner reads the primary for a while: their dashboards show the import at once.
+        pin_to_primary(
+            DataSource.objects.unscoped()
+            .filter(pk=data_source_id)
+            .values_list("created_by_id", flat=True)
+            .first()
+        )
         try:
             rollups.roll_up_data_source(data_source_id)
         except Exception:  # the import stands; dashboards build the roll-up when they need it

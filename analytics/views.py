@@ -47,6 +47,7 @@ from analytics.uploads import (
     check_content_length,
     limit_uploads,
 )
+from routing_service.db.replica import replica_reads
 from routing_service.tenancy.models import User
 from routing_service.tenancy.pages import may_open
 
@@ -120,6 +121,7 @@ def _dashboard_page(request: HttpRequest, dashboard: Dashboard, section: str) ->
     )
 
 
+@replica_reads
 @company_page(ANALYTICS_READERS)
 def overview(request: HttpRequest) -> HttpResponse:
     """``/analytics/``: every session of the company (live ones too), last 30 days."""
@@ -132,6 +134,7 @@ def overview(request: HttpRequest) -> HttpResponse:
     return _dashboard_page(request, default, "overview")
 
 
+@replica_reads
 @company_page(ANALYTICS_READERS)
 def dashboard_list(request: HttpRequest) -> HttpResponse:
     company = page_company(request)
@@ -141,6 +144,7 @@ def dashboard_list(request: HttpRequest) -> HttpResponse:
     )
 
 
+@replica_reads
 @company_page(ANALYTICS_READERS)
 def dashboard_detail(request: HttpRequest, pk: int) -> HttpResponse:
     dashboard = get_object_or_404(Dashboard.objects.for_company(page_company(request)), pk=pk)
@@ -318,6 +322,7 @@ def _without(params: QueryDict, *names: str) -> str:
     return copy.urlencode()
 
 
+@replica_reads
 @company_page(ANALYTICS_READERS)
 def session_search(request: HttpRequest) -> HttpResponse:
     """Search and filter the company's sessions, newest first, a page at a time."""
@@ -387,6 +392,7 @@ def transcript_lines(text: str) -> list[TranscriptLine]:
     return lines
 
 
+@replica_reads
 @company_page(ANALYTICS_READERS)
 def session_detail(request: HttpRequest, pk: int) -> HttpResponse:
     session = get_object_or_404(
@@ -424,6 +430,7 @@ def _chat_window(request: HttpRequest) -> tuple[chat_dashboard.Window, DateRange
     return window, form
 
 
+@replica_reads
 @company_page(CHAT_DASHBOARD_ROLES)
 def chat_dashboard_page(request: HttpRequest) -> HttpResponse:
     """SLA compliance over time, response and resolution times, agents, the queue now and
@@ -456,6 +463,7 @@ def chat_dashboard_page(request: HttpRequest) -> HttpResponse:
     )
 
 
+@replica_reads
 @company_page(CHAT_DASHBOARD_ROLES)
 def metrics_export(request: HttpRequest) -> HttpResponseBase:
     """The daily roll-ups of the chosen days as CSV (``?agents=0``: company rows only)."""

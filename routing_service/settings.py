@@ -181,6 +181,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "routing_service.db.replica.PinWritersMiddleware",
     "routing_service.tenancy.middleware.CompanyMiddleware",
     "routing_service.i18n.middleware.UserLocaleMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -255,6 +256,41 @@ else:
         },
     }
 DATABASES = {"default": _db}
+
+# A streaming replica for the read-mostly pages (dashboards, session search, exports): only
+# reads chosen in code go there, guarded against lag and for a user's own writes
+# (routing_service/db/replica.py; docs/operations.md, "Read replica").
+DATABASE_REPLICA_URL = os.environ.get("DATABASE_REPLICA_URL", "")
+DATABASE_REPLICA_PIN_SECONDS = env_int("DATABASE_REPLICA_PIN_SECONDS", 10)
+DATABASE_REPLICA_MAX_LAG_SECONDS = env_int("DATABASE_REPLICA_MAX_LAG_SECONDS", 5)
+DATABASE_REPLICA_CONNECT_TIMEOUT = env_int("DATABASE_REPLICA_CONNECT_TIMEOUT", 2, minimum=1)
+DATABASE_ROUTERS: list[str] = []
+if DATABASE_REPLICA_URL:
+    try:
+        _replica: dict[str, Any] = dict(dj_database_url.parse(DATABASE_REPLICA_URL, conn_max_age=0))
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"DATABASE_REPLICA_URL is not valid: {exc}") from exc
+    if _replica["ENGINE"] != "django.db.backends.postgresql":
+        raise ImproperlyConfigured("DATABASE_REPLICA_URL must point to PostgreSQL")
+    if _db["ENGINE"] != "django.db.backends.postgresql":
+        raise ImproperlyConfigured("DATABASE_REPLICA_URL needs DATABASE_URL to be PostgreSQL")
+    _replica["OPTIONS"] = {
+        **_replica.get("OPTIONS", {}),
+        # An unreachable replica costs a page this long once a second at most, then the
+        # primary answers.
+        "connect_timeout": DATABASE_REPLICA_CONNECT_TIMEOUT,
+    }
+    if "pool" in _db.get("OPTIONS", {}):
+        _replica["OPTIONS"]["pool"] = {
+            **_db["OPTIONS"]["pool"],
+            "timeout": DATABASE_REPLICA_CONNECT_TIMEOUT,
+        }
+    if _db.get("DISABLE_SERVER_SIDE_CURSORS"):
+        _replica["DISABLE_SERVER_SIDE_CURSORS"] = True
+    # Tests: the replica alias reads the test database (of the same name) on its own server.
+    _replica["TEST"] = {"MIRROR": "default"}
+    DATABASES["replica"] = _replica
+    DATABASE_ROUTERS = ["routing_service.db.replica.ReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: one URL, four roles (each may be overridden) -------------------------------------

@@ -1,0 +1,1 @@
+"""Database plumbing above Django's: the read replica's router and guards (``replica``)."""
