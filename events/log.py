@@ -12,12 +12,16 @@ at most once: it keeps the company's highest logged row id (`{c42}:outbox`) and 
 for a row at or below it. Publishers take a company's rows in id order (see the outbox), so a
 re-publish after a crash between this script and the row's deletion is a no-op.
 
-Keys of one company share a hash tag (`{c42}`), so they can live on one Redis Cluster slot.
+Keys of one company share a hash tag (`{c42}`), so they live on one Redis Cluster slot. On a
+cluster (`REDIS_CLUSTER`) the script SPUBLISHes instead (sharded pub/sub): a sharded channel
+must hash to the script's slot, so each group's live channel carries the company's tag
+(`live_group`, `group_channel`) — the seq order of live delivery holds there too.
 `publish_now` is for events that are not the record of a change (wallboard stats, tests).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -26,7 +30,9 @@ import msgspec
 import redis
 from django.conf import settings
 from redis.commands.core import Script
+from redis.exceptions import NoScriptError
 
+from events.redis_clients import cluster_enabled, sync_client
 from events.schema import Event
 
 _json = msgspec.json.Encoder()
@@ -54,6 +60,9 @@ for i = 3, #KEYS do
 end
 return seq
 """
+# The same on a cluster: sharded pub/sub, to channels in the script's own slot.
+_SPUBLISH_LUA = _PUBLISH_LUA.replace("redis.call('PUBLISH'", "redis.call('SPUBLISH'")
+_COMPANY_GROUP = re.compile(r"company\.(\d+)\.")
 
 
 def _prefix() -> str:
@@ -73,9 +82,27 @@ def logged_row_key(company_id: int) -> str:
     return f"{_prefix()}:{{c{company_id}}}:outbox"
 
 
+def live_group(company_id: int, group: str) -> str:
+    """The channel-layer group that carries `group`'s events of `company_id` live.
+
+    On one Redis, the group itself. On a cluster, a company-scoped name
+    (`company.42.agent.7` for `agent.7`), so that its sharded channel hashes with the
+    company's keys and the log script can SPUBLISH to it; the log keeps the group's own name.
+    """
+    if not cluster_enabled() or group.startswith(f"company.{company_id}."):
+        return group
+    return f"company.{company_id}.{group}"
+
+
 def group_channel(group: str) -> str:
-    """The pub/sub channel channels-redis' RedisPubSubChannelLayer uses for a group."""
-    return f"{settings.CHANNEL_LAYER_PREFIX}__group__{group}"
+    """The pub/sub channel of a channel-layer group (channels-redis' naming on one Redis; on a
+    cluster with the slot's hash tag: `{c42}` for a company's groups, else the group)."""
+    prefix = settings.CHANNEL_LAYER_PREFIX
+    if not cluster_enabled():
+        return f"{prefix}__group__{group}"
+    match = _COMPANY_GROUP.match(group)
+    tag = f"c{match[1]}" if match else group
+    return f"{prefix}__group__{{{tag}}}{group}"
 
 
 _clients: dict[str, tuple[redis.Redis, Script]] = {}
@@ -86,10 +113,9 @@ def _client() -> tuple[redis.Redis, Script]:
     url = settings.CHANNEL_LAYER_REDIS_URL
     found = _clients.get(url)
     if found is None:
-        client = redis.Redis.from_url(
-            url, socket_timeout=SOCKET_TIMEOUT_SECONDS, socket_connect_timeout=2.0
-        )
-        found = _clients[url] = (client, client.register_script(_PUBLISH_LUA))
+        client = sync_client(url, socket_timeout=SOCKET_TIMEOUT_SECONDS, socket_connect_timeout=2.0)
+        source = _SPUBLISH_LUA if cluster_enabled() else _PUBLISH_LUA
+        found = _clients[url] = (client, client.register_script(source))
     return found
 
 
@@ -135,6 +161,8 @@ def publish_entries(entries: Sequence[Entry]) -> list[int]:
     # The key and channel names of seq_key, logged_row_key, log_key and group_channel, spelled
     # out: settings are read once per call, not a few times per event (the router's hot path).
     prefix, channels = settings.REDIS_KEY_PREFIX, settings.CHANNEL_LAYER_PREFIX
+    if cluster_enabled():
+        return _publish_on_cluster(client, script, entries)
     pipe = client.pipeline(transaction=False)
     for entry in entries:
         company = f"{prefix}:{{c{entry.company_id}}}"
@@ -144,6 +172,30 @@ def publish_entries(entries: Sequence[Entry]) -> list[int]:
         args += [f"{channels}__group__{g}" for g in entry.groups]
         script(keys=keys, args=args, client=pipe)
     return [int(seq) for seq in pipe.execute()]
+
+
+def _publish_on_cluster(client: redis.Redis, script: Script, entries: Sequence[Entry]) -> list[int]:
+    """`publish_entries` on a cluster: one pipeline split by slot owner. A cluster pipeline
+    does not load scripts, so a node that lacks it (new, or a replica promoted by a failover)
+    answers NOSCRIPT: load it everywhere and send again — outbox rows are logged at most once,
+    so what already ran on another node is a no-op the second time."""
+    maxlen = settings.EVENT_LOG_MAXLEN
+
+    def send() -> list[int]:
+        pipe = client.pipeline(transaction=False)
+        for entry in entries:
+            keys = [seq_key(entry.company_id), logged_row_key(entry.company_id)]
+            keys += [log_key(entry.company_id, g) for g in entry.groups]
+            args: list[str | int] = [maxlen, entry.head, entry.tail, entry.row_id]
+            args += [group_channel(live_group(entry.company_id, g)) for g in entry.groups]
+            pipe.evalsha(script.sha, len(keys), *keys, *args)
+        return [int(seq) for seq in pipe.execute()]
+
+    try:
+        return send()
+    except NoScriptError:
+        client.script_load(script.script)
+        return send()
 
 
 def publish_now(events: Sequence[Event]) -> list[int]:

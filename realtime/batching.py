@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 import redis.asyncio as aredis
+from redis.exceptions import NoScriptError
 
 from realtime.connections import script
 
@@ -108,6 +109,16 @@ async def _run_scripts(calls: list[ScriptCall]) -> list[Any]:
             )
         replies = await pipe.execute(raise_on_error=False)
         for index, reply in zip(indexes, replies, strict=True):
+            if isinstance(reply, NoScriptError):
+                # A node without the script (a cluster node that took over a slot, or a
+                # primary promoted after a failover): the plain call loads it and runs again.
+                call = calls[index]
+                try:
+                    reply = await script(client, call.source)(
+                        keys=list(call.keys), args=list(call.args)
+                    )
+                except Exception as exc:
+                    reply = exc
             results[index] = reply
     return results
 

@@ -44,6 +44,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce, Least
 from django.utils import timezone
+from redis.exceptions import NoScriptError
 
 from events.log import publish_now, seq_key
 from events.schema import EventType, make_event
@@ -362,6 +363,7 @@ def _key(company_id: int, name: str) -> str:
     return f"{settings.REDIS_KEY_PREFIX}:{{c{company_id}}}:wallboard:{name}"
 
 
+_CLAIM_KEYS = ("done", "next", "lock")
 # KEYS: seq, done (the seq the last stats cover), next (ms of the next timed change), lock.
 # ARGV: now ms, lock ms. Returns the current seq if the caller should compute, else false.
 _CLAIM_LUA = """
@@ -437,11 +439,22 @@ class StatsTicker:
         claim = script(client, _CLAIM_LUA)
         now_ms = int(time.time() * 1000)
         lock_ms = settings.WS_WALLBOARD_INTERVAL_MS
-        pipe = client.pipeline(transaction=False)
-        for company_id in companies:
-            keys = [seq_key(company_id)] + [_key(company_id, n) for n in ("done", "next", "lock")]
-            await claim(keys=keys, args=[now_ms, lock_ms], client=pipe)
-        results = await pipe.execute()
+
+        async def claim_all() -> list[Any]:
+            pipe = client.pipeline(transaction=False)
+            for company_id in companies:
+                keys = [seq_key(company_id), *(_key(company_id, n) for n in _CLAIM_KEYS)]
+                await claim(keys=keys, args=[now_ms, lock_ms], client=pipe)
+            return list(await pipe.execute())
+
+        try:
+            results = await claim_all()
+        except NoScriptError:
+            # A cluster node that has not seen the script yet (a cluster pipeline does not
+            # load scripts): load it everywhere and ask again; a lock taken by the first try
+            # only skips that company until the next tick.
+            await client.script_load(_CLAIM_LUA)
+            results = await claim_all()
         due = [(c, int(seq)) for c, seq in zip(companies, results, strict=True) if seq is not None]
         for company_id, seq in due:
             await in_thread(publish_stats)(company_id, seq)
