@@ -21,6 +21,11 @@ import redis.asyncio as aioredis
 from django.conf import settings
 from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 from redis.cluster import RedisCluster
+from redis.exceptions import RedisClusterException, RedisError
+
+# What "Redis failed" looks like: a cluster client also raises RedisClusterException (not a
+# RedisError) when no node answers or a slot is not covered (mid-failover).
+REDIS_ERRORS: tuple[type[Exception], ...] = (RedisError, RedisClusterException, OSError)
 
 # Connection options a cluster client does not take (it makes its nodes' pools itself).
 _NOT_FOR_CLUSTER = ("connection_pool", "redis_connect_func", "db")

@@ -37,9 +37,7 @@ def async_client(url: str | None = None) -> aredis.Redis:
     if client is None:
         if redis_clients.cluster_enabled():
             # A pool per node; the cluster client waits for a free connection itself.
-            client = per_loop[url] = redis_clients.async_client(
-                url, max_connections=_POOL_SIZE * 4
-            )
+            client = per_loop[url] = redis_clients.async_client(url, max_connections=_POOL_SIZE * 4)
         else:
             # Blocking: a reconnect storm waits for a free connection instead of failing
             # (redis-py's default pool raises past 100 connections in use).

@@ -7,6 +7,7 @@ one cluster client from the factory, and the multi-key calls are split by slot.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django.core.cache.backends.redis import RedisCache, RedisCacheClient
@@ -15,6 +16,9 @@ from events.redis_clients import sync_client
 
 
 class ClusterCacheClient(RedisCacheClient):
+    _servers: list[str]
+    _serializer: Any
+
     def get_client(self, key: Any = None, *, write: bool = False) -> Any:
         return sync_client(self._servers[0])
 
@@ -24,7 +28,7 @@ class ClusterCacheClient(RedisCacheClient):
         pairs = zip(keys, values, strict=True)
         return {k: self._serializer.loads(v) for k, v in pairs if v is not None}
 
-    def set_many(self, data: dict[Any, Any], timeout: int | None) -> None:
+    def set_many(self, data: Mapping[Any, Any], timeout: Any) -> None:
         pipe = self.get_client(write=True).pipeline(transaction=False)
         for key, value in data.items():
             pipe.set(key, self._serializer.dumps(value), ex=timeout if timeout else None)

@@ -46,9 +46,10 @@ from django.db import (
     close_old_connections,
     connections,
 )
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import ResponseError
 
 from events import outbox
+from events.redis_clients import REDIS_ERRORS, async_client, cluster_enabled
 from routing_service.chats.actions.inbound import InboundItem, receive_inbound_batch
 from routing_service.chats.actions.receipts import record_status_event
 from routing_service.chats.actions.routing import (
@@ -217,7 +218,12 @@ class Router:
         self.max_attempts = max_attempts or settings.ROUTER_MAX_ATTEMPTS
         self.all_streams = stream.all_stream_keys()
         self.streams: list[str] = []
-        self.redis = aioredis.Redis.from_url(settings.STREAM_REDIS_URL)
+        self.redis = async_client(settings.STREAM_REDIS_URL)
+        # On a Redis Cluster each shard is its own slot and XREADGROUP takes one slot per call:
+        # one read per shard, sent to its slot's owner, the blocking ones kept in flight
+        # across turns (`_read_per_shard`).
+        self.cluster = cluster_enabled()
+        self._reads: dict[str, asyncio.Task[Any]] = {}
         self.leases = ShardLeases(self.redis, self.name, self.all_streams)
         self.lease_renew_s = settings.ROUTER_LEASE_RENEW_MS / 1000
         self._next_lease = 0.0
@@ -272,9 +278,11 @@ class Router:
                 if max_idle_loops is not None and idle >= max_idle_loops:
                     break
         finally:
+            with contextlib.suppress(*REDIS_ERRORS):
+                await self._finish_reads()
             try:
                 await self.leases.release_all()
-            except RedisError:
+            except REDIS_ERRORS:
                 logger.warning("releasing shard leases failed; they expire on their own")
             await self.redis.aclose()
             for lane in self.lanes:
@@ -301,7 +309,7 @@ class Router:
         while True:
             try:
                 return await turn()
-            except (RedisError, OSError) as exc:
+            except REDIS_ERRORS as exc:
                 if self.stopping.is_set():
                     return 0
                 logger.warning("Redis unavailable (%s); retrying in %.1f s", exc, delay)
@@ -332,14 +340,14 @@ class Router:
             start = {key: self._redeliver_from.get(key, "0") for key in self.streams}
         else:
             start = dict.fromkeys(self.streams, ">")
-        response = await self.redis.xreadgroup(
-            self.group,
-            self.name,
-            start,
-            count=self.batch_size,
-            block=None if redeliver or retried else self._block_ms(),
-        )
-        items = self._items(response)
+        block = None if redeliver or retried else self._block_ms()
+        if self.cluster:
+            items = await self._read_per_shard(start, block)
+        else:
+            response = await self.redis.xreadgroup(
+                self.group, self.name, start, count=self.batch_size, block=block
+            )
+            items = self._items(response)
         if redeliver:
             # Held entries are pending too: go past them rather than re-read them forever.
             for item in items:
@@ -349,6 +357,66 @@ class Router:
         if items:
             await self.handle(items)
         return len(items) + retried
+
+    async def _xreadgroup(self, start: dict[Any, Any]) -> list[StreamEntry]:
+        """A non-blocking read of several shards: one call, or one per shard on a cluster."""
+        if not self.cluster:
+            return self._items(
+                await self.redis.xreadgroup(self.group, self.name, start, count=self.batch_size)
+            )
+        responses = await asyncio.gather(
+            *(
+                self.redis.xreadgroup(self.group, self.name, {key: at}, count=self.batch_size)
+                for key, at in start.items()
+            )
+        )
+        return [item for response in responses for item in self._items(response)]
+
+    async def _read_per_shard(self, start: dict[Any, Any], block: int | None) -> list[StreamEntry]:
+        """A turn's read on a cluster. Non-blocking (re-reads, retries due): the reads still in
+        flight first, then one read per shard. Blocking: a `>` read per held shard stays in
+        flight until it answers; the turn returns what the first answers brought, the others
+        carry on into later turns (never past the next lease refresh, which collects them)."""
+        if block is None:
+            items = await self._finish_reads()
+            return items + await self._xreadgroup(start)
+        until_lease = int((self._next_lease - time.monotonic()) * 1000)
+        block = max(1, min(block, until_lease))
+        for key in self.streams:
+            if key not in self._reads:
+                self._reads[key] = asyncio.ensure_future(
+                    self.redis.xreadgroup(
+                        self.group, self.name, {key: ">"}, count=self.batch_size, block=block
+                    )
+                )
+        done, _ = await asyncio.wait(self._reads.values(), return_when=asyncio.FIRST_COMPLETED)
+        return self._collect(done)
+
+    async def _finish_reads(self) -> list[StreamEntry]:
+        """Wait for every read in flight (each ends within its block time) and take its
+        entries: they are pending for this router now, and must be recorded before anything
+        later of their shard."""
+        if not self._reads:
+            return []
+        await asyncio.wait(self._reads.values())
+        return self._collect(set(self._reads.values()))
+
+    def _collect(self, done: set[asyncio.Task[Any]]) -> list[StreamEntry]:
+        items: list[StreamEntry] = []
+        error: BaseException | None = None
+        for key, task in list(self._reads.items()):
+            if task not in done:
+                continue
+            del self._reads[key]
+            if task.cancelled():
+                continue
+            if task.exception() is not None:
+                error = error or task.exception()
+                continue
+            items += self._items(task.result())
+        if error is not None and not items:
+            raise error  # a Redis failure: `_until_redis_answers` backs off
+        return items
 
     def _block_ms(self) -> int:
         """How long XREADGROUP may wait for new entries: not past the next retry."""
@@ -369,9 +437,14 @@ class Router:
     async def refresh_leases(self) -> None:
         """Renew, balance and take shards; a shard just taken has its previous owner's pending
         entries handled before anything new is read from it."""
+        if self._reads:
+            # Reads in flight on a cluster: record what they got before a shard can change hands.
+            items = await self._finish_reads()
+            if items:
+                await self.handle(items)
         try:
             changes = await self.leases.refresh()
-        except RedisError:
+        except REDIS_ERRORS:
             logger.exception("refreshing shard leases failed")
             return
         for key in changes.lost:
@@ -521,10 +594,7 @@ class Router:
     async def _drain_own_pending(self) -> None:
         start: dict[Any, Any] = dict.fromkeys(self.streams, "0")
         while self.streams and not self.stopping.is_set():
-            response = await self.redis.xreadgroup(
-                self.group, self.name, start, count=self.batch_size
-            )
-            items = self._items(response)
+            items = await self._xreadgroup(start)
             if not items:
                 return
             for item in items:  # onwards: entries held for a retry stay pending
