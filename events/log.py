@@ -30,7 +30,6 @@ import msgspec
 import redis
 from django.conf import settings
 from redis.commands.core import Script
-from redis.exceptions import NoScriptError
 
 from events.redis_clients import cluster_enabled, sync_client
 from events.schema import Event
@@ -175,27 +174,36 @@ def publish_entries(entries: Sequence[Entry]) -> list[int]:
 
 
 def _publish_on_cluster(client: redis.Redis, script: Script, entries: Sequence[Entry]) -> list[int]:
-    """`publish_entries` on a cluster: one pipeline split by slot owner. A cluster pipeline
-    does not load scripts, so a node that lacks it (new, or a replica promoted by a failover)
-    answers NOSCRIPT: load it everywhere and send again — outbox rows are logged at most once,
-    so what already ran on another node is a no-op the second time."""
+    """`publish_entries` on a cluster: one pipeline per slot owner (a company's entries stay
+    in order: one slot, one node), on that node's own client, which loads the script where it
+    is missing (a new node, a replica promoted by a failover). redis-py's cluster pipeline
+    refuses scripts. If a node fails or says MOVED, the slot map is read again and the call
+    fails: outbox rows stay for the relay, and those already logged elsewhere are no-ops then
+    (rows are logged at most once)."""
+    cluster: Any = client
     maxlen = settings.EVENT_LOG_MAXLEN
-
-    def send() -> list[int]:
-        pipe = client.pipeline(transaction=False)
-        for entry in entries:
+    by_node: dict[str, tuple[Any, list[int]]] = {}
+    for i, entry in enumerate(entries):
+        node = cluster.get_node_from_key(seq_key(entry.company_id))
+        by_node.setdefault(node.name, (node, []))[1].append(i)
+    seqs = [0] * len(entries)
+    for node, indexes in by_node.values():
+        pipe = node.redis_connection.pipeline(transaction=False)
+        for i in indexes:
+            entry = entries[i]
             keys = [seq_key(entry.company_id), logged_row_key(entry.company_id)]
             keys += [log_key(entry.company_id, g) for g in entry.groups]
             args: list[str | int] = [maxlen, entry.head, entry.tail, entry.row_id]
             args += [group_channel(live_group(entry.company_id, g)) for g in entry.groups]
-            pipe.evalsha(script.sha, len(keys), *keys, *args)
-        return [int(seq) for seq in pipe.execute()]
-
-    try:
-        return send()
-    except NoScriptError:
-        client.script_load(script.script)
-        return send()
+            script(keys=keys, args=args, client=pipe)
+        try:
+            replies = pipe.execute()
+        except (redis.ConnectionError, redis.TimeoutError, redis.ResponseError):
+            cluster.nodes_manager.initialize()
+            raise
+        for i, seq in zip(indexes, replies, strict=True):
+            seqs[i] = int(seq)
+    return seqs
 
 
 def publish_now(events: Sequence[Event]) -> list[int]:

@@ -22,6 +22,7 @@ from typing import Any, Generic, TypeVar
 import redis.asyncio as aredis
 from redis.exceptions import NoScriptError
 
+from events.redis_clients import is_cluster_client
 from realtime.connections import script
 
 K = TypeVar("K")
@@ -101,6 +102,15 @@ async def _run_scripts(calls: list[ScriptCall]) -> list[Any]:
         by_client.setdefault(id(call.client), []).append(index)
     for indexes in by_client.values():
         client = calls[indexes[0]].client
+        if is_cluster_client(client):
+            # redis-py's cluster pipeline refuses scripts: one call each, all at once (the
+            # client sends each to its slot's owner and loads the script where missing).
+            replies = await asyncio.gather(
+                *(_run_one(client, calls[i]) for i in indexes), return_exceptions=True
+            )
+            for index, reply in zip(indexes, replies, strict=True):
+                results[index] = reply
+            continue
         pipe = client.pipeline(transaction=False)
         for index in indexes:
             call = calls[index]
@@ -121,6 +131,10 @@ async def _run_scripts(calls: list[ScriptCall]) -> list[Any]:
                     reply = exc
             results[index] = reply
     return results
+
+
+async def _run_one(client: aredis.Redis, call: ScriptCall) -> Any:
+    return await script(client, call.source)(keys=list(call.keys), args=list(call.args))
 
 
 _scripts: Coalescer[ScriptCall, Any] = Coalescer(_run_scripts)

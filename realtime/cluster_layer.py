@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import uuid
 from collections import deque
 from collections.abc import Iterable
@@ -139,7 +140,10 @@ class NodeSubscriber:
             node = self.layer.cluster.get_node(node_name=self.name)
             if node is None:
                 raise RedisConnectionError(f"{self.name} is no longer in the cluster")
-            options = {**node.connection_kwargs, "socket_timeout": None}
+            # RESP2: confirmations and messages come back as replies (RESP3 would hand them to
+            # a push handler); no read timeout: a subscriber waits for messages indefinitely.
+            options = {**node.connection_kwargs, "socket_timeout": None, "protocol": 2}
+            options.pop("oss_cluster_maint_notifications_handler", None)
             options["socket_keepalive"] = True
             conn = node.connection_class(**options)
             await conn.connect()
@@ -151,7 +155,7 @@ class NodeSubscriber:
         try:
             while True:
                 try:
-                    reply = await conn.read_response(disconnect_on_error=True)
+                    reply = await conn.read_response(timeout=math.inf)
                 except ResponseError as exc:  # a command refused (MOVED: the slot moved)
                     if self._sent:
                         command = self._sent.popleft()
@@ -165,7 +169,7 @@ class NodeSubscriber:
         except asyncio.CancelledError:
             raise
         except (RedisError, OSError) as exc:
-            logger.warning("channel layer lost its subscriber of %s: %s", self.name, exc)
+            logger.warning("channel layer lost its subscriber of %s: %r", self.name, exc)
         self._fail()
 
     def _dispatch(self, reply: Any) -> None:

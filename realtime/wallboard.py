@@ -44,9 +44,9 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce, Least
 from django.utils import timezone
-from redis.exceptions import NoScriptError
 
 from events.log import publish_now, seq_key
+from events.redis_clients import is_cluster_client
 from events.schema import EventType, make_event
 from realtime.connections import async_client, script, sync_client
 from realtime.db import in_thread
@@ -441,20 +441,25 @@ class StatsTicker:
         lock_ms = settings.WS_WALLBOARD_INTERVAL_MS
 
         async def claim_all() -> list[Any]:
+            if is_cluster_client(client):  # a cluster pipeline refuses scripts: one call each
+                return list(
+                    await asyncio.gather(
+                        *(
+                            claim(
+                                keys=[seq_key(c), *(_key(c, n) for n in _CLAIM_KEYS)],
+                                args=[now_ms, lock_ms],
+                            )
+                            for c in companies
+                        )
+                    )
+                )
             pipe = client.pipeline(transaction=False)
             for company_id in companies:
                 keys = [seq_key(company_id), *(_key(company_id, n) for n in _CLAIM_KEYS)]
                 await claim(keys=keys, args=[now_ms, lock_ms], client=pipe)
             return list(await pipe.execute())
 
-        try:
-            results = await claim_all()
-        except NoScriptError:
-            # A cluster node that has not seen the script yet (a cluster pipeline does not
-            # load scripts): load it everywhere and ask again; a lock taken by the first try
-            # only skips that company until the next tick.
-            await client.script_load(_CLAIM_LUA)
-            results = await claim_all()
+        results = await claim_all()
         due = [(c, int(seq)) for c, seq in zip(companies, results, strict=True) if seq is not None]
         for company_id, seq in due:
             await in_thread(publish_stats)(company_id, seq)
