@@ -93,10 +93,11 @@ def live_group(company_id: int, group: str) -> str:
     return f"company.{company_id}.{group}"
 
 
-def group_channel(group: str) -> str:
+def group_channel(group: str, prefix: str | None = None) -> str:
     """The pub/sub channel of a channel-layer group (channels-redis' naming on one Redis; on a
-    cluster with the slot's hash tag: `{c42}` for a company's groups, else the group)."""
-    prefix = settings.CHANNEL_LAYER_PREFIX
+    cluster with the slot's hash tag: `{c42}` for a company's groups, else the group). The
+    prefix is the layer's, CHANNEL_LAYER_PREFIX unless given."""
+    prefix = settings.CHANNEL_LAYER_PREFIX if prefix is None else prefix
     if not cluster_enabled():
         return f"{prefix}__group__{group}"
     match = _COMPANY_GROUP.match(group)

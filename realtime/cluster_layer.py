@@ -241,7 +241,7 @@ class ShardedLoopLayer:
     # --- the channel layer API -----------------------------------------------------------------
 
     def _get_group_channel_name(self, group: str) -> str:
-        return group_channel(group)
+        return group_channel(group, self.prefix)
 
     async def send(self, channel: str, message: dict[str, Any]) -> None:
         await self.cluster.spublish(channel, self.channel_layer.serialize(message))

@@ -345,6 +345,9 @@ else:
             "dead_message_ttl": DRAMATIQ_DEAD_MESSAGE_TTL_MS,
         },
     }
+if REDIS_CLUSTER and _broker["BROKER"].endswith("RedisBroker"):
+    # Every broker key under one hash tag, through a cluster client (the broker's docstring).
+    _broker["BROKER"] = "routing_service.cluster_broker.ClusterRedisBroker"
 DRAMATIQ_BROKER = {
     **_broker,
     "MIDDLEWARE": [

@@ -242,9 +242,8 @@ class StreamConsumer(AsyncWebsocketConsumer):
             return
         try:
             await self.catch_up(self.last_seq)
-        except Exception:
-            logger.exception("catching up after a resubscription failed")
-            await self.shut(CloseCode.INTERNAL_ERROR, "server error")
+        except Exception:  # the socket closed meanwhile, or Redis failed again
+            logger.warning("catching up after a resubscription failed", exc_info=True)
 
     async def sb_event(self, message: dict[str, Any]) -> None:
         """A published event (events/log.py): already the envelope JSON, sent as is."""

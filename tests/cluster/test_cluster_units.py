@@ -24,7 +24,7 @@ from routing_service.ingest.appender import StreamAppender
 from routing_service.ingest.stream import InboundEntry
 from routing_service.router.leases import ShardLeases
 from routing_service.router.worker import Router
-from tests.cluster.conftest import LocalCluster
+from tests.support.redis_cluster import LocalCluster
 
 SHARDS = 6
 
