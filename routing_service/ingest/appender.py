@@ -43,6 +43,7 @@ from django.conf import settings
 from redis.asyncio.connection import AbstractConnection
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff, NoBackoff
+from redis.cluster import key_slot
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, ResponseError
 
@@ -64,6 +65,7 @@ PROBE_MAX_CONNECTIONS = 32
 # (APPEND_TIMEOUT + PROBE_TIMEOUT, plus room for a busy event loop).
 ANSWER_BOUND_SECONDS = 5.0
 LOG_INTERVAL_SECONDS = 10.0
+SLOTS_REFRESH_SECONDS = 30.0  # a cluster's slot map is read again at least this often
 _FAILURES: tuple[type[Exception], ...] = (*REDIS_ERRORS, TimeoutError)
 
 
@@ -167,6 +169,7 @@ class StreamAppender:
         self._sha = ""
         self._log_outage = Throttled(LOG_INTERVAL_SECONDS)
         self._refresh_slots = False
+        self._next_slots_refresh = 0.0
 
     @property
     def url(self) -> str:
@@ -342,8 +345,10 @@ class StreamAppender:
     async def _execute_on_cluster(self, client: aioredis.Redis, flight: _Flight) -> None:
         """The batch on a cluster: one pipelined write per slot owner, all at once."""
         cluster: Any = client
-        if self._refresh_slots:
+        if self._refresh_slots or time.monotonic() >= self._next_slots_refresh:
+            # Also every SLOTS_REFRESH_SECONDS: a replica that (re)joined counts for WAIT.
             self._refresh_slots = False
+            self._next_slots_refresh = time.monotonic() + SLOTS_REFRESH_SECONDS
             await cluster.nodes_manager.initialize()
         await cluster.initialize()
         if not self._sha:
@@ -353,7 +358,10 @@ class StreamAppender:
             node = cluster.get_node_from_key(keys[1])  # the shard's stream
             by_node.setdefault(node.name, (node, []))[1].append(i)
         outcomes = await asyncio.gather(
-            *(self._run_on_node(node, flight, todo) for node, todo in by_node.values()),
+            *(
+                self._run_on_node(node, flight, todo, _wait_for(cluster, flight, todo))
+                for node, todo in by_node.values()
+            ),
             return_exceptions=True,
         )
         retry = [i for i, r in enumerate(flight.results) if isinstance(r, NoScriptError)]
@@ -364,7 +372,10 @@ class StreamAppender:
                 node = cluster.get_node_from_key(flight.calls[i][0][1])
                 by_node.setdefault(node.name, (node, []))[1].append(i)
             outcomes += await asyncio.gather(
-                *(self._run_on_node(node, flight, todo) for node, todo in by_node.values()),
+                *(
+                    self._run_on_node(node, flight, todo, _wait_for(cluster, flight, todo))
+                    for node, todo in by_node.values()
+                ),
                 return_exceptions=True,
             )
         if any(isinstance(r, ResponseError) and "MOVED" in str(r) for r in flight.results):
@@ -374,9 +385,10 @@ class StreamAppender:
             self._refresh_slots = True
             raise errors[0]
 
-    async def _run_on_node(self, node: Any, flight: _Flight, todo: list[int]) -> None:
+    async def _run_on_node(
+        self, node: Any, flight: _Flight, todo: list[int], replicas: int
+    ) -> None:
         sha = self._sha.encode()
-        replicas = settings.REDIS_WAIT_REPLICAS
         conn = node.acquire_connection()
         try:
             packed = b"".join(_pack_evalsha(sha, *flight.calls[i]) for i in todo)
@@ -513,6 +525,17 @@ def _deliver(batch: Batch, outcomes: list[AppendResult]) -> None:
         if not future.done():  # its request may have been cancelled (client gone)
             future.set_result(outcomes[start:end])
         start = end
+
+
+def _wait_for(cluster: Any, flight: _Flight, todo: list[int]) -> int:
+    """How many replicas a node's batch waits for: REDIS_WAIT_REPLICAS, but no more than the
+    slot map gives its slots. A primary promoted by a failover has none until the failed node
+    comes back as its replica: waiting for one then would refuse every webhook of its shards
+    (a 503 until an operator acts); its appends rest on one node meanwhile, as before the
+    cluster had replicas."""
+    slot = key_slot(flight.calls[todo[0]][0][1].encode())
+    known = cluster.nodes_manager.slots_cache.get(slot) or [None]
+    return min(settings.REDIS_WAIT_REPLICAS, len(known) - 1)
 
 
 def _pack_wait(replicas: int) -> bytes:

@@ -49,12 +49,13 @@ from tests.support.processes import (
 )
 from tests.support.redis_cluster import LocalCluster
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+# About a minute on an idle machine; a shared, loaded one needs more.
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow, pytest.mark.timeout(900)]
 
 SHARDS = 6
 COMPANIES = 3
-CLIENTS = 60
-ROUNDS = 10  # 600 messages
+CLIENTS = 30
+ROUNDS = 8  # 240 messages
 RETRY_PAUSE = 0.2
 
 
