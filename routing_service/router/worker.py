@@ -69,6 +69,9 @@ from routing_service.router.retries import RetryQueue, order_keys, retry_delay
 
 logger = logging.getLogger(__name__)
 
+# On a Redis Cluster an idle router polls its shards at most this far apart (`_read_per_shard`).
+CLUSTER_POLL_MAX_SECONDS = 0.05
+
 # Errors that say "the database is unreachable", not "this entry is bad": they never count
 # towards an entry's attempts; the router backs off and retries.
 INFRASTRUCTURE_ERRORS = (OperationalError, InterfaceError)
@@ -220,10 +223,8 @@ class Router:
         self.streams: list[str] = []
         self.redis = async_client(settings.STREAM_REDIS_URL)
         # On a Redis Cluster each shard is its own slot and XREADGROUP takes one slot per call:
-        # one read per shard, sent to its slot's owner, the blocking ones kept in flight
-        # across turns (`_read_per_shard`).
+        # one read per shard, sent to its slot's owner (`_read_per_shard`).
         self.cluster = cluster_enabled()
-        self._reads: dict[str, asyncio.Task[Any]] = {}
         self.leases = ShardLeases(self.redis, self.name, self.all_streams)
         self.lease_renew_s = settings.ROUTER_LEASE_RENEW_MS / 1000
         self._next_lease = 0.0
@@ -278,8 +279,6 @@ class Router:
                 if max_idle_loops is not None and idle >= max_idle_loops:
                     break
         finally:
-            with contextlib.suppress(*REDIS_ERRORS):
-                await self._finish_reads()
             try:
                 await self.leases.release_all()
             except REDIS_ERRORS:
@@ -314,6 +313,11 @@ class Router:
                     return 0
                 logger.warning("Redis unavailable (%s); retrying in %.1f s", exc, delay)
                 self._next_lease = 0.0  # renegotiate shard leases first when it is back
+                if self.cluster:
+                    # A failover may have cut off a read whose entries are now pending for us
+                    # unseen: re-read our own pending entries first, in order, when it is back.
+                    self._redeliver = True
+                    self._redeliver_from = {}
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.stopping.wait(), delay)
                 delay = min(delay * 2, 5.0)
@@ -373,50 +377,20 @@ class Router:
         return [item for response in responses for item in self._items(response)]
 
     async def _read_per_shard(self, start: dict[Any, Any], block: int | None) -> list[StreamEntry]:
-        """A turn's read on a cluster. Non-blocking (re-reads, retries due): the reads still in
-        flight first, then one read per shard. Blocking: a `>` read per held shard stays in
-        flight until it answers; the turn returns what the first answers brought, the others
-        carry on into later turns (never past the next lease refresh, which collects them)."""
-        if block is None:
-            items = await self._finish_reads()
-            return items + await self._xreadgroup(start)
-        until_lease = int((self._next_lease - time.monotonic()) * 1000)
-        block = max(1, min(block, until_lease))
-        for key in self.streams:
-            if key not in self._reads:
-                self._reads[key] = asyncio.ensure_future(
-                    self.redis.xreadgroup(
-                        self.group, self.name, {key: ">"}, count=self.batch_size, block=block
-                    )
-                )
-        done, _ = await asyncio.wait(self._reads.values(), return_when=asyncio.FIRST_COMPLETED)
-        return self._collect(done)
-
-    async def _finish_reads(self) -> list[StreamEntry]:
-        """Wait for every read in flight (each ends within its block time) and take its
-        entries: they are pending for this router now, and must be recorded before anything
-        later of their shard."""
-        if not self._reads:
-            return []
-        await asyncio.wait(self._reads.values())
-        return self._collect(set(self._reads.values()))
-
-    def _collect(self, done: set[asyncio.Task[Any]]) -> list[StreamEntry]:
-        items: list[StreamEntry] = []
-        error: BaseException | None = None
-        for key, task in list(self._reads.items()):
-            if task not in done:
-                continue
-            del self._reads[key]
-            if task.cancelled():
-                continue
-            if task.exception() is not None:
-                error = error or task.exception()
-                continue
-            items += self._items(task.result())
-        if error is not None and not items:
-            raise error  # a Redis failure: `_until_redis_answers` backs off
-        return items
+        """A turn's read on a cluster: a non-blocking read per shard, all at once; when all
+        are empty and the turn may wait, polled again (2 ms, doubling to 50 ms) until entries
+        come or `block` ms passed. A blocking read per shard would leave reads in flight when
+        the first answers — entries a later read delivers to this router after a failover
+        moved its lease would then be stranded in its pending list, behind the new owner."""
+        deadline = time.monotonic() + (block or 0) / 1000
+        delay = 0.002
+        while True:
+            items = await self._xreadgroup(start)
+            remaining = deadline - time.monotonic()
+            if items or remaining <= 0 or self.stopping.is_set():
+                return items
+            await asyncio.sleep(min(delay, remaining))
+            delay = min(delay * 2, CLUSTER_POLL_MAX_SECONDS)
 
     def _block_ms(self) -> int:
         """How long XREADGROUP may wait for new entries: not past the next retry."""
@@ -437,11 +411,6 @@ class Router:
     async def refresh_leases(self) -> None:
         """Renew, balance and take shards; a shard just taken has its previous owner's pending
         entries handled before anything new is read from it."""
-        if self._reads:
-            # Reads in flight on a cluster: record what they got before a shard can change hands.
-            items = await self._finish_reads()
-            if items:
-                await self.handle(items)
         try:
             changes = await self.leases.refresh()
         except REDIS_ERRORS:

@@ -244,7 +244,9 @@ def test_scale_out_on_a_cluster_loses_and_duplicates_nothing_when_a_primary_dies
         "conversation_id", "text"
     ):
         sequences[conversation_id].append(int(text.removeprefix("seq=")))
-    assert all(seqs == list(range(ROUNDS)) for seqs in sequences.values())
+    assert all(seqs == list(range(ROUNDS)) for seqs in sequences.values()), {
+        k: v for k, v in sequences.items() if v != list(range(ROUNDS))
+    }
     # Every console saw strictly increasing seqs, ending at its groups' last.
     for url in urls:
         seqs = [frame["seq"] for frame in consoles.frames[url] if "seq" in frame]

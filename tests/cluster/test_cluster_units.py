@@ -1,6 +1,7 @@
 """Each Redis role on a real Redis Cluster (3 primaries, a replica each): the inbound stream
 (append, per-shard reads, claims), shard leases, the event log and its seq, tickets, the cache,
-presence, and the sharded pub/sub channel layer between two "processes" (two layers)."""
+dramatiq's Redis broker, and the sharded pub/sub channel layer between two "processes" (two
+layers)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 
 import pytest
 from django.conf import settings
+from dramatiq import Message
 
 from events import log as event_log
 from events.log import group_channel, live_group, publish_now
@@ -17,6 +19,7 @@ from events.schema import EventType, agent_group, make_event, queue_group
 from realtime import replay
 from realtime.cluster_layer import ShardedPubSubChannelLayer
 from realtime.tickets import issue_ticket, redeem_ticket
+from routing_service.cluster_broker import ClusterRedisBroker
 from routing_service.cluster_cache import ClusterRedisCache
 from routing_service.ingest import stream
 from routing_service.ingest.adapters.base import InboundMessage
@@ -70,7 +73,6 @@ async def test_appends_spread_over_the_nodes_and_each_router_read_goes_to_its_sh
         await router.refresh_leases()
         assert sorted(router.streams) == sorted(stream.all_stream_keys())
         read = await router._read_per_shard(dict.fromkeys(router.streams, ">"), block=50)
-        read += await router._finish_reads()
         assert sorted(i.entry.message.provider_message_id for i in read) == sorted(  # type: ignore[union-attr]
             f"m-{c}" for c in range(1, 13)
         )
@@ -214,3 +216,30 @@ async def test_logged_events_reach_the_company_scoped_live_group_only(
             await receive(layer, theirs, timeout=0.5)
     finally:
         await layer.flush()
+
+
+def test_dramatiq_redis_broker_runs_on_the_cluster_under_one_hash_tag(
+    on_cluster: LocalCluster,
+) -> None:
+    namespace = f"{settings.REDIS_KEY_PREFIX}:dramatiq"
+    broker = ClusterRedisBroker(url=on_cluster.url, namespace=namespace)
+    try:
+        broker.declare_queue("cluster-test")
+        sent = Message(queue_name="cluster-test", actor_name="noop", args=(), kwargs={}, options={})
+        broker.enqueue(sent)
+        consumer = broker.consume("cluster-test", prefetch=1, timeout=200)
+        got = None
+        for _ in range(25):  # ~5 s
+            got = next(consumer)
+            if got is not None:
+                break
+        assert got is not None and got.message_id == sent.message_id
+        consumer.ack(got)
+        consumer.close()
+    finally:
+        client = on_cluster.client()
+        try:
+            for key in client.scan_iter(match=f"{{{namespace}}}*", count=1000):
+                client.delete(key)
+        finally:
+            client.close()
