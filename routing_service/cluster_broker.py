@@ -33,7 +33,7 @@ class _LazyClusterClient:
         return Encoder("utf-8", "strict", False)  # redis-py's defaults: scripts hash the same
 
     def register_script(self, script: str) -> Script:
-        return Script(self, script)
+        return Script(self, script)  # type: ignore[arg-type]  # quacks like a client
 
     def __getattr__(self, name: str) -> Any:
         if self._client is None:
