@@ -52,10 +52,18 @@ def sync_client(url: str, **options: Any) -> redis.Redis:
     return cast(redis.Redis, client)
 
 
-def async_client(url: str, **options: Any) -> aioredis.Redis:
+def async_client(
+    url: str, *, blocking_timeout: float | None = None, **options: Any
+) -> aioredis.Redis:
     """A new asyncio client for `url` (its connections belong to the running event loop, so
-    callers keep one per loop)."""
+    callers keep one per loop). `blocking_timeout`: on one Redis, a pool that waits that long
+    for a free connection instead of failing (a cluster client's node pools do not wait)."""
     if not cluster_enabled():
+        if blocking_timeout is not None:
+            pool = aioredis.BlockingConnectionPool.from_url(
+                url, timeout=blocking_timeout, **options
+            )
+            return aioredis.Redis(connection_pool=pool)
         return aioredis.Redis.from_url(url, **options)
     return cast(aioredis.Redis, AsyncRedisCluster.from_url(url, **_cluster_options(options)))
 

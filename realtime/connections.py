@@ -35,16 +35,13 @@ def async_client(url: str | None = None) -> aredis.Redis:
     per_loop = _clients.setdefault(asyncio.get_running_loop(), {})
     client = per_loop.get(url)
     if client is None:
-        if redis_clients.cluster_enabled():
-            # A pool per node; the cluster client waits for a free connection itself.
-            client = per_loop[url] = redis_clients.async_client(url, max_connections=_POOL_SIZE * 4)
-        else:
-            # Blocking: a reconnect storm waits for a free connection instead of failing
-            # (redis-py's default pool raises past 100 connections in use).
-            pool = aredis.BlockingConnectionPool.from_url(
-                url, max_connections=_POOL_SIZE, timeout=_POOL_TIMEOUT_SECONDS
-            )
-            client = per_loop[url] = aredis.Redis(connection_pool=pool)
+        # Blocking on one Redis: a reconnect storm waits for a free connection instead of
+        # failing (redis-py's default pool raises past 100 connections in use). A cluster
+        # client's node pools do not wait: give them room instead.
+        size = _POOL_SIZE * 4 if redis_clients.cluster_enabled() else _POOL_SIZE
+        client = per_loop[url] = redis_clients.async_client(
+            url, max_connections=size, blocking_timeout=_POOL_TIMEOUT_SECONDS
+        )
     return client
 
 

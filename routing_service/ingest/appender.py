@@ -184,7 +184,7 @@ class StreamAppender:
                 self._sha = ""
                 return state
             # Connections belong to the loop that opened them (a new loop means a new test).
-            client = aioredis.Redis.from_url(
+            client = async_client(
                 self.url,
                 socket_connect_timeout=REDIS_CONNECT_TIMEOUT,
                 socket_timeout=APPEND_TIMEOUT,
@@ -196,7 +196,7 @@ class StreamAppender:
                 redis_connect_func=_connect,
             )
             # Its own pool: never a connection that may still carry a stalled batch.
-            probe = aioredis.Redis.from_url(
+            probe = async_client(
                 self.url,
                 socket_connect_timeout=PROBE_TIMEOUT,
                 socket_timeout=PROBE_TIMEOUT,
