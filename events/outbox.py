@@ -42,10 +42,10 @@ from typing import Any
 from django.db import DatabaseError, connection, transaction
 from django.db.models import Max, Q, QuerySet
 from django.utils import timezone
-from redis.exceptions import RedisError
 
 from events.log import Entry, encode_data, entry_for, envelope_parts, publish_entries
 from events.models import OutboxEvent
+from events.redis_clients import REDIS_ERRORS
 from events.schema import Event
 
 __all__ = ["Batch", "Event", "batch", "publish_on_commit"]
@@ -251,6 +251,9 @@ def publish_on_commit(events: Iterable[Event]) -> None:
     transaction.on_commit(lambda: publish_rows(rows), robust=True)
 
 
+_PUBLISH_FAILURES: tuple[type[Exception], ...] = (*REDIS_ERRORS, DatabaseError)
+
+
 def publish_rows(rows: Sequence[Row]) -> None:
     """The fast path, right after the commit that wrote `rows`: lock them and any older row
     of their companies still waiting (in id order), log them, delete them, commit. A failure
@@ -260,7 +263,7 @@ def publish_rows(rows: Sequence[Row]) -> None:
     try:
         with transaction.atomic():
             publish_entries(_claim_mine(rows))
-    except (RedisError, DatabaseError):
+    except _PUBLISH_FAILURES:
         logger.warning(
             "publishing %d events failed after commit; the outbox relay will publish them",
             len(rows),

@@ -21,10 +21,10 @@ import threading
 
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connection, transaction
-from redis.exceptions import RedisError
 
 from events.log import publish_entries
 from events.outbox import claim_stale
+from events.redis_clients import REDIS_ERRORS
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ class Relay:
                     relayed = self.turn()
                 except Exception as exc:  # the relay must outlive any turn: log, back off, go on
                     delay = min(max(delay, interval) * 2, MAX_BACKOFF_SECONDS)
-                    if isinstance(exc, RedisError | DatabaseError | OSError):
+                    if isinstance(exc, (*REDIS_ERRORS, DatabaseError)):
                         logger.warning("outbox relay: %s; retrying in %.1f s", exc, delay)
                     else:
                         logger.exception("outbox relay turn failed; retrying in %.1f s", delay)

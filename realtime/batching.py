@@ -20,7 +20,9 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 import redis.asyncio as aredis
+from redis.exceptions import NoScriptError
 
+from events.redis_clients import is_cluster_client
 from realtime.connections import script
 
 K = TypeVar("K")
@@ -100,6 +102,15 @@ async def _run_scripts(calls: list[ScriptCall]) -> list[Any]:
         by_client.setdefault(id(call.client), []).append(index)
     for indexes in by_client.values():
         client = calls[indexes[0]].client
+        if is_cluster_client(client):
+            # redis-py's cluster pipeline refuses scripts: one call each, all at once (the
+            # client sends each to its slot's owner and loads the script where missing).
+            replies = await asyncio.gather(
+                *(_run_one(client, calls[i]) for i in indexes), return_exceptions=True
+            )
+            for index, reply in zip(indexes, replies, strict=True):
+                results[index] = reply
+            continue
         pipe = client.pipeline(transaction=False)
         for index in indexes:
             call = calls[index]
@@ -108,8 +119,22 @@ async def _run_scripts(calls: list[ScriptCall]) -> list[Any]:
             )
         replies = await pipe.execute(raise_on_error=False)
         for index, reply in zip(indexes, replies, strict=True):
+            if isinstance(reply, NoScriptError):
+                # A node without the script (a cluster node that took over a slot, or a
+                # primary promoted after a failover): the plain call loads it and runs again.
+                call = calls[index]
+                try:
+                    reply = await script(client, call.source)(
+                        keys=list(call.keys), args=list(call.args)
+                    )
+                except Exception as exc:
+                    reply = exc
             results[index] = reply
     return results
+
+
+async def _run_one(client: aredis.Redis, call: ScriptCall) -> Any:
+    return await script(client, call.source)(keys=list(call.keys), args=list(call.args))
 
 
 _scripts: Coalescer[ScriptCall, Any] = Coalescer(_run_scripts)

@@ -16,6 +16,8 @@ import redis.asyncio as aredis
 from django.conf import settings
 from redis.commands.core import AsyncScript
 
+from events import redis_clients
+
 _POOL_SIZE = 64
 _POOL_TIMEOUT_SECONDS = 20
 _scripts: weakref.WeakKeyDictionary[aredis.Redis, dict[str, AsyncScript]] = (
@@ -33,12 +35,13 @@ def async_client(url: str | None = None) -> aredis.Redis:
     per_loop = _clients.setdefault(asyncio.get_running_loop(), {})
     client = per_loop.get(url)
     if client is None:
-        # Blocking: a reconnect storm waits for a free connection instead of failing (redis-py's
-        # default pool raises past 100 connections in use).
-        pool = aredis.BlockingConnectionPool.from_url(
-            url, max_connections=_POOL_SIZE, timeout=_POOL_TIMEOUT_SECONDS
+        # Blocking on one Redis: a reconnect storm waits for a free connection instead of
+        # failing (redis-py's default pool raises past 100 connections in use). A cluster
+        # client's node pools do not wait: give them room instead.
+        size = _POOL_SIZE * 4 if redis_clients.cluster_enabled() else _POOL_SIZE
+        client = per_loop[url] = redis_clients.async_client(
+            url, max_connections=size, blocking_timeout=_POOL_TIMEOUT_SECONDS
         )
-        client = per_loop[url] = aredis.Redis(connection_pool=pool)
     return client
 
 
@@ -57,7 +60,7 @@ def presence_async_client() -> aredis.Redis:
 
 @functools.cache
 def sync_client(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url)
+    return redis_clients.sync_client(url)
 
 
 def presence_sync_client() -> redis.Redis:

@@ -35,8 +35,10 @@ _WAIT_SECONDS = 5.0
 
 async def wait_subscribed(layer: Any, channel_name: str) -> None:
     """One fence: subscribe `channel_name` to a unique group, wait until Redis counts it."""
-    if not isinstance(layer, RedisPubSubChannelLayer):
-        return
+    if not isinstance(layer, RedisPubSubChannelLayer) or getattr(
+        layer, "confirms_subscriptions", False
+    ):
+        return  # not pub/sub, or a layer that returns only once Redis confirmed (cluster)
     fence = f"fence.{uuid.uuid4().hex}"
     await layer.group_add(fence, channel_name)
     try:

@@ -22,6 +22,7 @@ from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core import signing
 
+from events.redis_clients import sync_client
 from realtime.batching import run_script
 from realtime.connections import async_client
 
@@ -53,7 +54,7 @@ def _ttl() -> int:
 @functools.cache
 def _redis(url: str) -> redis.Redis:
     """One sync client (and connection pool) per process and URL."""
-    return redis.Redis.from_url(url)
+    return sync_client(url)
 
 
 class Redeemed(NamedTuple):

@@ -47,6 +47,7 @@ from django.utils import timezone
 
 from analytics import live_metrics
 from events.log import publish_now, seq_key
+from events.redis_clients import is_cluster_client
 from events.schema import EventType, make_event
 from realtime.connections import async_client, script, sync_client
 from realtime.db import in_thread
@@ -340,6 +341,7 @@ def _key(company_id: int, name: str) -> str:
     return f"{settings.REDIS_KEY_PREFIX}:{{c{company_id}}}:wallboard:{name}"
 
 
+_CLAIM_KEYS = ("done", "next", "lock")
 # KEYS: seq, done (the seq the last stats cover), next (ms of the next timed change), lock.
 # ARGV: now ms, lock ms. Returns the current seq if the caller should compute, else false.
 _CLAIM_LUA = """
@@ -415,11 +417,27 @@ class StatsTicker:
         claim = script(client, _CLAIM_LUA)
         now_ms = int(time.time() * 1000)
         lock_ms = settings.WS_WALLBOARD_INTERVAL_MS
-        pipe = client.pipeline(transaction=False)
-        for company_id in companies:
-            keys = [seq_key(company_id)] + [_key(company_id, n) for n in ("done", "next", "lock")]
-            await claim(keys=keys, args=[now_ms, lock_ms], client=pipe)
-        results = await pipe.execute()
+
+        async def claim_all() -> list[Any]:
+            if is_cluster_client(client):  # a cluster pipeline refuses scripts: one call each
+                return list(
+                    await asyncio.gather(
+                        *(
+                            claim(
+                                keys=[seq_key(c), *(_key(c, n) for n in _CLAIM_KEYS)],
+                                args=[now_ms, lock_ms],
+                            )
+                            for c in companies
+                        )
+                    )
+                )
+            pipe = client.pipeline(transaction=False)
+            for company_id in companies:
+                keys = [seq_key(company_id), *(_key(company_id, n) for n in _CLAIM_KEYS)]
+                await claim(keys=keys, args=[now_ms, lock_ms], client=pipe)
+            return list(await pipe.execute())
+
+        results = await claim_all()
         due = [(c, int(seq)) for c, seq in zip(companies, results, strict=True) if seq is not None]
         for company_id, seq in due:
             await in_thread(publish_stats)(company_id, seq)

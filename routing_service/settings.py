@@ -299,6 +299,29 @@ CHANNEL_LAYER_REDIS_URL = redis_url("CHANNEL_LAYER_REDIS_URL", REDIS_URL)
 CACHE_REDIS_URL = redis_url("CACHE_REDIS_URL", REDIS_URL)
 DRAMATIQ_REDIS_URL = redis_url("DRAMATIQ_REDIS_URL", REDIS_URL)
 STREAM_REDIS_URL = redis_url("STREAM_REDIS_URL", REDIS_URL)
+# Redis Cluster (docs/operations.md "Redis Cluster"): every URL above names a seed node of a
+# cluster, and every client is a cluster client (events/redis_clients.py). A cluster has only
+# database 0, so deployments sharing one are told apart by REDIS_KEY_PREFIX alone.
+REDIS_CLUSTER = env_bool("REDIS_CLUSTER", default=False)
+if REDIS_CLUSTER:
+    for _role, _url in {
+        "REDIS_URL": REDIS_URL,
+        "CHANNEL_LAYER_REDIS_URL": CHANNEL_LAYER_REDIS_URL,
+        "CACHE_REDIS_URL": CACHE_REDIS_URL,
+        "DRAMATIQ_REDIS_URL": DRAMATIQ_REDIS_URL,
+        "STREAM_REDIS_URL": STREAM_REDIS_URL,
+    }.items():
+        if urlsplit(_url).scheme == "unix":
+            raise ImproperlyConfigured(f"{_role}: a Redis Cluster is reached over TCP, not unix://")
+        if redis_db(_role, _url) != 0:
+            raise ImproperlyConfigured(
+                f"{_role}: a Redis Cluster has only database 0; isolate with REDIS_KEY_PREFIX"
+            )
+# A webhook answers 202 only once this many replicas have the appended entry (WAIT), so a
+# primary that dies right after cannot take an accepted message with it; fewer in
+# REDIS_WAIT_TIMEOUT_MS make the answer "unknown" (503), which the provider retries.
+REDIS_WAIT_REPLICAS = env_int("REDIS_WAIT_REPLICAS", 1 if REDIS_CLUSTER else 0)
+REDIS_WAIT_TIMEOUT_MS = env_int("REDIS_WAIT_TIMEOUT_MS", 500, minimum=1)
 # Prefix for every key Switchboard writes, so several deployments (or test runs) share a server.
 REDIS_KEY_PREFIX = os.environ.get("REDIS_KEY_PREFIX", "sb")
 
@@ -309,6 +332,9 @@ CACHES = {
         "KEY_PREFIX": f"{REDIS_KEY_PREFIX}:cache",
     }
 }
+if REDIS_CLUSTER:
+    # Django's Redis cache with a cluster client (multi-key calls split by slot).
+    CACHES["default"]["BACKEND"] = "routing_service.cluster_cache.ClusterRedisCache"
 
 # The pub/sub layer: no per-channel queues to overflow, ~5x the group_send rate of the default
 # layer. Events are also written to a durable log (events/log.py), which is the record.
@@ -329,6 +355,9 @@ CHANNEL_LAYERS = {
         "CONFIG": {"hosts": [CHANNEL_LAYER_REDIS_URL], "prefix": CHANNEL_LAYER_PREFIX},
     }
 }
+if REDIS_CLUSTER:
+    # Sharded pub/sub (SSUBSCRIBE/SPUBLISH): each channel lives on its slot's primary.
+    CHANNEL_LAYERS["default"]["BACKEND"] = "realtime.cluster_layer.ShardedPubSubChannelLayer"
 
 # --- dramatiq (docs/operations.md "Workers") ---------------------------------------------------
 # redis:// (default: DRAMATIQ_REDIS_URL) or amqp:// for RabbitMQ (isolate deployments by vhost).
@@ -368,6 +397,9 @@ else:
             "dead_message_ttl": DRAMATIQ_DEAD_MESSAGE_TTL_MS,
         },
     }
+if REDIS_CLUSTER and _broker["BROKER"].endswith("RedisBroker"):
+    # Every broker key under one hash tag, through a cluster client (the broker's docstring).
+    _broker["BROKER"] = "routing_service.cluster_broker.ClusterRedisBroker"
 DRAMATIQ_BROKER = {
     **_broker,
     "MIDDLEWARE": [

@@ -64,6 +64,12 @@ redis.Redis(host="127.0.0.1", port=int(sys.argv[1]), socket_connect_timeout=1).p
 PY
 }
 
+ensure_redis_binaries() {
+  # redis-server and redis-cli: the Redis Cluster tests start a local cluster of their own.
+  apt_install redis-server redis-server
+  apt_install redis-cli redis-tools
+}
+
 ensure_redis() {
   # Uses a Redis on 127.0.0.1:6379 when one answers; otherwise starts a private one on
   # $PRIVATE_REDIS_PORT (append-only, data under var/redis) and prints its URL base.

@@ -30,6 +30,7 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
+from events.redis_clients import sync_client
 from routing_service.observability import metrics
 from sla_engine.firing import (
     DEFAULT_BATCH,
@@ -173,7 +174,7 @@ class SlaTimerWorker:
         self._next_metrics = time.monotonic() + self.metrics_every
         try:
             if self._redis is None:
-                self._redis = redis.Redis.from_url(settings.REDIS_URL)
+                self._redis = sync_client(settings.REDIS_URL)
             # One enqueue per interval, whichever timer gets here first.
             ttl = max(1, int(self.metrics_every) - 1)
             if self._redis.set(metrics_lock_key(), self.name, nx=True, ex=ttl):

@@ -29,6 +29,7 @@ from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
+from events.log import live_group
 from events.schema import EventType, queue_group
 from realtime import revocation
 from realtime.actions import run_action
@@ -175,11 +176,14 @@ class StreamConsumer(AsyncWebsocketConsumer):
     async def join(self, groups: list[str]) -> None:
         """The event groups and, unless it is one of them, the revocation group (in the same
         batch of SUBSCRIBEs, confirmed by the same fence)."""
+        assert self.company is not None
         for group in groups:
-            await self.channel_layer.group_add(group, self.channel_name)
+            await self.channel_layer.group_add(
+                live_group(self.company.pk, group), self.channel_name
+            )
             self.joined.append(group)
         control = self.revocation_group()
-        if control not in groups:
+        if control not in self.live_groups():
             await self.channel_layer.group_add(control, self.channel_name)
             self.control.append(control)
         await confirm_subscriptions(self.channel_layer, self.channel_name)
@@ -222,7 +226,24 @@ class StreamConsumer(AsyncWebsocketConsumer):
             self.closing = True
             await self.close(code=int(code), reason=reason)
 
+    def live_groups(self) -> list[str]:
+        """The channel-layer groups the joined groups' events arrive on (`events.log.live_group`:
+        the groups themselves on one Redis, company-scoped names on a cluster)."""
+        if self.company is None:
+            return list(self.joined)
+        return [live_group(self.company.pk, group) for group in self.joined]
+
     # --- events -------------------------------------------------------------------------------
+
+    async def sb_resubscribed(self, message: dict[str, Any]) -> None:
+        """The channel layer moved this socket's subscriptions to another Redis node (a cluster
+        failover): events published meanwhile reached no one live, so read them from the log."""
+        if self.closing or not self.ready:
+            return
+        try:
+            await self.catch_up(self.last_seq)
+        except Exception:  # the socket closed meanwhile, or Redis failed again
+            logger.warning("catching up after a resubscription failed", exc_info=True)
 
     async def sb_event(self, message: dict[str, Any]) -> None:
         """A published event (events/log.py): already the envelope JSON, sent as is."""
@@ -292,7 +313,7 @@ class StreamConsumer(AsyncWebsocketConsumer):
         self.closing = True
         metrics.websocket_closed(self)
         revocation.unwatch(self.channel_name)
-        for group in [*self.joined, *self.control]:
+        for group in [*self.live_groups(), *self.control]:
             await self.channel_layer.group_discard(group, self.channel_name)
         self.joined = []
         self.control = []

@@ -17,6 +17,14 @@ Redis does:
 * If that cannot be done in time either (Redis still stalled), or the entry has no seen key
   (status events are not deduplicated), the outcome is "unknown": the webhook answers a 503
   that says so, and the provider's retry is safe (a message that did get in is a duplicate).
+* With `REDIS_WAIT_REPLICAS` > 0 (the default on a cluster) the batch ends with `WAIT`: an
+  entry counts as appended only once that many replicas have it, so a primary killed right
+  after cannot take an accepted message with it. Fewer replicas in time: "unknown".
+* On a Redis Cluster (`REDIS_CLUSTER`) the calls are split by their shard's slot owner, one
+  pipelined write per node, all nodes at once. A stalled call there cannot be cut off (CLIENT
+  KILL is per node, and the node may be gone), so the probe only confirms: a seen key with the
+  id means appended, anything else stays "unknown". A MOVED answer (the slot moved: failover,
+  resharding) means "not appended" and refreshes the slot map for the next batch.
 """
 
 from __future__ import annotations
@@ -35,9 +43,11 @@ from django.conf import settings
 from redis.asyncio.connection import AbstractConnection
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff, NoBackoff
+from redis.cluster import key_slot
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import NoScriptError, RedisError, ResponseError
+from redis.exceptions import NoScriptError, ResponseError
 
+from events.redis_clients import REDIS_ERRORS, async_client, cluster_enabled
 from routing_service.ingest.stream import APPEND_LUA, Entry, append_args
 
 logger = logging.getLogger(__name__)
@@ -55,6 +65,8 @@ PROBE_MAX_CONNECTIONS = 32
 # (APPEND_TIMEOUT + PROBE_TIMEOUT, plus room for a busy event loop).
 ANSWER_BOUND_SECONDS = 5.0
 LOG_INTERVAL_SECONDS = 10.0
+SLOTS_REFRESH_SECONDS = 30.0  # a cluster's slot map is read again at least this often
+_FAILURES: tuple[type[Exception], ...] = (*REDIS_ERRORS, TimeoutError)
 
 
 class Unconfirmed(enum.Enum):
@@ -111,6 +123,8 @@ class _Flight:
     results: list[Any] = field(init=False)
     # One per write whose replies were not all read: the connection's CLIENT ID (None: unknown).
     unanswered: dict[object, int | None] = field(default_factory=dict)
+    # Calls whose write fewer than REDIS_WAIT_REPLICAS replicas acknowledged in time.
+    unreplicated: set[int] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.results = [_UNSENT] * len(self.calls)
@@ -154,6 +168,8 @@ class StreamAppender:
         self._state: _LoopState | None = None
         self._sha = ""
         self._log_outage = Throttled(LOG_INTERVAL_SECONDS)
+        self._refresh_slots = False
+        self._next_slots_refresh = 0.0
 
     @property
     def url(self) -> str:
@@ -163,8 +179,12 @@ class StreamAppender:
         loop = asyncio.get_running_loop()
         state = self._state
         if state is None or state.loop is not loop:
+            if cluster_enabled():
+                state = self._state = self._cluster_state(loop)
+                self._sha = ""
+                return state
             # Connections belong to the loop that opened them (a new loop means a new test).
-            client = aioredis.Redis.from_url(
+            client = async_client(
                 self.url,
                 socket_connect_timeout=REDIS_CONNECT_TIMEOUT,
                 socket_timeout=APPEND_TIMEOUT,
@@ -176,7 +196,7 @@ class StreamAppender:
                 redis_connect_func=_connect,
             )
             # Its own pool: never a connection that may still carry a stalled batch.
-            probe = aioredis.Redis.from_url(
+            probe = async_client(
                 self.url,
                 socket_connect_timeout=PROBE_TIMEOUT,
                 socket_timeout=PROBE_TIMEOUT,
@@ -186,6 +206,22 @@ class StreamAppender:
             state = self._state = _LoopState(loop, client, probe)
             self._sha = ""
         return state
+
+    def _cluster_state(self, loop: asyncio.AbstractEventLoop) -> _LoopState:
+        client = async_client(
+            self.url,
+            socket_connect_timeout=REDIS_CONNECT_TIMEOUT,
+            socket_timeout=APPEND_TIMEOUT,
+            socket_keepalive=True,
+            max_connections=REDIS_MAX_CONNECTIONS,
+        )
+        probe = async_client(
+            self.url,
+            socket_connect_timeout=PROBE_TIMEOUT,
+            socket_timeout=PROBE_TIMEOUT,
+            max_connections=PROBE_MAX_CONNECTIONS,
+        )
+        return _LoopState(loop, client, probe)
 
     async def append(self, entries: Sequence[Entry]) -> list[AppendResult]:
         """Per entry: its stream id, None for a duplicate, or `Unconfirmed`. Never raises for
@@ -224,7 +260,7 @@ class StreamAppender:
         try:
             async with asyncio.timeout(APPEND_TIMEOUT):
                 await self._execute(state.client, flight)
-        except (RedisError, OSError, TimeoutError) as exc:
+        except _FAILURES as exc:
             error = exc
         except BaseException:
             # Cancelled (shutdown): no time to find out; say only what is known.
@@ -247,6 +283,9 @@ class StreamAppender:
         _deliver(batch, outcomes)
 
     async def _execute(self, client: aioredis.Redis, flight: _Flight) -> None:
+        if cluster_enabled():
+            await self._execute_on_cluster(client, flight)
+            return
         if not self._sha:
             self._sha = await client.script_load(APPEND_LUA)
         await self._run(client, flight, range(len(flight.calls)))
@@ -269,10 +308,13 @@ class StreamAppender:
         sha = self._sha.encode()
         pool = client.connection_pool
         todo = list(indexes)
+        replicas = settings.REDIS_WAIT_REPLICAS
         for attempt in (1, 2):
             conn = await pool.get_connection()
             try:
                 packed = b"".join(_pack_evalsha(sha, *flight.calls[i]) for i in todo)
+                if replicas:
+                    packed += _pack_wait(replicas)
                 write = object()
                 flight.unanswered[write] = _client_ids.get(conn)
                 for i in todo:
@@ -283,6 +325,8 @@ class StreamAppender:
                         flight.results[i] = await conn.read_response()
                     except ResponseError as exc:
                         flight.results[i] = exc
+                if replicas and int(await conn.read_response()) < replicas:
+                    flight.unreplicated.update(todo)
                 del flight.unanswered[write]
                 return
             except RedisConnectionError:
@@ -298,9 +342,107 @@ class StreamAppender:
                 await pool.release(conn)
         raise AssertionError("unreachable")
 
+    async def _execute_on_cluster(self, client: aioredis.Redis, flight: _Flight) -> None:
+        """The batch on a cluster: one pipelined write per slot owner, all at once."""
+        cluster: Any = client
+        if self._refresh_slots or time.monotonic() >= self._next_slots_refresh:
+            # Also every SLOTS_REFRESH_SECONDS: a replica that (re)joined counts for WAIT.
+            self._refresh_slots = False
+            self._next_slots_refresh = time.monotonic() + SLOTS_REFRESH_SECONDS
+            await cluster.nodes_manager.initialize()
+        await cluster.initialize()
+        if not self._sha:
+            self._sha = await client.script_load(APPEND_LUA)  # on every primary
+        by_node: dict[str, tuple[Any, list[int]]] = {}
+        for i, (keys, _) in enumerate(flight.calls):
+            node = cluster.get_node_from_key(keys[1])  # the shard's stream
+            by_node.setdefault(node.name, (node, []))[1].append(i)
+        outcomes = await asyncio.gather(
+            *(
+                self._run_on_node(node, flight, todo, _wait_for(cluster, flight, todo))
+                for node, todo in by_node.values()
+            ),
+            return_exceptions=True,
+        )
+        retry = [i for i, r in enumerate(flight.results) if isinstance(r, NoScriptError)]
+        if retry:  # a node that took a slot over (a promoted replica) without the script
+            await client.script_load(APPEND_LUA)
+            by_node = {}
+            for i in retry:
+                node = cluster.get_node_from_key(flight.calls[i][0][1])
+                by_node.setdefault(node.name, (node, []))[1].append(i)
+            outcomes += await asyncio.gather(
+                *(
+                    self._run_on_node(node, flight, todo, _wait_for(cluster, flight, todo))
+                    for node, todo in by_node.values()
+                ),
+                return_exceptions=True,
+            )
+        if any(isinstance(r, ResponseError) and "MOVED" in str(r) for r in flight.results):
+            self._refresh_slots = True
+        errors = [o for o in outcomes if isinstance(o, BaseException)]
+        if errors:
+            self._refresh_slots = True
+            raise errors[0]
+
+    async def _run_on_node(
+        self, node: Any, flight: _Flight, todo: list[int], replicas: int
+    ) -> None:
+        sha = self._sha.encode()
+        conn = node.acquire_connection()
+        try:
+            packed = b"".join(_pack_evalsha(sha, *flight.calls[i]) for i in todo)
+            if replicas:
+                packed += _pack_wait(replicas)
+            flight.unanswered[conn] = None  # never CLIENT KILLed: the probe only confirms
+            for i in todo:
+                flight.results[i] = _SENT
+            await conn.send_packed_command(packed, check_health=False)
+            for i in todo:
+                try:
+                    flight.results[i] = await conn.read_response()
+                except ResponseError as exc:
+                    flight.results[i] = exc
+            if replicas and int(await conn.read_response()) < replicas:
+                flight.unreplicated.update(todo)
+            del flight.unanswered[conn]
+        except BaseException:
+            await conn.disconnect(nowait=True)
+            raise
+        finally:
+            node.release(conn)
+
+    async def _confirm_on_cluster(
+        self, probe: aioredis.Redis, flight: _Flight
+    ) -> dict[int, AppendResult]:
+        """Unanswered calls on a cluster: appended if the seen key holds the id (read from the
+        slot's owner now, a promoted replica included); otherwise still unknown."""
+        seen = {
+            i: flight.calls[i][0][0]
+            for i, result in enumerate(flight.results)
+            if result is _SENT and flight.calls[i][0][0]
+        }
+        if not seen:
+            return {}
+        try:
+            async with asyncio.timeout(PROBE_TIMEOUT):
+                pipe = probe.pipeline(transaction=False)
+                for key in seen.values():
+                    pipe.get(key)
+                values = await pipe.execute(raise_on_error=False)
+        except _FAILURES:
+            return {}
+        verdicts: dict[int, AppendResult] = {}
+        for i, value in zip(seen, values, strict=True):
+            if isinstance(value, bytes) and b"-" in value:
+                verdicts[i] = value.decode()
+        return verdicts
+
     async def _find_out(self, probe: aioredis.Redis, flight: _Flight) -> dict[int, AppendResult]:
         """For calls sent but unanswered: appended (id or duplicate) or provably not, as far as
         Redis can tell within PROBE_TIMEOUT; calls left out of the answer stay unknown."""
+        if cluster_enabled():
+            return await self._confirm_on_cluster(probe, flight)
         ids = set(flight.unanswered.values())
         seen = {
             i: flight.calls[i][0][0]
@@ -324,7 +466,7 @@ class StreamAppender:
                         replies.append(await conn.read_response())
                     except ResponseError as exc:
                         replies.append(exc)
-        except (RedisError, OSError, TimeoutError):
+        except _FAILURES:
             if conn is not None:
                 await conn.disconnect(nowait=True)
             return {}
@@ -359,7 +501,10 @@ class StreamAppender:
 def _outcomes(flight: _Flight, verdicts: dict[int, AppendResult]) -> list[AppendResult]:
     outcomes: list[AppendResult] = []
     for i, result in enumerate(flight.results):
-        if result is _UNSENT:
+        if i in flight.unreplicated and isinstance(result, bytes):
+            # In the primary, not (yet) on enough replicas: a failover now would lose it.
+            outcomes.append(Unconfirmed.UNKNOWN)
+        elif result is _UNSENT:
             outcomes.append(Unconfirmed.NOT_APPENDED)
         elif result is _SENT:
             outcomes.append(verdicts.get(i, Unconfirmed.UNKNOWN))
@@ -380,6 +525,29 @@ def _deliver(batch: Batch, outcomes: list[AppendResult]) -> None:
         if not future.done():  # its request may have been cancelled (client gone)
             future.set_result(outcomes[start:end])
         start = end
+
+
+def _wait_for(cluster: Any, flight: _Flight, todo: list[int]) -> int:
+    """How many replicas a node's batch waits for: REDIS_WAIT_REPLICAS, but no more than the
+    slot map gives its slots. A primary promoted by a failover has none until the failed node
+    comes back as its replica: waiting for one then would refuse every webhook of its shards
+    (a 503 until an operator acts); its appends rest on one node meanwhile, as before the
+    cluster had replicas."""
+    slot = key_slot(flight.calls[todo[0]][0][1].encode())
+    known = cluster.nodes_manager.slots_cache.get(slot) or [None]
+    return min(settings.REDIS_WAIT_REPLICAS, len(known) - 1)
+
+
+def _pack_wait(replicas: int) -> bytes:
+    """WAIT for `replicas` to have this connection's writes, within REDIS_WAIT_TIMEOUT_MS."""
+    timeout = str(settings.REDIS_WAIT_TIMEOUT_MS).encode()
+    count = str(replicas).encode()
+    return b"*3\r\n$4\r\nWAIT\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n" % (
+        len(count),
+        count,
+        len(timeout),
+        timeout,
+    )
 
 
 def _pack_evalsha(sha: bytes, keys: list[str], args: list[str | bytes | int]) -> bytes:

@@ -36,6 +36,7 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from events import redis_clients
 from routing_service.security.addresses import (
     IPNetwork,
     client_address,
@@ -148,7 +149,7 @@ def redis_client(url: str) -> redis.Redis:
     with _clients_lock:
         client = _clients.get(url)
         if client is None:
-            client = _clients[url] = redis.Redis.from_url(
+            client = _clients[url] = redis_clients.sync_client(
                 url,
                 socket_connect_timeout=_SCRAPE_TIMEOUT,
                 socket_timeout=_SCRAPE_TIMEOUT,

@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 import redis.asyncio as aioredis
 from django.conf import settings
 
+from events.redis_clients import is_cluster_client
+
 # KEYS[1] lease, ARGV[1] owner, ARGV[2] ttl ms. 1 if renewed (still ours), 0 if lost.
 RENEW_LUA = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -88,7 +90,9 @@ class ShardLeases:
     async def heartbeat(self) -> int:
         """Say we are alive; return how many routers are (ourselves included)."""
         now_ms = int(time.time() * 1000)
-        pipe = self.client.pipeline(transaction=True)
+        # MULTI on one Redis; on a cluster plain pipelining (one key, so one node anyway: redis-py's
+        # transactional cluster pipeline keeps a connection bound to its first event loop).
+        pipe = self.client.pipeline(transaction=not is_cluster_client(self.client))
         pipe.zremrangebyscore(members_key(), "-inf", now_ms)
         pipe.zadd(members_key(), {self.name: now_ms + self.ttl_ms})
         pipe.zcard(members_key())

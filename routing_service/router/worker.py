@@ -46,9 +46,10 @@ from django.db import (
     close_old_connections,
     connections,
 )
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import ResponseError
 
 from events import outbox
+from events.redis_clients import REDIS_ERRORS, async_client, cluster_enabled
 from routing_service.chats.actions.inbound import InboundItem, receive_inbound_batch
 from routing_service.chats.actions.receipts import record_status_event
 from routing_service.chats.actions.routing import (
@@ -67,6 +68,9 @@ from routing_service.router.models import DeadLetter
 from routing_service.router.retries import RetryQueue, order_keys, retry_delay
 
 logger = logging.getLogger(__name__)
+
+# On a Redis Cluster an idle router polls its shards at most this far apart (`_read_per_shard`).
+CLUSTER_POLL_MAX_SECONDS = 0.05
 
 # Errors that say "the database is unreachable", not "this entry is bad": they never count
 # towards an entry's attempts; the router backs off and retries.
@@ -217,7 +221,10 @@ class Router:
         self.max_attempts = max_attempts or settings.ROUTER_MAX_ATTEMPTS
         self.all_streams = stream.all_stream_keys()
         self.streams: list[str] = []
-        self.redis = aioredis.Redis.from_url(settings.STREAM_REDIS_URL)
+        self.redis = async_client(settings.STREAM_REDIS_URL)
+        # On a Redis Cluster each shard is its own slot and XREADGROUP takes one slot per call:
+        # one read per shard, sent to its slot's owner (`_read_per_shard`).
+        self.cluster = cluster_enabled()
         self.leases = ShardLeases(self.redis, self.name, self.all_streams)
         self.lease_renew_s = settings.ROUTER_LEASE_RENEW_MS / 1000
         self._next_lease = 0.0
@@ -274,7 +281,7 @@ class Router:
         finally:
             try:
                 await self.leases.release_all()
-            except RedisError:
+            except REDIS_ERRORS:
                 logger.warning("releasing shard leases failed; they expire on their own")
             await self.redis.aclose()
             for lane in self.lanes:
@@ -301,11 +308,16 @@ class Router:
         while True:
             try:
                 return await turn()
-            except (RedisError, OSError) as exc:
+            except REDIS_ERRORS as exc:
                 if self.stopping.is_set():
                     return 0
                 logger.warning("Redis unavailable (%s); retrying in %.1f s", exc, delay)
                 self._next_lease = 0.0  # renegotiate shard leases first when it is back
+                if self.cluster:
+                    # A failover may have cut off a read whose entries are now pending for us
+                    # unseen: re-read our own pending entries first, in order, when it is back.
+                    self._redeliver = True
+                    self._redeliver_from = {}
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.stopping.wait(), delay)
                 delay = min(delay * 2, 5.0)
@@ -332,14 +344,14 @@ class Router:
             start = {key: self._redeliver_from.get(key, "0") for key in self.streams}
         else:
             start = dict.fromkeys(self.streams, ">")
-        response = await self.redis.xreadgroup(
-            self.group,
-            self.name,
-            start,
-            count=self.batch_size,
-            block=None if redeliver or retried else self._block_ms(),
-        )
-        items = self._items(response)
+        block = None if redeliver or retried else self._block_ms()
+        if self.cluster:
+            items = await self._read_per_shard(start, block)
+        else:
+            response = await self.redis.xreadgroup(
+                self.group, self.name, start, count=self.batch_size, block=block
+            )
+            items = self._items(response)
         if redeliver:
             # Held entries are pending too: go past them rather than re-read them forever.
             for item in items:
@@ -349,6 +361,36 @@ class Router:
         if items:
             await self.handle(items)
         return len(items) + retried
+
+    async def _xreadgroup(self, start: dict[Any, Any]) -> list[StreamEntry]:
+        """A non-blocking read of several shards: one call, or one per shard on a cluster."""
+        if not self.cluster:
+            return self._items(
+                await self.redis.xreadgroup(self.group, self.name, start, count=self.batch_size)
+            )
+        responses = await asyncio.gather(
+            *(
+                self.redis.xreadgroup(self.group, self.name, {key: at}, count=self.batch_size)
+                for key, at in start.items()
+            )
+        )
+        return [item for response in responses for item in self._items(response)]
+
+    async def _read_per_shard(self, start: dict[Any, Any], block: int | None) -> list[StreamEntry]:
+        """A turn's read on a cluster: a non-blocking read per shard, all at once; when all
+        are empty and the turn may wait, polled again (2 ms, doubling to 50 ms) until entries
+        come or `block` ms passed. A blocking read per shard would leave reads in flight when
+        the first answers — entries a later read delivers to this router after a failover
+        moved its lease would then be stranded in its pending list, behind the new owner."""
+        deadline = time.monotonic() + (block or 0) / 1000
+        delay = 0.002
+        while True:
+            items = await self._xreadgroup(start)
+            remaining = deadline - time.monotonic()
+            if items or remaining <= 0 or self.stopping.is_set():
+                return items
+            await asyncio.sleep(min(delay, remaining))
+            delay = min(delay * 2, CLUSTER_POLL_MAX_SECONDS)
 
     def _block_ms(self) -> int:
         """How long XREADGROUP may wait for new entries: not past the next retry."""
@@ -371,7 +413,7 @@ class Router:
         entries handled before anything new is read from it."""
         try:
             changes = await self.leases.refresh()
-        except RedisError:
+        except REDIS_ERRORS:
             logger.exception("refreshing shard leases failed")
             return
         for key in changes.lost:
@@ -521,10 +563,7 @@ class Router:
     async def _drain_own_pending(self) -> None:
         start: dict[Any, Any] = dict.fromkeys(self.streams, "0")
         while self.streams and not self.stopping.is_set():
-            response = await self.redis.xreadgroup(
-                self.group, self.name, start, count=self.batch_size
-            )
-            items = self._items(response)
+            items = await self._xreadgroup(start)
             if not items:
                 return
             for item in items:  # onwards: entries held for a retry stay pending

@@ -41,6 +41,7 @@ import redis
 from django.conf import settings
 from django.utils.translation import ngettext
 
+from events.redis_clients import sync_client
 from routing_service.security.addresses import UNKNOWN, IPAddress, client_address
 
 logger = logging.getLogger(__name__)
@@ -111,7 +112,7 @@ class LoginLocked(Exception):
 @functools.cache
 def _client(url: str) -> redis.Redis:
     # Short timeouts: a login waits on Redis at most a moment before failing open.
-    return redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
+    return sync_client(url, socket_connect_timeout=1, socket_timeout=1)
 
 
 @functools.cache

@@ -22,15 +22,22 @@ collapsed stacks). Baseline in the same run: the bare rate of the append script
 carry a file (a generic `attachments` URL; the router records it pending and enqueues its
 download, it never downloads), ``--repeats`` times each; reported: the median rate of each and
 their ratio — attachment-bearing traffic must stay within 5 % of text-only.
+
+``--cluster`` adds, for each router count, the same run on a local Redis Cluster (3 primaries
+with a replica each, started for the run on free ports and killed at the end:
+tests/support/redis_cluster.py) with ``REDIS_CLUSTER=true``, and reports routed/s on the
+cluster against the single Redis of the same run.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -85,13 +92,24 @@ def reset_data() -> None:
 
 
 def delete_keys() -> None:
-    import redis
     from django.conf import settings
 
-    client = redis.Redis.from_url(settings.REDIS_URL)
+    from events.redis_clients import sync_client
+
+    client = sync_client(settings.REDIS_URL)
     keys = list(client.scan_iter(match=f"{PREFIX}*", count=1000))
     for start in range(0, len(keys), 1000):
-        client.delete(*keys[start : start + 1000])
+        client.delete(*keys[start : start + 1000])  # split by slot on a cluster
+
+
+def use_redis(url: str, *, cluster: bool) -> dict[str, str]:
+    """Point this process at `url` and return the routers' environment for it."""
+    from django.conf import settings
+
+    settings.REDIS_CLUSTER = cluster
+    for name in ("REDIS_URL", "STREAM_REDIS_URL", "CHANNEL_LAYER_REDIS_URL", "CACHE_REDIS_URL"):
+        setattr(settings, name, url)
+    return {"REDIS_URL": url, "REDIS_CLUSTER": "true" if cluster else "false"}
 
 
 def set_up_companies(companies: int, agents: int) -> list[object]:
@@ -123,18 +141,28 @@ def fill_stream(
     channels: list[object], messages: int, clients: int, *, attachments: bool = False
 ) -> float:
     """Append like the webhook does; returns the append rate (entries/s, pipelined)."""
-    import redis
+    from typing import Any
+
     from django.conf import settings
 
+    from events.redis_clients import cluster_enabled, sync_client
     from routing_service.ingest import stream
     from routing_service.ingest.adapters.base import InboundMessage, MediaRef
 
-    client = redis.Redis.from_url(settings.STREAM_REDIS_URL)
+    client: Any = sync_client(settings.STREAM_REDIS_URL)
     script = client.register_script(stream.APPEND_LUA)
     now = dt.datetime.now(dt.UTC)
     run = time.time_ns()
     started = time.perf_counter()
-    pipe = client.pipeline(transaction=False)
+    pipes: dict[str, Any] = {}
+
+    def pipe_for(key: str) -> Any:
+        """One pipeline per node on a cluster (its own pipeline refuses scripts)."""
+        if not cluster_enabled():
+            return pipes.setdefault("", client.pipeline(transaction=False))
+        node = client.get_node_from_key(key)
+        return pipes.setdefault(node.name, node.redis_connection.pipeline(transaction=False))
+
     for n in range(messages):
         channel = channels[n % len(channels)]
         entry = stream.InboundEntry(
@@ -164,10 +192,12 @@ def fill_stream(
             ),
         )
         keys, args = stream.append_args(entry)
-        script(keys=keys, args=args, client=pipe)
+        script(keys=keys, args=args, client=pipe_for(keys[1]))
         if n % 1000 == 999:
-            pipe.execute()
-    pipe.execute()
+            for pipe in pipes.values():
+                pipe.execute()
+    for pipe in pipes.values():
+        pipe.execute()
     return messages / (time.perf_counter() - started)
 
 
@@ -197,11 +227,14 @@ def pids_of(name: str) -> list[int]:
     return [int(p) for p in out.stdout.split()]
 
 
-def run_routers(count: int, messages: int, url: str) -> dict[str, float]:
+def run_routers(
+    count: int, messages: int, url: str, redis_env: dict[str, str] | None = None
+) -> dict[str, float]:
     from routing_service.chats.models import Message
 
     # The routers as deployed: with the psycopg pool (this process itself runs without it).
     env = {**os.environ, "DATABASE_URL": url, "DATABASE_POOL": "true", "ROUTER_BLOCK_MS": "50"}
+    env.update(redis_env or {})
     shared_before = cpu_by_pid(shared_pids())
     profile = os.environ.get("BENCH_PROFILE")  # py-spy collapsed stacks of router 0, if set
     procs = [
@@ -273,6 +306,9 @@ def main() -> None:
         help="compare text-only with attachment-bearing traffic (one router count: the first)",
     )
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--cluster", action="store_true", help="also on a local Redis Cluster, same run"
+    )
     args = parser.parse_args()
     if args.shards:
         os.environ["INBOUND_SHARDS"] = str(args.shards)  # read by settings and the routers
@@ -283,25 +319,43 @@ def main() -> None:
         f"{args.messages} messages from {args.clients} clients of {args.companies} companies, "
         f"{settings.INBOUND_SHARDS} shard(s)"
     )
-    try:
-        if args.attachments:
+    if args.attachments:
+        try:
             compare_attachments(args, url)
-            return
-        for count in args.routers:
-            reset_data()
+        finally:
             delete_keys()
-            channels = set_up_companies(args.companies, args.agents)
-            append_rate = fill_stream(channels, args.messages, args.clients)
-            result = run_routers(count, args.messages, url)
-            print(
-                f"routers={count}: {result['rate']:,.0f} msg/s "
-                f"({result['routed']:,} in {result['elapsed']:.1f} s; "
-                f"router CPU {result['router_cpu']:.1f} s, PostgreSQL+Redis CPU "
-                f"{result['shared_cpu']:.1f} s) | bare append {append_rate:,.0f}/s "
-                f"→ ratio {result['rate'] / append_rate:.1%}"
-            )
-    finally:
-        delete_keys()
+        return
+    with contextlib.ExitStack() as stack:
+        targets = [("redis", settings.REDIS_URL, False)]
+        if args.cluster:
+            from tests.support.redis_cluster import started
+
+            base = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-cluster-")))
+            cluster = stack.enter_context(started(base))
+            targets.append(("cluster", cluster.url, True))
+        for count in args.routers:
+            rates: dict[str, float] = {}
+            for label, redis_url, is_cluster in targets:
+                redis_env = use_redis(redis_url, cluster=is_cluster)
+                try:
+                    reset_data()
+                    delete_keys()
+                    channels = set_up_companies(args.companies, args.agents)
+                    append_rate = fill_stream(channels, args.messages, args.clients)
+                    result = run_routers(count, args.messages, url, redis_env)
+                finally:
+                    delete_keys()
+                rates[label] = result["rate"]
+                print(
+                    f"routers={count} [{label}]: {result['rate']:,.0f} msg/s "
+                    f"({result['routed']:,} in {result['elapsed']:.1f} s; "
+                    f"router CPU {result['router_cpu']:.1f} s, PostgreSQL+Redis CPU "
+                    f"{result['shared_cpu']:.1f} s) | bare append {append_rate:,.0f}/s "
+                    f"→ ratio {result['rate'] / append_rate:.1%}"
+                )
+            if "cluster" in rates and rates["redis"]:
+                ratio = rates["cluster"] / rates["redis"]
+                print(f"routers={count}: cluster/single Redis = {ratio:.2f}")
 
 
 def compare_attachments(args: argparse.Namespace, url: str) -> None:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import redis
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 from django.utils import timezone
 
+from events.redis_clients import sync_client
 from routing_service.router.models import DeadLetter
 
 
@@ -33,7 +33,7 @@ class Command(BaseCommand):
         if options["replay"] is not None:
             if options["replay"]:
                 letters = letters.filter(pk__in=options["replay"])
-            client = redis.Redis.from_url(settings.STREAM_REDIS_URL)
+            client = sync_client(settings.STREAM_REDIS_URL)
             count = 0
             for letter in letters:
                 client.xadd(letter.stream, {"e": letter.payload.encode()})
