@@ -141,6 +141,18 @@ def _outbound(message: Message, channel: Channel) -> OutboundMessage:
         config=dict(channel.config or {}),
         last_inbound_id=last_id,
         last_inbound_metadata=last_metadata if isinstance(last_metadata, dict) else {},
+        quick_replies=_quick_replies(message.metadata),
+    )
+
+
+def _quick_replies(metadata: object) -> tuple[tuple[str, str], ...]:
+    options = metadata.get("quick_replies") if isinstance(metadata, dict) else None
+    if not isinstance(options, list):
+        return ()
+    return tuple(
+        (str(o["id"]), str(o["title"]))
+        for o in options
+        if isinstance(o, dict) and "id" in o and "title" in o
     )
 
 

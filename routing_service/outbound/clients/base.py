@@ -97,6 +97,10 @@ class OutboundMessage:
     config: Mapping[str, Any] = field(default_factory=dict)
     last_inbound_id: str | None = None
     last_inbound_metadata: Mapping[str, Any] = field(default_factory=dict)
+    # Answers offered as buttons, (id, title): the satisfaction survey's 1-5 (chats/csat.py).
+    # Providers with buttons send them (Telegram inline keyboard, WhatsApp interactive list);
+    # the others send the text alone, which already says how to answer.
+    quick_replies: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -36,8 +36,10 @@ def our_message_id(message_id: int) -> str:
 
 
 def payload(message: OutboundMessage) -> dict[str, Any]:
-    """The callback body (DESIGN.md's inbound generic shape, seen from the other side)."""
-    return {
+    """The callback body (DESIGN.md's inbound generic shape, seen from the other side); a
+    survey adds `quick_replies: [{id, title}]`, answered by a message whose text is the
+    digit."""
+    body: dict[str, Any] = {
         "message_id": our_message_id(message.message_id),
         "conversation_id": message.conversation_id,
         "client": {"id": message.client_external_id},
@@ -49,6 +51,9 @@ def payload(message: OutboundMessage) -> dict[str, Any]:
             else None
         ),
     }
+    if message.quick_replies:
+        body["quick_replies"] = [{"id": i, "title": t} for i, t in message.quick_replies]
+    return body
 
 
 class GenericClient:
