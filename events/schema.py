@@ -26,6 +26,7 @@ class EventType(StrEnum):
     CHAT_MESSAGE = "chat.message"
     CHAT_RESOLVED = "chat.resolved"
     CHAT_TRANSFERRED = "chat.transferred"
+    CHAT_WHISPER = "chat.whisper"
     ALERT_URGENT = "alert.urgent"
     SLA_WARNING = "sla.warning"
     SLA_BREACHED = "sla.breached"

@@ -43,6 +43,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("console/", realtime_views.console, name="console"),
     path("wallboard/", realtime_views.wallboard, name="wallboard"),
+    path("conversations/", include("realtime.monitoring_urls")),
     path("api/v1/", include("routing_service.api.urls")),
     path("analytics/", include("analytics.urls")),
     path("chat/dashboard/", include("analytics.chat_urls")),

@@ -138,6 +138,11 @@ function nameOf(conversationId) {
   return (chat && chat.client && chat.client.name) || `Chat #${conversationId}`;
 }
 
+/** A chat's name as a link into the supervisors' live view of it (/conversations/<id>/). */
+function chatLink(conversationId, className = "") {
+  return h("a", { href: `/conversations/${conversationId}/`, class: className }, nameOf(conversationId));
+}
+
 function agentName(agentId) {
   const agent = state.agents.get(agentId);
   return agent ? agent.name : `Agent #${agentId}`;
@@ -225,6 +230,18 @@ function renderKpis() {
     `${today.first_response_met} met · ${today.first_response_missed} missed`,
     compliance === null ? "" : compliance >= 0.9 ? "ok" : compliance >= 0.75 ? "warning" : "danger",
   );
+  const csat = today.csat;
+  if (csat) {
+    const labels = document.querySelector('[data-kpi="csat"]').dataset;
+    setKpi(
+      "csat",
+      csat.average === null ? "—" : `${csat.average.toLocaleString()} / 5`,
+      csat.responses
+        ? `${csat.responses} ${labels.answers} · ${percent(csat.satisfied_rate)} ${labels.satisfied}`
+        : labels.none,
+      csat.average === null ? "" : csat.average >= 4 ? "ok" : csat.average >= 3 ? "warning" : "danger",
+    );
+  }
   byId("stats-time").textContent = `updated ${timeOfDay(stats.computed_at)}`;
 }
 
@@ -286,7 +303,7 @@ function renderQueue() {
       h(
         "li",
         { dataset: { conversationId: chat.conversation_id } },
-        h("span", { class: "queue-name" }, nameOf(chat.conversation_id)),
+        chatLink(chat.conversation_id, "queue-name"),
         chat.client && chat.client.vip ? h("span", { class: "tag tag-vip" }, "VIP") : null,
         h("span", { class: "queue-wait", dataset: { since: chat.queued_at || chat.created_at } }),
       ),
@@ -308,7 +325,7 @@ function renderAtRisk() {
     return h(
       "tr",
       { dataset: { conversationId: item.conversation_id, state: item.state } },
-      h("td", {}, nameOf(item.conversation_id)),
+      h("td", {}, chatLink(item.conversation_id)),
       h("td", {}, h("span", { class: `tag priority priority-${item.priority}` }, item.priority)),
       h("td", {}, KIND_TEXT[item.kind] || item.kind),
       h("td", {}, holder),

@@ -242,7 +242,7 @@ def _clip(error: str) -> str:
 
 def _publish(message: Message) -> None:
     """The updated message, to whoever got the reply's own `chat.message`: the agent who wrote
-    it and the chat's current holder (replies.py addresses the same people)."""
+    it, the chat's current holder and the supervisors (replies.py addresses the same people)."""
     holder = (
         ChatAssignment.objects.unscoped()
         .filter(conversation_id=message.conversation_id, status__in=ACTIVE_ASSIGNMENT_STATUSES)
@@ -253,7 +253,11 @@ def _publish(message: Message) -> None:
     publish_on_commit(
         [
             make_event(
-                EventType.CHAT_MESSAGE, message.company_id, message_data(message), agents=recipients
+                EventType.CHAT_MESSAGE,
+                message.company_id,
+                message_data(message),
+                agents=recipients,
+                supervisors=True,
             )
         ]
     )

@@ -434,14 +434,20 @@ class _CompanyBatch:
         for conversation_id, change in by_conversation.items():
             conversation = change.conversation
             assignment = assignments.get(conversation_id)
+            # Every customer message reaches the company's supervisors (the conversations
+            # page's live view follows any chat) and the agent holding the chat, if any.
+            agents = [assignment.agent_id] if assignment is not None else []
+            events += [
+                make_event(
+                    EventType.CHAT_MESSAGE,
+                    self.company_id,
+                    message_data(m),
+                    agents=agents,
+                    supervisors=True,
+                )
+                for _, m in change.received
+            ]
             if assignment is not None:
-                agents = [assignment.agent_id]
-                events += [
-                    make_event(
-                        EventType.CHAT_MESSAGE, self.company_id, message_data(m), agents=agents
-                    )
-                    for _, m in change.received
-                ]
                 events.append(
                     make_event(
                         EventType.NOTIFICATION,

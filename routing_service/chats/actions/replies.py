@@ -100,7 +100,11 @@ def send_agent_reply(
         publish_on_commit(
             [
                 make_event(
-                    EventType.CHAT_MESSAGE, company_id, message_data(message), agents=recipients
+                    EventType.CHAT_MESSAGE,
+                    company_id,
+                    message_data(message),
+                    agents=recipients,
+                    supervisors=True,
                 )
             ]
         )

@@ -1,0 +1,304 @@
+"""⑤ The supervisors' conversations page: which chats it lists, a page at a time.
+
+Every live chat of the company and the recent closed ones (activity in the last
+`RECENT_DAYS`), newest activity first, filtered by status, agent, priority, SLA state, channel,
+label (when the labels model exists) and text. Pages are a keyset over
+`(last_message_at, id)` — the `conv_company_activity_idx` index, so the first page of 100,000
+open chats reads one index range and stops after `limit + 1` rows: no OFFSET, no COUNT
+(tests/perf/bench_conversations.py measures it). A page then costs two more small queries:
+the page's active assignments with their agents, and the company's SLA warning windows.
+
+Live updates are not polled: the page listens to the wallboard socket's events
+(`frontend_static/conversations/`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from django.apps import apps
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
+
+from realtime.wallboard import _sla_conditions, sla_state, warning_windows
+from routing_service.chats.models import (
+    ACTIVE_ASSIGNMENT_STATUSES,
+    OPEN_CONVERSATION_STATUSES,
+    Channel,
+    ChatAssignment,
+    Conversation,
+    ConversationStatus,
+    Priority,
+)
+from routing_service.tenancy.models import User
+
+RECENT_DAYS: Final = 7
+PAGE_SIZE: Final = 50
+MAX_QUERY_LENGTH: Final = 100
+SLA_STATES: Final = ("breached", "at_risk", "ok")
+
+
+class BadFilter(ValueError):
+    """A filter value the page cannot use; `field` names it for the form."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Filters:
+    statuses: tuple[str, ...] = ()
+    priorities: tuple[str, ...] = ()
+    agent_id: int | None = None
+    channel_id: int | None = None
+    sla: str = ""
+    label: str = ""
+    q: str = ""
+    cursor: tuple[dt.datetime, int] | None = None
+
+
+def _int(value: str, name: str) -> int | None:
+    if not value:
+        return None
+    if not (value.isascii() and value.isdigit()) or len(value) > 18:
+        raise BadFilter(name, f"{name} must be a number.")
+    return int(value)
+
+
+def encode_cursor(at: dt.datetime, pk: int) -> str:
+    """`<microseconds since the epoch>.<id>`: URL-safe, no time zone to escape."""
+    return f"{int(at.timestamp() * 1_000_000)}.{pk}"
+
+
+def decode_cursor(raw: str) -> tuple[dt.datetime, int] | None:
+    if not raw:
+        return None
+    micros, _, pk = raw.partition(".")
+    if not (micros.isdigit() and pk.isdigit()) or len(micros) > 20 or len(pk) > 18:
+        raise BadFilter("after", "This page link is not valid; start from the first page.")
+    at = dt.datetime.fromtimestamp(int(micros) / 1_000_000, tz=dt.UTC)
+    return at, int(pk)
+
+
+def parse_filters(query: Mapping[str, Any]) -> Filters:
+    """Filters from a query string (a QueryDict or a plain mapping of lists/strings)."""
+
+    def many(name: str) -> list[str]:
+        getlist = getattr(query, "getlist", None)
+        values = getlist(name) if getlist else query.get(name, [])
+        values = [values] if isinstance(values, str) else list(values)
+        return [v for v in values if v]
+
+    def one(name: str) -> str:
+        values = many(name)
+        return values[-1].strip() if values else ""
+
+    statuses = many("status")
+    for value in statuses:
+        if value not in ConversationStatus.values:
+            raise BadFilter("status", f"Unknown status {value!r}.")
+    priorities = many("priority")
+    for value in priorities:
+        if value not in Priority.values:
+            raise BadFilter("priority", f"Unknown priority {value!r}.")
+    sla = one("sla")
+    if sla and sla not in SLA_STATES:
+        raise BadFilter("sla", f"SLA state is one of {', '.join(SLA_STATES)}.")
+    q = one("q")
+    if len(q) > MAX_QUERY_LENGTH:
+        raise BadFilter("q", f"Search for at most {MAX_QUERY_LENGTH} characters.")
+    return Filters(
+        statuses=tuple(dict.fromkeys(statuses)),
+        priorities=tuple(dict.fromkeys(priorities)),
+        agent_id=_int(one("agent"), "agent"),
+        channel_id=_int(one("channel"), "channel"),
+        sla=sla,
+        label=one("label")[:64],
+        q=q,
+        cursor=decode_cursor(one("after")),
+    )
+
+
+def labels_available() -> bool:
+    """Labels are another part of the workspace; the filter works once their model exists."""
+    try:
+        apps.get_model("chats", "Label")
+    except LookupError:
+        return False
+    return True
+
+
+def filtered(company_id: int, filters: Filters, *, now: dt.datetime) -> QuerySet[Conversation]:
+    chats = Conversation.objects.unscoped().filter(company_id=company_id)
+    if filters.statuses:
+        chats = chats.filter(status__in=filters.statuses)
+    else:  # live ones, and the closed ones with recent activity
+        recent = now - dt.timedelta(days=RECENT_DAYS)
+        chats = chats.filter(
+            Q(status__in=OPEN_CONVERSATION_STATUSES) | Q(last_message_at__gte=recent)
+        )
+    if filters.priorities:
+        chats = chats.filter(priority__in=filters.priorities)
+    if filters.channel_id is not None:
+        chats = chats.filter(channel_id=filters.channel_id)
+    if filters.agent_id is not None:
+        chats = chats.filter(
+            Exists(
+                ChatAssignment.objects.unscoped().filter(
+                    conversation=OuterRef("pk"),
+                    agent_id=filters.agent_id,
+                    status__in=ACTIVE_ASSIGNMENT_STATUSES,
+                )
+            )
+        )
+    if filters.sla:
+        breached, risk = _sla_conditions(now, warning_windows(company_id))
+        open_only = Q(status__in=OPEN_CONVERSATION_STATUSES)
+        if filters.sla == "breached":
+            chats = chats.filter(open_only & breached)
+        elif filters.sla == "at_risk":
+            chats = chats.filter(open_only & risk) if risk is not None else chats.none()
+        else:
+            pressing = breached | risk if risk is not None else breached
+            chats = chats.filter(open_only).exclude(pressing)
+    if filters.label and labels_available():
+        chats = chats.filter(labels__name__iexact=filters.label)
+    if filters.q:
+        q = filters.q.lstrip("#")
+        text = (
+            Q(client__name__icontains=filters.q)
+            | Q(client__external_id__icontains=filters.q)
+            | Q(client__email__icontains=filters.q)
+            | Q(subject__icontains=filters.q)
+        )
+        if q.isdigit() and len(q) <= 18:
+            text |= Q(pk=int(q))
+        chats = chats.filter(text)
+    if filters.cursor is not None:
+        at, pk = filters.cursor
+        # (last_message_at, id) < (at, pk), written so the index range starts at `at`.
+        chats = chats.filter(last_message_at__lte=at).exclude(last_message_at=at, pk__gte=pk)
+    return chats
+
+
+@dataclass
+class Page:
+    rows: list[dict[str, Any]]
+    next_cursor: str | None
+    filters: Filters
+    agents: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _name(first: str, last: str, username: str) -> str:
+    return f"{first} {last}".strip() or username
+
+
+def list_page(
+    company_id: int, filters: Filters, *, limit: int = PAGE_SIZE, now: dt.datetime | None = None
+) -> Page:
+    """One page of the conversations list, as plain rows for the template and the script."""
+    now = now or timezone.now()
+    chats = list(
+        filtered(company_id, filters, now=now)
+        .select_related("client", "channel")
+        .only(
+            "id",
+            "status",
+            "priority",
+            "subject",
+            "created_at",
+            "last_message_at",
+            "first_response_at",
+            "first_response_due_at",
+            "resolution_due_at",
+            "message_count",
+            "csat_rating",
+            "client__name",
+            "client__external_id",
+            "client__is_vip",
+            "channel__name",
+            "channel__provider",
+        )
+        .order_by("-last_message_at", "-pk")[: limit + 1]
+    )
+    more = len(chats) > limit
+    chats = chats[:limit]
+    holders = {
+        conversation_id: (agent_id, status, _name(first, last, username))
+        for conversation_id, agent_id, status, first, last, username in ChatAssignment.objects.unscoped()
+        .filter(conversation_id__in=[c.pk for c in chats], status__in=ACTIVE_ASSIGNMENT_STATUSES)
+        .values_list(
+            "conversation_id",
+            "agent_id",
+            "status",
+            "agent__first_name",
+            "agent__last_name",
+            "agent__username",
+        )
+    }
+    windows = warning_windows(company_id) if chats else {}
+    rows = []
+    for chat in chats:
+        holder = holders.get(chat.pk)
+        rows.append(
+            {
+                "id": chat.pk,
+                "client": chat.client.name or chat.client.external_id,
+                "vip": chat.client.is_vip,
+                "channel": chat.channel.name,
+                "provider": chat.channel.provider,
+                "status": chat.status,
+                "priority": chat.priority,
+                "subject": chat.subject,
+                "agent_id": holder[0] if holder else None,
+                "agent": holder[2] if holder else "",
+                "assignment_status": holder[1] if holder else "",
+                "sla": _sla(chat, now, windows),
+                "last_message_at": chat.last_message_at,
+                "message_count": chat.message_count,
+                "csat_rating": chat.csat_rating,
+            }
+        )
+    last = chats[-1] if chats else None
+    cursor = encode_cursor(last.last_message_at, last.pk) if more and last else None
+    return Page(rows, cursor, filters)
+
+
+def _sla(
+    chat: Conversation, now: dt.datetime, windows: dict[str, tuple[dt.timedelta, dt.timedelta]]
+) -> str:
+    """`breached`, `at_risk`, `ok`, or "" for a closed chat (the filter's vocabulary)."""
+    if chat.status not in OPEN_CONVERSATION_STATUSES:
+        return ""
+    kind, state, due = sla_state(chat, now)
+    if due is None:
+        return "ok"
+    if state == "breached":
+        return "breached"
+    first, resolution = windows.get(chat.priority, (None, None))
+    window = first if kind == "first_response" else resolution
+    return "at_risk" if window is not None and due <= now + window else "ok"
+
+
+def filter_choices(company_id: int) -> dict[str, Any]:
+    """What the filter form offers: the company's agents and channels."""
+    agents = [
+        {"id": pk, "name": _name(first, last, username)}
+        for pk, first, last, username in User.objects.filter(
+            company_id=company_id, is_active=True
+        )
+        .order_by("username")
+        .values_list("pk", "first_name", "last_name", "username")
+    ]
+    channels = list(
+        Channel.objects.unscoped()
+        .filter(company_id=company_id)
+        .order_by("name")
+        .values("id", "name", "provider")
+    )
+    return {"agents": agents, "channels": channels, "labels": labels_available()}
