@@ -38,8 +38,8 @@ from django.db.models import (
     Q,
     QuerySet,
     Subquery,
-    Value,
     Sum,
+    Value,
     When,
 )
 from django.db.models.functions import Coalesce, TruncDay
@@ -298,8 +298,8 @@ def sla_series(company_id: int, window: Window) -> dict[str, Any]:
         "live_from": fallback.first_day.isoformat() if fallback else None,
         "totals": {
             **totals,
-            "compliance": _rate(totals["sla_met"], totals["sla_missed"]),
-            "csat_average": _weighted(csat_sum, responses),
+            "compliance": _rate(int(totals["sla_met"]), int(totals["sla_missed"])),
+            "csat_average": _weighted(csat_sum, int(responses)),
             "csat_satisfied_rate": round(satisfied / responses, 4) if responses else None,
         },
     }
@@ -381,7 +381,9 @@ def _live_agents(company_id: int, window: Window) -> dict[int, dict[str, Any]]:
             resolution_weighted=Sum(resolution, filter=resolved),
             resolution_weight=Count("id", filter=resolved),
             # CSAT belongs to the agent who resolved the chat (as in analytics.metrics).
-            csat_responses=Count("id", filter=resolved & Q(conversation__csat_rating__isnull=False)),
+            csat_responses=Count(
+                "id", filter=resolved & Q(conversation__csat_rating__isnull=False)
+            ),
             csat_sum=Sum("conversation__csat_rating", filter=resolved),
             csat_satisfied=Count("id", filter=resolved & Q(conversation__csat_rating__gte=4)),
         )

@@ -154,7 +154,9 @@ def _person(user: Any) -> str:
     return str(user.get_full_name() or user.username)
 
 
-def transcript_items(conversation: Conversation, *, include_whispers: bool) -> Iterator[TranscriptItem]:
+def transcript_items(
+    conversation: Conversation, *, include_whispers: bool
+) -> Iterator[TranscriptItem]:
     """Messages (and whispers, if allowed) in time order, read a chunk at a time."""
     messages = (
         Message.objects.unscoped()
@@ -163,7 +165,8 @@ def transcript_items(conversation: Conversation, *, include_whispers: bool) -> I
         .order_by("sent_at", "id")
     )
     if _has_field(Message, "attachments"):
-        messages = messages.prefetch_related("attachments")
+        lookups = ("attachments",)  # from another part of the workspace, when present
+        messages = messages.prefetch_related(*lookups)
     whispers: list[Whisper] = []
     if include_whispers:
         whispers = list(
@@ -335,7 +338,19 @@ def message_rows(messages: QuerySet[Message]) -> Iterator[list[str]]:
         "metadata",
         *extra,
     ).iterator(chunk_size=CHUNK_ROWS)
-    for conv_id, pk, direction, sent_at, sender, client, text, delivery, status, meta, *kind in values:
+    for (
+        conv_id,
+        pk,
+        direction,
+        sent_at,
+        sender,
+        client,
+        text,
+        delivery,
+        status,
+        meta,
+        *kind,
+    ) in values:
         survey = isinstance(meta, dict) and meta.get("csat_survey")
         author = sender or (CUSTOMER if direction == MessageDirection.INBOUND else SYSTEM)
         cells = (

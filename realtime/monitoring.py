@@ -167,7 +167,8 @@ def filtered(company_id: int, filters: Filters, *, now: dt.datetime) -> QuerySet
             pressing = breached | risk if risk is not None else breached
             chats = chats.filter(open_only).exclude(pressing)
     if filters.label and labels_available():
-        chats = chats.filter(labels__name__iexact=filters.label)
+        # The labels model arrives with another part of the workspace: named, not typed.
+        chats = chats.filter(**{"labels__name__iexact": filters.label})
     if filters.q:
         q = filters.q.lstrip("#")
         text = (
@@ -228,9 +229,8 @@ def list_page(
     )
     more = len(chats) > limit
     chats = chats[:limit]
-    holders = {
-        conversation_id: (agent_id, status, _name(first, last, username))
-        for conversation_id, agent_id, status, first, last, username in ChatAssignment.objects.unscoped()
+    active = (
+        ChatAssignment.objects.unscoped()
         .filter(conversation_id__in=[c.pk for c in chats], status__in=ACTIVE_ASSIGNMENT_STATUSES)
         .values_list(
             "conversation_id",
@@ -240,6 +240,10 @@ def list_page(
             "agent__last_name",
             "agent__username",
         )
+    )
+    holders = {
+        conversation_id: (agent_id, status, _name(first, last, username))
+        for conversation_id, agent_id, status, first, last, username in active
     }
     windows = warning_windows(company_id) if chats else {}
     rows = []
@@ -289,9 +293,7 @@ def filter_choices(company_id: int) -> dict[str, Any]:
     """What the filter form offers: the company's agents and channels."""
     agents = [
         {"id": pk, "name": _name(first, last, username)}
-        for pk, first, last, username in User.objects.filter(
-            company_id=company_id, is_active=True
-        )
+        for pk, first, last, username in User.objects.filter(company_id=company_id, is_active=True)
         .order_by("username")
         .values_list("pk", "first_name", "last_name", "username")
     ]

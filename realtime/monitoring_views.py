@@ -152,8 +152,10 @@ def _transcript(conversation: Conversation) -> list[dict[str, Any]]:
                 "survey": bool((m.metadata or {}).get("csat_survey")),
             }
         )
-    for w in Whisper.objects.unscoped().filter(conversation_id=conversation.pk).select_related(
-        "author", "recipient"
+    for w in (
+        Whisper.objects.unscoped()
+        .filter(conversation_id=conversation.pk)
+        .select_related("author", "recipient")
     ):
         author = w.author
         items.append(

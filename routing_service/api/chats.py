@@ -20,6 +20,13 @@ from rest_framework.views import APIView
 
 from routing_service.api.filters import ApiFilterSet, IdFilter, MultipleChoiceFilter
 from routing_service.api.mixins import CompanyScopedMixin
+from routing_service.api.monitoring import (
+    TakeOverSerializer,
+    WhisperRequestSerializer,
+    WhisperSerializer,
+    visible_whispers,
+    whisper_response,
+)
 from routing_service.api.permissions import EVERYONE
 from routing_service.api.serializers.chats import (
     AgentStatusAnswerSerializer,
@@ -32,13 +39,6 @@ from routing_service.api.serializers.chats import (
     ReasonSerializer,
     ReplySerializer,
     TransferSerializer,
-)
-from routing_service.api.monitoring import (
-    TakeOverSerializer,
-    WhisperRequestSerializer,
-    WhisperSerializer,
-    visible_whispers,
-    whisper_response,
 )
 from routing_service.chats import actions
 from routing_service.chats.actions import monitoring as monitoring_actions

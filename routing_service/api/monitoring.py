@@ -93,9 +93,7 @@ class TranscriptExportView(CompanyScopedMixin, generics.GenericAPIView[Conversat
         conversation = self.get_queryset().filter(pk=pk).first()
         if conversation is None:
             raise Http404("No such conversation.")
-        chunks = transcript_chunks(
-            conversation, fmt, include_whispers=self.caller.can_supervise
-        )
+        chunks = transcript_chunks(conversation, fmt, include_whispers=self.caller.can_supervise)
         filename = f"conversation-{conversation.pk}.{fmt}"
         return stream_response(request._request, filename, chunks, FORMATS[fmt])
 

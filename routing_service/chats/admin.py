@@ -241,7 +241,18 @@ class ConversationAdmin(TenantModelAdmin):
                 )
             },
         ),
-        ("Outcome", {"fields": ("csat_rating", "csat_comment", "message_count", "transcript", "audit_trail")}),
+        (
+            "Outcome",
+            {
+                "fields": (
+                    "csat_rating",
+                    "csat_comment",
+                    "message_count",
+                    "transcript",
+                    "audit_trail",
+                )
+            },
+        ),
     )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Conversation]:

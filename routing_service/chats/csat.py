@@ -27,7 +27,13 @@ ANSWER_ID_PREFIX: Final = "csat:"
 SURVEY_KEY: Final = "csat_survey"
 QUICK_REPLIES_KEY: Final = "quick_replies"
 # The buttons' labels: the digit first, so a customer who types the label back is understood.
-LABELS: Final = {1: "1 · Poor", 2: "2 · Fair", 3: "3 · Good", 4: "4 · Very good", 5: "5 · Excellent"}
+LABELS: Final = {
+    1: "1 · Poor",
+    2: "2 · Fair",
+    3: "3 · Good",
+    4: "4 · Very good",
+    5: "5 · Excellent",
+}
 # A digit 1-5 standing alone, maybe "/5", then the end or a separator and a comment.
 # "10", "1.5" and "3,2" are not ratings.
 _ANSWER: Final = re.compile(

@@ -78,7 +78,9 @@ def answer_for(provider: str) -> tuple[InboundMessage, int, str]:
         return inbound_from_fixture("whatsapp", "interactive_list_reply"), 5, ""
     if provider == "twilio":
         sms = fixture("twilio", "sms_inbound")
-        sms.update(Body="4 - quick and friendly", MessageSid="SM" + "a" * 32, SmsSid="SM" + "a" * 32)
+        sms.update(
+            Body="4 - quick and friendly", MessageSid="SM" + "a" * 32, SmsSid="SM" + "a" * 32
+        )
         return parse("twilio", sms), 4, "quick and friendly"
     generic = fixture("generic", "message")
     generic.update(message_id="msg-answer", text="4 quick and friendly", priority=None)
@@ -98,7 +100,9 @@ def assert_survey_shape(provider: str, request: Any) -> None:
         body = request.json()
         assert body["text"] == SURVEY["question"]
         keyboard = body["reply_markup"]["inline_keyboard"]
-        assert [row[0]["callback_data"] for row in keyboard] == [f"csat:{n}" for n in (5, 4, 3, 2, 1)]
+        assert [row[0]["callback_data"] for row in keyboard] == [
+            f"csat:{n}" for n in (5, 4, 3, 2, 1)
+        ]
     elif provider == "whatsapp":
         body = request.json()
         assert body["type"] == "interactive"
@@ -131,7 +135,9 @@ def test_survey_goes_out_after_resolve_and_the_answer_rates_without_reopening(
 
     (request,) = provider_server.requests
     assert_survey_shape(provider, request)
-    survey = Message.objects.unscoped().get(conversation_id=chat.conversation_id, direction="outbound")
+    survey = Message.objects.unscoped().get(
+        conversation_id=chat.conversation_id, direction="outbound"
+    )
     assert survey.delivery_status == DeliveryStatus.SENT
     assert survey.metadata["csat_survey"] is True
 

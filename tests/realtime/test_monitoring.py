@@ -69,7 +69,7 @@ def test_the_list_shows_the_companys_chats_only_and_filters_them(
     web: Callable[[User], DjangoClient],
 ) -> None:
     mine = inbound(channel_a, "ada", "My parcel is late")
-    other = inbound(channel_a, "bob", "=HYPERLINK(\"x\") refund please")
+    other = inbound(channel_a, "bob", '=HYPERLINK("x") refund please')
     theirs = inbound(channel_b, "eve", "Globex secret chat")
 
     html = page(web(supervisor_a), "/conversations/")
@@ -114,8 +114,16 @@ def test_another_companys_chat_is_not_found(
     theirs = inbound(channel_b, "eve")
     assert web(supervisor_a).get(f"/conversations/{theirs}/").status_code == 404
     client = api(supervisor_a)
-    assert client.post(f"/api/v1/conversations/{theirs}/whisper/", {"text": "hi"}, format="json").status_code == 404
-    assert client.post(f"/api/v1/conversations/{theirs}/take-over/", {}, format="json").status_code == 404
+    assert (
+        client.post(
+            f"/api/v1/conversations/{theirs}/whisper/", {"text": "hi"}, format="json"
+        ).status_code
+        == 404
+    )
+    assert (
+        client.post(f"/api/v1/conversations/{theirs}/take-over/", {}, format="json").status_code
+        == 404
+    )
     assert client.get(f"/api/v1/conversations/{theirs}/transcript.txt").status_code == 404
     export = client.get("/api/v1/conversations/export.csv")
     assert str(theirs) not in [row[0] for row in csv.reader(io.StringIO(_body(export)))][1:]
@@ -158,33 +166,54 @@ def test_a_whisper_reaches_only_the_handling_agent_and_never_the_customer(
     whisper = Whisper.objects.unscoped().get()
     assert (whisper.recipient_id, whisper.author_id) == (agent_a.pk, supervisor_a.pk)
     # Never a message: nothing for the outbound worker to send.
-    assert not Conversation.objects.unscoped().get(pk=chat).messages.filter(
-        text="Offer the refund"
-    ).exists()
+    assert (
+        not Conversation.objects.unscoped()
+        .get(pk=chat)
+        .messages.filter(text="Offer the refund")
+        .exists()
+    )
     listed = api(agent_a).get(f"/api/v1/conversations/{chat}/whisper/").json()
     assert [w["text"] for w in listed["results"]] == ["Offer the refund"]
     assert api(bystander).get(f"/api/v1/conversations/{chat}/whisper/").json()["results"] == []
     company = company_a.pk
-    assert [e["data"]["text"] for e in logged(company, agent_group(agent_a.pk)) if e["type"] == "chat.whisper"] == ["Offer the refund"]
-    assert not [e for e in logged(company, agent_group(bystander.pk)) if e["type"] == "chat.whisper"]
-    assert not [e for e in logged(company, f"company.{company}.queue") if e["type"] == "chat.whisper"]
+    assert [
+        e["data"]["text"]
+        for e in logged(company, agent_group(agent_a.pk))
+        if e["type"] == "chat.whisper"
+    ] == ["Offer the refund"]
+    assert not [
+        e for e in logged(company, agent_group(bystander.pk)) if e["type"] == "chat.whisper"
+    ]
+    assert not [
+        e for e in logged(company, f"company.{company}.queue") if e["type"] == "chat.whisper"
+    ]
     # Agents cannot whisper; the transcript export shows whispers to supervisors only.
-    refused = api(agent_a).post(f"/api/v1/conversations/{chat}/whisper/", {"text": "x"}, format="json")
+    refused = api(agent_a).post(
+        f"/api/v1/conversations/{chat}/whisper/", {"text": "x"}, format="json"
+    )
     assert refused.status_code == 403
-    assert "Offer the refund" in _body(api(supervisor_a).get(f"/api/v1/conversations/{chat}/transcript.txt"))
-    assert "Offer the refund" not in _body(api(bystander).get(f"/api/v1/conversations/{chat}/transcript.txt"))
+    assert "Offer the refund" in _body(
+        api(supervisor_a).get(f"/api/v1/conversations/{chat}/transcript.txt")
+    )
+    assert "Offer the refund" not in _body(
+        api(bystander).get(f"/api/v1/conversations/{chat}/transcript.txt")
+    )
 
 
 def test_an_empty_whisper_or_one_to_a_waiting_chat_is_refused(
     channel_a: Channel, supervisor_a: User, inbound: Callable[..., int], api: Any
 ) -> None:
     chat = inbound(channel_a, "ada")  # nobody available: it waits
-    empty = api(supervisor_a).post(f"/api/v1/conversations/{chat}/whisper/", {"text": " "}, format="json")
+    empty = api(supervisor_a).post(
+        f"/api/v1/conversations/{chat}/whisper/", {"text": " "}, format="json"
+    )
     assert empty.status_code == 400
     assert "text" in empty.json()
-    waiting = api(supervisor_a).post(f"/api/v1/conversations/{chat}/whisper/", {"text": "hi"}, format="json")
+    waiting = api(supervisor_a).post(
+        f"/api/v1/conversations/{chat}/whisper/", {"text": "hi"}, format="json"
+    )
     assert waiting.status_code == 409
-    assert waiting.json()["field"] == "conversation_id"
+    assert "conversation_id" in waiting.json()
 
 
 def test_take_over_hands_the_chat_to_the_supervisor_accepted(
@@ -200,8 +229,14 @@ def test_take_over_hands_the_chat_to_the_supervisor_accepted(
     before = holder_of(chat)
     admin = make_user(company_a, Role.COMPANY_ADMIN)
 
-    assert api(agent_a).post(f"/api/v1/conversations/{chat}/take-over/", {}, format="json").status_code == 403
-    assert api(admin).post(f"/api/v1/conversations/{chat}/take-over/", {}, format="json").status_code == 403
+    assert (
+        api(agent_a).post(f"/api/v1/conversations/{chat}/take-over/", {}, format="json").status_code
+        == 403
+    )
+    assert (
+        api(admin).post(f"/api/v1/conversations/{chat}/take-over/", {}, format="json").status_code
+        == 403
+    )
     answer = api(supervisor_a).post(f"/api/v1/conversations/{chat}/take-over/", {}, format="json")
 
     assert answer.status_code == 200, answer.content
@@ -233,7 +268,8 @@ def test_reassign_follows_the_transfer_rules(
     )
 
     assert refused.status_code == 409
-    assert refused.json()["field"] == "to_agent_id"
+    assert refused.json()["code"] == "agent_unavailable"
+    assert "to_agent_id" in refused.json()
 
 
 def test_transcript_exports_in_three_formats_and_csv_cells_are_safe(
@@ -243,7 +279,7 @@ def test_transcript_exports_in_three_formats_and_csv_cells_are_safe(
     inbound: Callable[..., int],
     api: Any,
 ) -> None:
-    chat = inbound(channel_a, "ada", "=HYPERLINK(\"http://evil\") help")
+    chat = inbound(channel_a, "ada", '=HYPERLINK("http://evil") help')
     send_agent_reply(chat, agent_a, "@SUM(1) Sure, looking now")
     client = api(supervisor_a)
 
@@ -253,10 +289,12 @@ def test_transcript_exports_in_three_formats_and_csv_cells_are_safe(
     document = json.loads(_body(client.get(f"/api/v1/conversations/{chat}/transcript.json")))
     assert document["conversation"]["id"] == chat
     assert [m["direction"] for m in document["messages"]] == ["inbound", "outbound"]
-    rows = list(csv.reader(io.StringIO(_body(client.get(f"/api/v1/conversations/{chat}/transcript.csv")))))
+    rows = list(
+        csv.reader(io.StringIO(_body(client.get(f"/api/v1/conversations/{chat}/transcript.csv"))))
+    )
     assert rows[0][:3] == ["conversation_id", "item_id", "kind"]
     texts = [row[6] for row in rows[1:]]
-    assert texts == ["'=HYPERLINK(\"http://evil\") help", "'@SUM(1) Sure, looking now"]
+    assert texts == ['\'=HYPERLINK("http://evil") help', "'@SUM(1) Sure, looking now"]
     assert client.get(f"/api/v1/conversations/{chat}/transcript.pdf").status_code == 404
 
 
@@ -271,9 +309,15 @@ def test_open_conversations_and_messages_are_in_the_csv_exports(
     send_agent_reply(chat, agent_a, "Sorry to hear that")
     client = api(supervisor_a)
 
-    conversations = list(csv.reader(io.StringIO(_body(client.get("/api/v1/conversations/export.csv?status=assigned")))))
+    conversations = list(
+        csv.reader(
+            io.StringIO(_body(client.get("/api/v1/conversations/export.csv?status=assigned")))
+        )
+    )
     assert conversations[0][0] == "conversation_id"
-    assert [(r[0], r[1], r[7]) for r in conversations[1:]] == [(str(chat), "assigned", agent_a.username)]
+    assert [(r[0], r[1], r[7]) for r in conversations[1:]] == [
+        (str(chat), "assigned", agent_a.username)
+    ]
     messages = list(csv.reader(io.StringIO(_body(client.get("/api/v1/messages/export.csv")))))
     assert [(r[3], r[7]) for r in messages[1:]] == [
         ("inbound", "'-1 star service"),
@@ -288,6 +332,7 @@ def test_open_conversations_and_messages_are_in_the_csv_exports(
 def _body(response: Any) -> str:
     if getattr(response, "streaming", False):
         return b"".join(
-            chunk if isinstance(chunk, bytes) else chunk.encode() for chunk in response.streaming_content
+            chunk if isinstance(chunk, bytes) else chunk.encode()
+            for chunk in response.streaming_content
         ).decode()
     return response.content.decode()

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import transaction
 
-from events.outbox import publish_on_commit
 from events.schema import Event, EventType, make_event
 from routing_service.chats import csat
 from routing_service.chats.bulk import update_rows
@@ -80,7 +79,9 @@ def survey_pending(client: Client, at: dt.datetime) -> bool:
     )
 
 
-def record_answers(company_id: int, answers: Sequence[SurveyAnswer], messages: list[Message]) -> list[Event]:
+def record_answers(
+    company_id: int, answers: Sequence[SurveyAnswer], messages: list[Message]
+) -> list[Event]:
     """Store the ratings on the resolved chats (their messages are inserted by the caller).
 
     Precondition: the company's routing lock is held. A chat answered twice keeps the first

@@ -197,14 +197,14 @@ class _CompanyBatch:
             decided.add(client.pk)
             ended.append(client)
             conversation_id = client.csat_conversation_id
-            answer = None
+            parsed = None
             if csat_actions.survey_pending(client, item.received_at):
-                answer = csat.parse_answer(item.message.text, item.message.metadata)
-            if answer is None:
+                parsed = csat.parse_answer(item.message.text, item.message.metadata)
+            if parsed is None:
                 remaining.append((index, item))
                 continue
             answers.append(
-                csat_actions.SurveyAnswer(index, client, conversation_id, answer, item.received_at)
+                csat_actions.SurveyAnswer(index, client, conversation_id, parsed, item.received_at)
             )
         if not ended:
             return fresh, []

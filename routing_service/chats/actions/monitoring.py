@@ -42,9 +42,7 @@ MAX_WHISPER_LENGTH = 2000
 
 def _require_supervisor(actor: User) -> None:
     if not actor.can_supervise:
-        raise ActionError(
-            "forbidden", "Only supervisors and admins can do this.", status=403
-        )
+        raise ActionError("forbidden", "Only supervisors and admins can do this.", status=403)
 
 
 def _company_of_conversation(conversation_id: int, actor: User) -> int:

@@ -2,8 +2,9 @@
 
 `POST {base}/bot{bot_token}/sendMessage` with `{"chat_id", "text"}`; the answer is
 `{"ok": true, "result": Message}` (with `reply_markup.inline_keyboard` when the message
-offers quick replies, whose taps arrive as `callback_query` updates) and the provider id is "<chat id>:<message id>", the same
-shape the inbound adapter stores (Telegram message ids are unique per chat only).
+offers quick replies, whose taps arrive as `callback_query` updates) and the provider id is
+"<chat id>:<message id>", the same shape the inbound adapter stores (Telegram message ids
+are unique per chat only).
 
 The chat is the one the customer last wrote from (the prefix of their latest inbound
 message's id); the client id "telegram:<user id>" is the fallback, which is the same chat for
