@@ -50,6 +50,8 @@ class ConversationSerializer(serializers.ModelSerializer[Conversation]):
             "resolution_met",
             "escalation_level",
             "message_count",
+            "csat_rating",
+            "csat_comment",
         ]
         read_only_fields = fields
 
