@@ -5,8 +5,8 @@ Every live chat of the company and the recent closed ones (activity in the last
 label (when the labels model exists) and text. Pages are a keyset over
 `(last_message_at, id)` — the `conv_company_activity_idx` index, so the first page of 100,000
 open chats reads one index range and stops after `limit + 1` rows: no OFFSET, no COUNT
-(tests/perf/bench_conversations.py measures it). A page then costs two more small queries:
-the page's active assignments with their agents, and the company's SLA warning windows.
+(tests/perf/bench_conversations.py measures it). The page's details — client, channel,
+holder, the company's SLA warning windows — come in the same statement (`_page_rows`).
 
 Live updates are not polled: the page listens to the wallboard socket's events
 (`frontend_static/conversations/`).
@@ -15,12 +15,14 @@ Live updates are not polled: the page listens to the wallboard socket's events
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 from django.apps import apps
-from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.db import connection
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from realtime.wallboard import _sla_conditions, sla_state, warning_windows
@@ -29,11 +31,13 @@ from routing_service.chats.models import (
     OPEN_CONVERSATION_STATUSES,
     Channel,
     ChatAssignment,
+    Client,
     Conversation,
     ConversationStatus,
     Priority,
 )
 from routing_service.tenancy.models import User
+from sla_engine.models import ChatSLA
 
 RECENT_DAYS: Final = 7
 PAGE_SIZE: Final = 50
@@ -197,82 +201,131 @@ def _name(first: str, last: str, username: str) -> str:
     return f"{first} {last}".strip() or username
 
 
+_PAGE_SQL: Final = """
+SELECT v.id, v.status, v.priority, v.subject, v.last_message_at, v.first_response_at,
+       v.first_response_due_at, v.resolution_due_at, v.message_count, v.csat_rating,
+       c.name, c.external_id, c.is_vip, ch.name, ch.provider,
+       a.agent_id, a.status, u.first_name, u.last_name, u.username,
+       (SELECT json_agg(json_build_array(s.priority, s.first_response_minutes,
+                                         s.resolution_minutes, s.warning_percent))
+        FROM {sla} s WHERE s.company_id = %s) AS windows
+FROM ({keys}) AS k (id, at)
+JOIN {conversation} v ON v.id = k.id
+JOIN {client} c ON c.id = v.client_id
+JOIN {channel} ch ON ch.id = v.channel_id
+LEFT JOIN {assignment} a ON a.conversation_id = v.id AND a.status IN ('offered', 'accepted')
+LEFT JOIN {user} u ON u.id = a.agent_id
+ORDER BY k.at DESC, k.id DESC
+"""
+
+
+def _page_rows(company_id: int, keys: QuerySet[Any]) -> list[tuple[Any, ...]]:
+    """The page's chats with client, channel, holder and the company's SLA windows, in one
+    statement around the filtered keyset query `keys` (ids and activity times, in order).
+
+    Written out (like `chats.queries.rows`): compiling the equivalent querysets — joins, the
+    holder's subqueries, the SLA policies — cost more CPU and round trips than PostgreSQL
+    spends answering (about 1 ms at 100,000 open chats), and a busy web process pays for
+    them on every page.
+    """
+    assert set(ACTIVE_ASSIGNMENT_STATUSES) == {"offered", "accepted"}
+    keys_sql, keys_params = keys.query.sql_with_params()
+    quote = connection.ops.quote_name
+    tables = {
+        "sla": ChatSLA._meta.db_table,
+        "conversation": Conversation._meta.db_table,
+        "client": Client._meta.db_table,
+        "channel": Channel._meta.db_table,
+        "assignment": ChatAssignment._meta.db_table,
+        "user": User._meta.db_table,
+    }
+    sql = _PAGE_SQL.format(keys=keys_sql, **{k: quote(v) for k, v in tables.items()})
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [company_id, *keys_params])
+        return list(cursor.fetchall())
+
+
+def _windows(raw: Any) -> dict[str, tuple[dt.timedelta, dt.timedelta]]:
+    """`realtime.wallboard.warning_windows` from the policies the page query brought along."""
+    if isinstance(raw, str):
+        raw = json.loads(raw)
+    windows = {}
+    for priority, first, resolution, percent in raw or []:
+        share = max(0, 100 - percent) / 100
+        windows[priority] = (
+            dt.timedelta(minutes=first * share),
+            dt.timedelta(minutes=resolution * share),
+        )
+    return windows
+
+
 def list_page(
     company_id: int, filters: Filters, *, limit: int = PAGE_SIZE, now: dt.datetime | None = None
 ) -> Page:
-    """One page of the conversations list, as plain rows for the template and the script."""
+    """One page of the conversations list, as plain rows for the template and the script:
+    one statement (`_page_rows`)."""
     now = now or timezone.now()
-    active = ChatAssignment.objects.unscoped().filter(
-        conversation=OuterRef("pk"), status__in=ACTIVE_ASSIGNMENT_STATUSES
-    )
-    # The holder rides along as subqueries on the unique active assignment (one index probe
-    # per listed row): one statement for the page instead of two.
-    chats = list(
+    keys = (
         filtered(company_id, filters, now=now)
-        .select_related("client", "channel")
-        .only(
-            "id",
-            "status",
-            "priority",
-            "subject",
-            "created_at",
-            "last_message_at",
-            "first_response_at",
-            "first_response_due_at",
-            "resolution_due_at",
-            "message_count",
-            "csat_rating",
-            "client__name",
-            "client__external_id",
-            "client__is_vip",
-            "channel__name",
-            "channel__provider",
-        )
-        .annotate(
-            holder_id=Subquery(active.values("agent_id")[:1]),
-            holder_status=Subquery(active.values("status")[:1]),
-            holder_first=Subquery(active.values("agent__first_name")[:1]),
-            holder_last=Subquery(active.values("agent__last_name")[:1]),
-            holder_username=Subquery(active.values("agent__username")[:1]),
-        )
-        .order_by("-last_message_at", "-pk")[: limit + 1]
+        .order_by("-last_message_at", "-pk")
+        .values_list("pk", "last_message_at")[: limit + 1]
     )
-    more = len(chats) > limit
-    chats = chats[:limit]
-    holders = {
-        c.pk: (
-            c.holder_id,
-            c.holder_status,
-            _name(c.holder_first or "", c.holder_last or "", c.holder_username or ""),
-        )
-        for c in chats
-        if c.holder_id is not None
-    }
-    windows = warning_windows(company_id) if chats else {}
+    found = _page_rows(company_id, keys)
+    more = len(found) > limit
+    found = found[:limit]
+    windows = _windows(found[0][-1]) if found else {}
     rows = []
-    for chat in chats:
-        holder = holders.get(chat.pk)
+    for (
+        pk,
+        status,
+        priority,
+        subject,
+        last_message_at,
+        first_response_at,
+        first_response_due_at,
+        resolution_due_at,
+        message_count,
+        csat_rating,
+        client_name,
+        external_id,
+        vip,
+        channel_name,
+        provider,
+        agent_id,
+        assignment_status,
+        first,
+        last,
+        username,
+        _,
+    ) in found:
+        clocks = Conversation(
+            status=status,
+            priority=priority,
+            first_response_at=first_response_at,
+            first_response_due_at=first_response_due_at,
+            resolution_due_at=resolution_due_at,
+        )
         rows.append(
             {
-                "id": chat.pk,
-                "client": chat.client.name or chat.client.external_id,
-                "vip": chat.client.is_vip,
-                "channel": chat.channel.name,
-                "provider": chat.channel.provider,
-                "status": chat.status,
-                "priority": chat.priority,
-                "subject": chat.subject,
-                "agent_id": holder[0] if holder else None,
-                "agent": holder[2] if holder else "",
-                "assignment_status": holder[1] if holder else "",
-                "sla": _sla(chat, now, windows),
-                "last_message_at": chat.last_message_at,
-                "message_count": chat.message_count,
-                "csat_rating": chat.csat_rating,
+                "id": pk,
+                "client": client_name or external_id,
+                "vip": vip,
+                "channel": channel_name,
+                "provider": provider,
+                "status": status,
+                "priority": priority,
+                "subject": subject,
+                "agent_id": agent_id,
+                "agent": _name(first or "", last or "", username or "") if agent_id else "",
+                "assignment_status": assignment_status or "",
+                "sla": _sla(clocks, now, windows),
+                "last_message_at": last_message_at,
+                "message_count": message_count,
+                "csat_rating": csat_rating,
             }
         )
-    last = chats[-1] if chats else None
-    cursor = encode_cursor(last.last_message_at, last.pk) if more and last else None
+    last_row = found[-1] if found else None
+    cursor = encode_cursor(last_row[4], last_row[0]) if more and last_row else None
     return Page(rows, cursor, filters)
 
 
