@@ -8,13 +8,15 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils.translation import gettext_lazy as _
 
 from routing_service.api.docs import docs_allowed
 from routing_service.security.forms import ThrottledAuthenticationForm, throttled_response
 from routing_service.tenancy.models import Role
 
 # What each role can open, in the order the landing page lists it.
-_LINKS: list[tuple[str, str, str, frozenset[str]]] = [
+# Titles and descriptions: text, or lazily translated text.
+_LINKS: list[tuple[Any, str, Any, frozenset[str]]] = [
     (
         "Agent console",
         "/console/",
@@ -25,6 +27,12 @@ _LINKS: list[tuple[str, str, str, frozenset[str]]] = [
         "Wallboard",
         "/wallboard/",
         "Live queue, agents and SLA at a glance.",
+        frozenset({Role.SUPERVISOR, Role.COMPANY_ADMIN, Role.SUPERADMIN}),
+    ),
+    (
+        _("Conversations"),
+        "/conversations/",
+        _("Every live chat: follow, whisper, take over."),
         frozenset({Role.SUPERVISOR, Role.COMPANY_ADMIN, Role.SUPERADMIN}),
     ),
     (

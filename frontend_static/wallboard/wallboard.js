@@ -140,7 +140,10 @@ function nameOf(conversationId) {
 
 /** A chat's name as a link into the supervisors' live view of it (/conversations/<id>/). */
 function chatLink(conversationId, className = "") {
-  return h("a", { href: `/conversations/${conversationId}/`, class: className }, nameOf(conversationId));
+  // A superadmin names the company, as on the wallboard itself.
+  const query = config.user.role === "superadmin" ? `?company=${config.company.id}` : "";
+  const href = `/conversations/${conversationId}/${query}`;
+  return h("a", { href, class: className }, nameOf(conversationId));
 }
 
 function agentName(agentId) {
