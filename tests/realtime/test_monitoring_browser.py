@@ -7,7 +7,8 @@ test-artifacts/realtime/."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import subprocess
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -28,15 +29,47 @@ from tests.realtime.test_browser import (  # noqa: F401  (fixtures)
     Stack,
     browser,
     customer_message,
-    stack,
     wait_until,
     web_channel,
 )
 from tests.support.fixtures import provider_server  # noqa: F401  (a fixture)
-from tests.support.processes import ROOT
+from tests.support.processes import (
+    ROOT,
+    child_env,
+    daphne,
+    free_port,
+    manage,
+    stop,
+    wait_for_other_sessions_to_end,
+    wait_for_port,
+)
 from tests.support.provider_server import ProviderServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+# test_browser.py's stack, with more time for daphne to start: on a shared, loaded machine
+# importing the project alone took 26 s of wall clock (2 s of CPU).
+START_TIMEOUT = 120
+
+
+@pytest.fixture
+def stack(transactional_db: Any, redis_client: Any) -> Iterator[Stack]:
+    env = child_env(ROUTER_BLOCK_MS="100")
+    port = free_port()
+    web = daphne(port, env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    processes = {
+        "daphne": web,
+        "router": manage("run_router", "--name=monitor-router", env=env),
+        "worker": manage("rundramatiq", "--processes", "1", "--threads", "2", env=env),
+    }
+    try:
+        wait_for_port(port, web, timeout=START_TIMEOUT)
+        yield Stack(f"http://127.0.0.1:{port}", processes)
+    finally:
+        for process in processes.values():
+            stop(process)
+        wait_for_other_sessions_to_end()
+
 
 AXE = (ROOT / "frontend_static" / "vendor" / "axe-core" / "axe.min.js").read_text()
 
@@ -52,7 +85,7 @@ def axe_violations(page: Any) -> list[str]:
     return list(found)
 
 
-def phone_and_dark(browser: Browser, user: User, path: str, name: str) -> None:
+def phone_and_dark(browser: Browser, user: User, path: str, name: str) -> None:  # noqa: F811
     """The page at 390×844 in dark mode: screenshot, axe, nothing wider than the screen."""
     context = browser.chromium.new_context(
         viewport={"width": 390, "height": 844}, color_scheme="dark", is_mobile=True
@@ -69,7 +102,7 @@ def phone_and_dark(browser: Browser, user: User, path: str, name: str) -> None:
 
 
 def test_supervisor_follows_whispers_and_takes_over_a_live_chat(
-    stack: Stack,  # noqa: F811
+    stack: Stack,
     browser: Browser,  # noqa: F811
     company_a: Company,
     web_channel: Channel,  # noqa: F811
@@ -108,7 +141,7 @@ def test_supervisor_follows_whispers_and_takes_over_a_live_chat(
     expect(row).to_contain_text("Grace Hopper")
     expect(row.locator("[data-cell=status]")).to_have_text("assigned")
     expect(row.locator("[data-cell=agent]")).to_contain_text("Ada")
-    assert axe_violations(listing.page) == []
+    assert axe_violations(listing.page) == []  # light, desktop
     stack.post_webhook(web_channel, customer_message("cust-1", "Grace Hopper", "Hello?", 2))
     expect(row).to_have_class("updated", timeout=WAIT_MS)
     listing.shot("conversations-list")
@@ -119,9 +152,7 @@ def test_supervisor_follows_whispers_and_takes_over_a_live_chat(
     view.wait_live()
     transcript = view.page.locator("#transcript .text")
     expect(transcript).to_have_text(["Where is my parcel?", "Hello?"], timeout=WAIT_MS)
-    stack.post_webhook(
-        web_channel, customer_message("cust-1", "Grace Hopper", "Anyone there?", 3)
-    )
+    stack.post_webhook(web_channel, customer_message("cust-1", "Grace Hopper", "Anyone there?", 3))
     expect(transcript.last).to_have_text("Anyone there?", timeout=WAIT_MS)
     console.page.fill("#reply-text", "Yes! Checking now.")
     console.page.keyboard.press("Enter")
@@ -139,9 +170,7 @@ def test_supervisor_follows_whispers_and_takes_over_a_live_chat(
     assert axe_violations(view.page) == []
     view.shot("conversation-live-view")
     console.shot("console-whisper")
-    assert all(
-        "refund" not in r.body.decode(errors="replace") for r in provider_server.requests
-    )
+    assert all("refund" not in r.body.decode(errors="replace") for r in provider_server.requests)
     assert len(provider_server.requests) == 1  # the reply only
 
     # Take over: the chat is Sam's, accepted; Ada's console lets it go.
