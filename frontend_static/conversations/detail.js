@@ -14,13 +14,24 @@ function status(text, tone = "ok") {
   node.dataset.tone = tone;
 }
 
+const TIME_FORMAT = { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false };
+
+/** One clock format for the server-rendered and the live items, in the reader's time zone. */
+function clockOf(at) {
+  return new Date(at).toLocaleTimeString(undefined, TIME_FORMAT);
+}
+
+function agentName(userId) {
+  const option = userId ? document.querySelector(`#reassign-to option[value="${userId}"]`) : null;
+  return option ? option.textContent.replace(/ \([^)]*\)$/, "") : strings().agent;
+}
+
 function itemNode({ kind, id, direction, who, at, text }) {
-  const time = new Date(at);
   return h(
     "li",
     { class: `item item-${direction}`, dataset: { kind, id: String(id) } },
     h("span", { class: "who" }, who),
-    h("time", { datetime: at }, time.toLocaleTimeString()),
+    h("time", { datetime: at }, clockOf(at)),
     h("p", { class: "text" }, text),
   );
 }
@@ -62,7 +73,7 @@ function onEvent(frame) {
         kind: "message",
         id: data.message_id,
         direction: data.direction,
-        who: data.direction === "inbound" ? strings().customer : strings().agent,
+        who: data.direction === "inbound" ? strings().customer : agentName(data.sender_id),
         at: data.sent_at,
         text: data.text,
       });
@@ -137,4 +148,7 @@ function wire() {
 }
 
 config = startLive("conversation-config", onEvent).config;
+for (const time of document.querySelectorAll("#transcript time[datetime]")) {
+  time.textContent = clockOf(time.dateTime);
+}
 wire();
