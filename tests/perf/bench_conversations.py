@@ -79,7 +79,8 @@ def populate(open_chats: int, closed: int, agents: int = 50) -> int:
                         ELSE 'waiting' END,
                    (ARRAY['low','medium','high','urgent'])[1 + n %% 4], (n %% 4)::int, '', '',
                    'Question number ' || n,
-                   now() - make_interval(secs => (n * 5)::float8), now() - make_interval(secs => (n * 5)::float8),
+                   now() - make_interval(secs => (n * 5)::float8),
+                   now() - make_interval(secs => (n * 5)::float8),
                    now() - make_interval(secs => (n * 3)::float8), 0, 2, '',
                    now() + make_interval(mins => (30 - n %% 60)::int),
                    now() + make_interval(mins => (120 - n %% 60)::int)
