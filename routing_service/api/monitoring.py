@@ -107,7 +107,7 @@ _DATE_PARAMETERS = [
         many=True,
         enum=[choice for choice, _ in ConversationStatus.choices],
     ),
-    OpenApiParameter("channel", OpenApiTypes.INT),
+    OpenApiParameter("channel", {"type": "integer", "minimum": 1}),
 ]
 
 
@@ -139,9 +139,11 @@ def export_conversations(request: Request, rows: QuerySet[Conversation]) -> Quer
         rows = rows.filter(status__in=statuses)
     channel = request.query_params.get("channel", "")
     if channel:
-        if not channel.isdigit():
-            raise ValidationError({"channel": ["Must be a channel id."]})
-        rows = rows.filter(channel_id=int(channel))
+        try:
+            channel_id = int(channel)
+        except ValueError:
+            raise ValidationError({"channel": ["Must be a channel id."]}) from None
+        rows = rows.filter(channel_id=channel_id)  # no such id: no rows
     return rows
 
 
