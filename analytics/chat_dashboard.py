@@ -40,9 +40,10 @@ from django.db.models import (
     QuerySet,
     Subquery,
     Sum,
+    Value,
     When,
 )
-from django.db.models.functions import TruncDay
+from django.db.models.functions import Coalesce, TruncDay
 from django.utils import timezone
 from django.utils.translation import gettext
 
@@ -204,6 +205,9 @@ def _conversation_days(company_id: int, window: Window) -> dict[dt.date, dict[st
             first_response_median_seconds=_median(first_response, 0.5, using, filter=answered),
             first_response_p90_seconds=_median(first_response, 0.9, using, filter=answered),
             resolution_median_seconds=_median(resolution, 0.5, using, filter=resolved),
+            csat_responses=Count("id", filter=Q(csat_rating__isnull=False)),
+            csat_sum=Sum("csat_rating"),
+            csat_satisfied=Count("id", filter=Q(csat_rating__gte=4)),
         )
     )
     return {_as_date(row.pop("day")): row for row in rows}
@@ -223,6 +227,7 @@ _DAY_FIELDS: Final = (
     "first_response_median_seconds",
     "first_response_p90_seconds",
     "resolution_median_seconds",
+    "csat_responses",
 )
 
 
@@ -237,7 +242,11 @@ def sla_series(company_id: int, window: Window) -> dict[str, Any]:
         for row in ChatResponseTracking.objects.for_company(company_id)
         .filter(agent__isnull=True, date__gte=window.first_day, date__lte=window.last_day)
         .order_by()
-        .values("date", "updated_at", *_DAY_FIELDS)
+        .annotate(
+            csat_sum=Coalesce(F("csat_average") * F("csat_responses"), Value(0.0)),
+            csat_satisfied=Coalesce(F("csat_satisfied_rate") * F("csat_responses"), Value(0.0)),
+        )
+        .values("date", "updated_at", *_DAY_FIELDS, "csat_sum", "csat_satisfied")
     }
     fallback = _fallback_window(company_id, window)
     if fallback is not None:
@@ -246,7 +255,17 @@ def sla_series(company_id: int, window: Window) -> dict[str, Any]:
     series: dict[str, list[Any]] = {key: [] for key in ("labels", "source", "compliance")}
     for key in _DAY_FIELDS:
         series[key] = []
-    totals = {"chats": 0, "resolved": 0, "escalations": 0, "sla_met": 0, "sla_missed": 0}
+    series["csat_average"] = []
+    totals = {
+        "chats": 0,
+        "resolved": 0,
+        "escalations": 0,
+        "sla_met": 0,
+        "sla_missed": 0,
+        "csat_responses": 0,
+        "csat_sum": 0.0,
+        "csat_satisfied": 0.0,
+    }
     for day in window.days():
         in_fallback = fallback is not None and day >= fallback.first_day
         row = live.get(day) if in_fallback else rolled.get(day)
@@ -260,15 +279,25 @@ def sla_series(company_id: int, window: Window) -> dict[str, Any]:
                 series[key].append(value or 0)
         met, missed = (row["sla_met"], row["sla_missed"]) if row else (0, 0)
         series["compliance"].append(_rate(met, missed))
+        series["csat_average"].append(
+            _weighted(row["csat_sum"], row["csat_responses"]) if row else None
+        )
         if row:
             for key in totals:
                 totals[key] += row[key] or 0
+    responses = totals["csat_responses"]
+    csat_sum, satisfied = totals.pop("csat_sum"), totals.pop("csat_satisfied")
     return {
         **series,
         "live_from": fallback.first_day.isoformat() if fallback else None,
         # The days before ``live_from`` are only as current as their roll-up rows.
         "rolled_as_of": _rolled_as_of(rolled),
-        "totals": {**totals, "compliance": _rate(totals["sla_met"], totals["sla_missed"])},
+        "totals": {
+            **totals,
+            "compliance": _rate(int(totals["sla_met"]), int(totals["sla_missed"])),
+            "csat_average": _weighted(csat_sum, int(responses)),
+            "csat_satisfied_rate": round(satisfied / responses, 4) if responses else None,
+        },
     }
 
 
@@ -300,6 +329,9 @@ def _rolled_agents(company_id: int, first: dt.date, last: dt.date) -> dict[int, 
                 F("resolution_median_seconds") * F("resolved"), filter=timed_resolution
             ),
             total_resolution_weight=Sum("resolved", filter=timed_resolution),
+            total_csat_responses=Sum("csat_responses"),
+            total_csat_sum=Sum(F("csat_average") * F("csat_responses")),
+            total_csat_satisfied=Sum(F("csat_satisfied_rate") * F("csat_responses")),
         )
     )
     return {row["agent_id"]: {key: row[f"total_{key}"] for key in _AGENT_SUMS} for row in rows}
@@ -344,6 +376,12 @@ def _live_agents(company_id: int, window: Window) -> dict[int, dict[str, Any]]:
             first_weight=Count("id", filter=answered),
             resolution_weighted=Sum(resolution, filter=resolved),
             resolution_weight=Count("id", filter=resolved),
+            # CSAT belongs to the agent who resolved the chat (as in analytics.metrics).
+            csat_responses=Count(
+                "id", filter=resolved & Q(conversation__csat_rating__isnull=False)
+            ),
+            csat_sum=Sum("conversation__csat_rating", filter=resolved),
+            csat_satisfied=Count("id", filter=resolved & Q(conversation__csat_rating__gte=4)),
         )
     )
     return {row.pop("agent_id"): row for row in rows}
@@ -373,6 +411,9 @@ _AGENT_SUMS: Final = (
     "first_weight",
     "resolution_weighted",
     "resolution_weight",
+    "csat_responses",
+    "csat_sum",
+    "csat_satisfied",
 )
 
 
@@ -434,6 +475,13 @@ def agent_table(company_id: int, window: Window) -> list[dict[str, Any]]:
                 "first_response_seconds": _weighted(row["first_weighted"], row["first_weight"]),
                 "resolution_seconds": _weighted(
                     row["resolution_weighted"], row["resolution_weight"]
+                ),
+                "csat_responses": row["csat_responses"],
+                "csat_average": _weighted(row["csat_sum"], row["csat_responses"]),
+                "csat_satisfied_rate": (
+                    round(float(row["csat_satisfied"]) / row["csat_responses"], 4)
+                    if row["csat_responses"]
+                    else None
                 ),
             }
         )

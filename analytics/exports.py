@@ -29,7 +29,14 @@ from django.http import HttpRequest, StreamingHttpResponse
 
 from routing_service.db.replica import follow_reads
 
-__all__ = ["FORMULA_PREFIXES", "csv_chunks", "csv_response", "format_cell", "safe_cell"]
+__all__ = [
+    "FORMULA_PREFIXES",
+    "csv_chunks",
+    "csv_response",
+    "format_cell",
+    "safe_cell",
+    "stream_response",
+]
 
 FORMULA_PREFIXES: Final = ("=", "+", "-", "@", "\t", "\r")
 # Rows per chunk handed to the server: large enough that per-chunk overhead (and, under ASGI,
@@ -88,12 +95,19 @@ def csv_response(
     request: HttpRequest, filename: str, chunks: Iterator[str]
 ) -> StreamingHttpResponse:
     """A streamed ``text/csv`` download, asynchronous under ASGI so it is really streamed."""
+    return stream_response(request, filename, chunks, "text/csv; charset=utf-8")
+
+
+def stream_response(
+    request: HttpRequest, filename: str, chunks: Iterator[str], content_type: str
+) -> StreamingHttpResponse:
+    """A streamed download of any text type (CSV, plain text, JSON), as ``csv_response``."""
     # Read where the view read (the replica, in its context): the rows are fetched later.
     chunks = follow_reads(chunks)
     content: Iterator[str] | AsyncIterator[str] = (
         _pull(chunks) if isinstance(request, ASGIRequest) else chunks
     )
-    response = StreamingHttpResponse(content, content_type="text/csv; charset=utf-8")
+    response = StreamingHttpResponse(content, content_type=content_type)
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     response["Cache-Control"] = "no-store"
     return response

@@ -175,7 +175,7 @@ def session_from_conversation(conversation_id: int) -> ChatSession | None:
         if inbound and isinstance(meta, dict):
             metadata.append(meta)
     first_inbound = next((m.text for m in messages if m.inbound), "")
-    rating = conversation.rating if conversation.rating in range(1, 6) else None
+    rating = conversation.csat_rating if conversation.csat_rating in range(1, 6) else None
     values = {
         "conversation": conversation,
         "start_time": conversation.created_at,

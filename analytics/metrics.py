@@ -16,12 +16,14 @@ For the company row, over the chats that started that day:
 * `resolution_median_seconds` — first message to resolution, wall clock;
 * `sla_met` / `sla_missed` — chats whose decided targets (first response, resolution) were all
   met / at least one missed; a chat with nothing decided yet counts in neither;
-  `sla_compliance_rate` = met / (met + missed).
+  `sla_compliance_rate` = met / (met + missed);
+* `csat_responses`, `csat_average`, `csat_satisfied_rate` — the satisfaction surveys answered
+  for those chats (chats/csat.py): how many, the mean rating (1–5) and the share rated 4 or 5.
 
 An agent's row covers the chats they held (an assignment they accepted, answered or resolved):
 `chats`, `abandoned` and the SLA figures over those; first-response times over the chats whose
 first reply was theirs; `resolved` and resolution times over the chats they resolved;
-`escalations` over the chats escalated away from them.
+`escalations` over the chats escalated away from them; CSAT over the chats they resolved.
 
 The figures are computed by pure functions over plain `ChatFacts` (property-testable); only
 `load_facts` and `write_day` touch the database.
@@ -78,6 +80,7 @@ class ChatFacts:
     resolver: int | None = None
     handlers: frozenset[int] = frozenset()
     escalated_from: frozenset[int] = frozenset()
+    csat_rating: int | None = None
 
     @property
     def sla_outcome(self) -> bool | None:
@@ -100,6 +103,9 @@ class DayFigures:
     sla_met: int = 0
     sla_missed: int = 0
     sla_compliance_rate: float | None = None
+    csat_responses: int = 0
+    csat_average: float | None = None
+    csat_satisfied_rate: float | None = None
 
 
 def median(values: list[float]) -> float | None:
@@ -136,6 +142,11 @@ def day_figures(chats: Iterable[ChatFacts], agent_id: int | None = None) -> DayF
     resolution_times = [
         s for c in resolved if (s := _seconds(c.created_at, c.resolved_at)) is not None
     ]
+    ratings = [
+        c.csat_rating
+        for c in held
+        if c.csat_rating is not None and (agent_id is None or c.resolver == agent_id)
+    ]
     outcomes = [c.sla_outcome for c in held]
     met, missed = outcomes.count(True), outcomes.count(False)
     if agent_id is None:
@@ -153,6 +164,9 @@ def day_figures(chats: Iterable[ChatFacts], agent_id: int | None = None) -> DayF
         sla_met=met,
         sla_missed=missed,
         sla_compliance_rate=met / (met + missed) if met + missed else None,
+        csat_responses=len(ratings),
+        csat_average=sum(ratings) / len(ratings) if ratings else None,
+        csat_satisfied_rate=sum(r >= 4 for r in ratings) / len(ratings) if ratings else None,
     )
 
 
@@ -189,6 +203,7 @@ def load_facts(company_id: int, day: dt.date) -> list[ChatFacts]:
             "resolved_at",
             "first_response_met",
             "resolution_met",
+            "csat_rating",
         )
     )
     if not chats:
@@ -233,8 +248,11 @@ def load_facts(company_id: int, day: dt.date) -> list[ChatFacts]:
             resolver=resolver.get(pk),
             handlers=frozenset(handlers.get(pk, ())),
             escalated_from=frozenset(escalated.get(pk, ())),
+            csat_rating=rating,
         )
-        for pk, status, created_at, first_response_at, resolved_at, first_met, res_met in chats
+        for pk, status, created_at, first_response_at, resolved_at, first_met, res_met, rating in (
+            chats
+        )
     ]
 
 

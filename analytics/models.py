@@ -161,6 +161,9 @@ class ChatResponseTracking(TenantModel):
         "sla_met",
         "sla_missed",
         "sla_compliance_rate",
+        "csat_responses",
+        "csat_average",
+        "csat_satisfied_rate",
     )
 
     date = models.DateField()
@@ -177,6 +180,10 @@ class ChatResponseTracking(TenantModel):
     sla_met = models.PositiveIntegerField(default=0)
     sla_missed = models.PositiveIntegerField(default=0)
     sla_compliance_rate = models.FloatField(null=True, blank=True, help_text="0..1")
+    # Satisfaction surveys answered (chats/csat.py): count, mean rating 1-5, share rated 4-5.
+    csat_responses = models.PositiveIntegerField(default=0)
+    csat_average = models.FloatField(null=True, blank=True, help_text="1..5")
+    csat_satisfied_rate = models.FloatField(null=True, blank=True, help_text="0..1")
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -28,6 +28,7 @@ class EventType(StrEnum):
     CHAT_TRANSFERRED = "chat.transferred"
     # A chat's own fields changed outside routing (its labels): the whole conversation record.
     CHAT_UPDATED = "chat.updated"
+    CHAT_WHISPER = "chat.whisper"
     ALERT_URGENT = "alert.urgent"
     SLA_WARNING = "sla.warning"
     SLA_BREACHED = "sla.breached"

@@ -40,6 +40,7 @@ from django.db.models import (
     Min,
     Q,
     QuerySet,
+    Sum,
     When,
 )
 from django.db.models.functions import Coalesce, Least
@@ -288,6 +289,10 @@ def compute_stats(company_id: int, *, now: dt.datetime | None = None) -> dict[st
         "answered": Count("pk", filter=Q(first_response_at__isnull=False)),
         "met": Count("pk", filter=Q(first_response_met=True)),
         "missed": Count("pk", filter=Q(first_response_met=False) | unanswered_late),
+        # Satisfaction surveys answered for today's chats (chats/csat.py).
+        "csat_responses": Count("pk", filter=Q(csat_rating__isnull=False)),
+        "csat_sum": Sum("csat_rating"),
+        "csat_satisfied": Count("pk", filter=Q(csat_rating__gte=4)),
     }
     postgres = connection.vendor == "postgresql"
     if postgres:  # percentile_cont skips the NULL waits of unanswered chats
@@ -330,7 +335,17 @@ def compute_stats(company_id: int, *, now: dt.datetime | None = None) -> dict[st
             "first_response_met": day["met"],
             "first_response_missed": day["missed"],
             "sla_compliance": round(day["met"] / judged, 4) if judged else None,
+            "csat": _csat(day["csat_responses"], day["csat_sum"], day["csat_satisfied"]),
         },
+    }
+
+
+def _csat(responses: int, total: int | None, satisfied: int) -> dict[str, Any]:
+    """`{responses, average (1-5), satisfied_rate (share rated 4-5, 0-1)}`."""
+    return {
+        "responses": responses,
+        "average": round((total or 0) / responses, 2) if responses else None,
+        "satisfied_rate": round(satisfied / responses, 4) if responses else None,
     }
 
 

@@ -444,6 +444,8 @@ ROUTER_LEASE_TTL_MS = env_int("ROUTER_LEASE_TTL_MS", 10_000, minimum=200)
 ROUTER_LEASE_RENEW_MS = env_int("ROUTER_LEASE_RENEW_MS", 2_000, minimum=50)
 # Acknowledged entries are trimmed from the inbound stream after this many seconds.
 INBOUND_RETENTION_SECONDS = env_int("INBOUND_RETENTION_SECONDS", 3600)
+# How long after resolve a customer's message can still answer the satisfaction survey.
+CSAT_WINDOW_HOURS = env_int("CSAT_WINDOW_HOURS", 24, minimum=1)
 WEBHOOK_MAX_BODY_BYTES = env_int("WEBHOOK_MAX_BODY_BYTES", 1024 * 1024, minimum=1024)
 # Behind a trusted reverse proxy, rebuild the public webhook URL (Twilio signs it) from
 # X-Forwarded-Proto / X-Forwarded-Host. Off by default: anyone could send those headers.

@@ -58,6 +58,7 @@ urlpatterns = [
     path("attachments/<str:token>/", attachment_views.attachment_file, name="attachment-file"),
     path("console/", realtime_views.console, name="console"),
     path("wallboard/", realtime_views.wallboard, name="wallboard"),
+    path("conversations/", include("realtime.monitoring_urls")),
     path("api/v1/", include("routing_service.api.urls")),
     path("analytics/", include("analytics.urls")),
     path("chat/dashboard/", include("analytics.chat_urls")),

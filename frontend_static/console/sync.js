@@ -64,6 +64,21 @@ export function storeMessage(message) {
   transcript.messages.set(message.id, { ...had, ...message });
 }
 
+/** A supervisor's whisper (REST row or `chat.whisper` event) as a transcript entry. */
+export function whisperMessage(row) {
+  return {
+    id: `w${row.whisper_id ?? row.id}`,
+    conversation_id: row.conversation_id ?? row.conversation,
+    direction: "whisper",
+    text: row.text ?? "",
+    sender_id: row.author_id ?? row.author ?? null,
+    author_name: row.author_name || "",
+    sent_at: row.created_at,
+    delivery_status: "",
+    delivery_error: "",
+  };
+}
+
 export function applyMessage(row) {
   const message = normaliseMessage(row);
   storeMessage(message);
@@ -125,6 +140,9 @@ export function applyEvent(frame) {
       return {};
     case "chat.message":
       applyMessage(data);
+      return {};
+    case "chat.whisper":
+      storeMessage(whisperMessage(data));
       return {};
     case "notification":
       applyNotification(data);

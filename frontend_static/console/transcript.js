@@ -6,7 +6,7 @@ import { attachmentList, attachmentsKey } from "./attachments.js";
 import { render } from "./bus.js";
 import { getAll } from "./rest.js";
 import { config, transcriptOf } from "./state.js";
-import { normaliseMessage, storeMessage } from "./sync.js";
+import { normaliseMessage, storeMessage, whisperMessage } from "./sync.js";
 import { h, parseTime, timeOfDay } from "./ui.js";
 
 const DELIVERY_TEXT = {
@@ -29,9 +29,14 @@ export function loadTranscript(id) {
   if (transcript.loaded) return Promise.resolve();
   if (transcript.loading) return transcript.loading;
   transcript.error = null;
-  transcript.loading = getAll(`${config.api.conversations}${id}/messages/?page_size=500`)
-    .then((rows) => {
+  transcript.loading = Promise.all([
+    getAll(`${config.api.conversations}${id}/messages/?page_size=500`),
+    // Whispers from supervisors to me: highlighted, never sent to the customer.
+    getAll(`${config.api.conversations}${id}/whisper/?page_size=500`).catch(() => []),
+  ])
+    .then(([rows, whispers]) => {
       for (const row of rows) storeMessage(normaliseMessage(row));
+      for (const row of whispers) storeMessage(whisperMessage(row));
       transcript.loaded = true;
     })
     .catch((error) => {
@@ -44,7 +49,21 @@ export function loadTranscript(id) {
   return transcript.loading;
 }
 
+function whisperItem(message) {
+  return h(
+    "li",
+    {
+      class: "message whisper",
+      dataset: { messageId: message.id, delivery: "", meta: timeOfDay(message.sent_at) },
+    },
+    h("span", { class: "whisper-label" }, `Whisper${message.author_name ? ` from ${message.author_name}` : ""} (only you see this)`),
+    h("p", { class: "message-text" }, message.text),
+    h("span", { class: "message-meta" }, timeOfDay(message.sent_at)),
+  );
+}
+
 function messageItem(message) {
+  if (message.direction === "whisper") return whisperItem(message);
   const note = message.kind === "note";
   const outbound = message.direction === "outbound";
   const delivery = outbound && !note ? DELIVERY_TEXT[message.delivery_status] || "" : "";
@@ -89,7 +108,9 @@ export function renderTranscript(log, id, notes) {
   }
   const transcript = transcriptOf(id);
   const messages = [...transcript.messages.values()].sort(
-    (a, b) => (parseTime(a.sent_at) ?? 0) - (parseTime(b.sent_at) ?? 0) || a.id - b.id,
+    (a, b) =>
+      (parseTime(a.sent_at) ?? 0) - (parseTime(b.sent_at) ?? 0) ||
+      String(a.id).localeCompare(String(b.id), undefined, { numeric: true }),
   );
   const wanted = new Set(messages.map((message) => String(message.id)));
   const existing = new Map();

@@ -156,6 +156,14 @@ function nameOf(conversationId) {
   );
 }
 
+/** A chat's name as a link into the supervisors' live view of it (/conversations/<id>/). */
+function chatLink(conversationId, className = "") {
+  // A superadmin names the company, as on the wallboard itself.
+  const query = config.user.role === "superadmin" ? `?company=${config.company.id}` : "";
+  const href = `/conversations/${conversationId}/${query}`;
+  return h("a", { href, class: className }, nameOf(conversationId));
+}
+
 function agentName(agentId) {
   const agent = state.agents.get(agentId);
   return agent ? agent.name : interpolate(gettext("Agent #%(id)s"), { id: agentId });
@@ -289,6 +297,18 @@ function renderKpis() {
     }),
     compliance === null ? "" : compliance >= 0.9 ? "ok" : compliance >= 0.75 ? "warning" : "danger",
   );
+  const csat = today.csat;
+  if (csat) {
+    const labels = document.querySelector('[data-kpi="csat"]').dataset;
+    setKpi(
+      "csat",
+      csat.average === null ? "—" : `${csat.average.toLocaleString()} / 5`,
+      csat.responses
+        ? `${csat.responses} ${labels.answers} · ${percent(csat.satisfied_rate)} ${labels.satisfied}`
+        : labels.none,
+      csat.average === null ? "" : csat.average >= 4 ? "ok" : csat.average >= 3 ? "warning" : "danger",
+    );
+  }
   byId("stats-time").textContent = interpolate(gettext("updated %(time)s"), {
     time: timeOfDay(stats.computed_at),
   });
@@ -362,7 +382,7 @@ function renderQueue() {
       h(
         "li",
         { dataset: { conversationId: chat.conversation_id } },
-        h("span", { class: "queue-name" }, nameOf(chat.conversation_id)),
+        chatLink(chat.conversation_id, "queue-name"),
         chat.client && chat.client.vip ? h("span", { class: "tag tag-vip" }, gettext("VIP")) : null,
         h("span", { class: "queue-wait", dataset: { since: chat.queued_at || chat.created_at } }),
       ),
@@ -390,7 +410,7 @@ function renderAtRisk() {
     return h(
       "tr",
       { dataset: { conversationId: item.conversation_id, state: item.state } },
-      h("td", {}, nameOf(item.conversation_id)),
+      h("td", {}, chatLink(item.conversation_id)),
       h(
         "td",
         {},

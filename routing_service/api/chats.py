@@ -20,6 +20,13 @@ from rest_framework.views import APIView
 
 from routing_service.api.filters import ApiFilterSet, IdFilter, MultipleChoiceFilter
 from routing_service.api.mixins import CompanyScopedMixin
+from routing_service.api.monitoring import (
+    TakeOverSerializer,
+    WhisperRequestSerializer,
+    WhisperSerializer,
+    visible_whispers,
+    whisper_response,
+)
 from routing_service.api.permissions import EVERYONE
 from routing_service.api.serializers.chats import (
     AgentStatusAnswerSerializer,
@@ -35,6 +42,7 @@ from routing_service.api.serializers.chats import (
 )
 from routing_service.api.serializers.workspace import ConversationLabelsSerializer, NoteSerializer
 from routing_service.chats import actions
+from routing_service.chats.actions import monitoring as monitoring_actions
 from routing_service.chats.actions.agents import agent_status_data
 from routing_service.chats.models import (
     ACTIVE_ASSIGNMENT_STATUSES,
@@ -160,6 +168,43 @@ class ConversationViewSet(CompanyScopedMixin, viewsets.ReadOnlyModelViewSet[Conv
             body.validated_data["labels"],
         )
         return Response(self.get_serializer(self.get_object()).data)
+
+    @extend_schema(methods=["GET"], responses=WhisperSerializer(many=True))
+    @extend_schema(
+        methods=["POST"], request=WhisperRequestSerializer, responses={201: WhisperSerializer}
+    )
+    @action(detail=True, methods=["get", "post"])
+    def whisper(self, request: Request, pk: str | None = None) -> Response:
+        """A supervisor's private note to the agent handling the chat (never sent to the
+        customer); `GET` lists the whispers the caller may read."""
+        conversation = self.get_object()
+        if request.method == "GET":
+            page = self.paginate_queryset(visible_whispers(conversation, self.caller))
+            return self.get_paginated_response(WhisperSerializer(page, many=True).data)
+        body = WhisperRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        whisper = run(
+            monitoring_actions.send_whisper,
+            conversation.pk,
+            self.caller,
+            body.validated_data["text"],
+        )
+        return whisper_response(whisper)
+
+    @extend_schema(request=TakeOverSerializer, responses=AssignmentSerializer)
+    @action(detail=True, methods=["post"], url_path="take-over", url_name="take-over")
+    def take_over(self, request: Request, pk: str | None = None) -> Response:
+        """A supervisor takes the chat from its agent (or from the queue), accepted at once."""
+        conversation = self.get_object()
+        body = TakeOverSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        assignment = run(
+            monitoring_actions.take_over,
+            conversation.pk,
+            self.caller,
+            reason=body.validated_data["reason"],
+        )
+        return Response(AssignmentSerializer(assignment).data)
 
     @extend_schema(request=None, responses=AssignmentSerializer)
     @action(detail=True, methods=["post"])

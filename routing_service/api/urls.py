@@ -16,6 +16,11 @@ from routing_service.api.chats import (
 )
 from routing_service.api.companies import CompanyViewSet
 from routing_service.api.metrics import DailyMetricsView, LiveMetricsView
+from routing_service.api.monitoring import (
+    ConversationExportView,
+    MessageExportView,
+    TranscriptExportView,
+)
 from routing_service.api.routing_policy import RoutingPolicyView
 from routing_service.api.sla import SLAPolicyViewSet
 from routing_service.api.users import UserViewSet
@@ -31,6 +36,18 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("metrics/", LiveMetricsView.as_view(), name="api-metrics-live"),
     path("metrics/daily/", DailyMetricsView.as_view(), name="api-metrics-daily"),
     path("attachments/", AttachmentUploadView.as_view(), name="api-attachments"),
+    # Plain paths with a file extension (no trailing slash), like sessions/export.csv.
+    path(
+        "conversations/export.csv",
+        ConversationExportView.as_view(),
+        name="api-conversations-export",
+    ),
+    path("messages/export.csv", MessageExportView.as_view(), name="api-messages-export"),
+    path(
+        "conversations/<int:pk>/transcript.<str:fmt>",
+        TranscriptExportView.as_view(),
+        name="conversation-transcript",
+    ),
     *analytics_api.urlpatterns,
 ]
 router = DefaultRouter(trailing_slash=True)

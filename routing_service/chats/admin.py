@@ -244,7 +244,18 @@ class ConversationAdmin(TenantModelAdmin):
                 )
             },
         ),
-        (_("Outcome"), {"fields": ("rating", "message_count", "transcript", "audit_trail")}),
+        (
+            _("Outcome"),
+            {
+                "fields": (
+                    "csat_rating",
+                    "csat_comment",
+                    "message_count",
+                    "transcript",
+                    "audit_trail",
+                )
+            },
+        ),
     )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Conversation]:

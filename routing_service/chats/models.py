@@ -114,6 +114,13 @@ class Client(TenantModel):
     # scalars, validated by `routing_service.chats.attributes`.
     attributes = models.JSONField(default=dict, blank=True, db_default={})
     created_at = models.DateTimeField(auto_now_add=True)
+    # The satisfaction survey waiting for this client's answer (chats/csat.py). Kept on the
+    # client because the router already reads the client row of every sender in its batch:
+    # recognising an answer costs no extra query.
+    csat_conversation = models.ForeignKey(
+        "Conversation", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    csat_due_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["name"]
@@ -154,7 +161,11 @@ class Conversation(TenantModel):
     escalation_level = models.PositiveSmallIntegerField(default=0)
     # Whether the agent spoke last: the SLA may pause while the chat waits on the customer.
     waiting_on_customer_since = models.DateTimeField(null=True, blank=True)
-    rating = models.PositiveSmallIntegerField(null=True, blank=True)
+    # The customer's answer to the satisfaction survey sent after resolve (chats/csat.py).
+    csat_rating = models.PositiveSmallIntegerField(null=True, blank=True)
+    csat_comment = models.TextField(blank=True, default="")
+    csat_requested_at = models.DateTimeField(null=True, blank=True)
+    csat_answered_at = models.DateTimeField(null=True, blank=True)
     message_count = models.PositiveIntegerField(default=0)
     # The names of its labels, sorted: kept by the label actions next to the join rows
     # (`ConversationLabel`) so that every chat event carries them without a query.
@@ -167,6 +178,10 @@ class Conversation(TenantModel):
                 fields=["company", "client"],
                 condition=Q(status__in=OPEN_CONVERSATION_STATUSES),
                 name="conversation_one_open_per_client",
+            ),
+            models.CheckConstraint(
+                condition=Q(csat_rating__isnull=True) | Q(csat_rating__gte=1, csat_rating__lte=5),
+                name="conversation_csat_rating_1_to_5",
             ),
         ]
         indexes = [
@@ -197,6 +212,15 @@ class Conversation(TenantModel):
                 fields=["company", "resolved_at"],
                 condition=Q(resolved_at__isnull=False),
                 name="conv_company_ended_idx",
+            ),
+            # Supervisors' conversations page, newest activity first with a keyset cursor:
+            # "WHERE company_id = ? [AND status IN ...] AND (last_message_at, id) < (?, ?)
+            # ORDER BY last_message_at DESC, id DESC LIMIT n".
+            models.Index(
+                "company",
+                models.F("last_message_at").desc(),
+                models.F("id").desc(),
+                name="conv_company_activity_idx",
             ),
         ]
 
@@ -456,6 +480,34 @@ class RoutingPolicy(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.company} routing: {self.strategy}"
+
+
+class Whisper(TenantModel):
+    """A supervisor's private word to the agent handling a chat: shown only in that agent's
+    console (and to the supervisors who watch the chat), never sent to the customer."""
+
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="whispers"
+    )
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    # The agent who held the chat when it was written: the only agent who may read it.
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="whispers"
+    )
+    text = models.TextField()
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [
+            # The live view and the console: "WHERE conversation_id = ? ORDER BY created_at".
+            models.Index(fields=["conversation", "created_at"], name="whisper_conversation_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"whisper on {self.conversation_id} to {self.recipient_id}"
 
 
 # The workspace models (labels, canned responses, client notes) live in their own module.

@@ -20,6 +20,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import transaction
 
+from routing_service.chats import csat
 from routing_service.chats.models import Channel, Conversation, Provider, RoutingPolicy
 from routing_service.tenancy.models import Company
 
@@ -107,6 +108,8 @@ def validate_channel_config(provider: str, config: Any) -> dict[str, list[str]]:
             _URL(value)
         except ValidationError:
             errors[key] = ["Enter a valid URL."]
+    if "csat" in config and (csat_errors := csat.validate_config(config["csat"])):
+        errors["csat"] = csat_errors
     for key, value in config.items():
         masked = isinstance(value, str) and value.startswith(MASK)
         if masked and key not in errors and is_sensitive_key(key):

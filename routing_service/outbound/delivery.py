@@ -149,6 +149,18 @@ def _outbound(message: Message, channel: Channel) -> OutboundMessage:
         last_inbound_metadata=last_metadata if isinstance(last_metadata, dict) else {},
         attachments=outbound_files(message),
         parts_done=parts_done if isinstance(parts_done, int) else 0,
+        quick_replies=_quick_replies(message.metadata),
+    )
+
+
+def _quick_replies(metadata: object) -> tuple[tuple[str, str], ...]:
+    options = metadata.get("quick_replies") if isinstance(metadata, dict) else None
+    if not isinstance(options, list):
+        return ()
+    return tuple(
+        (str(o["id"]), str(o["title"]))
+        for o in options
+        if isinstance(o, dict) and "id" in o and "title" in o
     )
 
 
@@ -270,7 +282,7 @@ def _clip(error: str) -> str:
 
 def _publish(message: Message) -> None:
     """The updated message, to whoever got the reply's own `chat.message`: the agent who wrote
-    it and the chat's current holder (replies.py addresses the same people)."""
+    it, the chat's current holder and the supervisors (replies.py addresses the same people)."""
     holder = (
         ChatAssignment.objects.unscoped()
         .filter(conversation_id=message.conversation_id, status__in=ACTIVE_ASSIGNMENT_STATUSES)
@@ -281,7 +293,11 @@ def _publish(message: Message) -> None:
     publish_on_commit(
         [
             make_event(
-                EventType.CHAT_MESSAGE, message.company_id, message_data(message), agents=recipients
+                EventType.CHAT_MESSAGE,
+                message.company_id,
+                message_data(message),
+                agents=recipients,
+                supervisors=True,
             )
         ]
     )

@@ -27,6 +27,7 @@ __all__ = [
     "CHAT_DASHBOARD_ROLES",
     "CONSOLE_ROLES",
     "CONSOLE_USERS",
+    "CONVERSATIONS_ROLES",
     "PAGES",
     "WALLBOARD_ROLES",
     "SitePage",
@@ -41,6 +42,8 @@ CONSOLE_ROLES: Final = frozenset({Role.AGENT, Role.SUPERVISOR, Role.COMPANY_ADMI
 CONSOLE_USERS: Final = HANDLING_ROLES
 WALLBOARD_ROLES: Final = frozenset({Role.SUPERVISOR, Role.COMPANY_ADMIN, Role.SUPERADMIN})
 CHAT_DASHBOARD_ROLES: Final = frozenset({Role.SUPERADMIN, Role.COMPANY_ADMIN, Role.SUPERVISOR})
+# The supervisors' conversations page (/conversations/, realtime/monitoring_views.py).
+CONVERSATIONS_ROLES: Final = frozenset({Role.SUPERVISOR, Role.COMPANY_ADMIN, Role.SUPERADMIN})
 ANALYTICS_ROLES: Final = frozenset(
     {Role.SUPERADMIN, Role.COMPANY_ADMIN, Role.SUPERVISOR, Role.VIEWER}
 )
@@ -75,6 +78,14 @@ PAGES: Final = (
         _("Wallboard"),
         _("Live queue, agents and SLA at a glance."),
         WALLBOARD_ROLES,
+        per_company=True,
+    ),
+    SitePage(
+        "conversations",
+        "/conversations/",
+        _("Conversations"),
+        _("Every live chat: follow, whisper, take over."),
+        CONVERSATIONS_ROLES,
         per_company=True,
     ),
     SitePage(

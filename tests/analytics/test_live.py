@@ -148,7 +148,7 @@ def test_a_resolved_conversation_becomes_a_session_with_its_figures(
     customer_says(channel_a, 3, 100, "Any news?")
     escalate_assignment(offer.pk, ada, reason="needs a refund", now=at(110))
     send_agent_reply(conversation_id, grace, "Refund issued", now=at(160))  # waits 60
-    Conversation.objects.filter(pk=conversation_id).update(rating=4)
+    Conversation.objects.filter(pk=conversation_id).update(csat_rating=4)
     held = active_assignment_for(conversation_id, grace)
     assert held is not None
 

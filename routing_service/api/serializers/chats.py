@@ -54,6 +54,8 @@ class ConversationSerializer(serializers.ModelSerializer[Conversation]):
             "escalation_level",
             "message_count",
             "labels",
+            "csat_rating",
+            "csat_comment",
         ]
         read_only_fields = fields
 

@@ -16,6 +16,7 @@ from django.utils import timezone
 from events.outbox import publish_on_commit
 from events.schema import EventType, make_event
 from routing_service.chats.actions.audit import log_event
+from routing_service.chats.actions.csat import send_survey
 from routing_service.chats.actions.errors import ActionError, company_of, not_found
 from routing_service.chats.actions.routing import (
     end_assignment,
@@ -233,6 +234,7 @@ def resolve_assignment(
             update_fields=["status", "resolved_at", "resolution_met", "first_response_met"]
         )
         conversation_closed(conversation)
+        send_survey(conversation, now=now)
         log_event(
             conversation,
             AssignmentEvent.Action.RESOLVED,

@@ -24,6 +24,8 @@ from events.outbox import publish_on_commit
 from events.schema import Event, EventType, make_event
 from routing_service.attachments.actions import record_inbound
 from routing_service.attachments.payloads import attachment_data
+from routing_service.chats import csat
+from routing_service.chats.actions import csat as csat_actions
 from routing_service.chats.actions.routing import queue_event, route_waiting, routing_policy
 from routing_service.chats.bulk import insert_rows, update_rows
 from routing_service.chats.locks import lock_company_routing
@@ -132,6 +134,10 @@ class _CompanyBatch:
         if not fresh:
             return results
         clients = self._upsert_clients([item for _, item in fresh])
+        fresh, survey_events = self._take_survey_answers(fresh, clients, results)
+        if not fresh:
+            publish_on_commit(survey_events)
+            return results
         changes = self._open_conversations(fresh, clients)
         for index, message in self._insert_messages(fresh, changes, clients).items():
             change = changes[message.conversation.client_id]
@@ -139,7 +145,7 @@ class _CompanyBatch:
                 change.conversation.pk, message.pk, False, new_conversation=change.created
             )
         self._update_conversations(changes)
-        publish_on_commit(self._notify(changes))
+        publish_on_commit(survey_events + self._notify(changes))
         if any(c.conversation.status == ConversationStatus.WAITING for c in changes.values()):
             route_waiting(
                 self.company_id, known={c.conversation.pk: c.conversation for c in changes.values()}
@@ -169,6 +175,66 @@ class _CompanyBatch:
                 known.add(key)
                 fresh.append((index, item))
         return fresh
+
+    def _take_survey_answers(
+        self,
+        fresh: list[tuple[int, InboundItem]],
+        clients: dict[str, Client],
+        results: dict[int, InboundResult],
+    ) -> tuple[list[tuple[int, InboundItem]], list[Event]]:
+        """Record the messages that answer a satisfaction survey on their resolved chat (they
+        do not reopen it) and return the others, with the events of the answers.
+
+        Only a client's first message of the batch can answer; any first message ends the
+        client's survey. Decided from the client rows already read: no extra query unless
+        some client has a survey waiting.
+        """
+        decided: set[int] = set()
+        ended: list[Client] = []
+        answers: list[csat_actions.SurveyAnswer] = []
+        remaining: list[tuple[int, InboundItem]] = []
+        for index, item in fresh:
+            client = clients[item.message.client_external_id]
+            if client.csat_conversation_id is None or client.pk in decided:
+                remaining.append((index, item))
+                continue
+            decided.add(client.pk)
+            ended.append(client)
+            conversation_id = client.csat_conversation_id
+            parsed = None
+            if csat_actions.survey_pending(client, item.received_at):
+                parsed = csat.parse_answer(item.message.text, item.message.metadata)
+            if parsed is None:
+                remaining.append((index, item))
+                continue
+            answers.append(
+                csat_actions.SurveyAnswer(index, client, conversation_id, parsed, item.received_at)
+            )
+        if not ended:
+            return fresh, []
+        csat_actions.clear_pending(ended)
+        items = dict(fresh)
+        messages = [
+            Message(
+                company_id=self.company_id,
+                conversation_id=answer.conversation_id,
+                channel=items[answer.index].channel,
+                direction=MessageDirection.INBOUND,
+                provider_message_id=items[answer.index].message.provider_message_id,
+                text=items[answer.index].message.text,
+                sent_at=items[answer.index].message.sent_at,
+                delivery_status=DeliveryStatus.RECEIVED,
+                metadata={
+                    **items[answer.index].message.metadata,
+                    "csat_answer": answer.answer.rating,
+                },
+            )
+            for answer in answers
+        ]
+        insert_rows(messages)
+        for answer, message in zip(answers, messages, strict=True):
+            results[answer.index] = InboundResult(answer.conversation_id, message.pk, False)
+        return remaining, csat_actions.record_answers(self.company_id, answers, messages)
 
     def _upsert_clients(self, items: list[InboundItem]) -> dict[str, Client]:
         """Every sender as a Client, created or refreshed from their latest message."""
@@ -383,17 +449,20 @@ class _CompanyBatch:
         for conversation_id, change in by_conversation.items():
             conversation = change.conversation
             assignment = assignments.get(conversation_id)
+            # Every customer message reaches the company's supervisors (the conversations
+            # page's live view follows any chat) and the agent holding the chat, if any.
+            agents = [assignment.agent_id] if assignment is not None else []
+            events += [
+                make_event(
+                    EventType.CHAT_MESSAGE,
+                    self.company_id,
+                    message_data(m, self.files.get(m.pk, [])),
+                    agents=agents,
+                    supervisors=True,
+                )
+                for _, m in change.received
+            ]
             if assignment is not None:
-                agents = [assignment.agent_id]
-                events += [
-                    make_event(
-                        EventType.CHAT_MESSAGE,
-                        self.company_id,
-                        message_data(m, self.files.get(m.pk, [])),
-                        agents=agents,
-                    )
-                    for _, m in change.received
-                ]
                 events.append(
                     make_event(
                         EventType.NOTIFICATION,

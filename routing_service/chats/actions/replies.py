@@ -114,14 +114,16 @@ def send_agent_reply(
                     company_id,
                     message_data(message, files),
                     agents=recipients,
+                    supervisors=True,
                 )
             ]
         )
-        transaction.on_commit(lambda: _enqueue_delivery(message.pk), robust=True)
+        transaction.on_commit(lambda: enqueue_delivery(message.pk), robust=True)
     return message
 
 
-def _enqueue_delivery(message_id: int) -> None:
+def enqueue_delivery(message_id: int) -> None:
+    """Hand an outbound message (reply or survey) to the delivery worker; call after commit."""
     from routing_service.outbound.tasks import deliver_message
 
     deliver_message.send(message_id)

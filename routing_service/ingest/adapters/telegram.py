@@ -2,12 +2,15 @@
 
 Telegram does not sign bodies; it echoes the `secret_token` given to setWebhook in
 `X-Telegram-Bot-Api-Secret-Token`, which we compare with the channel secret. Only `message`
-becomes a chat message and `edited_message` a status event; every other update kind (callback
-queries, channel posts, member changes...) is acknowledged and ignored, because Telegram retries
+becomes a chat message, `edited_message` a status event, and a `callback_query` whose data is
+one of our quick replies (`csat:<n>`, the satisfaction survey's inline keyboard) a message whose
+text is the button's answer; every other update kind (other callback queries, channel posts,
+member changes...) is acknowledged and ignored, because Telegram retries
 anything that is not a 2xx and would otherwise stall the bot's whole update queue.
 Message ids are unique per chat only, hence provider_message_id = "<chat id>:<message id>".
 """
 
+from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
@@ -78,6 +81,18 @@ class _Update(msgspec.Struct):
     update_id: int
     message: dict[str, Any] | None = None
     edited_message: dict[str, Any] | None = None
+    callback_query: dict[str, Any] | None = None
+
+
+class _CallbackQuery(msgspec.Struct):
+    id: str
+    from_: _User = msgspec.field(name="from")
+    data: str | None = None
+    message: dict[str, Any] | None = None
+
+
+# Callback data we put on our own buttons (chats/csat.py): anything else is not ours.
+QUICK_REPLY_PREFIXES = ("csat:",)
 
 
 def _render(msg: _Message, raw: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
@@ -179,6 +194,8 @@ class TelegramAdapter:
                 attachments=_media_refs(update.message),
             )
             return ParseResult(messages=[message])
+        if update.callback_query is not None:
+            return self._callback(update, req)
         if update.edited_message is not None:
             msg = convert(update.edited_message, _Message, "edited_message")
             at = None
@@ -193,3 +210,37 @@ class TelegramAdapter:
             )
             return ParseResult(statuses=[event])
         return ParseResult()
+
+    def _callback(self, update: _Update, req: WebhookRequest) -> ParseResult:
+        """A tapped inline-keyboard button of ours, as the customer's answer. Callback queries
+        carry no date: the webhook's arrival time stands in. The id is unique per query, so a
+        redelivered update is a duplicate."""
+        assert update.callback_query is not None
+        query = convert(update.callback_query, _CallbackQuery, "callback_query")
+        if not query.data or not query.data.startswith(QUICK_REPLY_PREFIXES):
+            return ParseResult()
+        chat = _dict(query.message).get("chat")
+        chat_value = _dict(chat).get("id", query.from_.id)
+        metadata: dict[str, Any] = {
+            "update_id": update.update_id,
+            "chat_id": chat_value,
+            "callback_query_id": query.id,
+            "callback_data": query.data,
+        }
+        if query.from_.username:
+            metadata["username"] = query.from_.username
+        message = InboundMessage(
+            provider=self.provider,
+            provider_message_id=f"{chat_value}:cb{query.id}",
+            client_external_id=f"telegram:{query.from_.id}",
+            client_name=_display_name(query.from_, _Chat(id=query.from_.id)),
+            text=query.data.partition(":")[2],
+            sent_at=req.received_at or datetime.now(UTC),
+            language=query.from_.language_code or None,
+            metadata=metadata,
+        )
+        return ParseResult(messages=[message])
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}

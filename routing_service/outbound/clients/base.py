@@ -103,6 +103,10 @@ class OutboundMessage:
     # Requests of a multi-part send (one per file where the provider takes one file per
     # message) that an earlier attempt already got accepted: not sent again.
     parts_done: int = 0
+    # Answers offered as buttons, (id, title): the satisfaction survey's 1-5 (chats/csat.py).
+    # Providers with buttons send them (Telegram inline keyboard, WhatsApp interactive list);
+    # the others send the text alone, which already says how to answer.
+    quick_replies: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -37,7 +37,9 @@ def our_message_id(message_id: int) -> str:
 
 def payload(message: OutboundMessage) -> dict[str, Any]:
     """The callback body (DESIGN.md's inbound generic shape, seen from the other side); with
-    files, `attachments` as the inbound shape has them, each `url` signed and expiring."""
+    files, `attachments` as the inbound shape has them, each `url` signed and expiring; a
+    survey adds `quick_replies: [{id, title}]`, answered by a message whose text is the
+    digit."""
     body: dict[str, Any] = {
         "message_id": our_message_id(message.message_id),
         "conversation_id": message.conversation_id,
@@ -56,6 +58,8 @@ def payload(message: OutboundMessage) -> dict[str, Any]:
             {"name": f.name, "content_type": f.content_type, "size": f.size, "url": f.url}
             for f in message.attachments
         ]
+    if message.quick_replies:
+        body["quick_replies"] = [{"id": i, "title": t} for i, t in message.quick_replies]
     return body
 
 

@@ -1,8 +1,10 @@
 """Outbound delivery: Telegram Bot API `sendMessage`.
 
 `POST {base}/bot{bot_token}/sendMessage` with `{"chat_id", "text"}`; the answer is
-`{"ok": true, "result": Message}` and the provider id is "<chat id>:<message id>", the same
-shape the inbound adapter stores (Telegram message ids are unique per chat only).
+`{"ok": true, "result": Message}` (with `reply_markup.inline_keyboard` when the message
+offers quick replies, whose taps arrive as `callback_query` updates) and the provider id is
+"<chat id>:<message id>", the same shape the inbound adapter stores (Telegram message ids
+are unique per chat only).
 
 The chat is the one the customer last wrote from (the prefix of their latest inbound
 message's id); the client id "telegram:<user id>" is the fallback, which is the same chat for
@@ -117,7 +119,15 @@ class TelegramClient:
 
     def prepare(self, message: OutboundMessage, *, now: float) -> PreparedRequest:
         token, base = _token_and_base(message)
-        payload = {"chat_id": int(chat_id(message)), "text": message.text}
+        payload: dict[str, object] = {"chat_id": int(chat_id(message)), "text": message.text}
+        if message.quick_replies:
+            # One button per row; a tap comes back as a `callback_query` with this data.
+            payload["reply_markup"] = {
+                "inline_keyboard": [
+                    [{"text": title, "callback_data": option_id}]
+                    for option_id, title in message.quick_replies
+                ]
+            }
         return PreparedRequest(
             method="POST",
             url=f"{base}/bot{token}/sendMessage",

@@ -61,6 +61,8 @@ ERRORS = {
 
 
 def body(message: OutboundMessage) -> dict[str, object]:
+    if message.quick_replies:
+        return interactive_list(message)
     return {
         "messaging_product": "whatsapp",
         "recipient_type": "individual",
@@ -116,6 +118,34 @@ def media_bodies(message: OutboundMessage) -> list[dict[str, object]]:
             }
         )
     return bodies
+
+
+def interactive_list(message: OutboundMessage) -> dict[str, object]:
+    """Quick replies as an interactive list message: reply buttons stop at three, a list takes
+    ten rows (titles of at most 24 characters); the tapped row's id comes back in
+    `interactive.list_reply.id`."""
+    return {
+        "messaging_product": "whatsapp",
+        "recipient_type": "individual",
+        "to": address(message.client_external_id, "whatsapp", "WhatsApp"),
+        "type": "interactive",
+        "interactive": {
+            "type": "list",
+            "body": {"text": message.text[:1024]},
+            "action": {
+                "button": "Choose",
+                "sections": [
+                    {
+                        "title": "Your answer",
+                        "rows": [
+                            {"id": option_id, "title": title[:24]}
+                            for option_id, title in message.quick_replies[:10]
+                        ],
+                    }
+                ],
+            },
+        },
+    }
 
 
 class WhatsAppClient:
