@@ -19,10 +19,10 @@ pytestmark = pytest.mark.django_db
 # What each role is offered, in order: the issue's matrix.
 EXPECTED = {
     Role.AGENT: ["console"],
-    Role.SUPERVISOR: ["console", "wallboard", "chat-dashboard", "analytics"],
+    Role.SUPERVISOR: ["console", "wallboard", "conversations", "chat-dashboard", "analytics"],
     Role.VIEWER: ["analytics"],
-    Role.COMPANY_ADMIN: ["wallboard", "chat-dashboard", "analytics", "admin"],
-    Role.SUPERADMIN: ["wallboard", "chat-dashboard", "analytics", "admin"],
+    Role.COMPANY_ADMIN: ["wallboard", "conversations", "chat-dashboard", "analytics", "admin"],
+    Role.SUPERADMIN: ["wallboard", "conversations", "chat-dashboard", "analytics", "admin"],
 }
 NAV_LINK = re.compile(r'<a href="([^"]+)" data-page="([^"]+)"( aria-current="page")?>')
 
@@ -76,11 +76,13 @@ def test_a_superadmin_keeps_the_company_across_pages(
     query = f"?company={company_a.pk}"
     assert links == {
         "wallboard": f"/wallboard/{query}",
+        "conversations": f"/conversations/{query}",
         "chat-dashboard": f"/chat/dashboard/{query}",
         "analytics": f"/analytics/{query}",
         "admin": "/admin/",
     }
     assert client.get(links["wallboard"]).status_code == 200
+    assert client.get(links["conversations"]).status_code == 200
 
 
 def test_logged_out_pages_have_no_navigation(db: None) -> None:
@@ -100,27 +102,26 @@ def test_dashboard_rows_link_to_the_chat_and_agent_for_admins(
 ) -> None:
     client = person(make_user, company_a, Role.COMPANY_ADMIN)
     html = client.get("/chat/dashboard/").content.decode()
-    overdue = f'href="/admin/chats/conversation/{chats.overdue.pk}/change/"'
-    missed = f'href="/admin/chats/conversation/{chats.missed.pk}/change/"'
-    waiting = f'href="/admin/chats/conversation/{chats.waiting_urgent.pk}/change/"'
-    assert overdue in html  # past due now
-    assert missed in html  # missed in the last days
-    assert waiting in html  # next in line
+    # Chats open the supervisors' live view (issue 13 item 7); agents their admin page.
+    assert f'href="/conversations/{chats.overdue.pk}/"' in html  # past due now
+    assert f'href="/conversations/{chats.missed.pk}/"' in html  # missed in the last days
+    assert f'href="/conversations/{chats.waiting_urgent.pk}/"' in html  # next in line
     agent = chats.agents[0]
     assert f'href="/admin/tenancy/user/{agent.pk}/change/"' in html  # the agent table
     assert f'href="/admin/tenancy/user/?q={agent.username}"' in html  # a past-due row's agent
     # Each link opens for this admin, and only the company's own rows are there.
-    assert client.get(f"/admin/chats/conversation/{chats.overdue.pk}/change/").status_code == 200
+    assert client.get(f"/conversations/{chats.overdue.pk}/").status_code == 200
     assert client.get(f"/admin/tenancy/user/{agent.pk}/change/").status_code == 200
     assert "globex" not in html
 
 
-def test_dashboard_rows_are_plain_text_for_supervisors(
+def test_supervisors_rows_open_the_live_view_but_not_the_admin(
     chats: Chats, company_a: Company, make_user: Callable[..., User]
 ) -> None:
-    """Supervisors may not open the admin, and no other page shows a single chat or agent."""
+    """Supervisors may not open the admin: agents stay plain text, chats open the live view."""
     client = person(make_user, company_a, Role.SUPERVISOR)
     html = client.get("/chat/dashboard/").content.decode()
-    assert f"#{chats.overdue.pk}" in html
+    assert f'href="/conversations/{chats.overdue.pk}/"' in html
+    assert client.get(f"/conversations/{chats.overdue.pk}/").status_code == 200
     assert "/admin/chats/conversation/" not in html
     assert "/admin/tenancy/user/" not in html
