@@ -61,6 +61,7 @@ def test_an_agent_gets_the_console_with_what_its_socket_needs(
         "labels": "/api/v1/labels/",
         "canned": "/api/v1/canned-responses/",
         "clients": "/api/v1/clients/",
+        "attachments": "/api/v1/attachments/",
     }
     # An agent manages their own canned responses, not the shared ones nor the labels.
     assert (data["can_manage_shared_canned"], data["can_manage_labels"]) == (False, False)
