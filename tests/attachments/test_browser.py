@@ -10,8 +10,7 @@ Screenshots go to test-artifacts/attachments/.
 
 from __future__ import annotations
 
-import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,19 +27,14 @@ from tests.realtime.test_browser import (  # noqa: F401  (fixtures)
     Stack,
     browser,
     customer_message,
+    stack,
     wait_until,
     web_channel,
 )
+from tests.support.browser import axe_violations
 from tests.support.fixtures import provider_server  # noqa: F401  (a fixture)
 from tests.support.processes import (
     ROOT,
-    child_env,
-    daphne,
-    free_port,
-    manage,
-    stop,
-    wait_for_other_sessions_to_end,
-    wait_for_port,
 )
 from tests.support.provider_server import ProviderServer, Reply
 
@@ -49,47 +43,10 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 ARTIFACTS = ROOT / "test-artifacts" / "attachments"
 # Generous: the machine may be busy (the downloads run in a worker process).
 WAIT_MS = 60_000
-AXE = ROOT / "frontend_static" / "vendor" / "axe-core" / "axe.min.js"
-
-
-@pytest.fixture
-def stack(transactional_db: Any, redis_client: Any) -> Iterator[Stack]:
-    """tests/realtime/test_browser.py's stack (daphne, a router, a dramatiq worker), with more
-    patience for daphne's start on a loaded machine."""
-    env = child_env(ROUTER_BLOCK_MS="100")
-    port = free_port()
-    web = daphne(port, env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    processes = {
-        "daphne": web,
-        "router": manage("run_router", "--name=attachments-router", env=env),
-        "worker": manage("rundramatiq", "--processes", "1", "--threads", "2", env=env),
-    }
-    try:
-        wait_for_port(port, web, timeout=180)
-        yield Stack(f"http://127.0.0.1:{port}", processes)
-    finally:
-        for process in processes.values():
-            stop(process)
-        wait_for_other_sessions_to_end()
-
-
-def axe_violations(page: Any, *selectors: str) -> list[str]:
-    """axe-core's violations within `selectors` (evaluated, so the page's CSP is untouched).
-
-    Only the parts this feature adds: the transcript's own list semantics (an `ol` with
-    role=log) are older than it and reported by axe on their own.
-    """
-    page.evaluate(AXE.read_text())
-    result = page.evaluate(
-        "(include) => axe.run({include: include.map((s) => [s])}).then((r) => r.violations"
-        ".map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`))",
-        list(selectors),
-    )
-    return list(result)
 
 
 def test_inbound_media_shows_in_the_console_and_an_agent_sends_a_file(
-    stack: Stack,
+    stack: Stack,  # noqa: F811
     browser: Browser,  # noqa: F811
     company_a: Company,
     web_channel: Channel,  # noqa: F811

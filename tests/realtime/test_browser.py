@@ -99,7 +99,8 @@ def stack(transactional_db: Any, redis_client: redis.Redis) -> Iterator[Stack]:
         "worker": manage("rundramatiq", "--processes", "1", "--threads", "2", env=env),
     }
     try:
-        wait_for_port(port, web)
+        # Generous: daphne's start takes long on a loaded machine.
+        wait_for_port(port, web, timeout=180)
         yield Stack(f"http://127.0.0.1:{port}", processes)
     finally:
         for process in processes.values():

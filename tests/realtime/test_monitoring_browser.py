@@ -7,9 +7,7 @@ test-artifacts/realtime/."""
 
 from __future__ import annotations
 
-import subprocess
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Callable
 
 import pytest
 
@@ -29,60 +27,20 @@ from tests.realtime.test_browser import (  # noqa: F401  (fixtures)
     Stack,
     browser,
     customer_message,
+    stack,
     wait_until,
     web_channel,
 )
+from tests.support.browser import axe_violations
 from tests.support.fixtures import provider_server  # noqa: F401  (a fixture)
-from tests.support.processes import (
-    ROOT,
-    child_env,
-    daphne,
-    free_port,
-    manage,
-    stop,
-    wait_for_other_sessions_to_end,
-    wait_for_port,
-)
 from tests.support.provider_server import ProviderServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
+WCAG_AA = ("wcag2a", "wcag2aa")
+
 # test_browser.py's stack, with more time for daphne to start: on a shared, loaded machine
 # importing the project alone took 26 s of wall clock (2 s of CPU).
-START_TIMEOUT = 120
-
-
-@pytest.fixture
-def stack(transactional_db: Any, redis_client: Any) -> Iterator[Stack]:
-    env = child_env(ROUTER_BLOCK_MS="100")
-    port = free_port()
-    web = daphne(port, env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    processes = {
-        "daphne": web,
-        "router": manage("run_router", "--name=monitor-router", env=env),
-        "worker": manage("rundramatiq", "--processes", "1", "--threads", "2", env=env),
-    }
-    try:
-        wait_for_port(port, web, timeout=START_TIMEOUT)
-        yield Stack(f"http://127.0.0.1:{port}", processes)
-    finally:
-        for process in processes.values():
-            stop(process)
-        wait_for_other_sessions_to_end()
-
-
-AXE = (ROOT / "frontend_static" / "vendor" / "axe-core" / "axe.min.js").read_text()
-
-
-def axe_violations(page: Any) -> list[str]:
-    """axe-core's WCAG A/AA violations of the page as it is now. Evaluated through the
-    devtools protocol, so the page's CSP (no inline scripts) is left as it is."""
-    page.evaluate(AXE)
-    found = page.evaluate(
-        "async () => (await axe.run(document, {runOnly: ['wcag2a', 'wcag2aa']})).violations"
-        ".map(v => `${v.id}: ${v.nodes.map(n => n.target.join(' ')).join(', ')}`)"
-    )
-    return list(found)
 
 
 def phone_and_dark(browser: Browser, user: User, path: str, name: str) -> None:  # noqa: F811
@@ -94,7 +52,7 @@ def phone_and_dark(browser: Browser, user: User, path: str, name: str) -> None: 
     page = Page(context.new_page(), browser.base)
     page.log_in(user, path)
     page.wait_live()
-    assert axe_violations(page.page) == []
+    assert axe_violations(page.page, tags=WCAG_AA) == []
     width = page.page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, f"{path} is {width}px wide on a phone"
     page.shot(name)
@@ -102,7 +60,7 @@ def phone_and_dark(browser: Browser, user: User, path: str, name: str) -> None: 
 
 
 def test_supervisor_follows_whispers_and_takes_over_a_live_chat(
-    stack: Stack,
+    stack: Stack,  # noqa: F811
     browser: Browser,  # noqa: F811
     company_a: Company,
     web_channel: Channel,  # noqa: F811
@@ -141,7 +99,7 @@ def test_supervisor_follows_whispers_and_takes_over_a_live_chat(
     expect(row).to_contain_text("Grace Hopper")
     expect(row.locator("[data-cell=status]")).to_have_text("assigned")
     expect(row.locator("[data-cell=agent]")).to_contain_text("Ada")
-    assert axe_violations(listing.page) == []  # light, desktop
+    assert axe_violations(listing.page, tags=WCAG_AA) == []  # light, desktop
     stack.post_webhook(web_channel, customer_message("cust-1", "Grace Hopper", "Hello?", 2))
     expect(row).to_have_class("updated", timeout=WAIT_MS)
     listing.shot("conversations-list")
@@ -167,7 +125,7 @@ def test_supervisor_follows_whispers_and_takes_over_a_live_chat(
     expect(whisper).to_contain_text("Offer a refund if it is lost", timeout=WAIT_MS)
     expect(whisper).to_contain_text("Sam")
     expect(view.page.locator("#transcript [data-kind=whisper]")).to_have_count(1)
-    assert axe_violations(view.page) == []
+    assert axe_violations(view.page, tags=WCAG_AA) == []
     view.shot("conversation-live-view")
     console.shot("console-whisper")
     assert all("refund" not in r.body.decode(errors="replace") for r in provider_server.requests)

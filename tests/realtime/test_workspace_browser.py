@@ -6,13 +6,10 @@ screenshots (desktop, and phone width in dark mode) and axe-core on the new pane
 from __future__ import annotations
 
 import re
-import subprocess
 import time
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Callable
 
 import pytest
-import redis
 
 from routing_service.chats import actions
 from routing_service.chats.actions import canned as canned_actions
@@ -34,47 +31,18 @@ from tests.realtime.test_browser import (  # noqa: F401  (fixtures)
     Stack,
     browser,
     customer_message,
+    stack,
     wait_until,
     web_channel,
 )
+from tests.support.browser import axe_violations
 from tests.support.fixtures import provider_server  # noqa: F401  (a fixture)
 from tests.support.inbound import inbound_message
-from tests.support.processes import (
-    ROOT,
-    child_env,
-    daphne,
-    free_port,
-    manage,
-    stop,
-    wait_for_other_sessions_to_end,
-    wait_for_port,
-)
 from tests.support.provider_server import ProviderServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-AXE = ROOT / "frontend_static" / "vendor" / "axe-core" / "axe.min.js"
 NEW_PANELS = ("#profile", "#canned-manage", "#reply-form", "#conversation-labels", ".label-filter")
-
-
-@pytest.fixture
-def stack(transactional_db: Any, redis_client: redis.Redis) -> Iterator[Stack]:
-    """test_browser.py's stack, with more patience for daphne to start on a loaded machine."""
-    env = child_env(ROUTER_BLOCK_MS="100")
-    port = free_port()
-    web = daphne(port, env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    processes = {
-        "daphne": web,
-        "router": manage("run_router", "--name=workspace-router", env=env),
-        "worker": manage("rundramatiq", "--processes", "1", "--threads", "2", env=env),
-    }
-    try:
-        wait_for_port(port, web, timeout=180)
-        yield Stack(f"http://127.0.0.1:{port}", processes)
-    finally:
-        for process in processes.values():
-            stop(process)
-        wait_for_other_sessions_to_end()
 
 
 def _active(conversation_id: int) -> ChatAssignment:
@@ -96,31 +64,10 @@ def _past_chat(channel: Channel, agent: User) -> int:
     return result.conversation_id
 
 
-def _axe_violations(page: Any) -> list[str]:
-    """axe-core's violations inside the workspace's panels (evaluated through DevTools, which
-    the page's CSP does not apply to)."""
-    page.evaluate(AXE.read_text())
-    found = page.evaluate(
-        """async (selectors) => {
-          const result = await axe.run(document, {resultTypes: ["violations"]});
-          const out = [];
-          for (const v of result.violations) {
-            for (const node of v.nodes) {
-              const el = document.querySelector(node.target[0]);
-              if (el && selectors.some((s) => el.closest(s))) out.push(`${v.id}: ${node.target}`);
-            }
-          }
-          return out;
-        }""",
-        list(NEW_PANELS),
-    )
-    return list(found)
-
-
 # One long walk through the console on the whole stack: slow on a loaded machine.
 @pytest.mark.timeout(600)
 def test_profile_labels_canned_picker_and_notes_in_the_console(
-    stack: Stack,
+    stack: Stack,  # noqa: F811
     browser: Browser,  # noqa: F811
     company_a: Company,
     web_channel: Channel,  # noqa: F811
@@ -276,7 +223,7 @@ def test_profile_labels_canned_picker_and_notes_in_the_console(
     expect(rows).to_have_count(3, timeout=WAIT_MS)
     expect(page.locator("#canned-list li[data-shortcode=thanks]")).to_contain_text("mine")
 
-    violations = _axe_violations(page)
+    violations = axe_violations(page, *NEW_PANELS)
     assert violations == [], "\n".join(violations)
     console.shot("workspace-console")
     page.set_viewport_size({"width": 390, "height": 844})

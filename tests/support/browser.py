@@ -3,6 +3,7 @@ a watch that fails a test on any Content-Security-Policy violation."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 CHROMIUM = "/usr/bin/chromium"
@@ -53,3 +54,28 @@ class CspWatch:
         assert self.violations == [], "Content-Security-Policy violations:\n" + "\n".join(
             self.violations
         )
+
+
+AXE_SOURCE = (
+    Path(__file__).resolve().parents[2] / "frontend_static" / "vendor" / "axe-core" / "axe.min.js"
+)
+
+_AXE_RUN = """async ([within, tags]) => {
+  const context = within.length ? {include: within.map((s) => [s])} : document;
+  const options = tags.length ? {runOnly: tags} : {};
+  const result = await axe.run(context, options);
+  return result.violations.map(
+    (v) => `${v.id}: ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`,
+  );
+}"""
+
+
+def axe_violations(page: Any, *within: str, tags: tuple[str, ...] = ()) -> list[str]:
+    """axe-core's violations on `page` — only inside the `within` selectors when given, only
+    the rule `tags` (e.g. "wcag2a", "wcag2aa") when given — as "rule: targets" lines.
+
+    Evaluated through the DevTools protocol, so the page's Content-Security-Policy (no
+    injected scripts) stays as it is."""
+    if not page.evaluate("() => typeof window.axe === 'object'"):
+        page.evaluate(AXE_SOURCE.read_text())
+    return list(page.evaluate(_AXE_RUN, [list(within), list(tags)]))
