@@ -40,6 +40,7 @@ from redis.exceptions import RedisError, ResponseError
 
 from events.log import group_channel
 from events.redis_clients import async_client
+from realtime.layers import SubscriptionBatches
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +61,7 @@ class _Command:
         self.left = set(self.channels)
 
 
-class NodeSubscriber:
+class NodeSubscriber(SubscriptionBatches):
     """One primary's subscriber connection and the channels it carries."""
 
     def __init__(self, layer: ShardedLoopLayer, name: str) -> None:
@@ -70,39 +71,14 @@ class NodeSubscriber:
         self._conn: AbstractConnection | None = None
         self._reader: asyncio.Task[None] | None = None
         self._sent: deque[_Command] = deque()
-        self._wanted: dict[str, bool] = {}
-        self._next_batch: asyncio.Future[None] | None = None
-        self._writer: asyncio.Task[None] | None = None
+        self._init_batches()
         self._lock = asyncio.Lock()
         self.dead = False
 
     async def change(self, channel: str, *, subscribed: bool) -> None:
         """Subscribe or unsubscribe `channel`; returns once Redis confirmed it (raises if the
         node failed meanwhile)."""
-        self._wanted[channel] = subscribed
-        if self._next_batch is None:
-            self._next_batch = asyncio.get_running_loop().create_future()
-        batch = self._next_batch
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.ensure_future(self._write_batches())
-        await asyncio.shield(batch)
-
-    async def _write_batches(self) -> None:
-        while self._wanted:
-            wanted, self._wanted = self._wanted, {}
-            done, self._next_batch = self._next_batch, None
-            assert done is not None
-            try:
-                await self._write(wanted)
-            except BaseException as exc:
-                if not done.done():
-                    done.set_exception(exc)
-                    done.exception()  # retrieved: a caller may have gone
-                if isinstance(exc, asyncio.CancelledError):
-                    raise
-            else:
-                if not done.done():
-                    done.set_result(None)
+        await asyncio.shield(self._request(channel, subscribed=subscribed))
 
     async def _write(self, wanted: dict[str, bool]) -> None:
         async with self._lock:

@@ -30,20 +30,18 @@ from channels_redis import pubsub
 from channels_redis.utils import _wrap_close, decode_hosts
 
 
-class BatchingShardConnection(pubsub.RedisSingleShardConnection):
-    """One Redis connection's subscriptions, changed in batches by a single writer task."""
+class SubscriptionBatches:
+    """Subscription changes asked for meanwhile, written by one writer task as one batch.
 
-    def __init__(self, host: Any, channel_layer: Any) -> None:
-        super().__init__(host, channel_layer)
+    A request records the wanted state of its channel (later requests win) and gets the
+    future of the next batch, which resolves once `_write` has written it — after every
+    earlier batch. Subclasses say how a batch is written; the sharded layer on a Redis Cluster
+    (`realtime.cluster_layer`) shares this with the single-server one below."""
+
+    def _init_batches(self) -> None:
         self._wanted: dict[str, bool] = {}  # channel → subscribed after the next batch?
         self._next_batch: asyncio.Future[None] | None = None
         self._writer: asyncio.Task[None] | None = None
-
-    async def subscribe(self, channel: str) -> None:
-        await asyncio.shield(self._request(channel, subscribed=True))
-
-    async def unsubscribe(self, channel: str) -> None:
-        await asyncio.shield(self._request(channel, subscribed=False))
 
     def _request(self, channel: str, *, subscribed: bool) -> asyncio.Future[None]:
         self._wanted[channel] = subscribed
@@ -63,11 +61,39 @@ class BatchingShardConnection(pubsub.RedisSingleShardConnection):
             except BaseException as exc:
                 if not done.done():
                     done.set_exception(exc)
+                    done.exception()  # retrieved: the caller may have gone
                 if isinstance(exc, asyncio.CancelledError):
                     raise
             else:
                 if not done.done():
                     done.set_result(None)
+
+    async def _write(self, wanted: dict[str, bool]) -> None:
+        raise NotImplementedError
+
+    def _drop_batches(self) -> None:
+        """Forget what was asked and not yet written (the connection is being flushed)."""
+        if self._writer is not None:
+            self._writer.cancel()
+            self._writer = None
+        if self._next_batch is not None and not self._next_batch.done():
+            self._next_batch.cancel()
+        self._next_batch = None
+        self._wanted = {}
+
+
+class BatchingShardConnection(SubscriptionBatches, pubsub.RedisSingleShardConnection):
+    """One Redis connection's subscriptions, changed in batches by a single writer task."""
+
+    def __init__(self, host: Any, channel_layer: Any) -> None:
+        super().__init__(host, channel_layer)
+        self._init_batches()
+
+    async def subscribe(self, channel: str) -> None:
+        await asyncio.shield(self._request(channel, subscribed=True))
+
+    async def unsubscribe(self, channel: str) -> None:
+        await asyncio.shield(self._request(channel, subscribed=False))
 
     async def _write(self, wanted: dict[str, bool]) -> None:
         async with self._lock:
@@ -83,13 +109,7 @@ class BatchingShardConnection(pubsub.RedisSingleShardConnection):
                 self._subscribed_to.difference_update(remove)
 
     async def flush(self) -> None:
-        if self._writer is not None:
-            self._writer.cancel()
-            self._writer = None
-        if self._next_batch is not None and not self._next_batch.done():
-            self._next_batch.cancel()
-        self._next_batch = None
-        self._wanted = {}
+        self._drop_batches()
         await super().flush()
 
 
