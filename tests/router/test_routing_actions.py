@@ -39,6 +39,15 @@ def active(conversation: Conversation) -> ChatAssignment | None:
     ).first()
 
 
+def accepted_chat(channel: Channel, agent: User) -> tuple[Conversation, ChatAssignment]:
+    """A new chat from customer "c1", offered to `agent` (the only one free) and accepted."""
+    conversation = receive(channel, "c1")
+    offer = active(conversation)
+    assert offer is not None and offer.agent_id == agent.pk
+    actions.accept_assignment(offer.pk, agent)
+    return conversation, offer
+
+
 def test_offer_expires_and_goes_to_next_agent(
     channel_a: Channel, make_agent: Callable[..., User], redis_client: object
 ) -> None:
@@ -288,10 +297,7 @@ def test_escalate_gives_the_chat_to_a_supervisor(
 ) -> None:
     agent = make_agent(channel_a.company)
     supervisor = make_user(channel_a.company, "supervisor", status=AgentStatus.AVAILABLE)
-    conversation = receive(channel_a, "c1")
-    offer = active(conversation)
-    assert offer is not None
-    actions.accept_assignment(offer.pk, agent)
+    conversation, offer = accepted_chat(channel_a, agent)
 
     escalated = actions.escalate_assignment(offer.pk, agent, reason="angry customer")
 
@@ -314,10 +320,7 @@ def test_escalation_skips_away_and_offline_supervisors_and_queues_as_urgent(
     agent = make_agent(channel_a.company)
     make_user(channel_a.company, "supervisor", status=AgentStatus.AWAY)
     make_user(channel_a.company, "supervisor", status=AgentStatus.OFFLINE)
-    conversation = receive(channel_a, "c1")
-    offer = active(conversation)
-    assert offer is not None
-    actions.accept_assignment(offer.pk, agent)
+    conversation, offer = accepted_chat(channel_a, agent)
 
     result = actions.escalate_assignment(offer.pk, agent, reason="needs a manager")
 
@@ -342,10 +345,7 @@ def test_escalation_passes_over_a_supervisor_at_capacity(
     agent = make_agent(channel_a.company)
     full = make_user(channel_a.company, "supervisor", status=AgentStatus.AVAILABLE)
     User.objects.filter(pk=full.pk).update(max_chats=1, active_chats=1)
-    conversation = receive(channel_a, "c1")
-    offer = active(conversation)
-    assert offer is not None
-    actions.accept_assignment(offer.pk, agent)
+    conversation, offer = accepted_chat(channel_a, agent)
 
     result = actions.escalate_assignment(offer.pk, agent, reason="needs a manager")
 
