@@ -84,9 +84,12 @@ def chromium() -> Iterator[Any]:
                 yield browser
             finally:
                 browser.close()
+                # Django's per-thread connections follow context variables, which
+                # Playwright's greenlet switches: the ORM calls made meanwhile got connections
+                # of their own, reachable only from here. Left open, the next Playwright
+                # session finds them again — after the module's end has terminated them.
+                connections.close_all()
     finally:
-        # Django's per-thread connections follow context variables, which Playwright's
-        # greenlet switches: the ORM calls made meanwhile got connections of their own.
         connections.close_all()
         if previous is None:
             os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
