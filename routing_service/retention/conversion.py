@@ -70,8 +70,13 @@ def _sequence(cursor: Cursor, table: str, last_id: int) -> None:
         cursor.execute("SELECT setval(%s, %s)", [seq, last_id])
 
 
-def partition_by_month(cursor: Cursor, table: str, key: str, now: dt.datetime) -> int:
-    """Make `table` partitioned by month on `key`; return the number of rows carried over."""
+def partition_by_month(
+    cursor: Cursor, table: str, key: str, now: dt.datetime, *, back_days: int = 0
+) -> int:
+    """Make `table` partitioned by month on `key`; return the number of rows carried over.
+
+    Months exist from the oldest row (or `back_days` ago, if earlier) to `MONTHS_AHEAD` ahead.
+    """
     old = f"{table}_unpartitioned"
     cursor.execute(f'LOCK TABLE "{table}" IN ACCESS EXCLUSIVE MODE')
     indexes, fks = _indexes(cursor, table), _foreign_keys(cursor, table)
@@ -87,7 +92,8 @@ def partition_by_month(cursor: Cursor, table: str, key: str, now: dt.datetime) -
         f'CREATE TABLE "{table}" (LIKE "{old}" INCLUDING DEFAULTS INCLUDING CONSTRAINTS) '
         f'PARTITION BY RANGE ("{key}")'
     )
-    first = month_start((oldest or now).astimezone(dt.UTC).date())
+    earliest = now - dt.timedelta(days=back_days)
+    first = month_start(min(oldest or now, earliest).astimezone(dt.UTC).date())
     last = add_months(month_start(now.astimezone(dt.UTC).date()), MONTHS_AHEAD)
     month = first
     while month <= last:

@@ -33,11 +33,12 @@ def run_turn(
     """
     if connection.vendor != "postgresql":
         return TurnResult(purged=purge.purge_all(now) if purge_rows else Counter())
-    result = TurnResult(created=partitions.ensure_partitions(now, ahead=ahead))
+    keep = purge.longest_retention()
+    result = TurnResult(
+        created=partitions.ensure_partitions(now, ahead=ahead, back_days=keep["events"])
+    )
     if purge_rows:
         result.purged = purge.purge_all(now)
     concurrently = not connection.in_atomic_block
-    result.dropped = partitions.drop_expired(
-        purge.longest_retention(), now, concurrently=concurrently
-    )
+    result.dropped = partitions.drop_expired(keep, now, concurrently=concurrently)
     return result

@@ -14,9 +14,10 @@ allow a time partition key without weakening a guarantee.
   session_id) is the import de-duplication).
 
 No DEFAULT partition: PostgreSQL refuses `DETACH PARTITION … CONCURRENTLY` on a table that has
-one. Instead `ensure_partitions` keeps `MONTHS_AHEAD` months ready (the migration does too), so
-inserts fail only after that many months without a timer. `drop_expired` detaches a month with
-`DETACH PARTITION … CONCURRENTLY` (SHARE UPDATE EXCLUSIVE on the parent: inserts and reads
+one. Instead `ensure_partitions` keeps every month from the longest retention ago to
+`MONTHS_AHEAD` months ahead (the migration does too), so inserts fail only after that many
+months without a timer, or for a row older than any company keeps. `drop_expired` detaches
+a month with `DETACH PARTITION … CONCURRENTLY` (SHARE UPDATE EXCLUSIVE on the parent: inserts and reads
 carry on; it must run outside a transaction, so callers run in autocommit), finalises a detach
 left pending by a crash, and drops the month.
 """
@@ -114,18 +115,28 @@ def create_partition(table: str, month: dt.date) -> str:
     return name
 
 
-def ensure_partitions(now: dt.datetime | None = None, *, ahead: int = MONTHS_AHEAD) -> list[str]:
-    """Create this month's partition and `ahead` more; return the names created."""
-    this_month = month_start(timezone.localdate(now or timezone.now(), dt.UTC))
+def ensure_partitions(
+    now: dt.datetime | None = None, *, ahead: int = MONTHS_AHEAD, back_days: int = 0
+) -> list[str]:
+    """Create the months from `back_days` ago to `ahead` months on; return the names created.
+
+    Months back matter because a row may be written with an older time (a backfill, an
+    update of `created_at`): without a partition it would be refused. Callers pass the
+    longest retention, so exactly the months `drop_expired` keeps exist.
+    """
+    now = now or timezone.now()
+    this_month = month_start(timezone.localdate(now, dt.UTC))
+    first = month_start(timezone.localdate(now - dt.timedelta(days=back_days), dt.UTC))
     created: list[str] = []
     for spec in PARTITIONED:
         if not is_partitioned(spec.table):
             continue
         existing = monthly_partitions(spec.table)
-        for offset in range(ahead + 1):
-            month = add_months(this_month, offset)
+        month = first
+        while month <= add_months(this_month, ahead):
             if month not in existing:
                 created.append(create_partition(spec.table, month))
+            month = add_months(month, 1)
     if created:
         logger.info("partitions created: %s", ", ".join(created))
     return created

@@ -13,12 +13,15 @@ TABLE = "chats_assignmentevent"
 
 def forwards(apps, schema_editor):  # type: ignore[no-untyped-def]
     from routing_service.retention.conversion import partition_by_month
+    from routing_service.retention.models import default_days
     from routing_service.retention.partitions import is_partitioned
 
     if schema_editor.connection.vendor != "postgresql" or is_partitioned(TABLE):
         return  # SQLite (local demo) keeps the plain table: no partitions there
     with schema_editor.connection.cursor() as cursor:
-        partition_by_month(cursor, TABLE, "created_at", timezone.now())
+        # Months back to the default retention: rows written with an older time still fit.
+        back = default_days("events")
+        partition_by_month(cursor, TABLE, "created_at", timezone.now(), back_days=back)
 
 
 def backwards(apps, schema_editor):  # type: ignore[no-untyped-def]
