@@ -17,9 +17,9 @@ No DEFAULT partition: PostgreSQL refuses `DETACH PARTITION … CONCURRENTLY` on 
 one. Instead `ensure_partitions` keeps every month from the longest retention ago to
 `MONTHS_AHEAD` months ahead (the migration does too), so inserts fail only after that many
 months without a timer, or for a row older than any company keeps. `drop_expired` detaches
-a month with `DETACH PARTITION … CONCURRENTLY` (SHARE UPDATE EXCLUSIVE on the parent: inserts and reads
-carry on; it must run outside a transaction, so callers run in autocommit), finalises a detach
-left pending by a crash, and drops the month.
+a month with `DETACH PARTITION … CONCURRENTLY` (SHARE UPDATE EXCLUSIVE on the parent: inserts
+and reads carry on; it must run outside a transaction, so callers run in autocommit), finalises
+a detach left pending by a crash, and drops the month.
 """
 
 from __future__ import annotations
