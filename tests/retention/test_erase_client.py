@@ -333,3 +333,24 @@ def test_erased_client_writing_again_gets_a_fresh_profile(worlds: Any) -> None:
     assert (
         Client.objects.unscoped().get(pk=jane.client.pk).external_id == f"erased:{jane.client.pk}"
     )
+
+
+def test_admin_action_erases_only_the_admins_company_clients(worlds: Any, admin_a: User) -> None:
+    from django.test import Client as HttpClient
+    from django.urls import reverse
+
+    jane, _john, other, _handles = worlds
+    browser = HttpClient()
+    browser.force_login(admin_a)
+    response = browser.post(
+        reverse("admin:chats_client_changelist"),
+        {
+            "action": "erase_personal_data",
+            "_selected_action": [jane.client.pk, other.client.pk],
+        },
+    )
+    assert response.status_code == 302
+    assert Client.objects.unscoped().get(pk=jane.client.pk).name == ""
+    # Company B's client was not in admin A's rows: untouched.
+    assert Client.objects.unscoped().get(pk=other.client.pk).name == "Globex Customer"
+    assert ErasureRecord.objects.get().requested_by == admin_a
