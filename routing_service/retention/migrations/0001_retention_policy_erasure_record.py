@@ -7,43 +7,108 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('tenancy', '0004_user_language_time_zone'),
+        ("tenancy", "0004_user_language_time_zone"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='RetentionPolicy',
+            name="RetentionPolicy",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('messages_days', models.PositiveIntegerField(default=730, help_text='Messages (and their attachments) of chats older than this are deleted.', validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(3650)])),
-                ('events_days', models.PositiveIntegerField(default=730, help_text='Assignment events and settled SLA timers older than this are deleted.', validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(3650)])),
-                ('sessions_days', models.PositiveIntegerField(default=1095, help_text='Imported and live chat sessions that started before this are deleted.', validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(3650)])),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('company', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='retention_policy', to='tenancy.company')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "messages_days",
+                    models.PositiveIntegerField(
+                        default=730,
+                        help_text="Messages (and their attachments) of chats older than this are deleted.",
+                        validators=[
+                            django.core.validators.MinValueValidator(1),
+                            django.core.validators.MaxValueValidator(3650),
+                        ],
+                    ),
+                ),
+                (
+                    "events_days",
+                    models.PositiveIntegerField(
+                        default=730,
+                        help_text="Assignment events and settled SLA timers older than this are deleted.",
+                        validators=[
+                            django.core.validators.MinValueValidator(1),
+                            django.core.validators.MaxValueValidator(3650),
+                        ],
+                    ),
+                ),
+                (
+                    "sessions_days",
+                    models.PositiveIntegerField(
+                        default=1095,
+                        help_text="Imported and live chat sessions that started before this are deleted.",
+                        validators=[
+                            django.core.validators.MinValueValidator(1),
+                            django.core.validators.MaxValueValidator(3650),
+                        ],
+                    ),
+                ),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "company",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="retention_policy",
+                        to="tenancy.company",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'retention policy',
-                'verbose_name_plural': 'retention policies',
+                "verbose_name": "retention policy",
+                "verbose_name_plural": "retention policies",
             },
         ),
         migrations.CreateModel(
-            name='ErasureRecord',
+            name="ErasureRecord",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('client_ref', models.BigIntegerField()),
-                ('erased_at', models.DateTimeField(auto_now_add=True)),
-                ('counts', models.JSONField(default=dict)),
-                ('company', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tenancy.company')),
-                ('requested_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("client_ref", models.BigIntegerField()),
+                ("erased_at", models.DateTimeField(auto_now_add=True)),
+                ("counts", models.JSONField(default=dict)),
+                (
+                    "company",
+                    models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="tenancy.company",
+                    ),
+                ),
+                (
+                    "requested_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-erased_at'],
-                'indexes': [models.Index(fields=['company', '-erased_at'], name='erasure_company_idx')],
+                "ordering": ["-erased_at"],
+                "indexes": [
+                    models.Index(fields=["company", "-erased_at"], name="erasure_company_idx")
+                ],
             },
         ),
     ]
