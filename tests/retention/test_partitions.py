@@ -146,3 +146,22 @@ def test_the_longest_retention_of_any_company_bounds_partition_drops(
     # A month whose end is within the 90 days stays; one that ended before goes.
     assert partitions.partition_name(TABLE, two_back) not in dropped
     assert partitions.partition_name(TABLE, four_back) in dropped
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_timers_retention_actor_runs_a_whole_turn(
+    company_a: Company, make_user: Callable[..., User]
+) -> None:
+    from routing_service.retention.tasks import retention_housekeeping
+
+    world = build_world(company_a, "Acme", make_user)
+    RetentionPolicy.objects.create(company=company_a, events_days=30)
+    _backdate(world.event, timezone.now() - dt.timedelta(days=40))
+    ahead = partitions.add_months(partitions.month_start(timezone.now().date()), 3)
+    with connection.cursor() as cursor:
+        cursor.execute(f'DROP TABLE IF EXISTS "{partitions.partition_name(TABLE, ahead)}"')
+
+    retention_housekeeping.fn()  # what the dramatiq worker runs
+
+    assert ahead in partitions.monthly_partitions(TABLE)  # created again
+    assert not AssignmentEvent.objects.unscoped().filter(pk=world.event.pk).exists()  # purged
