@@ -161,6 +161,7 @@ INSTALLED_APPS = [
     "routing_service.router",
     "routing_service.outbound",
     "routing_service.attachments",
+    "routing_service.retention",
     "routing_service.api",
     "realtime",
     "sla_engine",
@@ -686,6 +687,12 @@ STORAGES = {
 # and all files of a company together (0: no quota).
 ATTACHMENT_MAX_BYTES = env_int("ATTACHMENT_MAX_BYTES", 25 * 1024 * 1024, minimum=1024)
 ATTACHMENT_QUOTA_BYTES = env_int("ATTACHMENT_QUOTA_BYTES", 10 * 1024**3)
+# History retention of a company without its own RetentionPolicy (days), and how often one SLA
+# timer enqueues the retention turn (partitions ahead, purge, expired months dropped; 0: never).
+RETENTION_DEFAULT_MESSAGES_DAYS = env_int("RETENTION_DEFAULT_MESSAGES_DAYS", 730, minimum=1)
+RETENTION_DEFAULT_EVENTS_DAYS = env_int("RETENTION_DEFAULT_EVENTS_DAYS", 730, minimum=1)
+RETENTION_DEFAULT_SESSIONS_DAYS = env_int("RETENTION_DEFAULT_SESSIONS_DAYS", 1095, minimum=1)
+RETENTION_EVERY = env_int("RETENTION_EVERY", 3600)
 # Signed URLs: agents' (console links, checked against their company) and providers' (public,
 # for Twilio MediaUrl, WhatsApp links and generic callbacks).
 ATTACHMENT_URL_TTL_SECONDS = env_int("ATTACHMENT_URL_TTL_SECONDS", 900, minimum=10)

@@ -12,7 +12,9 @@ Several timers may run at once (failover, or throughput in a burst): they claim 
 with SKIP LOCKED and each row fires once. Nothing lives in memory: a restarted timer continues
 from the table. Housekeeping: every `metrics_every` seconds one timer (a Redis SET NX decides
 which) enqueues the daily metrics roll-up (`sla_engine.tasks.roll_up_chat_metrics`) and the
-sweep of attachment downloads whose task was lost (`retry_stale_attachments`).
+sweep of attachment downloads whose task was lost (`retry_stale_attachments`); every
+`RETENTION_EVERY` seconds (hourly) one timer enqueues `retention_housekeeping` (partitions
+ahead, per-company purge, expired months dropped: routing_service/retention).
 """
 
 from __future__ import annotations
@@ -53,6 +55,10 @@ def timer_name() -> str:
 
 def metrics_lock_key() -> str:
     return f"{settings.REDIS_KEY_PREFIX}:sla:metrics-rollup"
+
+
+def retention_lock_key() -> str:
+    return f"{settings.REDIS_KEY_PREFIX}:sla:retention"
 
 
 class SlaTimerWorker:
@@ -184,5 +190,13 @@ class SlaTimerWorker:
                 roll_up_chat_metrics.send()
                 # Downloads whose task was lost (a router died between commit and enqueue).
                 retry_stale_attachments.send()
+            # Partitions ahead, retention purge, expired months dropped: hourly by default.
+            retention_every = int(getattr(settings, "RETENTION_EVERY", 3600))
+            if retention_every > 0 and self._redis.set(
+                retention_lock_key(), self.name, nx=True, ex=retention_every
+            ):
+                from routing_service.retention.tasks import retention_housekeeping
+
+                retention_housekeeping.send()
         except redis.RedisError:
             logger.exception("could not enqueue the metrics roll-up")

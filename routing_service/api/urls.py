@@ -26,12 +26,15 @@ from routing_service.api.sla import SLAPolicyViewSet
 from routing_service.api.users import UserViewSet
 from routing_service.api.workspace import CannedResponseViewSet, ClientViewSet, LabelViewSet
 from routing_service.attachments.views import AttachmentUploadView
+from routing_service.retention.api import ClientErasureView, RetentionPolicyView
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("auth/token/", ObtainTokenView.as_view(), name="api-token"),
     path("auth/token/revoke/", RevokeTokensView.as_view(), name="api-token-revoke"),
     path("ws-ticket/", WsTicketView.as_view(), name="api-ws-ticket"),
     path("routing-policy/", RoutingPolicyView.as_view(), name="api-routing-policy"),
+    path("retention-policy/", RetentionPolicyView.as_view(), name="api-retention-policy"),
+    path("clients/<int:pk>/erase/", ClientErasureView.as_view(), name="api-client-erase"),
     path("agents/<int:agent_id>/status/", AgentStatusView.as_view(), name="api-agent-status"),
     path("metrics/", LiveMetricsView.as_view(), name="api-metrics-live"),
     path("metrics/daily/", DailyMetricsView.as_view(), name="api-metrics-daily"),

@@ -43,6 +43,7 @@ from routing_service.tenancy.admin_mixins import (
     TenantModelAdmin,
     TenantModelForm,
 )
+from routing_service.tenancy.models import User
 
 VIEW_ONLY = frozenset({"view"})
 # Superadmins keep "delete" so that deleting a company (which cascades here) stays possible.
@@ -156,6 +157,20 @@ class ClientAdmin(TenantModelAdmin):
     list_filter = ("is_vip",)
     search_fields = ("name", "external_id", "email", "phone")
     readonly_fields = ("created_at",)
+    actions = ("erase_personal_data",)
+
+    @admin.action(description=_("Erase personal data (right to erasure)"), permissions=["change"])
+    def erase_personal_data(self, request: HttpRequest, queryset: QuerySet[Client]) -> None:
+        """Through the one erasure action (routing_service/retention/erasure.py), per client;
+        the queryset is already the caller's company's rows (the tenant admin scopes it)."""
+        from routing_service.retention.erasure import erase_client
+
+        user = request.user if isinstance(request.user, User) else None
+        for client in queryset.select_related("company"):
+            erase_client(client.company, client, by=user)
+        self.message_user(
+            request, _("Personal data of %(n)d client(s) erased.") % {"n": queryset.count()}
+        )
 
 
 # --- Conversations ---------------------------------------------------------------------------

@@ -527,7 +527,7 @@ def test_non_admin_roles_are_kept_out_of_the_admin(
 def test_company_admin_index_lists_only_tenant_apps(as_admin_a: HttpClient) -> None:
     response = as_admin_a.get(reverse("admin:index"))
     apps = {app["app_label"] for app in response.context["app_list"]}
-    assert apps == {"tenancy", "chats", "attachments", "sla_engine", "analytics"}
+    assert apps == {"tenancy", "chats", "attachments", "sla_engine", "analytics", "retention"}
 
 
 # --- The superadmin ------------------------------------------------------------------------
