@@ -94,6 +94,16 @@ export function applyMessage(row) {
   }
 }
 
+/** The customer's "typing…" of a chat, until its time-to-live runs out (or they stop). */
+export function applyTyping(data) {
+  if (data.by !== "customer") return;
+  if (data.typing) {
+    state.typing.set(data.conversation_id, Date.now() + (data.ttl_seconds || 6) * 1000);
+  } else {
+    state.typing.delete(data.conversation_id);
+  }
+}
+
 function flagSla(data, stage) {
   const flags = state.slaFlags.get(data.conversation_id) || {};
   flags[data.kind] = stage;
@@ -149,6 +159,9 @@ export function applyEvent(frame) {
       return {};
     case "mention":
       return {}; // nothing to keep: mentions.js tells the user
+    case "chat.typing":
+      applyTyping(data);
+      return {};
 
     case "sla.breached":
       // A ladder step (stage "escalation") is not a second breach of the clock.
