@@ -9,8 +9,9 @@
 import { gettext } from "../i18n.js";
 import { accept, openDecline, resolve } from "./chat-actions.js";
 import { focusSearch } from "./filters.js";
-import { selectChat } from "./selection.js";
+import { openChat } from "./selection.js";
 import { state } from "./state.js";
+import { keepAtBottom } from "./transcript.js";
 import { byId, fill, h } from "./ui.js";
 
 /** The shortcuts, in the overlay's order: key label, what it does, and the handler. */
@@ -43,7 +44,10 @@ function step(by) {
   if (!ids.length) return;
   const at = ids.indexOf(state.selected);
   const next = at < 0 ? (by > 0 ? 0 : ids.length - 1) : (at + by + ids.length) % ids.length;
-  selectChat(ids[next]);
+  // Opened without moving the focus to the reply box (a click does that): the next key is
+  // still a shortcut, so j j j walks the list. `r` goes to the reply when wanted.
+  keepAtBottom();
+  openChat(ids[next]);
 }
 
 function openChatRecord() {
