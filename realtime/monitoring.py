@@ -26,6 +26,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from realtime.wallboard import _sla_conditions, sla_state, warning_windows
+from routing_service.chats.label_queries import with_label
 from routing_service.chats.models import (
     ACTIVE_ASSIGNMENT_STATUSES,
     OPEN_CONVERSATION_STATUSES,
@@ -169,8 +170,8 @@ def filtered(company_id: int, filters: Filters, *, now: dt.datetime) -> QuerySet
             pressing = breached | risk if risk is not None else breached
             chats = chats.filter(open_only).exclude(pressing)
     if filters.label and labels_available():
-        # The labels model arrives with another part of the workspace: named, not typed.
-        chats = chats.filter(**{"labels__name__iexact": filters.label})
+        # Through the join rows (`labels` is the chat's JSON list of names, not a relation).
+        chats = with_label(chats, filters.label)
     if filters.q:
         q = filters.q.lstrip("#")
         text = (
