@@ -82,6 +82,8 @@ export function whisperMessage(row) {
 export function applyMessage(row) {
   const message = normaliseMessage(row);
   storeMessage(message);
+  // What the customer was typing has arrived: "typing…" ends with it.
+  if (message.direction === "inbound") state.typing.delete(message.conversation_id);
   const chat = state.known.get(message.conversation_id);
   // A note changes nothing of the chat: no response, no new customer-facing message.
   if (chat && message.kind !== "note") {

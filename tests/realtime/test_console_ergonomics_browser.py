@@ -163,6 +163,17 @@ def test_filters_shortcuts_alert_switches_and_typing_in_the_console(
     assert page.evaluate("window.__asked") == 0
     console.shot("console-alert-settings")
 
+    # The tab without the focus: a new offer raises a desktop notification, and no sound
+    # (switched off above).
+    page.evaluate("document.hasFocus = () => false")
+    before = page.evaluate("window.switchboard.alerts.length")
+    assert stack.post_webhook(web_channel, customer_message("cust-4", "Joan", "Hi", 4))
+    wait_until(lambda: page.evaluate("window.switchboard.alerts.length") > before)
+    fired = page.evaluate("window.switchboard.alerts.at(-1)")
+    assert fired["kind"] == "offer" and fired["silent"] is False, fired
+    assert (fired["desktop"], fired["sound"]) == (True, False), fired
+    page.evaluate("delete document.hasFocus")
+
     # The customer types (generic webhook `typing` event): "typing…" on the open chat, gone by
     # itself a few seconds later.
     grace_id = page.evaluate(
