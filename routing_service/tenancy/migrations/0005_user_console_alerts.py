@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('tenancy', '0004_user_language_time_zone'),
+        ("tenancy", "0004_user_language_time_zone"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='user',
-            name='console_alerts',
+            model_name="user",
+            name="console_alerts",
             field=models.JSONField(blank=True, db_default={}, default=dict),
         ),
     ]
