@@ -4,13 +4,24 @@ error."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import pytest
+from asgiref.sync import sync_to_async
 
 from routing_service.ingest.adapters import ADAPTERS, WebhookRequest
 from routing_service.ingest.adapters.base import PayloadError, TypingSignal
 from routing_service.ingest.stream import TypingEntry, decode, encode
+from tests.ingest.test_webhooks import (  # noqa: F401  (fixtures)
+    app,
+    client,
+    company,
+    entries,
+    make_channel,
+    post_generic,
+    private_stream,
+)
 
 
 def parse(payload: dict[str, object]) -> object:
@@ -63,8 +74,6 @@ def test_bad_typing_events_name_the_field(payload: dict[str, object], field: str
 
 
 def test_a_typing_entry_survives_the_stream_encoding() -> None:
-    import datetime as dt
-
     entry = TypingEntry(
         channel_id=1,
         company_id=2,
@@ -72,3 +81,26 @@ def test_a_typing_entry_survives_the_stream_encoding() -> None:
         typing=TypingSignal(provider="generic", client_external_id="c", typing=True),
     )
     assert decode(encode(entry)) == entry
+
+
+# --- through the webhook endpoint: signed, answered 202, appended as a typing entry -----------
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_signed_typing_event_is_appended_to_the_stream(client, make_channel) -> None:  # noqa: F811
+    channel = await make_channel("generic")
+    body = json.dumps({"event": "typing", "client": {"id": "c-7"}}).encode()
+
+    response = await post_generic(client, channel, body)
+
+    assert response.status_code == 202, response.text
+    (entry,) = await sync_to_async(entries)(channel)
+    assert isinstance(entry, TypingEntry)
+    assert entry.typing == TypingSignal(provider="generic", client_external_id="c-7")
+    # Unsigned, it is refused like any other request.
+    unsigned = await client.post(
+        f"/webhooks/generic/{channel.uuid}/",
+        content=body,
+        headers={"content-type": "application/json"},
+    )
+    assert unsigned.status_code == 401
