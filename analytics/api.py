@@ -48,6 +48,7 @@ from analytics.serializers import (
 from analytics.uploads import SizeLimitHandler, UploadTooLarge, check_content_length, limit_uploads
 from routing_service.api.mixins import COMPANY_PARAMETER, CompanyScopedMixin
 from routing_service.api.permissions import SUPERVISORS
+from routing_service.chats.label_queries import labels_cell
 from routing_service.db.replica import reading_from_replica
 from routing_service.tenancy.pages import ANALYTICS_ROLES
 
@@ -209,7 +210,17 @@ class SessionExportView(CompanyScopedMixin, generics.GenericAPIView[ChatSession]
 
     def _export(self, request: Request) -> Any:
         sessions = self.filter_queryset(self.get_queryset())
-        rows = sessions.values_list(*COLUMNS).iterator(chunk_size=EXPORT_CHUNK_SIZE)
-        chunks = csv_chunks(COLUMNS, ([format_cell(value) for value in row] for row in rows))
+        # The import format, then the live chat's labels (the importer ignores extra columns,
+        # so an export still imports).
+        rows = sessions.values_list(*COLUMNS, "conversation__labels").iterator(
+            chunk_size=EXPORT_CHUNK_SIZE
+        )
+        chunks = csv_chunks(
+            (*COLUMNS, "labels"),
+            (
+                [*(format_cell(value) for value in row), format_cell(labels_cell(labels))]
+                for *row, labels in rows
+            ),
+        )
         stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
         return csv_response(request._request, f"sessions-{stamp}.csv", chunks)

@@ -59,12 +59,14 @@ from routing_service.chats.models import (
     ConversationStatus,
     Priority,
 )
+from routing_service.chats.workspace_models import ConversationLabel
 from routing_service.tenancy.models import HANDLING_ROLES, AgentStatus, User
 
 __all__ = [
     "Window",
     "agent_table",
     "breaches",
+    "label_table",
     "queue_now",
     "sla_series",
 ]
@@ -482,6 +484,59 @@ def agent_table(company_id: int, window: Window) -> list[dict[str, Any]]:
                     round(float(row["csat_satisfied"]) / row["csat_responses"], 4)
                     if row["csat_responses"]
                     else None
+                ),
+            }
+        )
+    table.sort(key=lambda r: (-r["chats"], r["name"].lower()))
+    return table
+
+
+def label_table(company_id: int, window: Window) -> list[dict[str, Any]]:
+    """Per label of the company, the window's chats that carry it: how many, resolved, SLA met
+    and missed (compliance), and CSAT (responses, mean, share rated 4-5). A chat with two
+    labels counts under each. One ``GROUP BY label`` over the join rows, from the chats of the
+    window (the ``(company, status, created_at)`` index) — live, like the fallback days: labels
+    change after the fact, so a daily roll-up would freeze a stale answer."""
+    links = ConversationLabel.objects.unscoped().filter(
+        company_id=company_id,
+        label__company_id=company_id,
+        conversation__company_id=company_id,
+        conversation__created_at__gte=window.start,
+        conversation__created_at__lt=window.end,
+    )
+    rows = (
+        links.order_by()
+        .values("label_id", "label__name", "label__color")
+        .annotate(
+            chats=Count("conversation_id"),
+            resolved=Count(
+                "conversation_id", filter=Q(conversation__status=ConversationStatus.RESOLVED)
+            ),
+            sla_met=Count("conversation_id", filter=_prefixed(_MET)),
+            sla_missed=Count("conversation_id", filter=_prefixed(_MISSED)),
+            csat_responses=Count(
+                "conversation_id", filter=Q(conversation__csat_rating__isnull=False)
+            ),
+            csat_sum=Sum("conversation__csat_rating"),
+            csat_satisfied=Count("conversation_id", filter=Q(conversation__csat_rating__gte=4)),
+        )
+    )
+    table = []
+    for row in rows:
+        responses = row["csat_responses"]
+        table.append(
+            {
+                "name": row["label__name"],
+                "color": row["label__color"],
+                "chats": row["chats"],
+                "resolved": row["resolved"],
+                "sla_met": row["sla_met"],
+                "sla_missed": row["sla_missed"],
+                "compliance": _rate(row["sla_met"], row["sla_missed"]),
+                "csat_responses": responses,
+                "csat_average": _weighted(row["csat_sum"], responses),
+                "csat_satisfied_rate": (
+                    round(row["csat_satisfied"] / responses, 4) if responses else None
                 ),
             }
         )

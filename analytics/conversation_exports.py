@@ -21,6 +21,7 @@ from typing import Any, Final
 from django.db.models import OuterRef, QuerySet, Subquery
 
 from analytics.exports import csv_chunks, format_cell
+from routing_service.chats.label_queries import labels_cell
 from routing_service.chats.models import (
     ACTIVE_ASSIGNMENT_STATUSES,
     ChatAssignment,
@@ -77,6 +78,7 @@ CONVERSATION_COLUMNS: Final = (
     "subject",
     "csat_rating",
     "csat_comment",
+    "labels",
 )
 MESSAGE_COLUMNS: Final = (
     "conversation_id",
@@ -311,15 +313,16 @@ def conversation_rows(conversations: QuerySet[Conversation]) -> Iterator[list[st
         "client__external_id",
         "client__name",
         "holder",
-        *CONVERSATION_COLUMNS[8:],
+        *CONVERSATION_COLUMNS[8:-1],
+        "labels",
     )
     values = (
         conversations.annotate(holder=_holders())
         .values_list(*fields)
         .iterator(chunk_size=CHUNK_ROWS)
     )
-    for row in values:
-        yield [format_cell(value) for value in row]
+    for *row, labels in values:
+        yield [*(format_cell(value) for value in row), format_cell(labels_cell(labels))]
 
 
 def message_rows(messages: QuerySet[Message]) -> Iterator[list[str]]:

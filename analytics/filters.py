@@ -19,6 +19,7 @@ from drf_spectacular.utils import extend_schema_field
 from analytics.models import ChatSession, Sentiment
 from analytics.search import search_sessions
 from routing_service.api.filters import IdFilter
+from routing_service.chats.label_queries import labelled_conversation_ids
 
 __all__ = ["SessionFilterSet"]
 
@@ -102,6 +103,11 @@ class SessionFilterSet(django_filters.FilterSet):
     rating_min = _RatingFilter(field_name="user_rating", lookup_expr="gte")
     rating_max = _RatingFilter(field_name="user_rating", lookup_expr="lte")
     data_source = IdFilter(field_name="data_source_id")
+    label = django_filters.CharFilter(
+        method="filter_label",
+        max_length=64,
+        label="Sessions of live chats with this label (by name; imported sessions have none)",
+    )
 
     class Meta:
         model = ChatSession
@@ -111,6 +117,11 @@ class SessionFilterSet(django_filters.FilterSet):
         self, queryset: QuerySet[ChatSession], name: str, value: str
     ) -> QuerySet[ChatSession]:
         return search_sessions(queryset, value)
+
+    def filter_label(
+        self, queryset: QuerySet[ChatSession], name: str, value: str
+    ) -> QuerySet[ChatSession]:
+        return queryset.filter(conversation_id__in=labelled_conversation_ids(value))
 
     def filter_date_from(
         self, queryset: QuerySet[ChatSession], name: str, value: dt.date | dt.datetime

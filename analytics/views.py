@@ -451,6 +451,7 @@ def chat_dashboard_page(request: HttpRequest) -> HttpResponse:
             range_form=form,
             sla=sla,
             agents=chat_dashboard.agent_table(company.pk, window),
+            labels=chat_dashboard.label_table(company.pk, window),
             queue=chat_dashboard.queue_now(company.pk, now),
             breaches=chat_dashboard.breaches(company.pk, now),
             now=now,

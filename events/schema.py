@@ -29,6 +29,8 @@ class EventType(StrEnum):
     # A chat's own fields changed outside routing (its labels): the whole conversation record.
     CHAT_UPDATED = "chat.updated"
     CHAT_WHISPER = "chat.whisper"
+    # Someone is typing in a chat: ephemeral (events/ephemeral.py), never logged or replayed.
+    CHAT_TYPING = "chat.typing"
     ALERT_URGENT = "alert.urgent"
     SLA_WARNING = "sla.warning"
     SLA_BREACHED = "sla.breached"

@@ -27,6 +27,7 @@ from routing_service.chats.actions import (
 )
 from routing_service.chats.actions.assignments import active_assignment_for
 from routing_service.chats.actions.errors import not_found
+from routing_service.chats.actions.typing import agent_typing
 from routing_service.chats.models import ChatAssignment
 from routing_service.chats.payloads import message_data
 from routing_service.tenancy.context import active_company
@@ -138,6 +139,13 @@ def _mark_read(user: User, request: ActionRequest) -> dict[str, Any]:
     }
 
 
+def _typing(user: User, request: ActionRequest) -> dict[str, Any]:
+    """Ephemeral: nothing is stored, the supervisors' view shows it for a few seconds."""
+    assert request.conversation_id is not None
+    agent_typing(request.conversation_id, user, typing=request.fields["typing"])
+    return {"conversation_id": request.conversation_id, "typing": request.fields["typing"]}
+
+
 HANDLERS: dict[str, Callable[[User, ActionRequest], dict[str, Any]]] = {
     "accept": _accept,
     "decline": _decline,
@@ -148,6 +156,7 @@ HANDLERS: dict[str, Callable[[User, ActionRequest], dict[str, Any]]] = {
     "transfer": _transfer,
     "set_status": _set_status,
     "mark_read": _mark_read,
+    "typing": _typing,
 }
 
 

@@ -26,6 +26,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from realtime.wallboard import _sla_conditions, sla_state, warning_windows
+from routing_service.chats.label_queries import with_label
 from routing_service.chats.models import (
     ACTIVE_ASSIGNMENT_STATUSES,
     OPEN_CONVERSATION_STATUSES,
@@ -169,16 +170,20 @@ def filtered(company_id: int, filters: Filters, *, now: dt.datetime) -> QuerySet
             pressing = breached | risk if risk is not None else breached
             chats = chats.filter(open_only).exclude(pressing)
     if filters.label and labels_available():
-        # The labels model arrives with another part of the workspace: named, not typed.
-        chats = chats.filter(**{"labels__name__iexact": filters.label})
+        # Through the join rows (`labels` is the chat's JSON list of names, not a relation).
+        chats = with_label(chats, filters.label)
     if filters.q:
         q = filters.q.lstrip("#")
-        text = (
-            Q(client__name__icontains=filters.q)
-            | Q(client__external_id__icontains=filters.q)
-            | Q(client__email__icontains=filters.q)
-            | Q(subject__icontains=filters.q)
-        )
+        # The customers first, from the trigram indexes of their name, id and email (chats
+        # migration 0007), then their chats: one OR over a join could use no index at all.
+        who = Q(name__icontains=filters.q) | Q(external_id__icontains=filters.q)
+        if "@" in filters.q:
+            # Emails only for words that look like one: every address shares trigrams with
+            # every other ("com", the company's domain), so an email LIKE is the slowest
+            # part of a search (bench: 40 of 60 ms) and rarely what a name search wants.
+            who |= Q(email__icontains=filters.q)
+        clients = Client.objects.unscoped().filter(who, company_id=company_id).values("pk")
+        text = Q(client_id__in=clients) | Q(subject__icontains=filters.q)
         if q.isdigit() and len(q) <= 18:
             text |= Q(pk=int(q))
         chats = chats.filter(text)

@@ -103,11 +103,22 @@ AGENT_ACTIONS = frozenset(
         "set_status",
         "mark_read",
         "note",
+        "typing",
         "ping",
     }
 )
 CHAT_ACTIONS = frozenset(
-    {"accept", "decline", "reply", "note", "resolve", "escalate", "transfer", "mark_read"}
+    {
+        "accept",
+        "decline",
+        "reply",
+        "note",
+        "typing",
+        "resolve",
+        "escalate",
+        "transfer",
+        "mark_read",
+    }
 )
 MAX_REQUEST_ID_LENGTH = 100
 MAX_REASON_LENGTH = 1000
@@ -215,6 +226,13 @@ def parse_action(text: str, allowed: frozenset[str]) -> ActionRequest:
         )
     elif action == "note":
         fields["text"] = _text(payload.get("text"), "text", request_id, required=True, limit=10_000)
+    elif action == "typing":
+        typing = payload.get("typing", True)
+        if not isinstance(typing, bool):
+            raise FrameError(
+                "invalid", "typing must be true or false.", field="typing", request_id=request_id
+            )
+        fields["typing"] = typing
     elif action in {"decline", "resolve"}:
         fields["reason"] = _text(
             payload.get("reason"), "reason", request_id, required=False, limit=MAX_REASON_LENGTH

@@ -29,6 +29,7 @@ from django.views.decorators.http import require_GET
 
 from realtime.wallboard import warning_windows
 from routing_service.chats.models import Priority
+from routing_service.tenancy import alert_preferences
 from routing_service.tenancy.models import Company, Role, User
 from routing_service.tenancy.pages import CONSOLE_ROLES, WALLBOARD_ROLES
 
@@ -97,7 +98,10 @@ def console(request: HttpRequest) -> HttpResponse:
             "canned": reverse("canned-response-list"),
             "clients": reverse("client-list"),
             "attachments": reverse("api-attachments"),
+            "alerts": reverse("console-alerts"),
         },
+        # Sounds and desktop notifications (tenancy/alert_preferences.py), switched per person.
+        "alerts": alert_preferences.effective(user.console_alerts),
         # What the workspace panels offer (the API enforces the same rules).
         "can_manage_shared_canned": user.is_company_admin,
         "can_manage_labels": user.can_supervise,

@@ -13,7 +13,7 @@ from routing_service.attachments import views as attachment_views
 from routing_service.i18n import views as i18n_views
 from routing_service.i18n.catalog import LanguageCatalog
 from routing_service.observability import health, metrics
-from routing_service.tenancy import password_reset, theme
+from routing_service.tenancy import console_alerts, password_reset, theme
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -23,6 +23,7 @@ urlpatterns = [
     path("accounts/login/", views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/theme/", theme.theme, name="theme"),
+    path("accounts/console-alerts/", console_alerts.console_alerts, name="console-alerts"),
     # Forgotten passwords (tenancy/password_reset.py): Django's flow and URL names.
     path(
         "accounts/password_reset/",

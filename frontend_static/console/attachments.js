@@ -110,7 +110,7 @@ async function uploadOne(file) {
     });
     const body = await response.json().catch(() => ({}));
     if (!response.ok) {
-      const reason = (body.file && body.file[0]) || body.detail || `HTTP ${response.status}`;
+      const reason = (body.file && body.file[0]) || body.detail || interpolate(gettext("The server answered %(status)s."), { status: response.status });
       throw new Error(reason);
     }
     outgoing.set(key, { ...outgoing.get(key), status: "ready", id: body.id, size: body.size });

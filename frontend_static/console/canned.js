@@ -5,6 +5,7 @@
 // or Tab insert, Escape closes. The inserted text is rendered by the server for the open chat
 // (`{{client.name}}`, `{{agent.name}}`, `{{company.name}}`), a plain substitution.
 
+import { gettext, interpolate } from "../i18n.js";
 import { render } from "./bus.js";
 import { getAll, getJson, sendJson } from "./rest.js";
 import { config, me, state } from "./state.js";
@@ -36,7 +37,7 @@ function closePicker() {
 function drawPicker() {
   const list = byId("canned-picker");
   if (!picker.items.length) {
-    fill(list, [h("li", { class: "canned-empty", role: "presentation" }, "No canned response matches.")]);
+    fill(list, [h("li", { class: "canned-empty", role: "presentation" }, gettext("No canned response matches."))]);
   } else {
     fill(
       list,
@@ -83,7 +84,7 @@ async function search(query) {
     drawPicker();
   } catch (error) {
     closePicker();
-    toast({ title: "Canned responses unavailable", body: error.message, tone: "danger" });
+    toast({ title: gettext("Canned responses unavailable"), body: error.message, tone: "danger" });
   }
 }
 
@@ -109,7 +110,7 @@ async function choose(index) {
     const query = state.selected === null ? "" : `?conversation=${state.selected}`;
     text = (await getJson(`${config.api.canned}${item.id}/render/${query}`)).text;
   } catch (error) {
-    toast({ title: "Variables not filled in", body: error.message, tone: "danger" });
+    toast({ title: gettext("Variables not filled in"), body: error.message, tone: "danger" });
   }
   const field = box();
   const caret = field.selectionStart ?? field.value.length;
@@ -150,7 +151,7 @@ async function loadManaged() {
     manage.items = await getAll(`${config.api.canned}?page_size=500`);
     manage.loaded = true;
   } catch (error) {
-    toast({ title: "Canned responses unavailable", body: error.message, tone: "danger" });
+    toast({ title: gettext("Canned responses unavailable"), body: error.message, tone: "danger" });
   }
   drawManaged();
 }
@@ -168,7 +169,7 @@ function drawManaged() {
               { class: "canned-row-text" },
               h("span", { class: "canned-code" }, `/${item.shortcode}`),
               ` ${item.title} `,
-              h("span", { class: "tag tag-label" }, item.scope === "company" ? "shared" : "mine"),
+              h("span", { class: "tag tag-label" }, item.scope === "company" ? gettext("shared") : gettext("mine")),
             ),
             mayManage(item)
               ? h(
@@ -176,15 +177,15 @@ function drawManaged() {
                   {
                     type: "button",
                     class: "small",
-                    "aria-label": `Delete /${item.shortcode}`,
+                    "aria-label": interpolate(gettext("Delete /%(shortcode)s"), { shortcode: item.shortcode }),
                     onclick: () => removeCanned(item),
                   },
-                  "Delete",
+                  gettext("Delete"),
                 )
               : null,
           ),
         )
-      : [h("li", { class: "empty" }, manage.loaded ? "No canned responses yet." : "Loading…")],
+      : [h("li", { class: "empty" }, manage.loaded ? gettext("No canned responses yet.") : gettext("Loading…"))],
   );
 }
 
@@ -194,7 +195,7 @@ async function removeCanned(item) {
     manage.items = manage.items.filter((other) => other.id !== item.id);
     drawManaged();
   } catch (error) {
-    toast({ title: "Not deleted", body: error.message, tone: "danger" });
+    toast({ title: gettext("Not deleted"), body: error.message, tone: "danger" });
   }
 }
 

@@ -58,7 +58,7 @@ export function accept(id) {
     .catch(() => {});
 }
 
-function resolve(id) {
+export function resolve(id) {
   act(
     "resolve",
     { conversation_id: id },

@@ -3,7 +3,7 @@
 
 import { gettext, interpolate, ngettext } from "../i18n.js";
 import { selectChat, shownUnread } from "./selection.js";
-import { clientName, state } from "./state.js";
+import { clientName, customerTyping, state } from "./state.js";
 import { h, priorityLabel } from "./ui.js";
 
 /** The unread (or urgent) count of a chat as a badge; null when there is none to show. */
@@ -45,6 +45,7 @@ export function chatButton(chat, details, tags = null) {
       chat.client && chat.client.vip ? h("span", { class: "tag tag-vip" }, gettext("VIP")) : null,
       h("span", { class: `tag priority priority-${chat.priority}` }, priorityLabel(chat.priority)),
       ...(chat.labels || []).map((name) => h("span", { class: "tag tag-label" }, name)),
+      customerTyping(id) ? h("span", { class: "tag tag-typing" }, gettext("typing…")) : null,
       tags,
     ),
     h("span", { class: "chat-line chat-sub" }, ...details),

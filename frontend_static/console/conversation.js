@@ -96,7 +96,7 @@ function renderConversation() {
   const canWrite = writingNote || offered || accepted;
   byId("reply-text").disabled = !canWrite;
   byId("reply-send").disabled = !(canWrite && live.live) || state.busy.has(`reply-${id}`);
-  byId("reply-send").textContent = writingNote ? "Add note" : "Send";
+  byId("reply-send").textContent = writingNote ? gettext("Add note") : gettext("Send");
 }
 
 export function initConversation() {

@@ -2,6 +2,7 @@
 // chats and the queue. The company's labels are read once (and again when one is created);
 // a chat's labels come with it in every event (`labels`, names).
 
+import { gettext } from "../i18n.js";
 import { onRender, render } from "./bus.js";
 import { getAll, sendJson } from "./rest.js";
 import { config, state } from "./state.js";
@@ -31,7 +32,7 @@ async function loadLabels() {
     const rows = await getAll(`${config.api.labels}?page_size=500`);
     state.labels = new Map(rows.map((row) => [row.name, row]));
   } catch (error) {
-    toast({ title: "Labels unavailable", body: error.message, tone: "danger" });
+    toast({ title: gettext("Labels unavailable"), body: error.message, tone: "danger" });
   }
   drawFilter();
   render();
@@ -41,7 +42,7 @@ function drawFilter() {
   const select = byId("label-filter");
   const current = state.labelFilter;
   fill(select, [
-    h("option", { value: "" }, "All chats"),
+    h("option", { value: "" }, gettext("All chats")),
     ...[...state.labels.keys()].map((name) => h("option", { value: name }, name)),
   ]);
   select.value = state.labels.has(current) ? current : "";
@@ -124,7 +125,7 @@ async function saveLabels(id, names) {
     }
     render();
   } catch (error) {
-    toast({ title: "Labels not saved", body: error.message, tone: "danger" });
+    toast({ title: gettext("Labels not saved"), body: error.message, tone: "danger" });
   }
 }
 

@@ -17,6 +17,9 @@
 import { gettext, interpolate } from "../i18n.js";
 
 const UNLOGGED = new Set(["snapshot", "ack", "error"]);
+// Live-only signals (events/ephemeral.py): they carry the seq the socket is at, not a new one,
+// so they go straight to `onEvent` without moving or checking `lastSeq`.
+const EPHEMERAL = new Set(["chat.typing"]);
 const BACKOFF_BASE_MS = 500;
 const BACKOFF_CAP_MS = 30_000;
 const FLOOD_BASE_MS = 5_000;
@@ -225,6 +228,10 @@ export class LiveSocket {
       return;
     }
     if (UNLOGGED.has(type)) return;
+    if (EPHEMERAL.has(type)) {
+      this.onEvent(frame);
+      return;
+    }
     if (this.lastSeq !== null && frame.seq <= this.lastSeq) {
       this.debug.duplicates += 1;
       return;

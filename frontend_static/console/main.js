@@ -17,6 +17,8 @@ import { initAttachments } from "./attachments.js";
 import { initChatActions } from "./chat-actions.js";
 import { initClocks } from "./clocks.js";
 import { initConversation } from "./conversation.js";
+import { initDesktopAlerts } from "./desktop-alerts.js";
+import { initFilters } from "./filters.js";
 import { initLabels } from "./labels.js";
 import { initMentions } from "./mentions.js";
 import { initMyChats } from "./my-chats.js";
@@ -25,12 +27,15 @@ import { initProfile } from "./profile.js";
 import { initQueue } from "./queue.js";
 import { initReply } from "./reply.js";
 import { initSelection } from "./selection.js";
+import { initShortcuts } from "./shortcuts.js";
 import { live } from "./socket.js";
 import { initStatus } from "./status.js";
+import { initTyping } from "./typing.js";
 
 // Listeners first (in this order), then the renderers in the order they draw; the clocks tick
 // last, over what the panels drew.
 initAlerts();
+initDesktopAlerts();
 initSelection();
 initChatActions();
 initMentions();
@@ -45,6 +50,10 @@ initQueue();
 initNotifications();
 initConversation();
 initLabels();
+// After the labels: its label-filter listener runs first, then the filters' own.
+initFilters();
+initTyping();
+initShortcuts();
 initClocks();
 
 live.start();

@@ -2,6 +2,7 @@
 // every console I have open. Also how any chat of the company is opened (a mention, the
 // customer panel's history): chats that are neither mine nor waiting are read over REST.
 
+import { gettext, interpolate } from "../i18n.js";
 import { on } from "./bus.js";
 import { getJson } from "./rest.js";
 import { selectChat } from "./selection.js";
@@ -28,7 +29,7 @@ export async function openAnyChat(id) {
     try {
       state.known.set(id, fromRest(await getJson(`${config.api.conversations}${id}/`)));
     } catch (error) {
-      toast({ title: "The chat could not be opened", body: error.message, tone: "danger" });
+      toast({ title: gettext("The chat could not be opened"), body: error.message, tone: "danger" });
       return;
     }
   }
@@ -38,7 +39,7 @@ export async function openAnyChat(id) {
 export function initMentions() {
   on("mention", (data) => {
     toast({
-      title: `${data.author.name} mentioned you`,
+      title: interpolate(gettext("%(name)s mentioned you"), { name: data.author.name }),
       body: `${data.client.name}: ${data.text}`,
       key: `mention-${data.message_id}`,
       onOpen: () => openAnyChat(data.conversation_id),

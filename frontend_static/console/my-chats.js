@@ -1,18 +1,19 @@
 // "My chats": what is offered to me (first, with Accept and Decline) and what I hold, oldest
-// first, each with its clocks and unread badge.
+// first, each with its clocks and unread badge — those that pass the filters (filters.js).
 
 import { gettext, interpolate } from "../i18n.js";
 import { onRender } from "./bus.js";
 import { accept, busyOrOffline, openDecline } from "./chat-actions.js";
 import { chatButton, unreadBadge } from "./chat-list.js";
 import { chatClocks } from "./clocks.js";
-import { passesLabelFilter } from "./labels.js";
+import { hiddenText, passesFilters } from "./filters.js";
 import { clientName, state } from "./state.js";
 import { byId, fill, h, parseTime } from "./ui.js";
 
 function renderMyChats() {
   const list = byId("my-chats");
-  const chats = [...state.chats.values()].filter(passesLabelFilter).sort((a, b) => {
+  const all = [...state.chats.values()];
+  const chats = all.filter(passesFilters).sort((a, b) => {
     const offered = (b.assignment_status === "offered") - (a.assignment_status === "offered");
     return offered || (parseTime(a.created_at) ?? 0) - (parseTime(b.created_at) ?? 0);
   });
@@ -70,8 +71,11 @@ function renderMyChats() {
       );
     }),
   );
-  byId("my-chats-count").textContent = String(chats.length);
-  byId("my-chats-empty").hidden = chats.length > 0;
+  byId("my-chats-count").textContent = String(all.length);
+  byId("my-chats-empty").hidden = all.length > 0;
+  const hidden = byId("my-chats-hidden");
+  hidden.textContent = hiddenText(chats.length, all.length);
+  hidden.hidden = !hidden.textContent;
 }
 
 export function initMyChats() {

@@ -2,6 +2,7 @@
 // conversations — each opens in the conversation view with one click — and staff notes about
 // them. Read over REST when another customer's chat is opened; saved with PATCH.
 
+import { gettext, interpolate } from "../i18n.js";
 import { on } from "./bus.js";
 import { openAnyChat } from "./mentions.js";
 import { getJson, sendJson } from "./rest.js";
@@ -27,7 +28,7 @@ function parseAttributes(text) {
   for (const line of text.split("\n")) {
     if (!line.trim()) continue;
     const at = line.indexOf(":");
-    if (at <= 0) throw new Error(`"${line.trim()}" is not "key: value".`);
+    if (at <= 0) throw new Error(interpolate(gettext('"%(line)s" is not "key: value".'), { line: line.trim() }));
     const key = line.slice(0, at).trim();
     const raw = line.slice(at + 1).trim();
     let value = raw;
@@ -71,7 +72,7 @@ function drawHistory(rows) {
             ...(row.labels || []).map((name) => h("span", { class: "tag tag-label" }, name)),
           ),
         )
-      : [h("li", { class: "empty" }, "No other conversations.")],
+      : [h("li", { class: "empty" }, gettext("No other conversations."))],
   );
 }
 
@@ -87,11 +88,11 @@ function drawNotes(rows) {
             h(
               "span",
               { class: "muted small-print" },
-              `${row.author_name || "Someone"} · ${new Date(row.created_at).toLocaleDateString()} ${timeOfDay(row.created_at)}`,
+              `${row.author_name || gettext("Someone")} · ${new Date(row.created_at).toLocaleDateString()} ${timeOfDay(row.created_at)}`,
             ),
           ),
         )
-      : [h("li", { class: "empty" }, "No notes yet.")],
+      : [h("li", { class: "empty" }, gettext("No notes yet."))],
   );
 }
 
@@ -115,7 +116,7 @@ async function load(clientId, { historyOnly = false } = {}) {
     drawNotes(notes.results);
   } catch (error) {
     if (seq === profile.seq) {
-      toast({ title: "Customer profile unavailable", body: error.message, tone: "danger" });
+      toast({ title: gettext("Customer profile unavailable"), body: error.message, tone: "danger" });
     }
   }
 }
@@ -147,7 +148,7 @@ async function save(event) {
     const client = await sendJson(`${config.api.clients}${profile.clientId}/`, "PATCH", body);
     profile.client = client;
     drawClient(client);
-    toast({ title: "Profile saved" });
+    toast({ title: gettext("Profile saved") });
   } catch (failure) {
     error.textContent = failure.message;
     error.hidden = false;
@@ -164,7 +165,7 @@ async function addNote(event) {
     field.value = "";
     load(profile.clientId, { historyOnly: true });
   } catch (error) {
-    toast({ title: "Note not saved", body: error.message, tone: "danger" });
+    toast({ title: gettext("Note not saved"), body: error.message, tone: "danger" });
   }
 }
 

@@ -6,13 +6,14 @@ import { onRender } from "./bus.js";
 import { accept, busyOrOffline } from "./chat-actions.js";
 import { chatButton } from "./chat-list.js";
 import { clockSpan } from "./clocks.js";
-import { passesLabelFilter } from "./labels.js";
+import { hiddenText, passesFilters } from "./filters.js";
 import { clientName, state } from "./state.js";
 import { byId, byRoutingOrder, fill, h } from "./ui.js";
 
 function renderQueue() {
   const list = byId("queue");
-  const waiting = [...state.queue.values()].filter(passesLabelFilter).sort(byRoutingOrder);
+  const all = [...state.queue.values()];
+  const waiting = all.filter(passesFilters).sort(byRoutingOrder);
   fill(
     list,
     waiting.map((chat) => {
@@ -48,8 +49,11 @@ function renderQueue() {
       );
     }),
   );
-  byId("queue-count").textContent = String(waiting.length + state.queueBeyond);
-  byId("queue-empty").hidden = waiting.length > 0;
+  byId("queue-count").textContent = String(all.length + state.queueBeyond);
+  byId("queue-empty").hidden = all.length > 0 || state.queueBeyond > 0;
+  const hidden = byId("queue-hidden");
+  hidden.textContent = hiddenText(waiting.length, all.length);
+  hidden.hidden = !hidden.textContent;
   const more = byId("queue-more");
   more.hidden = state.queueBeyond === 0;
   more.textContent = interpolate(
@@ -58,7 +62,7 @@ function renderQueue() {
       "…and %(more)s more waiting (the console lists the first %(listed)s).",
       state.queueBeyond,
     ),
-    { more: state.queueBeyond, listed: waiting.length },
+    { more: state.queueBeyond, listed: all.length },
   );
 }
 

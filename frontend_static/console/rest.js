@@ -53,7 +53,10 @@ export async function sendJson(url, method, body = undefined) {
   if (response.status === 204) return null;
   const data = await response.json().catch(() => ({}));
   if (!response.ok) {
-    const error = new Error(errorText(data) || `The server answered ${response.status}.`);
+    const error = new Error(
+      errorText(data) ||
+        interpolate(gettext("The server answered %(status)s."), { status: response.status }),
+    );
     error.fields = data;
     throw error;
   }

@@ -21,6 +21,7 @@ export const state = {
   notifications: new Map(), // notification id → unread or urgent notification
   transcripts: new Map(), // conversation id → {messages: Map, loaded, loading, error}
   slaFlags: new Map(), // conversation id → {first_response|resolution: "warning"|"breached"}
+  typing: new Map(), // conversation id → until when (ms) the customer shows as typing
   selected: null,
   busy: new Set(), // conversation ids with an action in flight
   statusBusy: false,
@@ -50,6 +51,12 @@ export function unreadFor(conversationId) {
     }
   }
   return { unread, urgent };
+}
+
+/** Whether the customer of a chat is typing now (chat.typing, live only). */
+export function customerTyping(conversationId) {
+  const until = state.typing.get(conversationId);
+  return until !== undefined && until > Date.now();
 }
 
 export function transcriptOf(id) {

@@ -82,6 +82,8 @@ export function whisperMessage(row) {
 export function applyMessage(row) {
   const message = normaliseMessage(row);
   storeMessage(message);
+  // What the customer was typing has arrived: "typing…" ends with it.
+  if (message.direction === "inbound") state.typing.delete(message.conversation_id);
   const chat = state.known.get(message.conversation_id);
   // A note changes nothing of the chat: no response, no new customer-facing message.
   if (chat && message.kind !== "note") {
@@ -91,6 +93,16 @@ export function applyMessage(row) {
       updated.first_response_at = message.sent_at;
     }
     applyConversation(updated);
+  }
+}
+
+/** The customer's "typing…" of a chat, until its time-to-live runs out (or they stop). */
+export function applyTyping(data) {
+  if (data.by !== "customer") return;
+  if (data.typing) {
+    state.typing.set(data.conversation_id, Date.now() + (data.ttl_seconds || 6) * 1000);
+  } else {
+    state.typing.delete(data.conversation_id);
   }
 }
 
@@ -149,6 +161,9 @@ export function applyEvent(frame) {
       return {};
     case "mention":
       return {}; // nothing to keep: mentions.js tells the user
+    case "chat.typing":
+      applyTyping(data);
+      return {};
 
     case "sla.breached":
       // A ladder step (stage "escalation") is not a second breach of the clock.

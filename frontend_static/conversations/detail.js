@@ -2,6 +2,7 @@
 // group carries every message of the company), and the supervisor's actions — whisper to the
 // handling agent, take over, reassign — through the REST actions the console's rules share.
 
+import { gettext } from "../i18n.js";
 import { byId, fill, h } from "../console/ui.js";
 import { post, startLive } from "./shared.js";
 
@@ -64,6 +65,26 @@ function applyState(data) {
   }
 }
 
+// Who is typing (`chat.typing`, live only): by → until when (ms).
+const typing = new Map();
+
+function drawTyping() {
+  const now = Date.now();
+  const words = [];
+  if ((typing.get("customer") ?? 0) > now) words.push(gettext("The customer is typing…"));
+  if ((typing.get("agent") ?? 0) > now) words.push(gettext("The agent is typing…"));
+  const node = byId("typing-now");
+  node.textContent = words.join(" ");
+  node.hidden = !words.length;
+}
+
+function showTyping(data) {
+  const seconds = data.ttl_seconds || 6;
+  typing.set(data.by, data.typing ? Date.now() + seconds * 1000 : 0);
+  drawTyping();
+  setTimeout(drawTyping, seconds * 1000 + 50);
+}
+
 function onEvent(frame) {
   const data = frame.data || {};
   if (data.conversation_id !== config.conversation_id) return;
@@ -78,6 +99,7 @@ function onEvent(frame) {
         text: data.text,
       });
       if (data.csat_rating) byId("fact-csat").textContent = `${data.csat_rating} / 5`;
+      if (data.direction === "inbound") showTyping({ by: "customer", typing: false });
       break;
     case "chat.whisper":
       appendItem({
@@ -88,6 +110,9 @@ function onEvent(frame) {
         at: data.created_at,
         text: data.text,
       });
+      break;
+    case "chat.typing":
+      showTyping(data);
       break;
     default:
       applyState(data);

@@ -29,6 +29,7 @@ from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
+from events.ephemeral import ephemeral_frame
 from events.log import live_group
 from events.schema import EventType, queue_group
 from realtime import revocation
@@ -252,6 +253,13 @@ class StreamConsumer(AsyncWebsocketConsumer):
             return
         self.last_seq = seq
         await self.send(text_data=message["event"])
+
+    async def sb_ephemeral(self, message: dict[str, Any]) -> None:
+        """A live-only signal (events/ephemeral.py: `chat.typing`): sent at the socket's current
+        seq, like an `ack`, so it neither moves nor breaks the client's replay position."""
+        if self.closing or not self.ready:
+            return
+        await self.send(text_data=ephemeral_frame(message, self.last_seq))
 
     # --- client frames ------------------------------------------------------------------------
 

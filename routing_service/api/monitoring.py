@@ -30,6 +30,7 @@ from analytics.conversation_exports import conversation_csv, message_csv, transc
 from analytics.exports import stream_response
 from routing_service.api.mixins import CompanyScopedMixin
 from routing_service.api.permissions import EVERYONE
+from routing_service.chats.label_queries import MAX_LABEL_NAME, with_label
 from routing_service.chats.models import Conversation, ConversationStatus, Message, Whisper
 from routing_service.tenancy.models import Role
 
@@ -142,6 +143,11 @@ def export_conversations(request: Request, rows: QuerySet[Conversation]) -> Quer
         if not (channel.isascii() and channel.isdigit()) or int(channel) < 1 or len(channel) > 18:
             raise ValidationError({"channel": ["Must be a channel id (a positive number)."]})
         rows = rows.filter(channel_id=int(channel))  # another company's id: no rows
+    label = request.query_params.get("label", "").strip()
+    if label:
+        if len(label) > MAX_LABEL_NAME:
+            raise ValidationError({"label": [f"At most {MAX_LABEL_NAME} characters."]})
+        rows = with_label(rows, label)  # the company's own label of that name, or none
     return rows
 
 

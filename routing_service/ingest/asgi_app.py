@@ -58,7 +58,7 @@ from routing_service.ingest.appender import (
 )
 from routing_service.ingest.channels_cache import ChannelCache, ChannelInfo
 from routing_service.ingest.offload import Offloader, ParserUnavailable
-from routing_service.ingest.stream import Entry, InboundEntry, StatusEntry
+from routing_service.ingest.stream import Entry, InboundEntry, StatusEntry, TypingEntry
 from routing_service.observability import metrics
 from routing_service.observability.logging import bind_asgi_request_id
 
@@ -305,6 +305,15 @@ class WebhookApp:
                 status=status,
             )
             for status in result.statuses
+        )
+        entries.extend(
+            TypingEntry(
+                channel_id=channel.id,
+                company_id=channel.company_id,
+                received_at=received_at,
+                typing=signal,
+            )
+            for signal in result.typing
         )
         if not entries:
             # Update kinds we do not handle (Telegram callback queries, WhatsApp account

@@ -19,7 +19,7 @@ from typing import Literal, TypeAlias
 import msgspec
 from django.conf import settings
 
-from routing_service.ingest.adapters.base import InboundMessage, StatusEvent
+from routing_service.ingest.adapters.base import InboundMessage, StatusEvent, TypingSignal
 
 
 class InboundEntry(msgspec.Struct, frozen=True, kw_only=True, tag_field="kind", tag="message"):
@@ -40,7 +40,17 @@ class StatusEntry(msgspec.Struct, frozen=True, kw_only=True, tag_field="kind", t
     status: StatusEvent
 
 
-Entry: TypeAlias = InboundEntry | StatusEntry
+class TypingEntry(msgspec.Struct, frozen=True, kw_only=True, tag_field="kind", tag="typing"):
+    """The customer is typing: in the stream so it keeps its place among the client's
+    messages (a "typing" never arrives after the message it announced), not deduplicated."""
+
+    channel_id: int
+    company_id: int
+    received_at: dt.datetime
+    typing: TypingSignal
+
+
+Entry: TypeAlias = InboundEntry | StatusEntry | TypingEntry
 _encoder = msgspec.json.Encoder()
 _decoder: msgspec.json.Decoder[Entry] = msgspec.json.Decoder(Entry)
 
@@ -93,7 +103,8 @@ def decode(payload: bytes) -> Entry:
 
 
 def append_args(entry: Entry) -> tuple[list[str], list[str | bytes | int]]:
-    """KEYS and ARGV for APPEND_LUA (messages are deduplicated, status events are not)."""
+    """KEYS and ARGV for APPEND_LUA (messages are deduplicated, status and typing events are
+    not)."""
     shard = shard_of(entry.company_id)
     if isinstance(entry, InboundEntry):
         seen = seen_key(shard, entry.channel_id, entry.message.provider_message_id)

@@ -29,6 +29,9 @@ from dramatiq.middleware import CurrentMessage
 
 from routing_service.outbound import delivery
 from routing_service.outbound.clients import DeliveryError, RetryableError, client_for, deliver
+from routing_service.outbound.read_receipts import send_read_receipt
+
+__all__ = ["deliver_message", "send_read_receipt"]  # the module django_dramatiq discovers
 
 logger = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
-from routing_service.ingest.stream import Entry, InboundEntry
+from routing_service.ingest.stream import Entry, InboundEntry, TypingEntry
 
 # An error of the entry's own rarely goes away by waiting (a race with another writer does,
 # at once); what matters is that a poison entry leaves the way within seconds.
@@ -54,6 +54,8 @@ def order_keys(entry: Entry | None) -> frozenset[OrderKey]:
                 ("message", entry.channel_id, message.provider_message_id),
             }
         )
+    if isinstance(entry, TypingEntry):
+        return frozenset({("conversation", entry.company_id, entry.typing.client_external_id)})
     return frozenset({("message", entry.channel_id, entry.status.provider_message_id)})
 
 

@@ -57,10 +57,11 @@ from routing_service.chats.actions.routing import (
     end_decline_cooldowns,
     expire_offers,
 )
+from routing_service.chats.actions.typing import customer_typing
 from routing_service.chats.models import Channel
 from routing_service.chats.queries import rows
 from routing_service.ingest import stream
-from routing_service.ingest.stream import InboundEntry, StatusEntry
+from routing_service.ingest.stream import InboundEntry, StatusEntry, TypingEntry
 from routing_service.observability import logging as obs_logging
 from routing_service.observability import metrics
 from routing_service.router.leases import ShardLeases
@@ -82,7 +83,7 @@ class StreamEntry:
     stream: str
     entry_id: str
     payload: bytes
-    entry: InboundEntry | StatusEntry | None = None
+    entry: InboundEntry | StatusEntry | TypingEntry | None = None
     decode_error: str | None = None
 
 
@@ -117,6 +118,15 @@ def apply_entries(items: Sequence[StreamEntry], channels: dict[int, Channel]) ->
         assert entry is not None
         if isinstance(entry, StatusEntry):
             record_status_event(entry.channel_id, entry.status)
+            continue
+        if isinstance(entry, TypingEntry):
+            # Told after the batch commits, behind the messages recorded before it.
+            customer_typing(
+                entry.channel_id,
+                entry.company_id,
+                entry.typing.client_external_id,
+                typing=entry.typing.typing,
+            )
             continue
         channel = channels.get(entry.channel_id)
         if channel is None:

@@ -16,7 +16,7 @@ from rest_framework.authtoken.models import Token
 from routing_service.chats.actions.agents import set_agent_status
 from routing_service.chats.models import RoutingPolicy
 from routing_service.i18n.zones import is_time_zone
-from routing_service.tenancy import sockets
+from routing_service.tenancy import alert_preferences, sockets
 from routing_service.tenancy.models import AgentStatus, Company, Role, Theme, User
 
 
@@ -180,6 +180,24 @@ def set_theme(user: User, theme: str) -> User:
     user.theme = theme
     User.objects.filter(pk=user.pk).update(theme=theme)
     return user
+
+
+def set_console_alerts(user: User, change: object) -> dict[str, bool]:
+    """Switch the console's sounds and desktop notifications (`alert_preferences.KEYS`) on or
+    off for this person; returns every switch. Raises PreferenceError naming the bad fields.
+
+    Locks the row: two consoles changing different switches at once both keep their change.
+    """
+    with transaction.atomic():
+        stored = (
+            User.objects.select_for_update()
+            .filter(pk=user.pk)
+            .values_list("console_alerts", flat=True)
+        ).first()
+        switches = alert_preferences.apply_change(stored, change)
+        User.objects.filter(pk=user.pk).update(console_alerts=switches)
+    user.console_alerts = switches
+    return switches
 
 
 def _check_locale(changes: dict[str, Any]) -> None:

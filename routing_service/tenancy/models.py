@@ -104,6 +104,9 @@ class User(AbstractUser):
     credentials_version = models.PositiveIntegerField(default=0, editable=False)
     # Written by tenancy.actions.set_theme; base.html puts it on <html> before the first paint.
     theme = models.CharField(max_length=8, choices=Theme.choices, default=Theme.AUTO)
+    # The console's sound and desktop-notification switches (tenancy/alert_preferences.py;
+    # missing keys take the defaults there). Written by tenancy.actions.set_console_alerts.
+    console_alerts = models.JSONField(default=dict, blank=True, db_default={})
     # What the pages speak and which clock they show (routing_service/i18n/middleware.py):
     # blank follows the browser's Accept-Language, and the company's time zone.
     language = models.CharField(

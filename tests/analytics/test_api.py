@@ -29,6 +29,8 @@ pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.analytics.urls")]
 ApiFor = Callable[[User | None], Any]
 Upload = Callable[..., DataSource]
 
+EXPORT_COLUMNS = (*COLUMNS, "labels")
+
 
 def csv_file(content: str, name: str = "sessions.csv") -> SimpleUploadedFile:
     return SimpleUploadedFile(name, content.encode(), content_type="text/csv")
@@ -455,9 +457,12 @@ def test_export_streams_the_filtered_sessions_in_the_import_format(
     assert response.streaming
     assert response["Content-Type"] == "text/csv; charset=utf-8"
     assert response["Content-Disposition"].startswith('attachment; filename="sessions-')
-    assert rows[0] == list(COLUMNS)
+    # The import format, then the live chat's labels (empty for imported sessions); the
+    # importer ignores the extra column, so an export imports again.
+    assert rows[0] == [*COLUMNS, "labels"]
     assert [row[0] for row in rows[1:]] == ["A3", "A1"]
-    a1 = dict(zip(COLUMNS, rows[2], strict=True))
+    a1 = dict(zip(EXPORT_COLUMNS, rows[2], strict=True))
+    assert a1["labels"] == ""
     assert a1["start_time"] == "2024-03-01T09:00:00+00:00"
     assert (a1["escalated"], a1["forwarded_hr"], a1["user_rating"]) == ("false", "false", "5")
     assert (a1["tokens"], a1["tokens_eur"], a1["avg_response_time"]) == ("1200", "0.0240", "4.5")
@@ -480,7 +485,7 @@ def test_export_escapes_cells_a_spreadsheet_would_run_as_formulas(
     source.refresh_from_db()
     assert source.rows_imported == len(rows)
     _, exported = export(api(viewer_a))
-    cells = {row[0]: dict(zip(COLUMNS, row, strict=True)) for row in exported[1:]}
+    cells = {row[0]: dict(zip(EXPORT_COLUMNS, row, strict=True)) for row in exported[1:]}
     assert set(cells) == {"'=1+1", "'+plus", "'-minus", "'@at", "tab", "cr", "plain"}
     assert cells["'=1+1"]["initial_msg"] == '\'=HYPERLINK("http://x")'
     assert cells["'+plus"]["initial_msg"] == "'+49 30 1234"

@@ -62,7 +62,20 @@ def test_an_agent_gets_the_console_with_what_its_socket_needs(
         "canned": "/api/v1/canned-responses/",
         "clients": "/api/v1/clients/",
         "attachments": "/api/v1/attachments/",
+        "alerts": "/accounts/console-alerts/",
     }
+    # The sound and desktop-notification switches, all on until the person changes them.
+    assert data["alerts"] == dict.fromkeys(
+        [
+            "offer_desktop",
+            "offer_sound",
+            "urgent_desktop",
+            "urgent_sound",
+            "sla_desktop",
+            "sla_sound",
+        ],
+        True,
+    )
     # An agent manages their own canned responses, not the shared ones nor the labels.
     assert (data["can_manage_shared_canned"], data["can_manage_labels"]) == (False, False)
     # 10-minute first response and 60-minute resolution, warned at 80 %: the last 20 %.

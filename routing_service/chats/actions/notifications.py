@@ -9,12 +9,14 @@ from events.outbox import publish_on_commit
 from events.schema import EventType, make_event
 from routing_service.chats.actions.errors import company_of, not_found
 from routing_service.chats.actions.inbound import notification_data
+from routing_service.chats.actions.read_receipts import queue_read_receipt
 from routing_service.chats.models import ChatNotification, Conversation
 from routing_service.tenancy.models import User
 
 
 def mark_read(user: User, *, conversation_id: int) -> ChatNotification | None:
-    """Zero the user's unread and urgent counts for the chat's client."""
+    """Zero the user's unread and urgent counts for the chat's client; the customer of a
+    WhatsApp chat the user holds gets a read receipt for their last message (once)."""
     client_id = (
         Conversation.objects.unscoped()
         .filter(pk=conversation_id, company_id=company_of(user))
@@ -30,6 +32,7 @@ def mark_read(user: User, *, conversation_id: int) -> ChatNotification | None:
             .filter(recipient=user, company_id=company_of(user), client_id=client_id)
             .first()
         )
+        queue_read_receipt(conversation_id, user)
         if notification is None:
             return None
         if notification.unread_count or notification.urgent_count:

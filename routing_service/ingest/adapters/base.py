@@ -123,6 +123,15 @@ class StatusEvent(msgspec.Struct, frozen=True, kw_only=True):
     raw: dict[str, Any] = msgspec.field(default_factory=dict)
 
 
+class TypingSignal(msgspec.Struct, frozen=True, kw_only=True):
+    """The customer started (or stopped) typing: live-only, never stored as a message
+    (routing_service/chats/actions/typing.py). Only the generic provider reports it."""
+
+    provider: str
+    client_external_id: str
+    typing: bool = True
+
+
 class WebhookRequest(msgspec.Struct, frozen=True, kw_only=True):
     """What the handler read from the wire.
 
@@ -153,6 +162,7 @@ class ParseResult(msgspec.Struct, frozen=True, kw_only=True):
 
     messages: list[InboundMessage] = msgspec.field(default_factory=list)
     statuses: list[StatusEvent] = msgspec.field(default_factory=list)
+    typing: list[TypingSignal] = msgspec.field(default_factory=list)
     response: tuple[int, str, bytes] | None = None
 
 

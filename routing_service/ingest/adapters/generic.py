@@ -25,8 +25,10 @@ from .base import (
     ParseResult,
     PayloadError,
     SignatureError,
+    TypingSignal,
     WebhookRequest,
     collect_errors,
+    convert,
     decode_json,
     matches_any,
     parse_iso_datetime,
@@ -79,6 +81,22 @@ class _Payload(msgspec.Struct):
 
 
 _DECODER = msgspec.json.Decoder(_Payload)
+
+# `event` names what a payload is: "message" (the default, the shape above) or "typing".
+EVENTS = ("message", "typing")
+
+
+class _TypingClient(msgspec.Struct):
+    id: Id
+
+
+class _TypingPayload(msgspec.Struct):
+    """`{"event": "typing", "client": {"id"}, "typing": true|false}`: the customer started or
+    stopped typing. Nothing is stored; the handling agent's console shows "typing…"."""
+
+    event: str
+    client: _TypingClient
+    typing: bool = True
 
 
 def sign_generic(secret: str, timestamp: int, body: bytes) -> str:
@@ -200,6 +218,21 @@ class GenericAdapter:
 
     def parse(self, req: WebhookRequest) -> ParseResult:
         require_media_type(req, self.content_types)
+        # Only a body that names an event can be anything but a message: the common case
+        # decodes once, straight into the message shape.
+        if b'"event"' in req.body:
+            obj = decode_json(req.body)
+            event = obj.get("event", "message") if isinstance(obj, dict) else "message"
+            if event not in EVENTS:
+                raise PayloadError(
+                    {
+                        "event": [
+                            f'"{event}" is not a valid choice; expected one of: message, typing.'
+                        ]
+                    }
+                )
+            if event == "typing":
+                return self._typing(obj)
         try:
             payload = _DECODER.decode(req.body)
         except msgspec.ValidationError:
@@ -244,3 +277,12 @@ class GenericAdapter:
             ],
         )
         return ParseResult(messages=[message])
+
+    def _typing(self, obj: dict[str, object]) -> ParseResult:
+        payload = convert(obj, _TypingPayload)
+        signal = TypingSignal(
+            provider=self.provider,
+            client_external_id=str(payload.client.id),
+            typing=payload.typing,
+        )
+        return ParseResult(typing=[signal])

@@ -15,6 +15,8 @@ unavailable" are retried, and so is anything Meta flags `is_transient`. Free tex
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
 from urllib.parse import quote
 
 from .base import (
@@ -148,6 +150,32 @@ def interactive_list(message: OutboundMessage) -> dict[str, object]:
     }
 
 
+def read_receipt_request(config: Mapping[str, Any], wamid: str) -> PreparedRequest:
+    """Mark the customer's message `wamid` read (their ticks turn blue): the Cloud API's
+    `POST /<phone-number-id>/messages {"messaging_product", "status": "read", "message_id"}`."""
+    payload: dict[str, object] = {
+        "messaging_product": "whatsapp",
+        "status": "read",
+        "message_id": wamid,
+    }
+    return _prepared(config, payload)
+
+
+def _prepared(config: Mapping[str, Any], payload: dict[str, object]) -> PreparedRequest:
+    phone_number_id = required(config, "phone_number_id")
+    token = required(config, "access_token")
+    if not phone_number_id.isdigit():
+        raise ConfigurationError("The channel's phone_number_id must be digits.")
+    base = base_url(config, DEFAULT_BASE_URL)
+    return PreparedRequest(
+        method="POST",
+        url=f"{base}/{quote(phone_number_id, safe='')}/messages",
+        headers=json_headers({"Authorization": f"Bearer {token}"}),
+        body=json_body(payload),
+        sensitive=(token,),
+    )
+
+
 class WhatsAppClient:
     provider = "whatsapp"
 
@@ -158,18 +186,7 @@ class WhatsAppClient:
         return [self._request(message, part) for part in media_bodies(message)]
 
     def _request(self, message: OutboundMessage, payload: dict[str, object]) -> PreparedRequest:
-        phone_number_id = required(message.config, "phone_number_id")
-        token = required(message.config, "access_token")
-        if not phone_number_id.isdigit():
-            raise ConfigurationError("The channel's phone_number_id must be digits.")
-        base = base_url(message.config, DEFAULT_BASE_URL)
-        return PreparedRequest(
-            method="POST",
-            url=f"{base}/{quote(phone_number_id, safe='')}/messages",
-            headers=json_headers({"Authorization": f"Bearer {token}"}),
-            body=json_body(payload),
-            sensitive=(token,),
-        )
+        return _prepared(message.config, payload)
 
     def message_id(self, message: OutboundMessage, response: ProviderResponse) -> str | None:
         data = response.json()
