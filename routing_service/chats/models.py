@@ -139,6 +139,17 @@ class Conversation(TenantModel):
 
     client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="conversations")
     channel = models.ForeignKey(Channel, on_delete=models.PROTECT, related_name="conversations")
+    # The named queue it waits in or was answered from (routing_service/queues): set by the
+    # router from the company's queue rules; null only for closed chats whose queue was deleted.
+    queue = models.ForeignKey(
+        "queues.Queue",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="conversations",
+    )
+    # Since when it is in its current queue: overflow by time counts from here.
+    queue_entered_at = models.DateTimeField(null=True, blank=True)
     status = models.CharField(
         max_length=16, choices=ConversationStatus.choices, default=ConversationStatus.WAITING
     )
@@ -193,6 +204,13 @@ class Conversation(TenantModel):
                 "queued_at",
                 condition=Q(status=ConversationStatus.WAITING),
                 name="conversation_queue_idx",
+            ),
+            # Overflow sweep and per-queue waiting lists: "WHERE queue_id = ? AND status =
+            # 'waiting' ORDER BY queue_entered_at".
+            models.Index(
+                fields=["queue", "queue_entered_at"],
+                condition=Q(status=ConversationStatus.WAITING),
+                name="conversation_queue_wait_idx",
             ),
             # API list and dashboards: "WHERE company_id = ? [AND status = ?] ORDER BY created_at".
             models.Index(
