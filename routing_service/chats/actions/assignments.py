@@ -277,7 +277,9 @@ def _raise_priority(
     )
     conversation.priority = to
     conversation.priority_rank = PRIORITY_RANK[Priority(to)]
-    due = due_times(policy_for(conversation.company_id, to), conversation.created_at)
+    due = due_times(
+        policy_for(conversation.company_id, to, conversation.queue_id), conversation.created_at
+    )
     conversation.first_response_due_at = due.first_response
     conversation.resolution_due_at = due.resolution
     due_times_changed(conversation)
