@@ -201,6 +201,16 @@ def _queue_errors(company_id: int, queue: Queue, values: Mapping[str, Any]) -> E
     return errors
 
 
+def queue_config_errors(company_id: int, queue: Queue, values: Mapping[str, Any]) -> Errors:
+    """What `create_queue`/`update_queue` would refuse in `values` (for the admin's forms)."""
+    return _queue_errors(company_id, queue, values)
+
+
+def rule_config_errors(company_id: int, values: Mapping[str, Any]) -> Errors:
+    """What `create_rule`/`update_rule` would refuse in `values` (for the admin's forms)."""
+    return _rule_errors(company_id, values)
+
+
 def _overflow_errors(company_id: int, queue: Queue, target: Queue | int | None) -> Errors:
     target_id = target.pk if isinstance(target, Queue) else target
     if target_id is None:

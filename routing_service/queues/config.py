@@ -19,7 +19,7 @@ from routing_service.chats.models import RoutingPolicy
 from routing_service.chats.queries import rows
 from routing_service.queues import rules as queue_rules
 from routing_service.queues.models import Queue, QueueMembership, QueueRule
-from routing_service.router import rules
+from routing_service.router import rules as router_rules
 
 UNVERSIONED_TTL = 5.0
 
@@ -65,10 +65,10 @@ class CompanyQueues:
         timeout = self.get(queue_id).offer_timeout_seconds
         return policy.offer_timeout_seconds if timeout is None else timeout
 
-    def plans(self, policy: RoutingPolicy) -> dict[int, rules.QueuePlan]:
-        """Every queue's strategy and members, as `rules.plan_queue_assignments` takes them."""
+    def plans(self, policy: RoutingPolicy) -> dict[int, router_rules.QueuePlan]:
+        """Every queue's strategy and members, as `plan_queue_assignments` takes them."""
         return {
-            q.id: rules.QueuePlan(q.strategy or policy.strategy, q.members)
+            q.id: router_rules.QueuePlan(q.strategy or policy.strategy, q.members)
             for q in self.queues.values()
         }
 
