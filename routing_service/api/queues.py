@@ -34,10 +34,10 @@ def _company_id(view: CompanyScopedMixin) -> int:
 
 
 def _members(data: dict[str, Any]) -> list[tuple[int, int]] | None:
-    members = data.pop("members", None)
+    members = data.pop("memberships", None)
     if members is None:
         return None
-    return [(m["user"], m["skill_level"]) for m in members]
+    return [(m["user_id"], m["skill_level"]) for m in members]
 
 
 @extend_schema_view(

@@ -24,7 +24,9 @@ from routing_service.queues.models import (
 
 
 class QueueMemberSerializer(JsonTypesMixin, serializers.Serializer[Any]):
-    user = serializers.IntegerField(min_value=1, help_text="An agent or supervisor's id.")
+    user = serializers.IntegerField(
+        source="user_id", min_value=1, help_text="An agent or supervisor's id."
+    )
     skill_level = serializers.IntegerField(
         min_value=MIN_SKILL_LEVEL,
         max_value=MAX_SKILL_LEVEL,
@@ -34,7 +36,7 @@ class QueueMemberSerializer(JsonTypesMixin, serializers.Serializer[Any]):
 
 
 class QueueSerializer(JsonTypesMixin, serializers.ModelSerializer[Queue]):
-    members = QueueMemberSerializer(many=True, required=False)
+    members = QueueMemberSerializer(many=True, required=False, source="memberships")
     strategy = serializers.ChoiceField(
         choices=RoutingStrategy.choices,
         allow_null=True,
@@ -100,10 +102,6 @@ class QueueSerializer(JsonTypesMixin, serializers.ModelSerializer[Queue]):
     def to_representation(self, instance: Queue) -> dict[str, Any]:
         data = super().to_representation(instance)
         data["overflow_queue"] = instance.overflow_queue_id
-        data["members"] = [
-            {"user": m.user_id, "skill_level": m.skill_level}
-            for m in sorted(instance.memberships.all(), key=lambda m: (-m.skill_level, m.user_id))
-        ]
         return data
 
 
