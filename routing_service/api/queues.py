@@ -23,7 +23,7 @@ from routing_service.api.mixins import COMPANY_PARAMETER, CompanyScopedMixin
 from routing_service.api.permissions import ADMINS, SUPERVISORS
 from routing_service.api.serializers.queues import QueueRuleSerializer, QueueSerializer
 from routing_service.queues import actions
-from routing_service.queues.models import Queue, QueueRule
+from routing_service.queues.models import DEFAULT_SKILL_LEVEL, Queue, QueueRule
 
 
 def _company_id(view: CompanyScopedMixin) -> int:
@@ -33,11 +33,19 @@ def _company_id(view: CompanyScopedMixin) -> int:
     return view.company.pk
 
 
+def _renamed(data: dict[str, Any], source: str, name: str) -> dict[str, Any]:
+    """The actions take the API's field names (`queue`, `overflow_queue`), not the sources."""
+    if source in data:
+        data[name] = data.pop(source)
+    return data
+
+
 def _members(data: dict[str, Any]) -> list[tuple[int, int]] | None:
     members = data.pop("memberships", None)
     if members is None:
         return None
-    return [(m["user_id"], m["skill_level"]) for m in members]
+    # A PATCH leaves nested defaults unapplied: the default level is filled in here.
+    return [(m["user_id"], m.get("skill_level", DEFAULT_SKILL_LEVEL)) for m in members]
 
 
 @extend_schema_view(
@@ -58,7 +66,7 @@ class QueueViewSet(CompanyScopedMixin, viewsets.ModelViewSet[Queue]):
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         body = self.get_serializer(data=request.data)
         body.is_valid(raise_exception=True)
-        data = dict(body.validated_data)
+        data = _renamed(dict(body.validated_data), "overflow_queue_id", "overflow_queue")
         members = _members(data)
         queue = run(actions.create_queue, _company_id(self), members=members, **data)
         return Response(self._fresh(queue), status=status.HTTP_201_CREATED)
@@ -68,7 +76,7 @@ class QueueViewSet(CompanyScopedMixin, viewsets.ModelViewSet[Queue]):
         queue = self.get_object()
         body = self.get_serializer(queue, data=request.data, partial=partial)
         body.is_valid(raise_exception=True)
-        data = dict(body.validated_data)
+        data = _renamed(dict(body.validated_data), "overflow_queue_id", "overflow_queue")
         members = _members(data)
         queue = run(actions.update_queue, queue, members=members, **data)
         return Response(self._fresh(queue))
@@ -100,7 +108,8 @@ class QueueRuleViewSet(CompanyScopedMixin, viewsets.ModelViewSet[QueueRule]):
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         body = self.get_serializer(data=request.data)
         body.is_valid(raise_exception=True)
-        rule = run(actions.create_rule, _company_id(self), **body.validated_data)
+        data = _renamed(dict(body.validated_data), "queue_id", "queue")
+        rule = run(actions.create_rule, _company_id(self), **data)
         return Response(self.get_serializer(rule).data, status=status.HTTP_201_CREATED)
 
     def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -108,7 +117,8 @@ class QueueRuleViewSet(CompanyScopedMixin, viewsets.ModelViewSet[QueueRule]):
         rule = self.get_object()
         body = self.get_serializer(rule, data=request.data, partial=partial)
         body.is_valid(raise_exception=True)
-        rule = run(actions.update_rule, rule, **body.validated_data)
+        data = _renamed(dict(body.validated_data), "queue_id", "queue")
+        rule = run(actions.update_rule, rule, **data)
         return Response(self.get_serializer(rule).data)
 
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:

@@ -65,7 +65,10 @@ class QueueSerializer(JsonTypesMixin, serializers.ModelSerializer[Queue]):
         ),
     )
     overflow_queue = serializers.IntegerField(
-        allow_null=True, required=False, help_text="A queue of the same company; no cycles."
+        source="overflow_queue_id",
+        allow_null=True,
+        required=False,
+        help_text="A queue of the same company; no cycles.",
     )
     overflow_after_seconds = serializers.IntegerField(
         allow_null=True, required=False, help_text="Null: never by time."
@@ -99,14 +102,11 @@ class QueueSerializer(JsonTypesMixin, serializers.ModelSerializer[Queue]):
         read_only_fields = ["id", "created_at", "updated_at"]
         extra_kwargs = {"name": {"required": True}}
 
-    def to_representation(self, instance: Queue) -> dict[str, Any]:
-        data = super().to_representation(instance)
-        data["overflow_queue"] = instance.overflow_queue_id
-        return data
-
 
 class QueueRuleSerializer(JsonTypesMixin, serializers.ModelSerializer[QueueRule]):
-    queue = serializers.IntegerField(min_value=1, help_text="A queue of the same company.")
+    queue = serializers.IntegerField(
+        source="queue_id", min_value=1, help_text="A queue of the same company."
+    )
     order = serializers.IntegerField(min_value=0, required=False, default=0)
     match = serializers.JSONField(
         required=False,
@@ -120,8 +120,3 @@ class QueueRuleSerializer(JsonTypesMixin, serializers.ModelSerializer[QueueRule]
         model = QueueRule
         fields = ["id", "order", "queue", "match", "created_at", "updated_at"]
         read_only_fields = ["id", "created_at", "updated_at"]
-
-    def to_representation(self, instance: QueueRule) -> dict[str, Any]:
-        data = super().to_representation(instance)
-        data["queue"] = instance.queue_id
-        return data
