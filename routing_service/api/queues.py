@@ -21,6 +21,7 @@ from rest_framework.response import Response
 from routing_service.api.chats import run
 from routing_service.api.mixins import COMPANY_PARAMETER, CompanyScopedMixin
 from routing_service.api.permissions import ADMINS, SUPERVISORS
+from routing_service.api.schema import field_errors
 from routing_service.api.serializers.queues import QueueRuleSerializer, QueueSerializer
 from routing_service.queues import actions
 from routing_service.queues.models import DEFAULT_SKILL_LEVEL, Queue, QueueRule
@@ -81,6 +82,12 @@ class QueueViewSet(CompanyScopedMixin, viewsets.ModelViewSet[Queue]):
         queue = run(actions.update_queue, queue, members=members, **data)
         return Response(self._fresh(queue))
 
+    @extend_schema(
+        responses={
+            204: None,
+            400: field_errors("The default queue cannot be deleted (`is_default`)."),
+        },
+    )
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         run(actions.delete_queue, self.get_object(), actor_id=self.caller.pk)
         return Response(status=status.HTTP_204_NO_CONTENT)
