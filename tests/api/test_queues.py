@@ -210,3 +210,24 @@ def test_conversations_show_and_filter_by_queue_and_transfer_to_a_queue(
     chat.refresh_from_db()
     assert chat.queue_id == sales["id"]
     assert ChatAssignment.objects.get(conversation=chat, status="offered").agent_id == second.pk
+
+
+def test_sla_policies_name_a_queue_of_the_company(
+    api: ApiFor, admin_a: User, admin_b: User, company_a: Company, company_b: Company
+) -> None:
+    client = api(admin_a)
+    queue = default_id(company_a)
+    base = {"priority": "high", "first_response_minutes": 10, "resolution_minutes": 60}
+    assert client.post("/api/v1/sla-policies/", base, format="json").status_code == 201
+    own = client.post("/api/v1/sla-policies/", {**base, "queue": queue}, format="json")
+    assert own.status_code == 201, own.json()
+    assert own.json()["queue"] == queue
+    again = client.post("/api/v1/sla-policies/", {**base, "queue": queue}, format="json")
+    assert again.status_code == 400 and "priority" in again.json()
+    foreign = client.post(
+        "/api/v1/sla-policies/", {**base, "queue": default_id(company_b)}, format="json"
+    )
+    assert foreign.status_code == 400 and "queue" in foreign.json()
+    listed = client.get(f"/api/v1/sla-policies/?queue={queue}").json()["results"]
+    assert [p["id"] for p in listed] == [own.json()["id"]]
+    assert api(admin_b).get(f"/api/v1/sla-policies/{own.json()['id']}/").status_code == 404
