@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import DateTimeField, Exists, ExpressionWrapper, F, OuterRef, Value
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -518,21 +518,6 @@ def move_conversations(
         publish_on_commit([queue_event(c) for c in conversations])
 
 
-def _available_members(queue_ids: Iterable[int]) -> set[int]:
-    """Queues (of those given) with at least one member who is an available, active agent."""
-    return set(
-        QueueMembership.objects.unscoped()
-        .filter(
-            queue_id__in=list(queue_ids),
-            user__status=AgentStatus.AVAILABLE,
-            user__is_active=True,
-            user__role=Role.AGENT,
-        )
-        .values_list("queue_id", flat=True)
-        .distinct()
-    )
-
-
 def overflow_waiting_chats(*, now: dt.datetime | None = None, limit: int = 500) -> int:
     """Move waiting chats on to their queue's overflow queue: those waiting in it longer than
     `overflow_after_seconds`, and every waiting chat of a queue with
@@ -544,35 +529,49 @@ def overflow_waiting_chats(*, now: dt.datetime | None = None, limit: int = 500) 
     are re-checked there. Returns how many chats moved.
     """
     now = now or timezone.now()
-    candidates = list(
-        Queue.objects.unscoped()
-        .filter(overflow_queue__isnull=False)
-        .filter(Q(overflow_after_seconds__isnull=False) | Q(overflow_when_no_member_available=True))
-        .values_list(
-            "pk",
-            "company_id",
-            "overflow_queue_id",
-            "overflow_after_seconds",
-            "overflow_when_no_member_available",
-        )
-    )
-    if not candidates:
-        return 0
-    staffed = _available_members(pk for pk, _c, _t, _a, when_empty in candidates if when_empty)
     due: dict[int, list[tuple[int, int, str]]] = defaultdict(list)
-    for pk, company_id, target, after, when_empty in candidates:
-        waiting = Conversation.objects.unscoped().filter(
-            queue_id=pk, status=ConversationStatus.WAITING
+    # By time, in one statement whatever the number of queues: for each queue that overflows
+    # by time, a range of its waiting index (conversation_queue_wait_idx) — the deadline is on
+    # the queue's side of the comparison, so PostgreSQL can scan the index per queue.
+    deadline = ExpressionWrapper(
+        Value(now) - F("queue__overflow_after_seconds") * Value(dt.timedelta(seconds=1)),
+        output_field=DateTimeField(),
+    )
+    for conv_id, company_id, target, after in (
+        Conversation.objects.unscoped()
+        .filter(
+            status=ConversationStatus.WAITING,
+            queue__overflow_queue__isnull=False,
+            queue__overflow_after_seconds__isnull=False,
+            queue_entered_at__lte=deadline,
         )
-        if when_empty and pk not in staffed:
-            why = "no member available"
-        elif after is not None:
-            waiting = waiting.filter(queue_entered_at__lte=now - dt.timedelta(seconds=after))
-            why = f"waited {after} seconds"
-        else:
-            continue
-        for conv_id in waiting.order_by("queue_entered_at").values_list("pk", flat=True)[:limit]:
-            due[company_id].append((conv_id, target, why))
+        .order_by("queue_entered_at")
+        .values_list(
+            "pk", "company_id", "queue__overflow_queue_id", "queue__overflow_after_seconds"
+        )[:limit]
+    ):
+        due[company_id].append((conv_id, target, f"waited {after} seconds"))
+    # Nobody there: queues that overflow when no member agent is available, and have none.
+    available = QueueMembership.objects.unscoped().filter(
+        queue_id=OuterRef("pk"),
+        user__status=AgentStatus.AVAILABLE,
+        user__is_active=True,
+        user__role=Role.AGENT,
+    )
+    unstaffed = list(
+        Queue.objects.unscoped()
+        .filter(overflow_queue__isnull=False, overflow_when_no_member_available=True)
+        .exclude(Exists(available))
+        .values_list("pk", flat=True)
+    )
+    if unstaffed:
+        for conv_id, company_id, target in (
+            Conversation.objects.unscoped()
+            .filter(status=ConversationStatus.WAITING, queue_id__in=unstaffed)
+            .order_by("queue_entered_at")
+            .values_list("pk", "company_id", "queue__overflow_queue_id")[:limit]
+        ):
+            due[company_id].append((conv_id, target, "no member available"))
     moved = 0
     for company_id in sorted(due):
         with transaction.atomic():

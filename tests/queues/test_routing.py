@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 import pytest
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -15,6 +16,7 @@ from hypothesis import strategies as st
 from realtime.snapshots import agent_snapshot
 from routing_service.chats import actions
 from routing_service.chats.actions.errors import ActionError
+from routing_service.chats.actions.routing import routing_policy
 from routing_service.chats.models import (
     ACTIVE_ASSIGNMENT_STATUSES,
     AssignmentEvent,
@@ -22,9 +24,11 @@ from routing_service.chats.models import (
     ChatAssignment,
     Conversation,
     Provider,
+    RoutingPolicy,
 )
 from routing_service.chats.payloads import conversation_data
 from routing_service.queues import actions as queue_actions
+from routing_service.queues.config import company_queues
 from routing_service.queues.models import Queue, QueueMembership
 from routing_service.tenancy import actions as tenancy_actions
 from routing_service.tenancy.models import AgentStatus, Company, Role, User
@@ -312,3 +316,39 @@ def test_routing_properties_with_queues(
             agent.refresh_from_db()
             assert per_agent.get(agent.pk, 0) == agent.active_chats <= agent.max_chats
         transaction.set_rollback(True)
+
+
+def test_sweep_overflows_a_queue_whose_members_all_left(
+    channel_a: Channel, two_teams: tuple[Queue, Queue, User, User], redis_client: object
+) -> None:
+    default, billing, general, billing_agent = two_teams
+    tenancy_actions.update_user(billing_agent, max_chats=1)
+    queue_actions.update_queue(
+        billing, overflow_queue=default.pk, overflow_when_no_member_available=True
+    )
+    held = receive(channel_a, "c1", "refund")
+    waiting = receive(channel_a, "c2", "refund too")
+    assert active(held).agent_id == billing_agent.pk  # type: ignore[union-attr]
+    assert waiting.queue_id == billing.pk and active(waiting) is None  # busy, not absent
+    assert queue_actions.overflow_waiting_chats() == 0
+
+    User.objects.filter(pk=billing_agent.pk).update(status=AgentStatus.OFFLINE)
+    assert queue_actions.overflow_waiting_chats() == 1
+    waiting.refresh_from_db()
+    assert waiting.queue_id == default.pk
+    assert active(waiting).agent_id == general.pk  # type: ignore[union-attr]
+
+
+def test_router_cache_follows_the_version_written_by_another_process(
+    channel_a: Channel, two_teams: tuple[Queue, Queue, User, User]
+) -> None:
+    company_id = channel_a.company_id
+    before = company_queues(company_id, routing_policy(company_id))
+    # Another process renames a queue: its own cache is dropped, ours only sees the version.
+    Queue.objects.unscoped().filter(pk=two_teams[1].pk).update(name="Accounts")
+    assert company_queues(company_id, routing_policy(company_id)) is before  # same version
+    RoutingPolicy.objects.unscoped().filter(company_id=company_id).update(
+        queues_version=F("queues_version") + 1
+    )
+    after = company_queues(company_id, routing_policy(company_id))
+    assert after is not before and after.queues[two_teams[1].pk].name == "Accounts"
