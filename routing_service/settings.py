@@ -157,6 +157,7 @@ INSTALLED_APPS = [
     # The bottom layer (event schema, outbox, log): imports none of the apps below.
     "events",
     "routing_service.chats",
+    "routing_service.queues",
     "routing_service.ingest",
     "routing_service.router",
     "routing_service.outbound",

@@ -34,6 +34,11 @@ class ChatSLA(TenantModel):
     """
 
     priority = models.CharField(max_length=8, choices=Priority.choices)
+    # Null: the company's policy. A queue's own policy for a priority wins over the company's
+    # for chats in that queue (routing_service/queues).
+    queue = models.ForeignKey(
+        "queues.Queue", on_delete=models.CASCADE, null=True, blank=True, related_name="sla_policies"
+    )
     first_response_minutes = models.PositiveIntegerField()
     resolution_minutes = models.PositiveIntegerField()
     warning_percent = models.PositiveSmallIntegerField(default=80)
@@ -62,7 +67,16 @@ class ChatSLA(TenantModel):
         verbose_name_plural = "chat SLAs"
         ordering = ["company", "priority"]
         constraints = [
-            models.UniqueConstraint(fields=["company", "priority"], name="chatsla_unique_priority"),
+            models.UniqueConstraint(
+                fields=["company", "priority"],
+                condition=models.Q(queue__isnull=True),
+                name="chatsla_unique_priority",
+            ),
+            models.UniqueConstraint(
+                fields=["queue", "priority"],
+                condition=models.Q(queue__isnull=False),
+                name="chatsla_unique_queue_priority",
+            ),
             models.CheckConstraint(
                 condition=models.Q(warning_percent__gte=1, warning_percent__lte=100),
                 name="chatsla_warning_percent_range",

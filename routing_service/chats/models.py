@@ -139,6 +139,17 @@ class Conversation(TenantModel):
 
     client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="conversations")
     channel = models.ForeignKey(Channel, on_delete=models.PROTECT, related_name="conversations")
+    # The named queue it waits in or was answered from (routing_service/queues): set by the
+    # router from the company's queue rules; null only for closed chats whose queue was deleted.
+    queue = models.ForeignKey(
+        "queues.Queue",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="conversations",
+    )
+    # Since when it is in its current queue: overflow by time counts from here.
+    queue_entered_at = models.DateTimeField(null=True, blank=True)
     status = models.CharField(
         max_length=16, choices=ConversationStatus.choices, default=ConversationStatus.WAITING
     )
@@ -193,6 +204,13 @@ class Conversation(TenantModel):
                 "queued_at",
                 condition=Q(status=ConversationStatus.WAITING),
                 name="conversation_queue_idx",
+            ),
+            # Overflow sweep and per-queue waiting lists: "WHERE queue_id = ? AND status =
+            # 'waiting' ORDER BY queue_entered_at".
+            models.Index(
+                fields=["queue", "queue_entered_at"],
+                condition=Q(status=ConversationStatus.WAITING),
+                name="conversation_queue_wait_idx",
             ),
             # API list and dashboards: "WHERE company_id = ? [AND status = ?] ORDER BY created_at".
             models.Index(
@@ -386,6 +404,8 @@ class AssignmentEvent(TenantModel):
         SLA_BREACHED = "sla_breached", "SLA breached"
         ABANDONED = "abandoned", "Abandoned"
         REOPENED = "reopened", "Reopened"
+        QUEUE_CHANGED = "queue_changed", "Moved to another queue"
+        OVERFLOWED = "overflowed", "Overflowed to another queue"
 
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="events")
     assignment = models.ForeignKey(
@@ -473,6 +493,10 @@ class RoutingPolicy(TenantModel):
     # A declined chat is not offered to the same agent again for this long (0: no cool-down).
     # db_default: rows written by code that predates the column still get the default.
     decline_cooldown_seconds = models.PositiveIntegerField(default=60, db_default=60)
+    # Raised by every write to the company's queues, memberships and queue rules
+    # (routing_service/queues): the router reads this row each batch anyway, so comparing it
+    # with its cached copy of the queue configuration costs no extra round trip.
+    queues_version = models.PositiveIntegerField(default=0, db_default=0, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
