@@ -28,6 +28,7 @@ from rest_framework.response import Response
 
 from analytics.conversation_exports import conversation_csv, message_csv, transcript_chunks
 from analytics.exports import stream_response
+from routing_service.api.filters import ID_MAX, ID_SCHEMA
 from routing_service.api.mixins import CompanyScopedMixin
 from routing_service.api.permissions import EVERYONE
 from routing_service.chats.label_queries import MAX_LABEL_NAME, with_label
@@ -108,7 +109,7 @@ _DATE_PARAMETERS = [
         many=True,
         enum=[choice for choice, _ in ConversationStatus.choices],
     ),
-    OpenApiParameter("channel", {"type": "integer", "minimum": 1}),
+    OpenApiParameter("channel", ID_SCHEMA),
 ]
 
 
@@ -140,7 +141,8 @@ def export_conversations(request: Request, rows: QuerySet[Conversation]) -> Quer
         rows = rows.filter(status__in=statuses)
     channel = request.query_params.get("channel", "")
     if channel:
-        if not (channel.isascii() and channel.isdigit()) or int(channel) < 1 or len(channel) > 18:
+        digits = channel.isascii() and channel.isdigit() and len(channel) <= len(str(ID_MAX))
+        if not digits or not 1 <= int(channel) <= ID_MAX:
             raise ValidationError({"channel": ["Must be a channel id (a positive number)."]})
         rows = rows.filter(channel_id=int(channel))  # another company's id: no rows
     label = request.query_params.get("label", "").strip()
