@@ -11,7 +11,8 @@
 2. **Stream**: ``parse_sessions`` reads the stored file, cut into batches of ``BATCH_ROWS``
    rows or ``BATCH_BYTES`` of file. Memory stays flat: two batches at most (the one being
    written, the next one being parsed), whatever the file size.
-3. **Per batch**: stage the valid rows (PostgreSQL: ``COPY`` into a temporary table), then
+3. **Per batch**: stage the valid rows (PostgreSQL: ``COPY`` into a temporary table that lives
+   for the batch's transaction only, so PgBouncer in transaction mode can stand in between), then
    ``INSERT … SELECT DISTINCT ON (session_id) … ON CONFLICT (company_id, session_id) DO
    NOTHING`` counting what was inserted — the rest are duplicates, of earlier imports or of
    earlier lines of this file (the first line wins), counted exactly — and write the progress
@@ -250,11 +251,16 @@ def _refused(line: int, exc: Exception) -> RowError:
 
 
 class _Lane:
-    """One PostgreSQL connection with its own staging table, inserting its share of each batch.
+    """One PostgreSQL connection inserting its share of each batch through a staging table.
 
     Lane 0 is the caller's connection, the others are opened for the import. Lanes speak raw
     psycopg only, so they can run in worker threads (a psycopg connection needs one user at a
     time; Django's wrappers are tied to the thread that made them).
+
+    A batch is one transaction from the staging table's creation to its drop: behind PgBouncer
+    in transaction mode (docs/operations.md, "PgBouncer") the next transaction may run on
+    another server connection, where a temporary table kept across transactions, or rows
+    copied into it by an earlier one, would not exist.
     """
 
     STAGE: Final = "analytics_import_stage"
@@ -267,10 +273,10 @@ class _Lane:
         self._raw = raw
         # A plain (server-side binding) cursor: Django's own ones bind on the client.
         self._cursor = psycopg.Cursor(raw)
-        self._lines: list[int] = []
+        self._rows: list[SessionRow] = []
         columns = ", ".join(f"{name} {type_}" for name, type_ in _STAGED_TYPES.items())
-        self._cursor.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {self.STAGE} ({columns})")
-        self._cursor.execute(f"TRUNCATE {self.STAGE}")
+        # Dropped at commit, and by `insert` itself for a lane inside a caller's transaction.
+        self._create = f"CREATE TEMPORARY TABLE {self.STAGE} ({columns}) ON COMMIT DROP"
         # Binary: the server reads times and numbers as they are instead of parsing text.
         self._copy_sql = f"COPY {self.STAGE} ({', '.join(_STAGED)}) FROM STDIN (FORMAT BINARY)"
         selected = ", ".join(
@@ -292,17 +298,14 @@ class _Lane:
         self._insert += "SELECT count(*) FROM inserted"
 
     def stage(self, rows: list[SessionRow]) -> None:
-        self._lines = [row.line for row in rows]
-        if rows:
-            with self._cursor.copy(self._copy_sql) as copy:
-                copy.set_types(list(_STAGED_TYPES.values()))
-                write_row = copy.write_row
-                for row in rows:
-                    write_row(astuple(row))
+        """Hand the lane its share of the next batch (copied in by `insert`, in its thread)."""
+        self._rows = rows
 
     def insert(self, company_id: int, source_id: int) -> tuple[int, list[RowError]]:
-        """Insert what is staged, in a transaction of its own (a savepoint within a caller's)."""
-        if not self._lines:
+        """Stage and insert the share in a transaction of its own (a savepoint within a
+        caller's)."""
+        rows, self._rows = self._rows, []
+        if not rows:
             return 0, []
         with self._raw.transaction():
             # For this transaction only: sort in memory rather than on disk, and do not wait
@@ -312,8 +315,14 @@ class _Lane:
                 "SELECT set_config('work_mem', '64MB', true), "
                 "set_config('synchronous_commit', 'off', true)"
             )
-            result = self._isolate(self._lines, company_id, source_id)
-            self._cursor.execute(f"TRUNCATE {self.STAGE}")
+            self._cursor.execute(self._create)
+            with self._cursor.copy(self._copy_sql) as copy:
+                copy.set_types(list(_STAGED_TYPES.values()))
+                write_row = copy.write_row
+                for row in rows:
+                    write_row(astuple(row))
+            result = self._isolate([row.line for row in rows], company_id, source_id)
+            self._cursor.execute(f"DROP TABLE {self.STAGE}")
         return result
 
     def _isolate(
@@ -340,10 +349,8 @@ class _Lane:
 
     def close(self) -> None:
         try:
-            if not (self._raw.broken or self._raw.closed):
-                self._cursor.execute(f"DROP TABLE IF EXISTS {self.STAGE}")
-        finally:
             self._cursor.close()
+        finally:
             if self._owned:
                 self._wrapper.close()
 
@@ -390,7 +397,7 @@ class _PostgresWriter:
         running = []
         try:
             for lane, share in zip(lanes, shares, strict=True):
-                lane.stage(share)  # a lane starts inserting while the next one is staged
+                lane.stage(share)
                 running.append(self._pool.submit(lane.insert, company_id, source_id))
             upcoming = meanwhile()  # parse the next batch while the lanes insert
         finally:
