@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 
@@ -23,34 +22,16 @@ from tests.realtime.test_browser import (  # noqa: F401  (fixtures)
     Stack,
     browser,
     customer_message,
+    stack,
     wait_until,
     web_channel,
 )
-from tests.realtime.test_workspace_browser import AXE, stack  # noqa: F401  (a fixture)
+from tests.support.browser import axe_violations
 from tests.support.fixtures import provider_server  # noqa: F401  (a fixture)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 NEW_PARTS = (".chat-filters", "#alert-settings", "#shortcuts-dialog", "#conversation-typing")
-
-
-def _axe(page: Any) -> list[str]:
-    page.evaluate(AXE.read_text())
-    found = page.evaluate(
-        """async (selectors) => {
-          const result = await axe.run(document, {resultTypes: ["violations"]});
-          const out = [];
-          for (const v of result.violations) {
-            for (const node of v.nodes) {
-              const el = document.querySelector(node.target[0]);
-              if (el && selectors.some((s) => el.closest(s))) out.push(`${v.id}: ${node.target}`);
-            }
-          }
-          return out;
-        }""",
-        list(NEW_PARTS),
-    )
-    return list(found)
 
 
 @pytest.mark.timeout(600)
@@ -109,7 +90,7 @@ def test_filters_shortcuts_alert_switches_and_typing_in_the_console(
     expect(page.locator("#shortcuts-close")).to_be_focused()
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.closest('#shortcuts-dialog') !== null")
-    violations = _axe(page)
+    violations = axe_violations(page, *NEW_PARTS)
     assert violations == [], "\n".join(violations)
     console.shot("console-shortcuts-overlay")
     page.keyboard.press("Escape")
@@ -188,7 +169,7 @@ def test_filters_shortcuts_alert_switches_and_typing_in_the_console(
     expect(
         page.locator(f"#my-chats li[data-conversation-id='{grace_id}'] .tag-typing")
     ).to_be_visible()
-    violations = _axe(page)
+    violations = axe_violations(page, *NEW_PARTS)
     assert violations == [], "\n".join(violations)
     console.shot("console-typing")
     started = time.monotonic()
