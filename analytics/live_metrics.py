@@ -47,9 +47,11 @@ from typing import Any, Final
 from django.db.models import Avg, Count, F, Min, Q
 from django.utils import timezone
 
-from analytics import erlang
+from analytics import erlang, queue_counters
 from analytics.expressions import Seconds
+from analytics.queue_targets import DEFAULT, QueueTargets, company_queues
 from routing_service.chats.models import Conversation, ConversationStatus, Priority
+from routing_service.queues.models import QueueMembership
 from routing_service.tenancy.models import HANDLING_ROLES, AgentStatus, User
 
 __all__ = [
@@ -101,23 +103,43 @@ class QueueNow:
         return round(max(0.0, (now - oldest).total_seconds()), 3) if oldest else 0
 
 
-def queue_now(company_id: int) -> QueueNow:
-    """One query on the partial queue index: "WHERE company_id = ? AND status = 'waiting'",
-    grouped by its ``priority_rank`` column."""
-    waiting = {str(p): 0 for p in PRIORITIES}
-    oldest: dict[str, dt.datetime | None] = {str(p): None for p in PRIORITIES}
+def _empty_queue() -> tuple[dict[str, int], dict[str, dt.datetime | None]]:
+    return {str(p): 0 for p in PRIORITIES}, {str(p): None for p in PRIORITIES}
+
+
+def queues_now(company_id: int) -> dict[int | None, QueueNow]:
+    """Every queue of the company at once, by queue id (None: chats without a queue): one
+    query on the partial queue index, "WHERE company_id = ? AND status = 'waiting'", grouped
+    by queue and ``priority_rank``."""
+    found: dict[int | None, tuple[dict[str, int], dict[str, dt.datetime | None]]] = {}
     rows = (
         Conversation.objects.unscoped()
         .filter(company_id=company_id, status=ConversationStatus.WAITING)
         .order_by()
-        .values("priority_rank")
+        .values("queue_id", "priority_rank")
         .annotate(n=Count("pk"), oldest=Min("queued_at"))
     )
     for row in rows:
+        waiting, oldest = found.setdefault(row["queue_id"], _empty_queue())
         name = str(_RANK_NAMES.get(row["priority_rank"], Priority.MEDIUM))
         waiting[name] += row["n"]
         current = oldest[name]
         oldest[name] = row["oldest"] if current is None else min(current, row["oldest"])
+    return {queue_id: QueueNow(*pair) for queue_id, pair in found.items()}
+
+
+def queue_now(company_id: int, queue_id: int | None = None) -> QueueNow:
+    """The company's waiting chats (all queues), or one queue's."""
+    by_queue = queues_now(company_id)
+    if queue_id is not None:
+        return by_queue.get(queue_id) or QueueNow(*_empty_queue())
+    waiting, oldest = _empty_queue()
+    for one in by_queue.values():
+        for name, n in one.waiting.items():
+            waiting[name] += n
+        for name, since in one.oldest.items():
+            current = oldest[name]
+            oldest[name] = since if current is None or since is None else min(current, since)
     return QueueNow(waiting, oldest)
 
 
@@ -138,15 +160,24 @@ class AgentsNow:
     def active_chats(self, status: str) -> int:
         return self.by_status.get(status, {}).get("active_chats", 0)
 
+    def only(self, user_ids: set[int]) -> AgentsNow:
+        """The same figures for some of them (a queue's members)."""
+        return _agents([row for row in self.rows if row[0] in user_ids])
+
 
 def agents_now(company_id: int) -> AgentsNow:
     """One query: "WHERE company_id = ? AND role IN (...) AND is_active" — a company's staff,
     a few hundred rows at most."""
-    rows = list(
-        User.objects.filter(company_id=company_id, role__in=HANDLING_ROLES, is_active=True)
-        .order_by("pk")
-        .values_list("pk", "status", "active_chats", "max_chats")
+    return _agents(
+        list(
+            User.objects.filter(company_id=company_id, role__in=HANDLING_ROLES, is_active=True)
+            .order_by("pk")
+            .values_list("pk", "status", "active_chats", "max_chats")
+        )
     )
+
+
+def _agents(rows: list[tuple[int, str, int, int]]) -> AgentsNow:
     by_status = {s: {"count": 0, "active_chats": 0, "capacity": 0} for s in AgentStatus.values}
     for _, status, active, capacity in rows:
         bucket = by_status.setdefault(status, {"count": 0, "active_chats": 0, "capacity": 0})
@@ -154,6 +185,15 @@ def agents_now(company_id: int) -> AgentsNow:
         bucket["active_chats"] += active
         bucket["capacity"] += capacity
     return AgentsNow(rows, by_status)
+
+
+def queue_members(company_id: int) -> dict[int, set[int]]:
+    """Queue id → its members' user ids: "WHERE company_id = ?" on the memberships."""
+    members: dict[int, set[int]] = {}
+    rows = QueueMembership.objects.unscoped().filter(company_id=company_id)
+    for queue_id, user_id in rows.values_list("queue_id", "user_id"):
+        members.setdefault(queue_id, set()).add(user_id)
+    return members
 
 
 # --- the window ----------------------------------------------------------------------------
@@ -172,6 +212,8 @@ class WindowFigures:
     asa_seconds: float | None = None
     handled: int = 0
     aht_seconds: float | None = None
+    # The abandoned chats their queue's policy counts against the service level (None: all).
+    abandoned_counted: int | None = None
 
     @property
     def minutes(self) -> float:
@@ -179,7 +221,8 @@ class WindowFigures:
 
     @property
     def service_level(self) -> float | None:
-        judged = self.answered + self.abandoned
+        counted = self.abandoned if self.abandoned_counted is None else self.abandoned_counted
+        judged = self.answered + counted
         return round(self.answered_in_time / judged, 4) if judged else None
 
     @property
@@ -192,15 +235,38 @@ class WindowFigures:
         return self.offered * 60 / self.minutes if self.minutes > 0 else 0.0
 
 
+def figures_from_tally(
+    tally: queue_counters.Tally,
+    start: dt.datetime,
+    end: dt.datetime,
+) -> WindowFigures:
+    """The window's figures from its summed counters (analytics.queue_counters)."""
+    return WindowFigures(
+        start=start,
+        end=end,
+        offered=tally.offered,
+        answered=tally.answered,
+        answered_in_time=tally.answered_in_time,
+        abandoned=tally.abandoned,
+        asa_seconds=_round(tally.wait_ms / 1000 / tally.answered if tally.answered else None),
+        handled=tally.handled,
+        aht_seconds=_round(tally.handle_ms / 1000 / tally.handled if tally.handled else None),
+        abandoned_counted=tally.abandoned_counted,
+    )
+
+
 def window_figures(
     company_id: int,
     start: dt.datetime,
     end: dt.datetime,
     threshold_seconds: float = SERVICE_LEVEL_SECONDS,
 ) -> WindowFigures:
-    """The window's figures in one aggregate query over the chats that arrived, were answered
-    or ended in it: three index ranges on ``(company, created_at)``, ``(company,
-    first_response_at)`` and ``(company, resolved_at)`` (a BitmapOr on PostgreSQL)."""
+    """The window's figures counted in the database (one aggregate over three index ranges on
+    ``(company, created_at)``, ``(company, first_response_at)``, ``(company, resolved_at)``).
+
+    Not the live path (that reads the Redis counters): the reference the counters are tested
+    against, and what the interval history and ``rebuild_live_metrics`` count per bucket.
+    """
     arrived = Q(created_at__gte=start, created_at__lt=end)
     answered = Q(first_response_at__gte=start, first_response_at__lt=end)
     ended = Q(resolved_at__gte=start, resolved_at__lt=end)
@@ -312,23 +378,20 @@ def _slots_per_agent(agents: AgentsNow) -> float:
 # --- all of it -----------------------------------------------------------------------------
 
 
-def live_metrics(
-    company_id: int,
-    window_minutes: int = DEFAULT_WINDOW_MINUTES,
-    *,
-    now: dt.datetime | None = None,
+def _payload(
+    figures: WindowFigures,
+    queue: QueueNow,
+    agents: AgentsNow,
+    targets: QueueTargets,
+    window_minutes: int,
+    now: dt.datetime,
 ) -> dict[str, Any]:
-    """The ``GET /api/v1/metrics/`` payload (DESIGN.md, "Queues and live metrics")."""
-    now = now or timezone.now()
-    queue = queue_now(company_id)
-    agents = agents_now(company_id)
-    figures = window_figures(company_id, now - dt.timedelta(minutes=window_minutes), now)
     available_capacity = agents.capacity(AgentStatus.AVAILABLE)
     return {
         "computed_at": now,
         "window_minutes": window_minutes,
-        "service_level_seconds": SERVICE_LEVEL_SECONDS,
-        "service_level_target": SERVICE_LEVEL_TARGET,
+        "service_level_seconds": targets.threshold_seconds,
+        "service_level_target": targets.target,
         "waiting": queue.total,
         "longest_wait_seconds": queue.longest_wait_seconds(now),
         "offered": figures.offered,
@@ -338,7 +401,9 @@ def live_metrics(
         "asa_seconds": figures.asa_seconds,
         "aht_seconds": figures.aht_seconds,
         "abandonment_rate": figures.abandonment_rate,
-        # Over 1 only if chats were forced past capacity (an escalation): shown as full.
+        # Occupancy now: chats held by the available agents / their capacity — the
+        # instantaneous value of "handled chat-time / available capacity-time". Over 1 only
+        # if chats were forced past capacity (an escalation): shown as full.
         "occupancy": (
             min(1.0, round(agents.active_chats(AgentStatus.AVAILABLE) / available_capacity, 4))
             if available_capacity
@@ -353,5 +418,87 @@ def live_metrics(
             }
             for status in AgentStatus.values
         },
-        "forecast": forecast(figures, agents),
+        "forecast": forecast(
+            figures, agents, threshold_seconds=targets.threshold_seconds, target=targets.target
+        ),
     }
+
+
+def _window(now: dt.datetime, window_minutes: int) -> tuple[dt.datetime, dt.datetime]:
+    return now - dt.timedelta(minutes=window_minutes), now
+
+
+def live_metrics(
+    company_id: int,
+    window_minutes: int = DEFAULT_WINDOW_MINUTES,
+    *,
+    queue: QueueTargets | None = None,
+    now: dt.datetime | None = None,
+) -> dict[str, Any]:
+    """The ``GET /api/v1/metrics/`` payload (DESIGN.md, "Queues and live metrics"): the
+    company's, or one queue's (``queue``: its targets, from ``queue_targets``).
+
+    The window's counts are the Redis counters' (one script call); the queue and agents are
+    read now (two or three indexed queries)."""
+    now = now or timezone.now()
+    scope = queue_counters.ALL if queue is None else str(queue.queue_id)
+    tallies = queue_counters.read_windows([company_id], now, window_minutes)[company_id]
+    figures = figures_from_tally(
+        tallies.get(scope, queue_counters.Tally()), *_window(now, window_minutes)
+    )
+    agents = agents_now(company_id)
+    if queue is None:
+        return _payload(figures, queue_now(company_id), agents, DEFAULT, window_minutes, now)
+    members = queue_members(company_id).get(queue.queue_id or 0, set())
+    return {
+        "queue": {"id": queue.queue_id, "name": queue.name},
+        **_payload(
+            figures,
+            queue_now(company_id, queue.queue_id),
+            agents.only(members),
+            queue,
+            window_minutes,
+            now,
+        ),
+    }
+
+
+def queues_metrics(
+    company_ids: list[int],
+    window_minutes: int = DEFAULT_WINDOW_MINUTES,
+    *,
+    now: dt.datetime | None = None,
+) -> dict[int, list[dict[str, Any]]]:
+    """Every queue of each company (the wallboard's tiles): one Redis round trip for all the
+    companies' counters, then four indexed queries per company (queues, waiting chats by
+    queue, staff, memberships) — nothing per queue."""
+    now = now or timezone.now()
+    tallies = queue_counters.read_windows(company_ids, now, window_minutes)
+    start, end = _window(now, window_minutes)
+    out: dict[int, list[dict[str, Any]]] = {}
+    for company_id in company_ids:
+        queues = company_queues(company_id)
+        if not queues:
+            out[company_id] = []
+            continue
+        waiting = queues_now(company_id)
+        agents = agents_now(company_id)
+        members = queue_members(company_id)
+        sums = tallies[company_id]
+        out[company_id] = [
+            {
+                "queue": {"id": q.queue_id, "name": q.name},
+                **_payload(
+                    figures_from_tally(
+                        sums.get(str(q.queue_id), queue_counters.Tally()), start, end
+                    ),
+                    waiting.get(q.queue_id) or QueueNow(*_empty_queue()),
+                    agents.only(members.get(q.queue_id or 0, set())),
+                    q,
+                    window_minutes,
+                    now,
+                ),
+            }
+            for q in queues
+        ]
+    return out

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from django.test import TestCase
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -74,6 +75,11 @@ def script_hour(company: Company, make_user: Callable[..., User], tag: str) -> H
     F     3 min ago    never                      waiting
     ====  ===========  =========================  ==========================================
     """
+    with TestCase.captureOnCommitCallbacks(execute=True):  # the counters are written on commit
+        return _script_hour(company, make_user, tag)
+
+
+def _script_hour(company: Company, make_user: Callable[..., User], tag: str) -> Hour:
     now = timezone.now()
     provisioning.update_routing_policy(company, abandon_after_minutes=10)
     handler = make_user(
