@@ -77,8 +77,9 @@ def increments(
     for queue_id, created, first in answered.values_list(
         "queue_id", "created_at", "first_response_at"
     ).iterator(_ITERATOR_CHUNK):
-        queue_id, queue = targets(queue_id)
-        yield from queue_counters.answered(queue_id, created, first, queue.threshold_seconds)
+        assert first is not None  # the filter's range
+        target_queue, queue = targets(queue_id)
+        yield from queue_counters.answered(target_queue, created, first, queue.threshold_seconds)
     ended = chats.filter(
         Q(status=ConversationStatus.ABANDONED, first_response_at__isnull=True)
         | Q(status=ConversationStatus.RESOLVED, first_response_at__isnull=False),
@@ -88,12 +89,13 @@ def increments(
     for queue_id, status, created, first, resolved in ended.values_list(
         "queue_id", "status", "created_at", "first_response_at", "resolved_at"
     ).iterator(_ITERATOR_CHUNK):
-        queue_id, queue = targets(queue_id)
+        assert resolved is not None  # the filter's range
+        target_queue, queue = targets(queue_id)
         if status == ConversationStatus.ABANDONED:
             counts = queue.abandon_counts(created, resolved)
-            yield from queue_counters.abandoned(queue_id, resolved, counts=counts)
-        else:
-            yield from queue_counters.handled(queue_id, first, resolved)
+            yield from queue_counters.abandoned(target_queue, resolved, counts=counts)
+        elif first is not None:
+            yield from queue_counters.handled(target_queue, first, resolved)
 
 
 def _by_interval(

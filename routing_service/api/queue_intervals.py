@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+from collections.abc import Mapping
 from typing import Any, Final
 
 from django.db.models import Sum
@@ -62,7 +63,7 @@ class CSVRenderer(BaseRenderer):
         self,
         data: Any,
         accepted_media_type: str | None = None,
-        renderer_context: dict[str, Any] | None = None,
+        renderer_context: Mapping[str, Any] | None = None,
     ) -> bytes:
         out = io.StringIO()
         if isinstance(data, list):
@@ -197,7 +198,7 @@ class QueueIntervalsView(CompanyScopedMixin, generics.GenericAPIView[Any]):
         if request.accepted_renderer.format == "csv":
             name = f"intervals-{params['from']:%Y%m%d}-{params['to']:%Y%m%d}.csv"
             return Response(data, headers={"Content-Disposition": f'attachment; filename="{name}"'})
-        page = self.paginate_queryset(data)
+        page = self.paginate_queryset(data)  # type: ignore[arg-type]  # a list pages as well
         return self.get_paginated_response(page if page is not None else data)
 
 
