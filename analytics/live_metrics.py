@@ -49,7 +49,7 @@ from django.utils import timezone
 
 from analytics import erlang, queue_counters
 from analytics.expressions import Seconds
-from analytics.queue_targets import DEFAULT, QueueTargets, company_queues
+from analytics.queue_targets import DEFAULT, QueueTargets, all_company_queues
 from routing_service.chats.models import Conversation, ConversationStatus, Priority
 from routing_service.queues.models import QueueMembership
 from routing_service.tenancy.models import HANDLING_ROLES, AgentStatus, User
@@ -126,6 +126,26 @@ def queues_now(company_id: int) -> dict[int | None, QueueNow]:
         current = oldest[name]
         oldest[name] = row["oldest"] if current is None else min(current, row["oldest"])
     return {queue_id: QueueNow(*pair) for queue_id, pair in found.items()}
+
+
+def _queues_now_many(company_ids: list[int]) -> dict[int, dict[int | None, QueueNow]]:
+    """``queues_now`` for many companies in one query (the same partial index, IN list)."""
+    found: dict[int, dict[int | None, tuple[dict[str, int], dict[str, dt.datetime | None]]]] = {}
+    rows = (
+        Conversation.objects.unscoped()
+        .filter(company_id__in=company_ids, status=ConversationStatus.WAITING)
+        .order_by()
+        .values("company_id", "queue_id", "priority_rank")
+        .annotate(n=Count("pk"), oldest=Min("queued_at"))
+    )
+    for row in rows:
+        per = found.setdefault(row["company_id"], {})
+        waiting, oldest = per.setdefault(row["queue_id"], _empty_queue())
+        name = str(_RANK_NAMES.get(row["priority_rank"], Priority.MEDIUM))
+        waiting[name] += row["n"]
+        current = oldest[name]
+        oldest[name] = row["oldest"] if current is None else min(current, row["oldest"])
+    return {c: {q: QueueNow(*pair) for q, pair in per.items()} for c, per in found.items()}
 
 
 def queue_now(company_id: int, queue_id: int | None = None) -> QueueNow:
@@ -470,20 +490,39 @@ def queues_metrics(
     now: dt.datetime | None = None,
 ) -> dict[int, list[dict[str, Any]]]:
     """Every queue of each company (the wallboard's tiles): one Redis round trip for all the
-    companies' counters, then four indexed queries per company (queues, waiting chats by
-    queue, staff, memberships) — nothing per queue."""
+    companies' counters, then four queries for all the companies together (queues, waiting
+    chats by queue, staff, memberships) — nothing per queue, nor per company."""
     now = now or timezone.now()
     tallies = queue_counters.read_windows(company_ids, now, window_minutes)
     start, end = _window(now, window_minutes)
     out: dict[int, list[dict[str, Any]]] = {}
+    # Four queries for all the companies at once, whatever their number.
+    queues_by: dict[int, list[QueueTargets]] = {c: [] for c in company_ids}
+    for company_id, targets in all_company_queues(company_ids):
+        queues_by[company_id].append(targets)
+    waiting_by = _queues_now_many(company_ids)
+    staff_by: dict[int, list[tuple[int, str, int, int]]] = {c: [] for c in company_ids}
+    for company_id, *row in (
+        User.objects.filter(company_id__in=company_ids, role__in=HANDLING_ROLES, is_active=True)
+        .order_by("pk")
+        .values_list("company_id", "pk", "status", "active_chats", "max_chats")
+    ):
+        staff_by[company_id].append(tuple(row))  # type: ignore[arg-type]
+    members_by: dict[int, dict[int, set[int]]] = {c: {} for c in company_ids}
+    for company_id, queue_id, user_id in (
+        QueueMembership.objects.unscoped()
+        .filter(company_id__in=company_ids)
+        .values_list("company_id", "queue_id", "user_id")
+    ):
+        members_by[company_id].setdefault(queue_id, set()).add(user_id)
     for company_id in company_ids:
-        queues = company_queues(company_id)
+        queues = queues_by[company_id]
         if not queues:
             out[company_id] = []
             continue
-        waiting = queues_now(company_id)
-        agents = agents_now(company_id)
-        members = queue_members(company_id)
+        waiting = waiting_by.get(company_id, {})
+        agents = _agents(staff_by[company_id])
+        members = members_by[company_id]
         sums = tallies[company_id]
         out[company_id] = [
             {

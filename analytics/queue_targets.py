@@ -17,6 +17,7 @@ from routing_service.queues.models import AbandonedCountAs, Queue
 __all__ = [
     "DEFAULT",
     "QueueTargets",
+    "all_company_queues",
     "company_queues",
     "resolve_queue_id",
     "targets_of",
@@ -82,6 +83,18 @@ def company_queues(company_id: int) -> list[QueueTargets]:
         .values_list(*_FIELDS)
     )
     return [_targets(row) for row in rows]
+
+
+def all_company_queues(company_ids: list[int]) -> list[tuple[int, QueueTargets]]:
+    """``(company id, targets)`` of every queue of these companies, each company's default
+    first then by name: one query."""
+    rows = (
+        Queue.objects.unscoped()
+        .filter(company_id__in=company_ids)
+        .order_by("company_id", "-is_default", "name", "pk")
+        .values_list("company_id", *_FIELDS)
+    )
+    return [(row[0], _targets(row[1:])) for row in rows]
 
 
 def resolve_queue_id(company_id: int, queue_id: int | None) -> int | None:
