@@ -4,7 +4,8 @@ Step ④ of the data flow for numbers: the chat actions (arrival in the inbound 
 agent reply, resolution, abandonment) call ``record`` next to their outbox publish; it writes
 after the commit, so a rolled-back transaction counts nothing. Reading a window is one Lua call
 per company that sums its last ``window`` minute buckets on the server (60 small hashes for the
-default hour) — never a scan of the company's chats.
+default hour; a cached sum of the settled minutes and the two latest buckets once warm) —
+never a scan of the company's chats.
 
 **Layout.** One hash per company and minute, ``<prefix>:{c<company>}:lm:<unix minute>``, with
 fields ``<scope>:<counter>``: the scope is ``all`` (the company) or a queue id. The ``{c42}``
@@ -34,6 +35,7 @@ from typing import Any, Final
 import redis
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 from redis.commands.core import Script
 
 from events.redis_clients import REDIS_ERRORS, is_cluster_client, sync_client
@@ -166,15 +168,41 @@ def handled(
 
 _clients: dict[str, tuple[redis.Redis, Script]] = {}
 
-# KEYS: the window's buckets (one company: one slot). Returns a flat [field, sum, ...] list.
+# The sums of a window's settled minutes (all but the last two) are cached for a while: one
+# tick a second would otherwise add up the same 58 hashes sixty times a minute. A write into a
+# settled minute (a late commit, a rebuild) bumps the company's epoch, which the cache records:
+# a cache of another epoch is rebuilt.
+# KEYS: [1] the cache, [2] the epoch, [3] the minute before, [4] the current minute, [5..] the
+# settled minutes. ARGV: [1] the cache's lifetime in seconds. Returns [field, sum, ...].
 _SUM_LUA = """
+local epoch = redis.call('GET', KEYS[2]) or '0'
 local sums = {}
-for i = 1, #KEYS do
-  local flat = redis.call('HGETALL', KEYS[i])
+local function add(flat)
   for j = 1, #flat, 2 do
-    sums[flat[j]] = (sums[flat[j]] or 0) + tonumber(flat[j + 1])
+    if flat[j] ~= '_epoch' then
+      sums[flat[j]] = (sums[flat[j]] or 0) + tonumber(flat[j + 1])
+    end
   end
 end
+if #KEYS > 4 then
+  if redis.call('HGET', KEYS[1], '_epoch') == epoch then
+    add(redis.call('HGETALL', KEYS[1]))
+  else
+    for i = 5, #KEYS do
+      add(redis.call('HGETALL', KEYS[i]))
+    end
+    local flat = {'_epoch', epoch}
+    for k, v in pairs(sums) do
+      flat[#flat + 1] = k
+      flat[#flat + 1] = tostring(v)
+    end
+    redis.call('DEL', KEYS[1])
+    redis.call('HSET', KEYS[1], unpack(flat))
+    redis.call('EXPIRE', KEYS[1], ARGV[1])
+  end
+end
+add(redis.call('HGETALL', KEYS[3]))
+add(redis.call('HGETALL', KEYS[4]))
 local out = {}
 for k, v in pairs(sums) do
   out[#out + 1] = k
@@ -182,6 +210,15 @@ for k, v in pairs(sums) do
 end
 return out
 """
+CACHE_SECONDS: Final = 120
+
+
+def epoch_key(company_id: int) -> str:
+    return f"{settings.REDIS_KEY_PREFIX}:{{c{company_id}}}:lm:epoch"
+
+
+def cache_key(company_id: int, window: int, last_minute: int) -> str:
+    return f"{settings.REDIS_KEY_PREFIX}:{{c{company_id}}}:lm:sum:{window}:{last_minute}"
 
 
 def _client() -> tuple[redis.Redis, Script]:
@@ -211,6 +248,9 @@ def write(company_id: int, increments: Iterable[Increment]) -> None:
         minutes.add(minute)
     for minute in minutes:
         pipe.expireat(bucket_key(company_id, minute), (minute + 1) * 60 + KEEP_SECONDS)
+    if min(minutes) < minute_of(timezone.now()) - 1:  # a settled minute: caches are stale
+        pipe.incr(epoch_key(company_id))
+        pipe.expire(epoch_key(company_id), KEEP_SECONDS)
     pipe.execute()
 
 
@@ -254,23 +294,34 @@ def _parse(flat: Sequence[Any]) -> dict[str, Tally]:
     return by_scope
 
 
+def window_keys(company_id: int, now: dt.datetime, window: int) -> list[str]:
+    """The summing script's keys (see ``_SUM_LUA``) for a window ending at ``now``."""
+    minutes = window_minutes(now, window)
+    last = minutes[-1]
+    current = bucket_key(company_id, last)
+    before = bucket_key(company_id, last - 1) if window > 1 else current + ":none"
+    settled = [bucket_key(company_id, m) for m in minutes[:-2]]
+    return [cache_key(company_id, window, last), epoch_key(company_id), before, current, *settled]
+
+
 def read_windows(
     company_ids: Sequence[int], now: dt.datetime, window: int
 ) -> dict[int, dict[str, Tally]]:
     """Per company, per scope (``ALL`` or a queue id as text), the window's sums.
 
     One script call per company, pipelined on one Redis (a cluster pipeline refuses scripts:
-    one call each there).
+    one call each there). A company's settled minutes come from its cached sum when it is
+    current: a call reads three small hashes, not ``window``.
     """
     client, script = _client()
-    minutes = window_minutes(now, window)
-    keys = {c: [bucket_key(c, m) for m in minutes] for c in company_ids}
+    keys = {c: window_keys(c, now, window) for c in company_ids}
+    args = [CACHE_SECONDS]
     if is_cluster_client(client):
-        replies = [script(keys=keys[c], args=[]) for c in company_ids]
+        replies = [script(keys=keys[c], args=args) for c in company_ids]
     else:
         pipe = client.pipeline(transaction=False)
         for company_id in company_ids:
-            script(keys=keys[company_id], args=[], client=pipe)
+            script(keys=keys[company_id], args=args, client=pipe)
         replies = pipe.execute()
     return {c: _parse(reply) for c, reply in zip(company_ids, replies, strict=True)}
 
@@ -281,3 +332,4 @@ def clear(company_id: int, minutes: Iterable[int]) -> None:
     keys = [bucket_key(company_id, m) for m in minutes]
     for start in range(0, len(keys), 500):
         client.delete(*keys[start : start + 500])
+    client.incr(epoch_key(company_id))  # every cached sum is stale now

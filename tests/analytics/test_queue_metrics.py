@@ -248,3 +248,21 @@ def test_a_queue_of_ones_own_company_is_served(
     body = api(admin_a).get("/api/v1/metrics/", {"queue": billing.pk, "window": 15}).json()
     assert body["queue"] == {"id": billing.pk, "name": "Billing"}
     assert body["window_minutes"] == 15 and body["service_level_seconds"] == 60
+
+
+def test_a_late_write_into_a_settled_minute_refreshes_the_cached_sum(
+    company_a: Company, redis_client: Any
+) -> None:
+    """The settled minutes' sum is cached between ticks; a write into one of them (a late
+    commit, a rebuild) makes the next read add them up again."""
+    now = timezone.now()
+    queue_counters.write(company_a.pk, queue_counters.arrived(None, now - 30 * M))
+    assert queue_counters.read_windows([company_a.pk], now, 60)[company_a.pk]["all"].offered == 1
+    cache = queue_counters.cache_key(company_a.pk, 60, queue_counters.minute_of(now))
+    assert redis_client.exists(cache)  # built by that read
+    queue_counters.write(company_a.pk, queue_counters.arrived(None, now - 20 * M))
+    queue_counters.write(company_a.pk, queue_counters.arrived(None, now))  # the current minute
+    assert queue_counters.read_windows([company_a.pk], now, 60)[company_a.pk]["all"].offered == 3
+    for window in (1, 2, 3):  # the short windows read their buckets directly
+        tally = queue_counters.read_windows([company_a.pk], now, window)[company_a.pk]["all"]
+        assert tally.offered == 1

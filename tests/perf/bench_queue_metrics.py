@@ -173,6 +173,9 @@ def main() -> None:
         cpu_before = time.process_time()
         ours = timed(tick, args.ticks)
         cpu = (time.process_time() - cpu_before) / args.ticks * 1000
+        from analytics import queue_counters
+
+        redis_part = timed(lambda: queue_counters.read_windows(ids, timezone.now(), 60), args.ticks)
         base = timed(baseline, max(3, args.ticks // 2))
         queues = len(ids) * args.queues
         p50 = sorted(ours)[len(ours) // 2]
@@ -180,6 +183,7 @@ def main() -> None:
         print(f"      this process's CPU {cpu:.1f} ms per tick")
         print(f"      share of one core at one tick a second: {p50 / 10:.1f} % (wall clock)")
         print(f"      {cpu / 10:.1f} % (this process's CPU; PostgreSQL and Redis not counted)")
+        print(f"  of which the counters' Redis round trip   {summary(redis_part)}")
         print(f"baseline: window counted in the database, companies only   {summary(base)}")
         ratio = p50 / sorted(base)[len(base) // 2]
         print(f"median ratio tick / baseline: {ratio:.2f}")
