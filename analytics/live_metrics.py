@@ -77,6 +77,9 @@ MAX_WINDOW_MINUTES: Final = 24 * 60
 SERVICE_LEVEL_SECONDS: Final = 20
 SERVICE_LEVEL_TARGET: Final = 0.8
 PRIORITIES: Final = (Priority.URGENT, Priority.HIGH, Priority.MEDIUM, Priority.LOW)
+# Django's `Choices.values` rebuilds its list on every access: a tick of 1,000 queues paid
+# 100 ms for it (tests/perf/bench_queue_metrics.py --profile).
+_STATUSES: Final = tuple(str(s) for s in AgentStatus.values)
 _RANK_NAMES: Final = {0: Priority.LOW, 1: Priority.MEDIUM, 2: Priority.HIGH, 3: Priority.URGENT}
 
 
@@ -198,7 +201,7 @@ def agents_now(company_id: int) -> AgentsNow:
 
 
 def _agents(rows: list[tuple[int, str, int, int]]) -> AgentsNow:
-    by_status = {s: {"count": 0, "active_chats": 0, "capacity": 0} for s in AgentStatus.values}
+    by_status = {s: {"count": 0, "active_chats": 0, "capacity": 0} for s in _STATUSES}
     for _, status, active, capacity in rows:
         bucket = by_status.setdefault(status, {"count": 0, "active_chats": 0, "capacity": 0})
         bucket["count"] += 1
@@ -387,7 +390,7 @@ def forecast(
 def _slots_per_agent(agents: AgentsNow) -> float:
     """The chats one agent takes at once: the available agents' mean ``max_chats``, else that
     of all the company's staff, else 1."""
-    for statuses in ((AgentStatus.AVAILABLE,), tuple(AgentStatus.values)):
+    for statuses in ((AgentStatus.AVAILABLE,), _STATUSES):
         people = sum(agents.count(s) for s in statuses)
         capacity = sum(agents.capacity(s) for s in statuses)
         if people and capacity:
@@ -430,13 +433,13 @@ def _payload(
             else None
         ),
         # DESIGN.md: bare counts per status; their load (chats held, capacity) beside them.
-        "agents": {status: agents.count(status) for status in AgentStatus.values},
+        "agents": {status: agents.count(status) for status in _STATUSES},
         "agents_load": {
             status: {
                 "active_chats": agents.active_chats(status),
                 "capacity": agents.capacity(status),
             }
-            for status in AgentStatus.values
+            for status in _STATUSES
         },
         "forecast": forecast(
             figures, agents, threshold_seconds=targets.threshold_seconds, target=targets.target

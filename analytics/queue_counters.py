@@ -68,6 +68,7 @@ FIELDS: Final = (
     "handled",
     "handle_ms",
 )
+_FIELD_SET: Final = frozenset(FIELDS)
 # Longest window (analytics.live_metrics.MAX_WINDOW_MINUTES) plus the interval roll-up's lag.
 KEEP_SECONDS: Final = (24 * 60 + 60) * 60
 
@@ -285,7 +286,7 @@ def _parse(flat: Sequence[Any]) -> dict[str, Tally]:
     for i in range(0, len(flat), 2):
         name = flat[i].decode() if isinstance(flat[i], bytes) else str(flat[i])
         scope, _, field = name.rpartition(":")
-        if field not in FIELDS:
+        if field not in _FIELD_SET:
             continue
         tally = by_scope.get(scope)
         if tally is None:

@@ -124,12 +124,37 @@ def populate(companies: int, queues: int, open_chats: int) -> list[int]:
     return ids
 
 
+def redis_cpu() -> float:
+    """The benchmark Redis server's CPU seconds so far (INFO cpu)."""
+    from django.conf import settings
+
+    from events.redis_clients import sync_client
+
+    info = sync_client(settings.REDIS_URL).info("cpu")
+    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+
+
+def backend_cpu() -> float:
+    """This connection's PostgreSQL backend CPU seconds so far (/proc: the same machine)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (pid,) = cursor.fetchone()
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:  # PostgreSQL elsewhere: not counted
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--companies", type=int, default=100)
     parser.add_argument("--queues", type=int, default=10)
     parser.add_argument("--open", type=int, default=100_000)
     parser.add_argument("--ticks", type=int, default=10)
+    parser.add_argument("--profile", action="store_true", help="cProfile three ticks too.")
     args = parser.parse_args()
 
     url = ensure_database(BENCH_DB)
@@ -170,9 +195,12 @@ def main() -> None:
                 window_figures(company_id, now - dt.timedelta(hours=1), now)
 
         timed(tick, 2)  # warm the caches
+        redis_before, pg_before = redis_cpu(), backend_cpu()
         cpu_before = time.process_time()
         ours = timed(tick, args.ticks)
         cpu = (time.process_time() - cpu_before) / args.ticks * 1000
+        redis_ms = (redis_cpu() - redis_before) / args.ticks * 1000
+        pg_ms = (backend_cpu() - pg_before) / args.ticks * 1000
         from analytics import queue_counters
 
         redis_part = timed(lambda: queue_counters.read_windows(ids, timezone.now(), 60), args.ticks)
@@ -183,10 +211,21 @@ def main() -> None:
         print(f"      this process's CPU {cpu:.1f} ms per tick")
         print(f"      share of one core at one tick a second: {p50 / 10:.1f} % (wall clock)")
         print(f"      {cpu / 10:.1f} % (this process's CPU; PostgreSQL and Redis not counted)")
+        print(
+            f"      Redis server CPU {redis_ms:.1f} ms, PostgreSQL backend CPU {pg_ms:.1f} ms per "
+            f"tick: all together {(cpu + redis_ms + pg_ms) / 10:.1f} % of one core"
+        )
         print(f"  of which the counters' Redis round trip   {summary(redis_part)}")
         print(f"baseline: window counted in the database, companies only   {summary(base)}")
         ratio = p50 / sorted(base)[len(base) // 2]
         print(f"median ratio tick / baseline: {ratio:.2f}")
+        if args.profile:
+            import cProfile
+            import pstats
+
+            profile = cProfile.Profile()
+            profile.runcall(lambda: [tick() for _ in range(3)])
+            pstats.Stats(profile).sort_stats("tottime").print_stats(15)
 
 
 if __name__ == "__main__":
