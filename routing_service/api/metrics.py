@@ -35,6 +35,7 @@ from routing_service.api.mixins import (
     company_id_from_query,
 )
 from routing_service.api.permissions import EVERYONE
+from routing_service.api.schema import field_errors
 from routing_service.tenancy.models import Company, Role
 
 # Longest range one request may ask for (a year of days, plus a leap day).
@@ -231,7 +232,16 @@ _LIVE_PARAMETERS = [
 ]
 
 
-@extend_schema_view(get=extend_schema(tags=["metrics"], parameters=_LIVE_PARAMETERS))
+@extend_schema_view(
+    get=extend_schema(
+        tags=["metrics"],
+        parameters=_LIVE_PARAMETERS,
+        responses={
+            200: LiveMetricsSerializer,
+            404: field_errors("`queue` names no queue of this company (or another company's)."),
+        },
+    )
+)
 class LiveMetricsView(CompanyScopedMixin, generics.GenericAPIView[Any]):
     """The company's live numbers over a rolling window: the queue, service level, ASA, AHT,
     abandonment, occupancy, agents by status, and the staffing forecast (Erlang C)."""

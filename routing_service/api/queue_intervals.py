@@ -31,6 +31,7 @@ from analytics.models import QueueInterval
 from routing_service.api.filters import ID_MAX, ID_SCHEMA
 from routing_service.api.mixins import COMPANY_PARAMETER, CompanyScopedMixin
 from routing_service.api.permissions import EVERYONE
+from routing_service.api.schema import field_errors
 from routing_service.queues.models import Queue
 
 MAX_RANGE_DAYS: Final = 400
@@ -138,6 +139,15 @@ class IntervalSerializer(serializers.Serializer[dict[str, Any]]):
     abandonment_rate = serializers.FloatField(allow_null=True)
 
 
+class IntervalPageSerializer(serializers.Serializer[dict[str, Any]]):
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = IntervalSerializer(many=True)
+
+
+_NO_QUEUE = field_errors("`queue` names no queue of this company (or another company's).")
+
 _PARAMETERS = [
     OpenApiParameter("from", OpenApiTypes.DATETIME, description="Default: a day before `to`."),
     OpenApiParameter("to", OpenApiTypes.DATETIME, description="Default: now."),
@@ -150,7 +160,17 @@ _PARAMETERS = [
 ]
 
 
-@extend_schema_view(get=extend_schema(tags=["metrics"], parameters=_PARAMETERS))
+@extend_schema_view(
+    get=extend_schema(
+        tags=["metrics"],
+        parameters=_PARAMETERS,
+        responses={
+            (200, "application/json"): IntervalPageSerializer,
+            (200, "text/csv"): OpenApiTypes.STR,
+            404: _NO_QUEUE,
+        },
+    )
+)
 class QueueIntervalsView(CompanyScopedMixin, generics.GenericAPIView[Any]):
     """Offered, answered, abandoned, service level, ASA and AHT per 15-minute interval (or
     UTC day) of a queue or the company, oldest first."""
@@ -202,7 +222,19 @@ class QueueIntervalsView(CompanyScopedMixin, generics.GenericAPIView[Any]):
         return self.get_paginated_response(page if page is not None else data)
 
 
+@extend_schema_view(
+    get=extend_schema(
+        tags=["metrics"],
+        parameters=[p for p in _PARAMETERS if p.name != "format"],
+        responses={(200, "text/csv"): OpenApiTypes.STR, 404: _NO_QUEUE},
+    )
+)
 class QueueIntervalsCSVView(QueueIntervalsView):
-    """The same rows as CSV (DESIGN.md: "the interval data as CSV")."""
+    """The same rows as CSV, all of the range (DESIGN.md: "the interval data as CSV")."""
 
     renderer_classes = [CSVRenderer]
+    pagination_class = None
+
+    def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
+        # CSV whatever the Accept header asked for (errors are JSON: handle_exception).
+        return super().perform_content_negotiation(request, force=True)
