@@ -232,9 +232,10 @@ class QueueIntervalsView(CompanyScopedMixin, generics.GenericAPIView[Any]):
 class QueueIntervalsCSVView(QueueIntervalsView):
     """The same rows as CSV, all of the range (DESIGN.md: "the interval data as CSV")."""
 
-    renderer_classes = [CSVRenderer]
+    # JSON is listed for the errors (handle_exception switches to it), and so in the schema.
+    renderer_classes = [CSVRenderer, JSONRenderer]
     pagination_class = None
 
     def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
-        # CSV whatever the Accept header asked for (errors are JSON: handle_exception).
-        return super().perform_content_negotiation(request, force=True)
+        # CSV whatever the Accept header or `?format=` asked for.
+        return CSVRenderer(), CSVRenderer.media_type
