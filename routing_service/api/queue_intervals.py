@@ -237,5 +237,8 @@ class QueueIntervalsCSVView(QueueIntervalsView):
     pagination_class = None
 
     def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
-        # CSV whatever the Accept header or `?format=` asked for.
+        # CSV whatever the Accept header asked for; `?format=` may only say csv (or json,
+        # which the schema lists because errors are JSON).
+        if request.query_params.get("format", "csv") not in ("", "csv", "json"):
+            raise ValidationError({"format": ["Only `csv` here."]})
         return CSVRenderer(), CSVRenderer.media_type

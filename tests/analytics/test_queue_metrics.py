@@ -266,3 +266,30 @@ def test_a_late_write_into_a_settled_minute_refreshes_the_cached_sum(
     for window in (1, 2, 3):  # the short windows read their buckets directly
         tally = queue_counters.read_windows([company_a.pk], now, window)[company_a.pk]["all"]
         assert tally.offered == 1
+
+
+def test_the_chat_dashboard_breaks_the_period_down_by_queue(
+    company_a: Company, company_b: Company, make_user: Callable[..., User], client: Any
+) -> None:
+    from tests.api.test_live_metrics import script_hour
+
+    _queues(company_a)
+    _queues(company_b)  # another company's queues stay off the page
+    hour = script_hour(company_a, make_user, "cd")
+    roll_up_intervals(company_a.pk, hour.now - dt.timedelta(hours=2), hour.now)
+    client.force_login(make_user(company_a, Role.SUPERVISOR))
+    page = client.get("/chat/dashboard/")
+    assert page.status_code == 200
+    rows = {q["name"]: q for q in page.context["queues"]}
+    assert list(rows) == ["General", "Billing"]
+    assert rows["General"]["offered"] == 6 and rows["General"]["answered"] == 4
+    assert rows["Billing"]["offered"] == 0 and rows["Billing"]["service_level"] is None
+    html = page.content.decode()
+    assert 'id="queue-table"' in html and "/api/v1/metrics/intervals.csv?from=" in html
+    assert html.count("data-queue-id=") == 2
+
+
+def test_the_csv_endpoint_refuses_another_format(admin_a: User, api: ApiFor) -> None:
+    response = api(admin_a).get("/api/v1/metrics/intervals.csv", {"format": "xml"})
+    assert response.status_code == 400 and list(response.json()) == ["format"]
+    assert api(admin_a).get("/api/v1/metrics/intervals.csv", {"format": "csv"}).status_code == 200
