@@ -225,15 +225,11 @@ def parse_action(text: str, allowed: frozenset[str]) -> ActionRequest:
         )
     elif action == "transfer":
         to_agent = payload.get("to_agent_id")
+        # `true`: back to the chat's own queue; a queue id: to that queue of the company.
         to_queue = payload.get("to_queue", False)
         if not isinstance(to_queue, bool):
-            raise FrameError(
-                "invalid",
-                "to_queue must be true or false.",
-                field="to_queue",
-                request_id=request_id,
-            )
-        if (to_agent is None) == (not to_queue):
+            to_queue = _positive_int(to_queue, "to_queue", request_id)
+        if (to_agent is None) == (to_queue is False):
             raise FrameError(
                 "invalid",
                 "Name either to_agent_id or to_queue.",

@@ -26,7 +26,7 @@ class ChatSLAAdmin(TenantModelAdmin):
     search_fields = ("company__name", "priority")
     readonly_fields = ("updated_at",)
     fieldsets = (
-        (None, {"fields": ("company", "priority", "warning_percent")}),
+        (None, {"fields": ("company", "priority", "queue", "warning_percent")}),
         (
             "Targets (business minutes)",
             {"fields": ("first_response_minutes", "resolution_minutes")},

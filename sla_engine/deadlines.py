@@ -88,8 +88,31 @@ def _calendar(
     )
 
 
-def policy_for(company_id: int, priority: str) -> ChatSLA | None:
-    return ChatSLA.objects.unscoped().filter(company_id=company_id, priority=priority).first()
+def policy_for(company_id: int, priority: str, queue_id: int | None = None) -> ChatSLA | None:
+    """The chat's queue's own policy for the priority, else the company's."""
+    candidates = ChatSLA.objects.unscoped().filter(company_id=company_id, priority=priority)
+    if queue_id is None:
+        return candidates.filter(queue__isnull=True).first()
+    return pick_policy(index_policies(candidates), company_id, queue_id, priority)
+
+
+PolicyIndex = dict[tuple[int, int | None, str], ChatSLA]
+
+
+def index_policies(policies: Iterable[ChatSLA]) -> PolicyIndex:
+    """Policies by (company, queue or None for the company's own, priority)."""
+    return {(p.company_id, p.queue_id, p.priority): p for p in policies}
+
+
+def pick_policy(
+    index: PolicyIndex, company_id: int, queue_id: int | None, priority: str
+) -> ChatSLA | None:
+    """A queue's own policy for the priority wins over the company's (routing_service/queues)."""
+    if queue_id is not None:
+        policy = index.get((company_id, queue_id, priority))
+        if policy is not None:
+            return policy
+    return index.get((company_id, None, priority))
 
 
 def due_times(policy: ChatSLA | None, started_at: dt.datetime) -> DueTimes:

@@ -52,7 +52,7 @@ from routing_service.observability import metrics
 from routing_service.tenancy.models import Role
 from sla_engine import escalation
 from sla_engine.calendar import add_business_minutes
-from sla_engine.deadlines import calendar_for
+from sla_engine.deadlines import calendar_for, index_policies, pick_policy
 from sla_engine.ladder import NOTIFY_SUPERVISORS, RAISE_PRIORITY, EscalationStep, parse_ladder
 from sla_engine.ladder import step_from_json as _step_from_json
 from sla_engine.models import ChatSLA, SlaTimer, Stage, TimerKind
@@ -68,6 +68,7 @@ STAGE_NAMES = {Stage.WARNING: "warning", Stage.BREACH: "breach"}
 _CONVERSATION_FIELDS = (
     "id",
     "company_id",
+    "queue_id",
     "status",
     "priority",
     "first_response_at",
@@ -276,12 +277,9 @@ class _Batch:
                 self.holders[chat["id"]] = (chat["holder__id"], chat["holder__agent_id"])
                 if chat["holder__agent__role"] in SUPERVISING_ROLES:
                     self.supervised.add(chat["id"])
-        self.policies: dict[tuple[int, str], ChatSLA] = {
-            (policy.company_id, policy.priority): policy
-            for policy in ChatSLA.objects.unscoped().filter(
-                company_id__in={row.company_id for row in rows}
-            )
-        }
+        self.policies = index_policies(
+            ChatSLA.objects.unscoped().filter(company_id__in={row.company_id for row in rows})
+        )
         self.dropped: list[int] = []
         self.repended = 0
         self.written_at = timezone.now()  # AssignmentEvent.created_at: when the row is written
@@ -331,7 +329,7 @@ class _Batch:
         self.result.dropped += len(self.dropped)
 
     def _policy(self, chat: dict[str, Any]) -> ChatSLA | None:
-        return self.policies.get((chat["company_id"], chat["priority"]))
+        return pick_policy(self.policies, chat["company_id"], chat["queue_id"], chat["priority"])
 
     def _still_due(self, row: Due, chat: dict[str, Any]) -> bool:
         """Whether the row still means something; drops (or re-pends) it otherwise."""

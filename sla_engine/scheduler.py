@@ -33,7 +33,10 @@ from routing_service.chats.models import (
 )
 from sla_engine.deadlines import (
     Pause,
+    PolicyIndex,
     calendar_for,
+    index_policies,
+    pick_policy,
     policy_for,
     resolution_due,
     warning_times,
@@ -107,7 +110,7 @@ def schedule_timers(
     was already looked up for the chat's current priority.
     """
     if not policy_known:
-        policy = policy_for(conversation.company_id, conversation.priority)
+        policy = policy_for(conversation.company_id, conversation.priority, conversation.queue_id)
     if pauses is None:
         pauses = load_pauses([conversation.pk]).get(conversation.pk, []) if _pausing(policy) else []
     schedule_many([(conversation, policy, pauses)])
@@ -170,18 +173,23 @@ def _pausing(policy: ChatSLA | None) -> bool:
     return policy is not None and policy.pause_while_waiting_on_customer
 
 
-def _policies(conversations: Iterable[Conversation]) -> dict[tuple[int, str], ChatSLA]:
-    """The policies of these chats' companies and priorities, in one query."""
+def _policies(conversations: Iterable[Conversation]) -> PolicyIndex:
+    """The policies of these chats' companies (and their queues) and priorities, in one query."""
     keys = {(c.company_id, c.priority) for c in conversations}
     if not keys:
         return {}
-    return {
-        (policy.company_id, policy.priority): policy
-        for policy in ChatSLA.objects.unscoped().filter(
+    return index_policies(
+        ChatSLA.objects.unscoped().filter(
             company_id__in={company for company, _ in keys},
             priority__in={priority for _, priority in keys},
         )
-    }
+    )
+
+
+def _policy_of(policies: PolicyIndex, conversation: Conversation) -> ChatSLA | None:
+    return pick_policy(
+        policies, conversation.company_id, conversation.queue_id, conversation.priority
+    )
 
 
 def load_pauses(conversation_ids: Sequence[int]) -> dict[int, list[Pause]]:
@@ -197,14 +205,12 @@ def load_pauses(conversation_ids: Sequence[int]) -> dict[int, list[Pause]]:
     return pauses
 
 
-def _apply_due_times(
-    conversations: Sequence[Conversation], policies: dict[tuple[int, str], ChatSLA]
-) -> None:
+def _apply_due_times(conversations: Sequence[Conversation], policies: PolicyIndex) -> None:
     """Re-derive the resolution due times with the recorded pauses, copy the due times to the
     active assignments, and reschedule. The conversations are saved by the caller."""
 
     def policy_of(conversation: Conversation) -> ChatSLA | None:
-        return policies.get((conversation.company_id, conversation.priority))
+        return _policy_of(policies, conversation)
 
     pauses = load_pauses([c.pk for c in conversations if _pausing(policy_of(c))])
     for conversation in conversations:
@@ -256,7 +262,7 @@ def customer_answered_many(answers: Sequence[Answer]) -> None:
     touched: list[Conversation] = []
     for conversation, received_at, due_changed in todo:
         since = conversation.waiting_on_customer_since
-        policy = policies.get((conversation.company_id, conversation.priority))
+        policy = _policy_of(policies, conversation)
         paused = since is not None and _pausing(policy) and received_at > since
         if paused and since is not None:
             pauses.append(

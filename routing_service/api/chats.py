@@ -80,6 +80,7 @@ class ConversationFilter(ApiFilterSet):
     priority = MultipleChoiceFilter(choices=Priority.choices)
     assigned_to = IdFilter(field_name="assigned_to")
     client = IdFilter(field_name="client_id")
+    queue = IdFilter(field_name="queue_id", label="Chats in this queue (by id)")
     label = django_filters.CharFilter(
         method="filter_label", label="Chats with this label (by name)"
     )

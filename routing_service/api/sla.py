@@ -38,7 +38,7 @@ class SLAPolicyViewSet(CompanyScopedMixin, viewsets.ModelViewSet[ChatSLA]):
     serializer_class = SLAPolicySerializer
     read_roles = EVERYONE
     write_roles = ADMINS
-    filterset_fields = ["priority"]
+    filterset_fields = ["priority", "queue"]
 
     def get_queryset(self) -> QuerySet[ChatSLA]:
         return self.company_rows(ChatSLA).order_by("company_id", _PRIORITY_ORDER, "id")

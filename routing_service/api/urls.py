@@ -22,6 +22,7 @@ from routing_service.api.monitoring import (
     TranscriptExportView,
 )
 from routing_service.api.queue_intervals import QueueIntervalsCSVView, QueueIntervalsView
+from routing_service.api.queues import QueueRuleViewSet, QueueViewSet
 from routing_service.api.routing_policy import RoutingPolicyView
 from routing_service.api.sla import SLAPolicyViewSet
 from routing_service.api.users import UserViewSet
@@ -60,6 +61,8 @@ router.register("companies", CompanyViewSet, basename="company")
 router.register("users", UserViewSet, basename="user")
 router.register("channels", ChannelViewSet, basename="channel")
 router.register("sla-policies", SLAPolicyViewSet, basename="sla-policy")
+router.register("queues", QueueViewSet, basename="queue")
+router.register("queue-rules", QueueRuleViewSet, basename="queue-rule")
 router.register("conversations", ConversationViewSet, basename="conversation")
 router.register("assignments", AssignmentViewSet, basename="assignment")
 router.register("notifications", NotificationViewSet, basename="notification")

@@ -404,6 +404,8 @@ class AssignmentEvent(TenantModel):
         SLA_BREACHED = "sla_breached", "SLA breached"
         ABANDONED = "abandoned", "Abandoned"
         REOPENED = "reopened", "Reopened"
+        QUEUE_CHANGED = "queue_changed", "Moved to another queue"
+        OVERFLOWED = "overflowed", "Overflowed to another queue"
 
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="events")
     assignment = models.ForeignKey(
@@ -491,6 +493,10 @@ class RoutingPolicy(TenantModel):
     # A declined chat is not offered to the same agent again for this long (0: no cool-down).
     # db_default: rows written by code that predates the column still get the default.
     decline_cooldown_seconds = models.PositiveIntegerField(default=60, db_default=60)
+    # Raised by every write to the company's queues, memberships and queue rules
+    # (routing_service/queues): the router reads this row each batch anyway, so comparing it
+    # with its cached copy of the queue configuration costs no extra round trip.
+    queues_version = models.PositiveIntegerField(default=0, db_default=0, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Any
 
 from routing_service.chats.models import ChatAssignment, Conversation, Message
+from routing_service.queues.config import company_queues
 
 
 def iso(value: dt.datetime | None) -> str | None:
@@ -43,6 +44,8 @@ def conversation_data(
         "last_message_at": iso(conversation.last_message_at),
         "message_count": conversation.message_count,
         "labels": list(conversation.labels or []),
+        # {id, name} of its named queue, from the cached configuration (no query per chat).
+        "queue": company_queues(conversation.company_id).summary(conversation.queue_id),
     }
 
 

@@ -9,6 +9,8 @@ chain that never ends, members of another company) are refused by the actions at
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
@@ -16,6 +18,9 @@ from django.utils.translation import gettext_lazy as _
 
 from routing_service.chats.models import RoutingStrategy
 from routing_service.tenancy.managers import TenantModel
+
+if TYPE_CHECKING:
+    from routing_service.tenancy.models import User
 
 MIN_SKILL_LEVEL = 1
 MAX_SKILL_LEVEL = 10
@@ -82,7 +87,7 @@ class Queue(TenantModel):
     overflow_after_seconds = models.PositiveIntegerField(null=True, blank=True)
     overflow_when_no_member_available = models.BooleanField(default=False)
     auto_reply = models.JSONField(default=dict, blank=True)
-    members = models.ManyToManyField(
+    members: models.ManyToManyField[User, QueueMembership] = models.ManyToManyField(
         settings.AUTH_USER_MODEL, through="QueueMembership", related_name="queues"
     )
     created_at = models.DateTimeField(auto_now_add=True)

@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -54,14 +54,18 @@ __all__ = [
     "STRATEGIES",
     "AgentCandidate",
     "ChatRequest",
+    "QueuePlan",
     "QueuedChat",
     "assignment_stamps",
     "choose_agent",
     "detect_priority",
     "eligible_agents",
+    "find_keyword_in",
     "find_urgent_keyword",
+    "keyword_haystack",
     "order_queue",
     "plan_assignments",
+    "plan_queue_assignments",
     "priority_rank",
 ]
 
@@ -153,6 +157,12 @@ def _keyword_pattern(keyword: str) -> str:
     return f" {' '.join(tokens)} " if tokens else ""
 
 
+def keyword_haystack(text: str) -> str:
+    """``text`` tokenised once for `find_keyword_in`: many keyword lists (queue rules) can then
+    be checked against one message without tokenising it again."""
+    return f" {' '.join(_tokens(text))} "
+
+
 def find_urgent_keyword(text: str, keywords: Sequence[str]) -> str | None:
     """The first keyword found in ``text`` as a whole word or phrase, or ``None``.
 
@@ -165,7 +175,11 @@ def find_urgent_keyword(text: str, keywords: Sequence[str]) -> str | None:
         raise TypeError("keywords must be a sequence of strings, not a string")
     if not keywords:
         return None
-    haystack = f" {' '.join(_tokens(text))} "
+    return find_keyword_in(keyword_haystack(text), keywords)
+
+
+def find_keyword_in(haystack: str, keywords: Sequence[str]) -> str | None:
+    """`find_urgent_keyword` over a `keyword_haystack` already built."""
     for keyword in keywords:
         pattern = _keyword_pattern(keyword)
         if pattern and pattern in haystack:
@@ -262,6 +276,8 @@ class ChatRequest:
     waiting_since: datetime
     excluded_agent_ids: frozenset[int] = frozenset()
     blocked_agent_ids: frozenset[int] = frozenset()
+    # The named queue it waits in (`plan_queue_assignments`); None: the only queue there is.
+    queue_id: int | None = None
 
     def __post_init__(self) -> None:
         priority_rank(self.priority)
@@ -355,16 +371,26 @@ def assignment_stamps(now: datetime, latest: datetime | None, count: int) -> lis
     return [first + STAMP_STEP * n for n in range(count)]
 
 
-def _round_robin_pick(agents: Sequence[AgentCandidate]) -> AgentCandidate:
+def _round_robin_pick(
+    agents: Sequence[AgentCandidate], skill_levels: Mapping[int, int]
+) -> AgentCandidate:
+    # Stamps are strictly increasing, so only never-assigned agents can tie: the higher queue
+    # skill level goes first among them.
     never = [a for a in agents if a.last_assigned_at is None]
     if never:
-        return min(never, key=lambda a: a.id)
+        return min(never, key=lambda a: (-skill_levels.get(a.id, 0), a.id))
     return min(agents, key=lambda a: (a.last_assigned_at, a.id))
 
 
-def _least_busy_pick(agents: Sequence[AgentCandidate]) -> AgentCandidate:
+def _least_busy_pick(
+    agents: Sequence[AgentCandidate], skill_levels: Mapping[int, int]
+) -> AgentCandidate:
     lowest = min(a.active_chats for a in agents)
     least = [a for a in agents if a.active_chats == lowest]
+    if skill_levels:
+        # Equal load: the higher skill level in the chat's queue, then the longest idle.
+        top = max(skill_levels.get(a.id, 0) for a in least)
+        least = [a for a in least if skill_levels.get(a.id, 0) == top]
     known = [a for a in least if a.idle_since is not None]
     if known:
         return min(known, key=lambda a: (a.idle_since, a.id))
@@ -383,13 +409,15 @@ def choose_agent(
     *,
     now: datetime,
     fallback_after: timedelta,
+    skill_levels: Mapping[int, int] | None = None,
 ) -> AgentCandidate | None:
     """The agent to offer ``chat`` to, or ``None`` to leave it queued.
 
-    ``round_robin``: the eligible agent assigned least recently (never-assigned first, ties by
-    id). ``least_busy``: fewest active chats, then longest idle (earliest ``idle_since``,
-    unknown last), then id. ``manual``: always ``None``; agents pick from the queue themselves.
-    The result does not depend on the order of ``candidates``.
+    ``round_robin``: the eligible agent assigned least recently (never-assigned first, by
+    higher ``skill_levels`` then id). ``least_busy``: fewest active chats, then higher
+    ``skill_levels`` (the agents' levels in the chat's queue), then longest idle (earliest
+    ``idle_since``, unknown last), then id. ``manual``: always ``None``; agents pick from the
+    queue themselves. The result does not depend on the order of ``candidates``.
     """
     _check_strategy(strategy)
     if strategy == "manual":
@@ -397,9 +425,10 @@ def choose_agent(
     agents = eligible_agents(chat, candidates, now=now, fallback_after=fallback_after)
     if not agents:
         return None
+    levels = skill_levels or {}
     if strategy == "round_robin":
-        return _round_robin_pick(agents)
-    return _least_busy_pick(agents)
+        return _round_robin_pick(agents, levels)
+    return _least_busy_pick(agents, levels)
 
 
 def order_queue(chats: Iterable[QueuedChatT]) -> list[QueuedChatT]:
@@ -445,6 +474,63 @@ def plan_assignments(
         if chat.conversation_id in planned:
             continue
         pick = choose_agent(strategy, chat, agents.values(), now=now, fallback_after=fallback_after)
+        if pick is None:
+            continue
+        agents[pick.id] = replace(pick, active_chats=pick.active_chats + 1, last_assigned_at=stamp)
+        stamp += STAMP_STEP
+        planned.add(chat.conversation_id)
+        plan.append((chat.conversation_id, pick.id))
+    return plan
+
+
+@dataclass(frozen=True, slots=True)
+class QueuePlan:
+    """How one named queue is served: its strategy (the company's when the queue names none)
+    and its members, agent id → skill level (1–10)."""
+
+    strategy: str
+    members: Mapping[int, int]
+
+
+def plan_queue_assignments(
+    queues: Mapping[int, QueuePlan],
+    waiting_chats: Iterable[ChatRequest],
+    candidates: Iterable[AgentCandidate],
+    *,
+    now: datetime,
+    fallback_after: timedelta,
+) -> list[tuple[int, int]]:
+    """`plan_assignments` over a company's named queues: each chat is offered only to members
+    of its queue (``ChatRequest.queue_id``), by its queue's strategy, with the members' skill
+    levels breaking ties. One greedy pass in company-wide queue order (priority, then wait), so
+    an agent in several queues takes the most pressing chat first and capacity is shared. A
+    chat whose queue is unknown, manual or has no eligible member stays queued.
+    """
+    for plan_ in queues.values():
+        _check_strategy(plan_.strategy)
+    agents: dict[int, AgentCandidate] = {}
+    for agent in candidates:
+        if agent.id in agents:
+            raise ValueError(f"duplicate candidate agent id {agent.id}")
+        agents[agent.id] = agent
+
+    latest = max((a.last_assigned_at for a in agents.values() if a.last_assigned_at), default=None)
+    stamp = assignment_stamps(now, latest, 1)[0]
+    plan: list[tuple[int, int]] = []
+    planned: set[int] = set()
+    for chat in order_queue(waiting_chats):
+        queue = queues.get(chat.queue_id) if chat.queue_id is not None else None
+        if queue is None or queue.strategy == "manual" or chat.conversation_id in planned:
+            continue
+        members = [agents[i] for i in queue.members if i in agents]
+        pick = choose_agent(
+            queue.strategy,
+            chat,
+            members,
+            now=now,
+            fallback_after=fallback_after,
+            skill_levels=queue.members,
+        )
         if pick is None:
             continue
         agents[pick.id] = replace(pick, active_chats=pick.active_chats + 1, last_assigned_at=stamp)

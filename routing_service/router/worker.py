@@ -18,7 +18,8 @@ entries of its conversation wait behind it, so they still commit in stream order
 (the database unreachable) counts no attempt: the batch stays pending and is read again first.
 
 Housekeeping on the same loop: offers whose accept timeout passed are expired and re-offered
-(`expire_offers`, about every 0.5 s — not a dramatiq delay), entries left pending by a dead router
+(`expire_offers`, about every 0.5 s — not a dramatiq delay), waiting chats overflow to the next
+queue (`overflow_waiting_chats`, same tick), entries left pending by a dead router
 are claimed (XAUTOCLAIM), and acknowledged entries older than the retention are trimmed — never
 one that is still pending or not yet delivered.
 """
@@ -63,6 +64,9 @@ from routing_service.ingest import stream
 from routing_service.ingest.stream import InboundEntry, StatusEntry
 from routing_service.observability import logging as obs_logging
 from routing_service.observability import metrics
+from routing_service.queues.actions import (
+    overflow_waiting_chats,
+)
 from routing_service.router.leases import ShardLeases
 from routing_service.router.models import DeadLetter
 from routing_service.router.retries import RetryQueue, order_keys, retry_delay
@@ -617,6 +621,7 @@ def _expire_offers() -> int:
     close_old_connections()
     expired = expire_offers()
     end_decline_cooldowns()  # the other clock on offers: a declined chat may go back
+    overflow_waiting_chats()  # the queues' clock: waited too long, or nobody there to answer
     return expired
 
 

@@ -22,11 +22,15 @@ from routing_service.tenancy.models import AgentStatus, Company, Role, Theme, Us
 
 @transaction.atomic
 def create_company(name: str, slug: str | None = None, time_zone: str = "UTC") -> Company:
-    """A company with its default routing policy (every company has exactly one)."""
+    """A company with its default routing policy and default queue (every company has exactly
+    one of each)."""
+    from routing_service.queues.actions import ensure_default_queue
+
     if not is_time_zone(time_zone):
         raise ValueError(f"unknown time zone {time_zone!r}")
     company = Company.objects.create(name=name, slug=slug or slugify(name), time_zone=time_zone)
     RoutingPolicy.objects.create(company=company)
+    ensure_default_queue(company.pk)
     return company
 
 
@@ -64,8 +68,18 @@ def create_user(
         user.set_password(password)
     else:
         user.set_unusable_password()
-    user.save()
+    with transaction.atomic():
+        user.save()
+        _sync_queues(user)
     return user
+
+
+def _sync_queues(user: User) -> None:
+    """An agent or supervisor joins their company's default queue; a move or a role that
+    takes no chats leaves the queues (routing_service/queues)."""
+    from routing_service.queues.actions import sync_user_queues
+
+    sync_user_queues(user)
 
 
 def normalise_tags(values: Iterable[str]) -> list[str]:
@@ -133,6 +147,8 @@ def update_user(user: User, *, password: str | None = None, **changes: Any) -> U
         _revoke(user, stored, fields, rotate_tokens=bool(password) or deactivating)
     else:
         user.save(update_fields=sorted(fields))
+    if user.role != stored.role or user.company_id != stored.company_id:
+        _sync_queues(user)
     return user
 
 

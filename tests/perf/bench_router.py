@@ -23,6 +23,11 @@ carry a file (a generic `attachments` URL; the router records it pending and enq
 download, it never downloads), ``--repeats`` times each; reported: the median rate of each and
 their ratio — attachment-bearing traffic must stay within 5 % of text-only.
 
+``--queue-rules N``: the same runs alternately with no queue rules and with N rules per company
+(N - 1 that never match — each names a keyword absent from the messages — then a catch-all
+sending every chat to a second queue holding every agent), ``--repeats`` times each; reported:
+the median rate of each and their ratio. Issue 14 allows rules to cost at most 10 % of messages/s.
+
 ``--cluster`` adds, for each router count, the same run on a local Redis Cluster (3 primaries
 with a replica each, started for the run on free ports and killed at the end:
 tests/support/redis_cluster.py) with ``REDIS_CLUSTER=true``, and reports routed/s on the
@@ -40,6 +45,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -141,7 +147,6 @@ def fill_stream(
     channels: list[object], messages: int, clients: int, *, attachments: bool = False
 ) -> float:
     """Append like the webhook does; returns the append rate (entries/s, pipelined)."""
-    from typing import Any
 
     from django.conf import settings
 
@@ -309,6 +314,12 @@ def main() -> None:
     parser.add_argument(
         "--cluster", action="store_true", help="also on a local Redis Cluster, same run"
     )
+    parser.add_argument(
+        "--queue-rules",
+        type=int,
+        default=0,
+        help="compare no queue rules with this many per company (one router count: the first)",
+    )
     args = parser.parse_args()
     if args.shards:
         os.environ["INBOUND_SHARDS"] = str(args.shards)  # read by settings and the routers
@@ -322,6 +333,12 @@ def main() -> None:
     if args.attachments:
         try:
             compare_attachments(args, url)
+        finally:
+            delete_keys()
+        return
+    if args.queue_rules:
+        try:
+            compare_queue_rules(args, url)
         finally:
             delete_keys()
         return
@@ -379,6 +396,54 @@ def compare_attachments(args: argparse.Namespace, url: str) -> None:
         f"median text only {text:,.0f} msg/s, with files {files:,.0f} msg/s "
         f"→ ratio {files / text:.1%} (runs: {', '.join(f'{r:,.0f}' for r in rates[False])} | "
         f"{', '.join(f'{r:,.0f}' for r in rates[True])})"
+    )
+
+
+def set_up_queue_rules(channels: list[Any], count: int) -> None:
+    """`count` rules per company, the last a catch-all to a second queue; 0 removes them."""
+    from routing_service.queues import actions
+    from routing_service.queues.models import Queue, QueueRule
+    from routing_service.tenancy.models import Role, User
+
+    for channel in channels:
+        company_id = channel.company_id
+        QueueRule.objects.unscoped().filter(company_id=company_id).delete()
+        actions.bump_version(company_id)
+        if not count:
+            continue
+        queue = Queue.objects.unscoped().filter(company_id=company_id, name="Bench rules").first()
+        if queue is None:
+            agents = User.objects.filter(company_id=company_id, role=Role.AGENT)
+            queue = actions.create_queue(
+                company_id, name="Bench rules", members=[(a.pk, 5) for a in agents]
+            )
+        for n in range(count - 1):
+            match = {"keywords": [f"nevermatches{n}", f"absent phrase {n}"], "vip": False}
+            actions.create_rule(company_id, queue=queue, order=n, match=match)
+        actions.create_rule(company_id, queue=queue, order=count, match={})
+
+
+def compare_queue_rules(args: argparse.Namespace, url: str) -> None:
+    """No rules and `--queue-rules` rules per company, alternated so load drifts hit both."""
+    import statistics
+
+    count = args.routers[0]
+    rates: dict[int, list[float]] = {0: [], args.queue_rules: []}
+    for _ in range(args.repeats):
+        for rules in rates:
+            reset_data()
+            delete_keys()
+            channels = set_up_companies(args.companies, args.agents)
+            set_up_queue_rules(channels, rules)
+            fill_stream(channels, args.messages, args.clients)
+            result = run_routers(count, args.messages, url)
+            rates[rules].append(result["rate"])
+            print(f"routers={count} queue rules={rules}: {result['rate']:,.0f} msg/s")
+    bare, ruled = statistics.median(rates[0]), statistics.median(rates[args.queue_rules])
+    print(
+        f"median no rules {bare:,.0f} msg/s, {args.queue_rules} rules {ruled:,.0f} msg/s "
+        f"→ ratio {ruled / bare:.1%} (runs: {', '.join(f'{r:,.0f}' for r in rates[0])} | "
+        f"{', '.join(f'{r:,.0f}' for r in rates[args.queue_rules])})"
     )
 
 

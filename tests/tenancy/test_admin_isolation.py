@@ -45,6 +45,8 @@ ADMIN_ROWS = [
     ("chats", "chatnotification", "notification"),
     ("chats", "routingpolicy", "routing_policy"),
     ("sla_engine", "chatsla", "sla"),
+    ("queues", "queue", "queue"),
+    ("queues", "queuerule", "queue_rule"),
     ("analytics", "datasource", "data_source"),
     ("analytics", "chatsession", "session"),
     ("analytics", "dashboard", "dashboard"),
@@ -527,7 +529,7 @@ def test_non_admin_roles_are_kept_out_of_the_admin(
 def test_company_admin_index_lists_only_tenant_apps(as_admin_a: HttpClient) -> None:
     response = as_admin_a.get(reverse("admin:index"))
     apps = {app["app_label"] for app in response.context["app_list"]}
-    assert apps == {"tenancy", "chats", "attachments", "sla_engine", "analytics"}
+    assert apps == {"tenancy", "chats", "queues", "attachments", "sla_engine", "analytics"}
 
 
 # --- The superadmin ------------------------------------------------------------------------

@@ -28,6 +28,8 @@ from routing_service.chats.models import (
     Provider,
     RoutingPolicy,
 )
+from routing_service.queues import actions as queue_actions
+from routing_service.queues.models import Queue, QueueRule
 from routing_service.tenancy.models import Company, Role, User
 from sla_engine.models import ChatSLA
 
@@ -50,6 +52,8 @@ class World:
     notification: ChatNotification
     routing_policy: RoutingPolicy
     sla: ChatSLA
+    queue: Queue
+    queue_rule: QueueRule
     data_source: DataSource
     session: ChatSession
     dashboard: Dashboard
@@ -117,6 +121,8 @@ def build_world(company: Company, tag: str, make_user: Callable[..., User], n: i
         first_response_minutes=5,
         resolution_minutes=60,
     )
+    queue = queue_actions.create_queue(company.pk, name=f"{tag} line{suffix}")
+    queue_rule = queue_actions.create_rule(company.pk, queue=queue, match={"vip": True})
     data_source = DataSource.objects.create(company=company, name=f"{tag} import{suffix}")
     session = ChatSession.objects.create(
         company=company,
@@ -143,6 +149,8 @@ def build_world(company: Company, tag: str, make_user: Callable[..., User], n: i
         notification=notification,
         routing_policy=RoutingPolicy.objects.unscoped().get(company=company),
         sla=sla,
+        queue=queue,
+        queue_rule=queue_rule,
         data_source=data_source,
         session=session,
         dashboard=dashboard,

@@ -56,6 +56,7 @@ class ConversationSerializer(serializers.ModelSerializer[Conversation]):
             "labels",
             "csat_rating",
             "csat_comment",
+            "queue",
         ]
         read_only_fields = fields
 
@@ -164,15 +165,38 @@ class EscalateSerializer(JsonTypesMixin, serializers.Serializer[Any]):
     to_supervisor_id = serializers.IntegerField(required=False, allow_null=True, default=None)
 
 
+@extend_schema_field(
+    {
+        "oneOf": [{"type": "boolean"}, {"type": "integer", "minimum": 1}],
+        "description": "true: back to the chat's own queue; a queue id: to that queue.",
+    }
+)
+class QueueTargetField(serializers.Field):
+    """`to_queue`: `true` (the chat's own queue, as before named queues) or a queue id."""
+
+    default_error_messages = {"invalid": "Must be true, false or a queue id."}
+
+    def to_internal_value(self, data: Any) -> bool | int:
+        if isinstance(data, bool):
+            return data
+        if isinstance(data, int) and data > 0:
+            return data
+        self.fail("invalid")
+        raise AssertionError  # fail() raises
+
+    def to_representation(self, value: Any) -> Any:
+        return value
+
+
 class TransferSerializer(JsonTypesMixin, serializers.Serializer[Any]):
     reason = serializers.CharField(max_length=2000)
     to_agent_id = serializers.IntegerField(required=False, allow_null=True, default=None)
-    to_queue = serializers.BooleanField(required=False, default=False)
+    to_queue = QueueTargetField(required=False, default=False)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        if (attrs.get("to_agent_id") is None) == (not attrs.get("to_queue")):
+        if (attrs.get("to_agent_id") is None) == (attrs.get("to_queue") is False):
             raise serializers.ValidationError(
-                {"to_agent_id": ["Name either to_agent_id or to_queue: true."]}
+                {"to_agent_id": ["Name either to_agent_id or to_queue (true or a queue id)."]}
             )
         return attrs
 

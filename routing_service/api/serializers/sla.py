@@ -17,6 +17,7 @@ from rest_framework import serializers
 
 from routing_service.api.serializers.base import JsonTypesMixin, TenantModelSerializer
 from routing_service.chats.models import Priority
+from routing_service.queues.models import Queue
 from sla_engine import ladder
 from sla_engine.calendar import END_OF_DAY
 from sla_engine.models import ChatSLA
@@ -114,6 +115,16 @@ class EscalationStepSerializer(JsonTypesMixin, serializers.Serializer[dict[str, 
 
 class SLAPolicySerializer(TenantModelSerializer[ChatSLA]):
     priority = serializers.ChoiceField(choices=Priority.choices)
+    queue = serializers.IntegerField(
+        source="queue_id",
+        min_value=1,
+        allow_null=True,
+        required=False,
+        help_text=(
+            "A queue of the company: this policy applies to that queue's chats of this priority, "
+            "instead of the company's. Null (the default): the company's policy."
+        ),
+    )
     first_response_minutes = serializers.IntegerField(min_value=1, max_value=MAX_TARGET_MINUTES)
     resolution_minutes = serializers.IntegerField(min_value=1, max_value=MAX_TARGET_MINUTES)
     warning_percent = serializers.IntegerField(min_value=1, max_value=100, required=False)
@@ -163,6 +174,7 @@ class SLAPolicySerializer(TenantModelSerializer[ChatSLA]):
             "id",
             "company",
             "priority",
+            "queue",
             "first_response_minutes",
             "resolution_minutes",
             "warning_percent",
@@ -259,13 +271,27 @@ class SLAPolicySerializer(TenantModelSerializer[ChatSLA]):
                     f'"{subdivision}" is not a subdivision of {country}.'
                 ]
 
+        queue_id = current("queue_id")
+        if (
+            "queue_id" in attrs
+            and queue_id is not None
+            and not Queue.objects.unscoped().filter(company=company, pk=queue_id).exists()
+        ):
+            errors["queue"] = ["No such queue in this company."]
         priority = current("priority")
         if priority is not None:
-            clash = ChatSLA.objects.for_company(company).filter(priority=priority)
+            # One policy per priority for the company, and one per priority for each queue.
+            clash = ChatSLA.objects.for_company(company).filter(
+                priority=priority, queue_id=queue_id
+            )
             if instance is not None:
                 clash = clash.exclude(pk=instance.pk)
             if clash.exists():
-                errors["priority"] = ["This company already has an SLA policy for this priority."]
+                errors["priority"] = [
+                    "This queue already has an SLA policy for this priority."
+                    if queue_id is not None
+                    else "This company already has an SLA policy for this priority."
+                ]
         if errors:
             raise serializers.ValidationError(errors)
         return attrs

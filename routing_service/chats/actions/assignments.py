@@ -280,7 +280,9 @@ def _raise_priority(
     )
     conversation.priority = to
     conversation.priority_rank = PRIORITY_RANK[Priority(to)]
-    due = due_times(policy_for(conversation.company_id, to), conversation.created_at)
+    due = due_times(
+        policy_for(conversation.company_id, to, conversation.queue_id), conversation.created_at
+    )
     conversation.first_response_due_at = due.first_response
     conversation.resolution_due_at = due.resolution
     due_times_changed(conversation)
@@ -465,16 +467,20 @@ def transfer_assignment(
     *,
     reason: str,
     to_agent_id: int | None = None,
-    to_queue: bool = False,
+    to_queue: bool | int = False,
     now: dt.datetime | None = None,
 ) -> ChatAssignment:
-    """Give the chat to a named agent (as an offer) or back to the queue, with a reason.
+    """Give the chat to a named agent (as an offer) or back to a queue, with a reason.
 
-    The named agent must be available: an offer to someone away or offline would only time
-    out while the customer waits (the sender can send it to the queue instead).
+    `to_queue`: `True` puts it back in its own queue; a queue id (of the company) moves it to
+    that queue, routed there at once. The named agent must be available: an offer to someone
+    away or offline would only time out while the customer waits (the sender can send it to
+    the queue instead).
     """
+    from routing_service.queues.actions import company_queue
+
     now = now or timezone.now()
-    if (to_agent_id is None) == (not to_queue):
+    if (to_agent_id is None) == (to_queue is False):
         raise ActionError(
             "invalid", "Name either to_agent_id or to_queue.", field="to_agent_id", status=400
         )
@@ -484,6 +490,9 @@ def transfer_assignment(
         assignment = _load_assignment(assignment_id, actor)
         _require_owner_or_supervisor(assignment, actor)
         _require_active(assignment)
+        to_queue_id: int | None = None
+        if to_queue is not True and to_queue is not False:
+            to_queue_id = company_queue(company_id, to_queue, field="to_queue").pk
         target: User | None = None
         if to_agent_id is not None:
             if to_agent_id == assignment.agent_id:
@@ -509,6 +518,7 @@ def transfer_assignment(
             actor_id=actor.pk,
             reason=reason,
             now=now,
+            to_queue_id=to_queue_id,
         )
 
 
@@ -521,10 +531,12 @@ def hand_over(
     actor_id: int | None,
     reason: str,
     now: dt.datetime,
+    to_queue_id: int | None = None,
     **log: Any,
 ) -> ChatAssignment:
     """End an active assignment as transferred and offer the chat to `target`, or put it back
-    in the queue (routed at once, not back to the same agent while others can take it).
+    in the queue (routed at once, not back to the same agent while others can take it) —
+    its own, or the queue `to_queue_id` names (the company's: checked by the caller).
 
     Returns the new offer, or the ended assignment. Shared by transfers and the SLA ladder's
     reassignment. Precondition: the company's routing lock is held and the assignment (and
@@ -544,6 +556,18 @@ def hand_over(
         **log,
     )
     requeue(conversation)
+    if to_queue_id is not None and to_queue_id != conversation.queue_id:
+        from routing_service.queues.actions import move_conversations
+
+        move_conversations(
+            [conversation],
+            to_queue_id,
+            action=AssignmentEvent.Action.QUEUE_CHANGED,
+            reason=reason,
+            actor_id=actor_id,
+            now=now,
+            publish=False,  # the transfer event below carries the chat with its new queue
+        )
     new = None
     if target is not None:
         new = offer_chat(

@@ -50,6 +50,8 @@ from routing_service.chats.models import (
 from routing_service.chats.payloads import ATTACHMENT_COUNT_KEY, conversation_data, message_data
 from routing_service.chats.queries import rows
 from routing_service.ingest.adapters.base import InboundMessage
+from routing_service.queues.config import company_queues
+from routing_service.queues.rules import InboundFacts
 from routing_service.router import rules
 from sla_engine.deadlines import DueTimes, due_times
 from sla_engine.models import ChatSLA
@@ -125,7 +127,12 @@ class _CompanyBatch:
         self.company_id = company_id
         self.items = items
         self.policy: RoutingPolicy = routing_policy(company_id)
-        self.slas = {sla.priority: sla for sla in rows(ChatSLA, {"company_id": company_id})}
+        # The company's queues and rules: cached, checked against the policy's version.
+        self.queues = company_queues(company_id, self.policy)
+        # SLA policies by (queue id or None for the company's, priority).
+        self.slas = {
+            (sla.queue_id, sla.priority): sla for sla in rows(ChatSLA, {"company_id": company_id})
+        }
         # The payloads of the batch's files, by message id (for the batch's events).
         self.files: dict[int, list[dict[str, object]]] = {}
 
@@ -311,15 +318,29 @@ class _CompanyBatch:
             client = clients[item.message.client_external_id]
             if client.pk in changes or client.pk in new:
                 continue
+            language = (item.message.language or client.language or "").lower()
+            category = (item.message.category or "").lower()
+            queue_id = self.queues.queue_for(
+                InboundFacts(
+                    channel_id=item.channel.pk,
+                    language=language,
+                    category=category,
+                    text=item.message.text,
+                    vip=client.is_vip,
+                    attributes=client.attributes or {},
+                )
+            )
             new[client.pk] = Conversation(
                 company_id=self.company_id,
                 client=client,
                 channel=item.channel,
+                queue_id=queue_id,
+                queue_entered_at=item.received_at,
                 status=ConversationStatus.WAITING,
                 priority=Priority.MEDIUM,
                 priority_rank=PRIORITY_RANK[Priority.MEDIUM],
-                language=(item.message.language or client.language or "").lower(),
-                category=(item.message.category or "").lower(),
+                language=language,
+                category=category,
                 subject=item.message.text[:255],
                 created_at=item.received_at,
                 queued_at=item.received_at,
@@ -365,8 +386,10 @@ class _CompanyBatch:
                 self.files.setdefault(attachment.message_id, []).append(attachment_data(attachment))
         return messages
 
-    def _due(self, priority: str, start: dt.datetime) -> DueTimes:
-        return due_times(self.slas.get(priority), start)
+    def _due(self, priority: str, start: dt.datetime, queue_id: int | None) -> DueTimes:
+        """The chat's queue's own SLA policy for the priority, else the company's."""
+        policy = self.slas.get((queue_id, priority)) if queue_id is not None else None
+        return due_times(policy or self.slas.get((None, priority)), start)
 
     def _update_conversations(self, changes: dict[int, _ChatChange]) -> None:
         """Priority, counters, due times and the audit trail of every chat the batch touched."""
@@ -408,7 +431,7 @@ class _CompanyBatch:
                 conversation.priority = priority
                 conversation.priority_rank = PRIORITY_RANK[Priority(priority)]
                 # Due times follow the priority; the clock still starts at the first message.
-                due = self._due(priority, conversation.created_at)
+                due = self._due(priority, conversation.created_at, conversation.queue_id)
                 conversation.first_response_due_at = due.first_response
                 conversation.resolution_due_at = due.resolution
             # The customer's first message of the batch is what ended a wait on them.

@@ -32,6 +32,7 @@ from routing_service.chats.models import (
 )
 from routing_service.chats.payloads import conversation_data
 from routing_service.chats.queries import rows
+from routing_service.queues.config import CompanyQueues, company_queues
 from routing_service.router import rules
 from routing_service.tenancy.models import AgentStatus, Role, User
 
@@ -113,7 +114,13 @@ def offer_chats(
         company_id__in={conversation.company_id for conversation, _ in offers}
     ).aggregate(latest=Max("last_assigned_at"))["latest"]
     stamps = rules.assignment_stamps(now, latest, len(offers))
-    expires_at = now + dt.timedelta(seconds=policy.offer_timeout_seconds)
+    # Each chat's queue may set its own offer timeout (else the company's).
+    queues = company_queues(policy.company_id, policy)
+    expiry = {
+        conversation.pk: now
+        + dt.timedelta(seconds=queues.offer_timeout(conversation.queue_id, policy))
+        for conversation, _ in offers
+    }
     assignments = insert_rows(
         [
             ChatAssignment(
@@ -122,7 +129,7 @@ def offer_chats(
                 agent=agent,
                 status=AssignmentStatus.OFFERED,
                 offered_at=now,
-                offer_expires_at=expires_at,
+                offer_expires_at=expiry[conversation.pk],
                 first_response_due_at=conversation.first_response_due_at,
                 resolution_due_at=conversation.resolution_due_at,
                 escalation_level=conversation.escalation_level,
@@ -164,7 +171,7 @@ def offer_chats(
                 actor_id=actor_id,
                 to_agent_id=agent.pk,
                 reason=reason,
-                data={"expires_at": expires_at.isoformat()},
+                data={"expires_at": expiry[conversation.pk].isoformat()},
             )
             for (conversation, agent), assignment in zip(offers, assignments, strict=True)
         ]
@@ -212,6 +219,11 @@ def route_waiting(
 ) -> list[ChatAssignment]:
     """Offer the company's waiting chats, in queue order, to whoever can take them.
 
+    Each chat goes only to members of its named queue, by the queue's strategy (else the
+    company's), the members' skill levels breaking ties (`rules.plan_queue_assignments`). A
+    chat in a queue that overflows when no member is available, and has none, first moves on
+    to its overflow queue (`_overflow_unstaffed`).
+
     Called whenever a chat starts waiting or capacity frees (resolve, decline, expiry, an agent
     becoming available, a raised limit). Precondition: routing lock held, inside a transaction.
     `known`: up-to-date conversations the caller holds (with client and channel), by id — the
@@ -219,18 +231,23 @@ def route_waiting(
     """
     now = now or timezone.now()
     policy = routing_policy(company_id)
-    if policy.strategy == RoutingStrategy.MANUAL:
+    queues = company_queues(company_id, policy)
+    plans = queues.plans(policy)
+    overflows = any(
+        q.overflow_when_no_member_available and q.overflow_queue_id for q in queues.queues.values()
+    )
+    if not overflows and all(p.strategy == RoutingStrategy.MANUAL for p in plans.values()):
         return []
-    agents = list(
+    available = list(
         User.objects.filter(
             company_id=company_id,
             role=Role.AGENT,
             status=AgentStatus.AVAILABLE,
             is_active=True,
-            active_chats__lt=F("max_chats"),
-        ).values_list("pk", flat=True)
+        ).values_list("pk", "active_chats", "max_chats")
     )
-    if not agents:
+    agents = [pk for pk, active, most in available if active < most]
+    if not agents and not overflows:
         return []
     head = list(
         Conversation.objects.unscoped()
@@ -249,6 +266,10 @@ def route_waiting(
         else {}
     )
     waiting = [known.get(pk) or loaded[pk] for pk in head]
+    if overflows:
+        _overflow_unstaffed(queues, waiting, {pk for pk, _a, _m in available}, now=now)
+    if not agents:
+        return []
     locked = lock_agents(agents)
     tried: dict[int, set[int]] = defaultdict(set)
     cooling: dict[int, set[int]] = defaultdict(set)
@@ -270,11 +291,12 @@ def route_waiting(
             waiting_since=c.queued_at,
             excluded_agent_ids=frozenset(tried.get(c.pk, ())),
             blocked_agent_ids=frozenset(cooling.get(c.pk, ())),
+            queue_id=queues.get(c.queue_id).id,
         )
         for c in waiting
     ]
-    plan = rules.plan_assignments(
-        policy.strategy,
+    plan = rules.plan_queue_assignments(
+        plans,
         chats,
         [candidate(a) for a in locked.values()],
         now=now,
@@ -284,6 +306,51 @@ def route_waiting(
     return offer_chats(
         [(by_id[conv_id], locked[agent_id]) for conv_id, agent_id in plan], now=now, policy=policy
     )
+
+
+def _overflow_unstaffed(
+    queues: CompanyQueues,
+    waiting: Sequence[Conversation],
+    available_agent_ids: set[int],
+    *,
+    now: dt.datetime,
+) -> None:
+    """Move waiting chats out of queues that overflow when no member is available and have
+    none available, along the overflow chain to the first queue that is staffed or does not
+    overflow that way (chains are acyclic: refused at write time; `seen` guards anyway)."""
+    from routing_service.queues.actions import move_conversations
+
+    def staffed(queue_id: int) -> bool:
+        return any(member in available_agent_ids for member in queues.get(queue_id).members)
+
+    moves: dict[tuple[int, int], list[Conversation]] = defaultdict(list)
+    for conversation in waiting:
+        source = queues.get(conversation.queue_id).id
+        current, seen = source, {source}
+        while True:
+            settings = queues.get(current)
+            target = settings.overflow_queue_id
+            if (
+                not settings.overflow_when_no_member_available
+                or target is None
+                or target not in queues.queues
+                or target in seen
+                or staffed(current)
+            ):
+                break
+            current = target
+            seen.add(current)
+        if current != source:
+            moves[(source, current)].append(conversation)
+    for (source, target), chats in moves.items():
+        move_conversations(
+            chats,
+            target,
+            action=AssignmentEvent.Action.OVERFLOWED,
+            reason="no member available",
+            now=now,
+            from_overflow=source,
+        )
 
 
 def expire_offers(*, now: dt.datetime | None = None, limit: int = 200) -> int:
