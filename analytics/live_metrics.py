@@ -1,40 +1,45 @@
-"""Live contact-centre numbers for one company: the queue now, the agents now, the last
-``window`` minutes, and an Erlang C staffing forecast (``GET /api/v1/metrics/``).
+"""Live contact-centre numbers for a company or one of its queues: the queue now, the agents
+now, the last ``window`` minutes, and an Erlang C staffing forecast (``GET /api/v1/metrics/``,
+``?queue=``; the wallboard's per-queue tiles through ``queues_metrics``).
 
 The queue and agent figures are the wallboard's (``realtime.wallboard.compute_stats`` calls
 ``queue_now`` and ``agents_now``), so the wallboard and the API cannot disagree.
 
-**Window figures** follow the contact-centre convention of counting each thing when it happens
-(a contact offered in one window may be answered in the next):
+**Window figures** come from the per-minute counters the chat actions write
+(analytics.queue_counters; the window is whole minutes: the current one and the ``window - 1``
+before it). They follow the contact-centre convention of counting each thing when it happens
+(a contact offered in one window may be answered in the next), each against the chat's queue
+at that moment and judged by that queue's settings (analytics.queue_targets):
 
 * ``offered``: chats that arrived (first customer message, ``created_at``) in the window;
 * ``answered``: chats whose first agent reply came in the window; their wait, from arrival to
-  that reply, makes ``asa_seconds`` and, within ``SERVICE_LEVEL_SECONDS`` (20 s), counts as
-  answered in time;
+  that reply, makes ``asa_seconds`` and, within the queue's ``service_level_seconds``, counts
+  as answered in time;
 * ``abandoned``: chats closed as abandoned (no customer message for the company's
   ``abandon_after_minutes``) in the window that no agent ever answered;
-* ``service_level`` = answered in time / (answered + abandoned): every abandonment counts
-  against it, however early (the conservative reading; queues with their own policy come
-  with issue 14). ``abandonment_rate`` = abandoned / (answered + abandoned). Both are None
-  when nothing was answered or abandoned;
+* ``service_level`` = answered in time / (answered + the abandonments the queue's
+  ``abandoned_count_as`` policy counts); ``abandonment_rate`` = abandoned / (answered +
+  abandoned). Both are None when there is nothing to judge;
 * ``aht_seconds``: over chats resolved in the window after an answer, first reply to
   resolution — the time a chat holds one of an agent's slots (wall clock: an agent with three
   chats open holds three slots at once).
 
+``window_figures`` counts the same from the database (the reference the tests compare with);
+analytics.queue_history recounts per bucket for the history and the Redis rebuild.
+
 **Now**: ``waiting`` and ``longest_wait_seconds`` from the queue; ``agents`` per status with
-their open chats and capacity (``max_chats``); ``occupancy`` = open chats / capacity of the
-available agents, the share of the capacity open to routing that is in use.
+their open chats and capacity (``max_chats``) — for a queue, its members; ``occupancy`` =
+open chats / capacity of the available agents, the instantaneous value of handled chat-time /
+available capacity-time.
 
 **Forecast** (``analytics.erlang``): each chat slot is an Erlang C server. Traffic = arrival
-rate × AHT; the servers needed for 80 % within 20 s, divided by the mean slots per agent and
-rounded up, is ``required_agents``; the slots of the available agents give the expected service
-level and wait. docs/operations.md states the model and its limits.
+rate × AHT; the servers needed for the queue's target within its threshold, divided by the
+mean slots per agent and rounded up, is ``required_agents``; the slots of the available agents
+give the expected service level and wait. docs/operations.md states the model and its limits.
 
-Cost per call: three queries — the partial queue index, the company's staff (a few hundred
-rows at most), and one aggregate over the chats that
-arrived, were answered or ended in the window (three index ranges, OR-ed by the planner:
-``conv_company_created_idx``, ``conv_company_answered_idx``, ``conv_company_ended_idx``).
-Nothing grows with the company's history, only with the window's traffic.
+Cost per call: one Redis script call (the counters) and three or four indexed queries (the
+partial queue index, the staff, the queue's memberships). Nothing grows with the company's
+history or the window's traffic.
 """
 
 from __future__ import annotations
