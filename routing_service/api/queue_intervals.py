@@ -33,6 +33,7 @@ from routing_service.api.mixins import COMPANY_PARAMETER, CompanyScopedMixin
 from routing_service.api.permissions import EVERYONE
 from routing_service.api.schema import field_errors
 from routing_service.queues.models import Queue
+from routing_service.tenancy.models import Company
 
 MAX_RANGE_DAYS: Final = 400
 DEFAULT_RANGE: Final = dt.timedelta(days=1)
@@ -178,6 +179,14 @@ class QueueIntervalsView(CompanyScopedMixin, generics.GenericAPIView[Any]):
     serializer_class = IntervalSerializer
     read_roles = EVERYONE
     renderer_classes = [JSONRenderer, CSVRenderer]
+
+    def resolve_company(self, request: Request) -> Company | None:
+        """One company's history: a superadmin must name it (the rows of several companies
+        would add up to nothing meaningful)."""
+        company = super().resolve_company(request)
+        if company is None and not self.is_schema_generation:
+            raise ValidationError({"company": ["This field is required."]})
+        return company
 
     def handle_exception(self, exc: Exception) -> Response:
         """Errors are JSON whatever the format asked for (DESIGN.md)."""

@@ -294,3 +294,14 @@ def test_the_csv_endpoint_refuses_another_format(admin_a: User, api: ApiFor) -> 
     response = api(admin_a).get("/api/v1/metrics/intervals.csv", {"format": "xml"})
     assert response.status_code == 400 and list(response.json()) == ["format"]
     assert api(admin_a).get("/api/v1/metrics/intervals.csv", {"format": "csv"}).status_code == 200
+
+
+def test_a_superadmin_names_the_company_of_the_history(
+    company_a: Company, superadmin: User, api: ApiFor
+) -> None:
+    client = api(superadmin)
+    missing = client.get("/api/v1/metrics/intervals/")
+    assert missing.status_code == 400 and list(missing.json()) == ["company"]
+    assert client.get("/api/v1/metrics/intervals.csv").status_code == 400
+    named = client.get("/api/v1/metrics/intervals/", {"company": company_a.pk})
+    assert named.status_code == 200 and named.json()["count"] == 0
