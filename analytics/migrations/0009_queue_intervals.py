@@ -5,34 +5,61 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('analytics', '0008_daily_metrics_csat'),
-        ('queues', '0002_default_queue_per_company'),
-        ('tenancy', '0004_user_language_time_zone'),
+        ("analytics", "0008_daily_metrics_csat"),
+        ("queues", "0002_default_queue_per_company"),
+        ("tenancy", "0004_user_language_time_zone"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='QueueInterval',
+            name="QueueInterval",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('start', models.DateTimeField()),
-                ('offered', models.PositiveIntegerField(default=0)),
-                ('answered', models.PositiveIntegerField(default=0)),
-                ('answered_in_time', models.PositiveIntegerField(default=0)),
-                ('wait_ms', models.BigIntegerField(default=0)),
-                ('abandoned', models.PositiveIntegerField(default=0)),
-                ('abandoned_counted', models.PositiveIntegerField(default=0)),
-                ('handled', models.PositiveIntegerField(default=0)),
-                ('handle_ms', models.BigIntegerField(default=0)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('company', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tenancy.company')),
-                ('queue', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='queues.queue')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("start", models.DateTimeField()),
+                ("offered", models.PositiveIntegerField(default=0)),
+                ("answered", models.PositiveIntegerField(default=0)),
+                ("answered_in_time", models.PositiveIntegerField(default=0)),
+                ("wait_ms", models.BigIntegerField(default=0)),
+                ("abandoned", models.PositiveIntegerField(default=0)),
+                ("abandoned_counted", models.PositiveIntegerField(default=0)),
+                ("handled", models.PositiveIntegerField(default=0)),
+                ("handle_ms", models.BigIntegerField(default=0)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "company",
+                    models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="tenancy.company",
+                    ),
+                ),
+                (
+                    "queue",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="queues.queue",
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['start'], name='queue_interval_start_idx')],
-                'constraints': [models.UniqueConstraint(fields=('company', 'queue', 'start'), name='queue_interval_unique', nulls_distinct=False)],
+                "indexes": [models.Index(fields=["start"], name="queue_interval_start_idx")],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("company", "queue", "start"),
+                        name="queue_interval_unique",
+                        nulls_distinct=False,
+                    )
+                ],
             },
         ),
     ]
