@@ -1,40 +1,45 @@
-"""Live contact-centre numbers for one company: the queue now, the agents now, the last
-``window`` minutes, and an Erlang C staffing forecast (``GET /api/v1/metrics/``).
+"""Live contact-centre numbers for a company or one of its queues: the queue now, the agents
+now, the last ``window`` minutes, and an Erlang C staffing forecast (``GET /api/v1/metrics/``,
+``?queue=``; the wallboard's per-queue tiles through ``queues_metrics``).
 
 The queue and agent figures are the wallboard's (``realtime.wallboard.compute_stats`` calls
 ``queue_now`` and ``agents_now``), so the wallboard and the API cannot disagree.
 
-**Window figures** follow the contact-centre convention of counting each thing when it happens
-(a contact offered in one window may be answered in the next):
+**Window figures** come from the per-minute counters the chat actions write
+(analytics.queue_counters; the window is whole minutes: the current one and the ``window - 1``
+before it). They follow the contact-centre convention of counting each thing when it happens
+(a contact offered in one window may be answered in the next), each against the chat's queue
+at that moment and judged by that queue's settings (analytics.queue_targets):
 
 * ``offered``: chats that arrived (first customer message, ``created_at``) in the window;
 * ``answered``: chats whose first agent reply came in the window; their wait, from arrival to
-  that reply, makes ``asa_seconds`` and, within ``SERVICE_LEVEL_SECONDS`` (20 s), counts as
-  answered in time;
+  that reply, makes ``asa_seconds`` and, within the queue's ``service_level_seconds``, counts
+  as answered in time;
 * ``abandoned``: chats closed as abandoned (no customer message for the company's
   ``abandon_after_minutes``) in the window that no agent ever answered;
-* ``service_level`` = answered in time / (answered + abandoned): every abandonment counts
-  against it, however early (the conservative reading; queues with their own policy come
-  with issue 14). ``abandonment_rate`` = abandoned / (answered + abandoned). Both are None
-  when nothing was answered or abandoned;
+* ``service_level`` = answered in time / (answered + the abandonments the queue's
+  ``abandoned_count_as`` policy counts); ``abandonment_rate`` = abandoned / (answered +
+  abandoned). Both are None when there is nothing to judge;
 * ``aht_seconds``: over chats resolved in the window after an answer, first reply to
   resolution — the time a chat holds one of an agent's slots (wall clock: an agent with three
   chats open holds three slots at once).
 
+``window_figures`` counts the same from the database (the reference the tests compare with);
+analytics.queue_history recounts per bucket for the history and the Redis rebuild.
+
 **Now**: ``waiting`` and ``longest_wait_seconds`` from the queue; ``agents`` per status with
-their open chats and capacity (``max_chats``); ``occupancy`` = open chats / capacity of the
-available agents, the share of the capacity open to routing that is in use.
+their open chats and capacity (``max_chats``) — for a queue, its members; ``occupancy`` =
+open chats / capacity of the available agents, the instantaneous value of handled chat-time /
+available capacity-time.
 
 **Forecast** (``analytics.erlang``): each chat slot is an Erlang C server. Traffic = arrival
-rate × AHT; the servers needed for 80 % within 20 s, divided by the mean slots per agent and
-rounded up, is ``required_agents``; the slots of the available agents give the expected service
-level and wait. docs/operations.md states the model and its limits.
+rate × AHT; the servers needed for the queue's target within its threshold, divided by the
+mean slots per agent and rounded up, is ``required_agents``; the slots of the available agents
+give the expected service level and wait. docs/operations.md states the model and its limits.
 
-Cost per call: three queries — the partial queue index, the company's staff (a few hundred
-rows at most), and one aggregate over the chats that
-arrived, were answered or ended in the window (three index ranges, OR-ed by the planner:
-``conv_company_created_idx``, ``conv_company_answered_idx``, ``conv_company_ended_idx``).
-Nothing grows with the company's history, only with the window's traffic.
+Cost per call: one Redis script call (the counters) and three or four indexed queries (the
+partial queue index, the staff, the queue's memberships). Nothing grows with the company's
+history or the window's traffic.
 """
 
 from __future__ import annotations
@@ -47,9 +52,11 @@ from typing import Any, Final
 from django.db.models import Avg, Count, F, Min, Q
 from django.utils import timezone
 
-from analytics import erlang
+from analytics import erlang, queue_counters
 from analytics.expressions import Seconds
+from analytics.queue_targets import DEFAULT, QueueTargets, all_company_queues
 from routing_service.chats.models import Conversation, ConversationStatus, Priority
+from routing_service.queues.models import QueueMembership
 from routing_service.tenancy.models import HANDLING_ROLES, AgentStatus, User
 
 __all__ = [
@@ -75,6 +82,9 @@ MAX_WINDOW_MINUTES: Final = 24 * 60
 SERVICE_LEVEL_SECONDS: Final = 20
 SERVICE_LEVEL_TARGET: Final = 0.8
 PRIORITIES: Final = (Priority.URGENT, Priority.HIGH, Priority.MEDIUM, Priority.LOW)
+# Django's `Choices.values` rebuilds its list on every access: a tick of 1,000 queues paid
+# 100 ms for it (tests/perf/bench_queue_metrics.py --profile).
+_STATUSES: Final = tuple(str(s) for s in AgentStatus.values)
 _RANK_NAMES: Final = {0: Priority.LOW, 1: Priority.MEDIUM, 2: Priority.HIGH, 3: Priority.URGENT}
 
 
@@ -101,23 +111,63 @@ class QueueNow:
         return round(max(0.0, (now - oldest).total_seconds()), 3) if oldest else 0
 
 
-def queue_now(company_id: int) -> QueueNow:
-    """One query on the partial queue index: "WHERE company_id = ? AND status = 'waiting'",
-    grouped by its ``priority_rank`` column."""
-    waiting = {str(p): 0 for p in PRIORITIES}
-    oldest: dict[str, dt.datetime | None] = {str(p): None for p in PRIORITIES}
+def _empty_queue() -> tuple[dict[str, int], dict[str, dt.datetime | None]]:
+    return {str(p): 0 for p in PRIORITIES}, {str(p): None for p in PRIORITIES}
+
+
+def queues_now(company_id: int) -> dict[int | None, QueueNow]:
+    """Every queue of the company at once, by queue id (None: chats without a queue): one
+    query on the partial queue index, "WHERE company_id = ? AND status = 'waiting'", grouped
+    by queue and ``priority_rank``."""
+    found: dict[int | None, tuple[dict[str, int], dict[str, dt.datetime | None]]] = {}
     rows = (
         Conversation.objects.unscoped()
         .filter(company_id=company_id, status=ConversationStatus.WAITING)
         .order_by()
-        .values("priority_rank")
+        .values("queue_id", "priority_rank")
         .annotate(n=Count("pk"), oldest=Min("queued_at"))
     )
     for row in rows:
+        waiting, oldest = found.setdefault(row["queue_id"], _empty_queue())
         name = str(_RANK_NAMES.get(row["priority_rank"], Priority.MEDIUM))
         waiting[name] += row["n"]
         current = oldest[name]
         oldest[name] = row["oldest"] if current is None else min(current, row["oldest"])
+    return {queue_id: QueueNow(*pair) for queue_id, pair in found.items()}
+
+
+def _queues_now_many(company_ids: list[int]) -> dict[int, dict[int | None, QueueNow]]:
+    """``queues_now`` for many companies in one query (the same partial index, IN list)."""
+    found: dict[int, dict[int | None, tuple[dict[str, int], dict[str, dt.datetime | None]]]] = {}
+    rows = (
+        Conversation.objects.unscoped()
+        .filter(company_id__in=company_ids, status=ConversationStatus.WAITING)
+        .order_by()
+        .values("company_id", "queue_id", "priority_rank")
+        .annotate(n=Count("pk"), oldest=Min("queued_at"))
+    )
+    for row in rows:
+        per = found.setdefault(row["company_id"], {})
+        waiting, oldest = per.setdefault(row["queue_id"], _empty_queue())
+        name = str(_RANK_NAMES.get(row["priority_rank"], Priority.MEDIUM))
+        waiting[name] += row["n"]
+        current = oldest[name]
+        oldest[name] = row["oldest"] if current is None else min(current, row["oldest"])
+    return {c: {q: QueueNow(*pair) for q, pair in per.items()} for c, per in found.items()}
+
+
+def queue_now(company_id: int, queue_id: int | None = None) -> QueueNow:
+    """The company's waiting chats (all queues), or one queue's."""
+    by_queue = queues_now(company_id)
+    if queue_id is not None:
+        return by_queue.get(queue_id) or QueueNow(*_empty_queue())
+    waiting, oldest = _empty_queue()
+    for one in by_queue.values():
+        for name, n in one.waiting.items():
+            waiting[name] += n
+        for name, since in one.oldest.items():
+            current = oldest[name]
+            oldest[name] = since if current is None or since is None else min(current, since)
     return QueueNow(waiting, oldest)
 
 
@@ -138,22 +188,40 @@ class AgentsNow:
     def active_chats(self, status: str) -> int:
         return self.by_status.get(status, {}).get("active_chats", 0)
 
+    def only(self, user_ids: set[int]) -> AgentsNow:
+        """The same figures for some of them (a queue's members)."""
+        return _agents([row for row in self.rows if row[0] in user_ids])
+
 
 def agents_now(company_id: int) -> AgentsNow:
     """One query: "WHERE company_id = ? AND role IN (...) AND is_active" — a company's staff,
     a few hundred rows at most."""
-    rows = list(
-        User.objects.filter(company_id=company_id, role__in=HANDLING_ROLES, is_active=True)
-        .order_by("pk")
-        .values_list("pk", "status", "active_chats", "max_chats")
+    return _agents(
+        list(
+            User.objects.filter(company_id=company_id, role__in=HANDLING_ROLES, is_active=True)
+            .order_by("pk")
+            .values_list("pk", "status", "active_chats", "max_chats")
+        )
     )
-    by_status = {s: {"count": 0, "active_chats": 0, "capacity": 0} for s in AgentStatus.values}
+
+
+def _agents(rows: list[tuple[int, str, int, int]]) -> AgentsNow:
+    by_status = {s: {"count": 0, "active_chats": 0, "capacity": 0} for s in _STATUSES}
     for _, status, active, capacity in rows:
         bucket = by_status.setdefault(status, {"count": 0, "active_chats": 0, "capacity": 0})
         bucket["count"] += 1
         bucket["active_chats"] += active
         bucket["capacity"] += capacity
     return AgentsNow(rows, by_status)
+
+
+def queue_members(company_id: int) -> dict[int, set[int]]:
+    """Queue id → its members' user ids: "WHERE company_id = ?" on the memberships."""
+    members: dict[int, set[int]] = {}
+    rows = QueueMembership.objects.unscoped().filter(company_id=company_id)
+    for queue_id, user_id in rows.values_list("queue_id", "user_id"):
+        members.setdefault(queue_id, set()).add(user_id)
+    return members
 
 
 # --- the window ----------------------------------------------------------------------------
@@ -172,6 +240,8 @@ class WindowFigures:
     asa_seconds: float | None = None
     handled: int = 0
     aht_seconds: float | None = None
+    # The abandoned chats their queue's policy counts against the service level (None: all).
+    abandoned_counted: int | None = None
 
     @property
     def minutes(self) -> float:
@@ -179,7 +249,8 @@ class WindowFigures:
 
     @property
     def service_level(self) -> float | None:
-        judged = self.answered + self.abandoned
+        counted = self.abandoned if self.abandoned_counted is None else self.abandoned_counted
+        judged = self.answered + counted
         return round(self.answered_in_time / judged, 4) if judged else None
 
     @property
@@ -192,15 +263,38 @@ class WindowFigures:
         return self.offered * 60 / self.minutes if self.minutes > 0 else 0.0
 
 
+def figures_from_tally(
+    tally: queue_counters.Tally,
+    start: dt.datetime,
+    end: dt.datetime,
+) -> WindowFigures:
+    """The window's figures from its summed counters (analytics.queue_counters)."""
+    return WindowFigures(
+        start=start,
+        end=end,
+        offered=tally.offered,
+        answered=tally.answered,
+        answered_in_time=tally.answered_in_time,
+        abandoned=tally.abandoned,
+        asa_seconds=_round(tally.wait_ms / 1000 / tally.answered if tally.answered else None),
+        handled=tally.handled,
+        aht_seconds=_round(tally.handle_ms / 1000 / tally.handled if tally.handled else None),
+        abandoned_counted=tally.abandoned_counted,
+    )
+
+
 def window_figures(
     company_id: int,
     start: dt.datetime,
     end: dt.datetime,
     threshold_seconds: float = SERVICE_LEVEL_SECONDS,
 ) -> WindowFigures:
-    """The window's figures in one aggregate query over the chats that arrived, were answered
-    or ended in it: three index ranges on ``(company, created_at)``, ``(company,
-    first_response_at)`` and ``(company, resolved_at)`` (a BitmapOr on PostgreSQL)."""
+    """The window's figures counted in the database (one aggregate over three index ranges on
+    ``(company, created_at)``, ``(company, first_response_at)``, ``(company, resolved_at)``).
+
+    Not the live path (that reads the Redis counters): the reference the counters are tested
+    against, and what the interval history and ``rebuild_live_metrics`` count per bucket.
+    """
     arrived = Q(created_at__gte=start, created_at__lt=end)
     answered = Q(first_response_at__gte=start, first_response_at__lt=end)
     ended = Q(resolved_at__gte=start, resolved_at__lt=end)
@@ -301,7 +395,7 @@ def forecast(
 def _slots_per_agent(agents: AgentsNow) -> float:
     """The chats one agent takes at once: the available agents' mean ``max_chats``, else that
     of all the company's staff, else 1."""
-    for statuses in ((AgentStatus.AVAILABLE,), tuple(AgentStatus.values)):
+    for statuses in ((AgentStatus.AVAILABLE,), _STATUSES):
         people = sum(agents.count(s) for s in statuses)
         capacity = sum(agents.capacity(s) for s in statuses)
         if people and capacity:
@@ -312,23 +406,20 @@ def _slots_per_agent(agents: AgentsNow) -> float:
 # --- all of it -----------------------------------------------------------------------------
 
 
-def live_metrics(
-    company_id: int,
-    window_minutes: int = DEFAULT_WINDOW_MINUTES,
-    *,
-    now: dt.datetime | None = None,
+def _payload(
+    figures: WindowFigures,
+    queue: QueueNow,
+    agents: AgentsNow,
+    targets: QueueTargets,
+    window_minutes: int,
+    now: dt.datetime,
 ) -> dict[str, Any]:
-    """The ``GET /api/v1/metrics/`` payload (DESIGN.md, "Queues and live metrics")."""
-    now = now or timezone.now()
-    queue = queue_now(company_id)
-    agents = agents_now(company_id)
-    figures = window_figures(company_id, now - dt.timedelta(minutes=window_minutes), now)
     available_capacity = agents.capacity(AgentStatus.AVAILABLE)
     return {
         "computed_at": now,
         "window_minutes": window_minutes,
-        "service_level_seconds": SERVICE_LEVEL_SECONDS,
-        "service_level_target": SERVICE_LEVEL_TARGET,
+        "service_level_seconds": targets.threshold_seconds,
+        "service_level_target": targets.target,
         "waiting": queue.total,
         "longest_wait_seconds": queue.longest_wait_seconds(now),
         "offered": figures.offered,
@@ -338,20 +429,123 @@ def live_metrics(
         "asa_seconds": figures.asa_seconds,
         "aht_seconds": figures.aht_seconds,
         "abandonment_rate": figures.abandonment_rate,
-        # Over 1 only if chats were forced past capacity (an escalation): shown as full.
+        # Occupancy now: chats held by the available agents / their capacity — the
+        # instantaneous value of "handled chat-time / available capacity-time". Over 1 only
+        # if chats were forced past capacity (an escalation): shown as full.
         "occupancy": (
             min(1.0, round(agents.active_chats(AgentStatus.AVAILABLE) / available_capacity, 4))
             if available_capacity
             else None
         ),
         # DESIGN.md: bare counts per status; their load (chats held, capacity) beside them.
-        "agents": {status: agents.count(status) for status in AgentStatus.values},
+        "agents": {status: agents.count(status) for status in _STATUSES},
         "agents_load": {
             status: {
                 "active_chats": agents.active_chats(status),
                 "capacity": agents.capacity(status),
             }
-            for status in AgentStatus.values
+            for status in _STATUSES
         },
-        "forecast": forecast(figures, agents),
+        "forecast": forecast(
+            figures, agents, threshold_seconds=targets.threshold_seconds, target=targets.target
+        ),
     }
+
+
+def _window(now: dt.datetime, window_minutes: int) -> tuple[dt.datetime, dt.datetime]:
+    return now - dt.timedelta(minutes=window_minutes), now
+
+
+def live_metrics(
+    company_id: int,
+    window_minutes: int = DEFAULT_WINDOW_MINUTES,
+    *,
+    queue: QueueTargets | None = None,
+    now: dt.datetime | None = None,
+) -> dict[str, Any]:
+    """The ``GET /api/v1/metrics/`` payload (DESIGN.md, "Queues and live metrics"): the
+    company's, or one queue's (``queue``: its targets, from ``queue_targets``).
+
+    The window's counts are the Redis counters' (one script call); the queue and agents are
+    read now (two or three indexed queries)."""
+    now = now or timezone.now()
+    scope = queue_counters.ALL if queue is None else str(queue.queue_id)
+    tallies = queue_counters.read_windows([company_id], now, window_minutes)[company_id]
+    figures = figures_from_tally(
+        tallies.get(scope, queue_counters.Tally()), *_window(now, window_minutes)
+    )
+    agents = agents_now(company_id)
+    if queue is None:
+        return _payload(figures, queue_now(company_id), agents, DEFAULT, window_minutes, now)
+    members = queue_members(company_id).get(queue.queue_id or 0, set())
+    return {
+        "queue": {"id": queue.queue_id, "name": queue.name},
+        **_payload(
+            figures,
+            queue_now(company_id, queue.queue_id),
+            agents.only(members),
+            queue,
+            window_minutes,
+            now,
+        ),
+    }
+
+
+def queues_metrics(
+    company_ids: list[int],
+    window_minutes: int = DEFAULT_WINDOW_MINUTES,
+    *,
+    now: dt.datetime | None = None,
+) -> dict[int, list[dict[str, Any]]]:
+    """Every queue of each company (the wallboard's tiles): one Redis round trip for all the
+    companies' counters, then four queries for all the companies together (queues, waiting
+    chats by queue, staff, memberships) — nothing per queue, nor per company."""
+    now = now or timezone.now()
+    tallies = queue_counters.read_windows(company_ids, now, window_minutes)
+    start, end = _window(now, window_minutes)
+    out: dict[int, list[dict[str, Any]]] = {}
+    # Four queries for all the companies at once, whatever their number.
+    queues_by: dict[int, list[QueueTargets]] = {c: [] for c in company_ids}
+    for company_id, targets in all_company_queues(company_ids):
+        queues_by[company_id].append(targets)
+    waiting_by = _queues_now_many(company_ids)
+    staff_by: dict[int, list[tuple[int, str, int, int]]] = {c: [] for c in company_ids}
+    for company_id, *row in (
+        User.objects.filter(company_id__in=company_ids, role__in=HANDLING_ROLES, is_active=True)
+        .order_by("pk")
+        .values_list("company_id", "pk", "status", "active_chats", "max_chats")
+    ):
+        staff_by[company_id].append(tuple(row))  # type: ignore[arg-type]
+    members_by: dict[int, dict[int, set[int]]] = {c: {} for c in company_ids}
+    for company_id, queue_id, user_id in (
+        QueueMembership.objects.unscoped()
+        .filter(company_id__in=company_ids)
+        .values_list("company_id", "queue_id", "user_id")
+    ):
+        members_by[company_id].setdefault(queue_id, set()).add(user_id)
+    for company_id in company_ids:
+        queues = queues_by[company_id]
+        if not queues:
+            out[company_id] = []
+            continue
+        waiting = waiting_by.get(company_id, {})
+        agents = _agents(staff_by[company_id])
+        members = members_by[company_id]
+        sums = tallies[company_id]
+        out[company_id] = [
+            {
+                "queue": {"id": q.queue_id, "name": q.name},
+                **_payload(
+                    figures_from_tally(
+                        sums.get(str(q.queue_id), queue_counters.Tally()), start, end
+                    ),
+                    waiting.get(q.queue_id) or QueueNow(*_empty_queue()),
+                    agents.only(members.get(q.queue_id or 0, set())),
+                    q,
+                    window_minutes,
+                    now,
+                ),
+            }
+            for q in queues
+        ]
+    return out

@@ -285,3 +285,44 @@ class SessionDayCount(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.data_source_id} {self.day} {self.dimension}={self.value}: {self.sessions}"
+
+
+class QueueInterval(TenantModel):
+    """A queue's 15-minute interval (``queue`` null: the whole company), written by the
+    interval roll-up (analytics.queue_history) from the chats, kept ``RETENTION_DAYS``.
+
+    The sums, not the ratios, are stored so that any range (an hour, a day, a month) adds up
+    exactly: service level = answered_in_time / (answered + abandoned_counted), ASA =
+    wait_ms / answered, AHT = handle_ms / handled.
+    """
+
+    RETENTION_DAYS = 400  # 13 months and then some
+
+    queue = models.ForeignKey(
+        "queues.Queue", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    start = models.DateTimeField()
+    offered = models.PositiveIntegerField(default=0)
+    answered = models.PositiveIntegerField(default=0)
+    answered_in_time = models.PositiveIntegerField(default=0)
+    wait_ms = models.BigIntegerField(default=0)
+    abandoned = models.PositiveIntegerField(default=0)
+    abandoned_counted = models.PositiveIntegerField(default=0)
+    handled = models.PositiveIntegerField(default=0)
+    handle_ms = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            # One row per queue (or company total) and interval; NULL queue is one value here.
+            models.UniqueConstraint(
+                fields=["company", "queue", "start"],
+                name="queue_interval_unique",
+                nulls_distinct=False,
+            ),
+        ]
+        indexes = [
+            # "WHERE company_id = ? AND queue_id = ? AND start BETWEEN ..." (the API, the CSV),
+            # served by the unique constraint's index; retention: "WHERE start < ?".
+            models.Index(fields=["start"], name="queue_interval_start_idx"),
+        ]

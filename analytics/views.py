@@ -14,6 +14,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 from typing import Any, Final
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
@@ -26,7 +27,7 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods, require_POST
 from drf_spectacular.utils import extend_schema
 
-from analytics import actions, browse, chat_dashboard, dashboards, rollups
+from analytics import actions, browse, chat_dashboard, dashboards, queue_history, rollups
 from analytics.access import (
     ANALYTICS_READERS,
     ANALYTICS_WRITERS,
@@ -441,6 +442,14 @@ def chat_dashboard_page(request: HttpRequest) -> HttpResponse:
     sla = chat_dashboard.sla_series(company.pk, window)
     range_query = f"date_from={window.first_day}&date_to={window.last_day}"
     query = "&".join(p for p in (range_query, company_query(request)) if p)
+    intervals_query = "&".join(
+        p
+        for p in (
+            urlencode({"from": window.start.isoformat(), "to": window.end.isoformat()}),
+            company_query(request),
+        )
+        if p
+    )
     return render(
         request,
         "analytics/chat_dashboard.html",
@@ -452,6 +461,7 @@ def chat_dashboard_page(request: HttpRequest) -> HttpResponse:
             sla=sla,
             agents=chat_dashboard.agent_table(company.pk, window),
             labels=chat_dashboard.label_table(company.pk, window),
+            queues=queue_history.queue_table(company.pk, window.start, window.end),
             queue=chat_dashboard.queue_now(company.pk, now),
             breaches=chat_dashboard.breaches(company.pk, now),
             now=now,
@@ -460,6 +470,7 @@ def chat_dashboard_page(request: HttpRequest) -> HttpResponse:
             admin_links=may_open(_user(request), "admin"),
             metrics_url=f"{reverse('chat-dashboard:metrics-export')}?{query}",
             sessions_export_url=f"{reverse('analytics:sessions-export')}?{query}",
+            intervals_url=f"{reverse('api-metrics-intervals-csv')}?{intervals_query}",
         ),
     )
 

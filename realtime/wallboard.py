@@ -302,6 +302,9 @@ def compute_stats(company_id: int, *, now: dt.datetime | None = None) -> dict[st
             )
         )
     day = today.aggregate(**day_aggregates)
+    queues = [
+        _queue_tile(q) for q in live_metrics.queues_metrics([company_id], now=now)[company_id]
+    ]
     median = _seconds(day["median"]) if postgres else _median_in_python(today)
     judged = day["met"] + day["missed"]
     return {
@@ -326,6 +329,8 @@ def compute_stats(company_id: int, *, now: dt.datetime | None = None) -> dict[st
             "pressing": pressing,
             "next_change_at": iso(next_change),
         },
+        # One tile per named queue: the live metrics of the last hour and the forecast.
+        "queues": queues,
         "today": {
             "since": iso(midnight),
             "chats": day["chats"],
@@ -337,6 +342,25 @@ def compute_stats(company_id: int, *, now: dt.datetime | None = None) -> dict[st
             "sla_compliance": round(day["met"] / judged, 4) if judged else None,
             "csat": _csat(day["csat_responses"], day["csat_sum"], day["csat_satisfied"]),
         },
+    }
+
+
+def _queue_tile(metrics: dict[str, Any]) -> dict[str, Any]:
+    """A queue's wallboard tile: the live metrics' figures a supervisor reads across a room."""
+    forecast = metrics["forecast"]
+    return {
+        "id": metrics["queue"]["id"],
+        "name": metrics["queue"]["name"],
+        "waiting": metrics["waiting"],
+        "longest_wait_seconds": metrics["longest_wait_seconds"],
+        "offered": metrics["offered"],
+        "service_level": metrics["service_level"],
+        "service_level_seconds": metrics["service_level_seconds"],
+        "service_level_target": metrics["service_level_target"],
+        "asa_seconds": metrics["asa_seconds"],
+        "required_agents": forecast["required_agents"],
+        "available_agents": forecast["available_agents"],
+        "expected_service_level": forecast["expected_service_level"],
     }
 
 

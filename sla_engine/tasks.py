@@ -1,6 +1,7 @@
 """Dramatiq actors of the SLA engine (django_dramatiq discovers `tasks` modules).
 
-`roll_up_chat_metrics` refreshes the daily ChatResponseTracking rows. It is enqueued every few
+`roll_up_chat_metrics` refreshes the daily ChatResponseTracking rows and the 15-minute queue
+intervals (analytics.queue_history). It is enqueued every few
 minutes by `run_sla_timer` (one timer per interval, see sla_engine/timer.py) and is
 idempotent: it recomputes whole days, so a duplicate or retried run changes nothing.
 """
@@ -24,3 +25,9 @@ def roll_up_chat_metrics() -> None:
 
     written = roll_up_recent()
     logger.info("daily chat metrics: %d rows written", written)
+    from django.utils import timezone
+
+    from analytics.queue_history import roll_up_recent_intervals
+
+    intervals = roll_up_recent_intervals(timezone.now())
+    logger.info("queue intervals: %d rows written", intervals)

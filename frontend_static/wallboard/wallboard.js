@@ -197,6 +197,7 @@ function render() {
   requestAnimationFrame(() => {
     renderQueued = false;
     renderKpis();
+    renderQueueTiles();
     renderAgents();
     renderQueue();
     renderAtRisk();
@@ -312,6 +313,64 @@ function renderKpis() {
   byId("stats-time").textContent = interpolate(gettext("updated %(time)s"), {
     time: timeOfDay(stats.computed_at),
   });
+}
+
+/** Worse of the live service level and the forecast against the queue's target. */
+function queueTone(queue) {
+  const level = queue.service_level ?? queue.expected_service_level;
+  if (level === null || level === undefined) return "";
+  if (level >= queue.service_level_target) return "ok";
+  return level >= queue.service_level_target - 0.1 ? "warning" : "danger";
+}
+
+function figure(label, value) {
+  return h("div", {}, [h("dt", {}, [label]), h("dd", {}, [value])]);
+}
+
+function renderQueueTiles() {
+  const queues = (state.stats && state.stats.queues) || [];
+  byId("queue-tiles-empty").hidden = queues.length > 0;
+  fill(
+    byId("queue-tiles"),
+    queues.map((queue) => {
+      const needed =
+        queue.required_agents === null
+          ? gettext("no forecast yet")
+          : interpolate(gettext("%(needed)s agents needed · %(available)s available"), {
+              needed: count(queue.required_agents),
+              available: count(queue.available_agents),
+            });
+      const expected =
+        queue.expected_service_level === null
+          ? ""
+          : " · " +
+            interpolate(gettext("expected %(level)s"), {
+              level: percent(queue.expected_service_level),
+            });
+      return h(
+        "li",
+        { class: "queue-tile", dataset: { queueId: queue.id, tone: queueTone(queue) } },
+        [
+          h("h3", {}, [queue.name]),
+          h("dl", { class: "queue-figures" }, [
+            figure(gettext("Waiting"), count(queue.waiting)),
+            figure(gettext("Longest wait"), durationText(queue.longest_wait_seconds)),
+            figure(
+              interpolate(gettext("SL %(seconds)s s"), { seconds: queue.service_level_seconds }),
+              queue.service_level === null ? "—" : percent(queue.service_level),
+            ),
+            figure(gettext("ASA"), durationText(queue.asa_seconds)),
+            figure(gettext("Offered"), count(queue.offered)),
+            figure(
+              gettext("Target"),
+              percent(queue.service_level_target),
+            ),
+          ]),
+          h("p", { class: "queue-forecast" }, [needed + expected]),
+        ],
+      );
+    }),
+  );
 }
 
 function renderAgents() {

@@ -1,4 +1,4 @@
-"""`/api/v1/metrics/?window=`: the live numbers (analytics.live_metrics), and
+"""`/api/v1/metrics/?window=&queue=`: the live numbers (analytics.live_metrics), and
 `/api/v1/metrics/daily/?from=&to=`: the daily chat metrics (ChatResponseTracking rows).
 
 Live metrics are the company's, for everyone in it (as the daily company rows): aggregates
@@ -20,12 +20,13 @@ from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import generics, serializers
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from analytics import live_metrics
 from analytics.models import ChatResponseTracking
+from analytics.queue_targets import targets_of_company_queue
 from routing_service.api.filters import ID_MAX, ID_SCHEMA
 from routing_service.api.mixins import (
     COMPANY_PARAMETER,
@@ -34,6 +35,7 @@ from routing_service.api.mixins import (
     company_id_from_query,
 )
 from routing_service.api.permissions import EVERYONE
+from routing_service.api.schema import field_errors
 from routing_service.tenancy.models import Company, Role
 
 # Longest range one request may ask for (a year of days, plus a leap day).
@@ -127,6 +129,7 @@ class LiveMetricsQuery(serializers.Serializer[dict[str, Any]]):
         min_value=1,
         max_value=live_metrics.MAX_WINDOW_MINUTES,
     )
+    queue = serializers.IntegerField(required=False, min_value=1, max_value=ID_MAX)
 
 
 class AgentsByStatusSerializer(serializers.Serializer[dict[str, Any]]):
@@ -169,7 +172,15 @@ class ForecastSerializer(serializers.Serializer[dict[str, Any]]):
     )
 
 
+class QueueRefSerializer(serializers.Serializer[dict[str, Any]]):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+
+
 class LiveMetricsSerializer(serializers.Serializer[dict[str, Any]]):
+    queue = QueueRefSerializer(
+        required=False, help_text="With `?queue=`: the queue these numbers are for."
+    )
     computed_at = serializers.DateTimeField()
     window_minutes = serializers.IntegerField()
     service_level_seconds = serializers.IntegerField(help_text="Answered within this: in time.")
@@ -203,6 +214,11 @@ class LiveMetricsSerializer(serializers.Serializer[dict[str, Any]]):
 
 _LIVE_PARAMETERS = [
     OpenApiParameter(
+        "queue",
+        ID_SCHEMA,
+        description="One queue of the company (its id); default: the whole company.",
+    ),
+    OpenApiParameter(
         "window",
         {"type": "integer", "minimum": 1, "maximum": live_metrics.MAX_WINDOW_MINUTES},
         description="The rolling window in minutes (default 60).",
@@ -216,7 +232,16 @@ _LIVE_PARAMETERS = [
 ]
 
 
-@extend_schema_view(get=extend_schema(tags=["metrics"], parameters=_LIVE_PARAMETERS))
+@extend_schema_view(
+    get=extend_schema(
+        tags=["metrics"],
+        parameters=_LIVE_PARAMETERS,
+        responses={
+            200: LiveMetricsSerializer,
+            404: field_errors("`queue` names no queue of this company (or another company's)."),
+        },
+    )
+)
 class LiveMetricsView(CompanyScopedMixin, generics.GenericAPIView[Any]):
     """The company's live numbers over a rolling window: the queue, service level, ASA, AHT,
     abandonment, occupancy, agents by status, and the staffing forecast (Erlang C)."""
@@ -235,14 +260,14 @@ class LiveMetricsView(CompanyScopedMixin, generics.GenericAPIView[Any]):
         return company
 
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        if "queue" in request.query_params:
-            # DESIGN.md's `?queue=` needs named queues (issue 14): refused rather than ignored,
-            # so nobody reads the company's numbers as one queue's.
-            raise ValidationError(
-                {"queue": ["There are no named queues yet: leave out `queue` for the company."]}
-            )
         query = LiveMetricsQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
         assert self.company is not None
-        payload = live_metrics.live_metrics(self.company.pk, query.validated_data["window"])
+        params = query.validated_data
+        queue = None
+        if "queue" in params:
+            queue = targets_of_company_queue(self.company.pk, params["queue"])
+            if queue is None:  # another company's queue is as unknown as a missing one
+                raise NotFound({"queue": ["No such queue in this company."]})
+        payload = live_metrics.live_metrics(self.company.pk, params["window"], queue=queue)
         return Response(LiveMetricsSerializer(payload).data)

@@ -21,6 +21,7 @@ from routing_service.api.monitoring import (
     MessageExportView,
     TranscriptExportView,
 )
+from routing_service.api.queue_intervals import QueueIntervalsCSVView, QueueIntervalsView
 from routing_service.api.queues import QueueRuleViewSet, QueueViewSet
 from routing_service.api.routing_policy import RoutingPolicyView
 from routing_service.api.sla import SLAPolicyViewSet
@@ -39,6 +40,10 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("agents/<int:agent_id>/status/", AgentStatusView.as_view(), name="api-agent-status"),
     path("metrics/", LiveMetricsView.as_view(), name="api-metrics-live"),
     path("metrics/daily/", DailyMetricsView.as_view(), name="api-metrics-daily"),
+    path("metrics/intervals/", QueueIntervalsView.as_view(), name="api-metrics-intervals"),
+    path(
+        "metrics/intervals.csv", QueueIntervalsCSVView.as_view(), name="api-metrics-intervals-csv"
+    ),
     path("attachments/", AttachmentUploadView.as_view(), name="api-attachments"),
     # Plain paths with a file extension (no trailing slash), like sessions/export.csv.
     path(

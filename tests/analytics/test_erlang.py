@@ -68,6 +68,32 @@ def test_hundreds_of_agents_stay_finite_and_exact() -> None:
     assert math.isfinite(erlang.average_speed_of_answer(20_000, 19_500.0, 300))
 
 
+def _erlang_c_in_log_space(servers: int, traffic: float) -> float:
+    """Erlang C from its textbook formula, every term as a logarithm (an independent check:
+    no recursion shared with the code under test)."""
+    terms = [k * math.log(traffic) - math.lgamma(k + 1) for k in range(servers)]
+    top = (
+        servers * math.log(traffic)
+        - math.lgamma(servers + 1)
+        + math.log(servers / (servers - traffic))
+    )
+    peak = max([*terms, top])
+    return math.exp(top - peak) / (sum(math.exp(t - peak) for t in terms) + math.exp(top - peak))
+
+
+@pytest.mark.parametrize(("servers", "traffic"), [(14, 10.0), (1_000, 950.0), (1_000, 990.0)])
+def test_a_thousand_agents_agree_with_the_formula_in_log_space(
+    servers: int, traffic: float
+) -> None:
+    assert erlang.probability_of_waiting(servers, traffic) == pytest.approx(
+        _erlang_c_in_log_space(servers, traffic), rel=1e-9
+    )
+    needed = erlang.servers_needed(traffic, 180, 20, 0.8)
+    assert needed is not None
+    assert erlang.service_level(needed - 1, traffic, 180, 20) < 0.8
+    assert erlang.service_level(needed, traffic, 180, 20) >= 0.8
+
+
 def test_absurd_traffic_gives_up_instead_of_looping() -> None:
     assert erlang.servers_needed(erlang.MAX_SERVERS + 1.0, 180, 20, 0.8) is None
 

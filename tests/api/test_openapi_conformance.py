@@ -138,12 +138,15 @@ def served(
 # (`company`, agents), unique values (usernames, one SLA per priority) and rules across fields
 # (`to_agent_id` or `to_queue`, time zones, escalation steps) that a JSON Schema cannot state:
 # writes may answer 400 with the fields at fault (`response_schema_conformance` checks that
-# shape). Two reads carry such a rule too, named here.
+# shape). A few reads carry such a rule too, named here.
 ACCEPTED_WITH_400 = ["2xx", "3xx", "400", "401", "403", "404", "409", "429", "5xx"]
 RULE_BOUND_OPERATIONS: list[dict[str, Any]] = [
     {"include-method": ["POST", "PUT", "PATCH", "DELETE"]},
     {"include-path": "/api/v1/auth/token/"},  # credentials that do not exist (400, as DRF)
     {"include-path": "/api/v1/metrics/daily/"},  # at most 366 days from `from` to `to`
+    # At most 400 days from `from` to `to`, and `from` not after `to`.
+    {"include-path": "/api/v1/metrics/intervals/"},
+    {"include-path": "/api/v1/metrics/intervals.csv"},
 ]
 
 # Per role: the phases to run and the examples the fuzzing phase generates per operation. The

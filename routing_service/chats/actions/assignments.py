@@ -13,6 +13,7 @@ from django.db import transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
+from analytics import live_counting
 from events.outbox import publish_on_commit
 from events.schema import EventType, make_event
 from routing_service.chats.actions.audit import log_event
@@ -255,6 +256,8 @@ def resolve_assignment(
                 make_event(EventType.QUEUE_UPDATED, company_id, data, queue=True),
             ]
         )
+        if conversation.first_response_at is not None:
+            live_counting.count_handled(conversation, conversation.first_response_at, now)
         from analytics.tasks import record_live_session  # lazy: analytics imports chats
 
         transaction.on_commit(lambda: record_live_session.send(conversation.pk), robust=True)

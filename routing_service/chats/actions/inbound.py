@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from django.db import transaction
 from django.utils import timezone
 
+from analytics import live_counting
 from events.outbox import publish_on_commit
 from events.schema import Event, EventType, make_event
 from routing_service.attachments.actions import record_inbound
@@ -153,6 +154,9 @@ class _CompanyBatch:
             )
         self._update_conversations(changes)
         publish_on_commit(survey_events + self._notify(changes))
+        live_counting.count_arrivals(
+            self.company_id, [c.conversation for c in changes.values() if c.created]
+        )
         if any(c.conversation.status == ConversationStatus.WAITING for c in changes.values()):
             route_waiting(
                 self.company_id, known={c.conversation.pk: c.conversation for c in changes.values()}

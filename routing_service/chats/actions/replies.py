@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from django.db import transaction
 from django.utils import timezone
 
+from analytics import live_counting
 from events.outbox import publish_on_commit
 from events.schema import EventType, make_event
 from routing_service.attachments.actions import attach_uploads
@@ -97,6 +98,7 @@ def send_agent_reply(
             if conversation.first_response_due_at is not None:
                 conversation.first_response_met = now <= conversation.first_response_due_at
             fields += ["first_response_at", "first_response_met"]
+            live_counting.count_answered(conversation, now)
         conversation.last_message_at = now
         conversation.message_count += 1
         conversation.waiting_on_customer_since = now

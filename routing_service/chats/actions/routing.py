@@ -15,6 +15,7 @@ from django.db import transaction
 from django.db.models import Case, F, Max, Value, When
 from django.utils import timezone
 
+from analytics import live_counting
 from events.outbox import publish_on_commit
 from events.schema import Event, EventType, make_event
 from routing_service.chats.actions.audit import log_event
@@ -508,5 +509,7 @@ def abandon_stale_chats(*, now: dt.datetime | None = None, limit: int = 200) -> 
                     reason=f"no customer message for {minutes} minutes",
                 )
                 publish_on_commit([queue_event(conversation)])
+                if conversation.first_response_at is None:
+                    live_counting.count_abandoned(conversation, now)
                 closed += 1
     return closed
