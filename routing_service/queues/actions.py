@@ -550,7 +550,8 @@ def overflow_waiting_chats(*, now: dt.datetime | None = None, limit: int = 500) 
             "pk", "company_id", "queue__overflow_queue_id", "queue__overflow_after_seconds"
         )[:limit]
     ):
-        due[company_id].append((conv_id, target, f"waited {after} seconds"))
+        if target is not None:  # filtered above; narrows the type
+            due[company_id].append((conv_id, target, f"waited {after} seconds"))
     # Nobody there: queues that overflow when no member agent is available, and have none.
     available = QueueMembership.objects.unscoped().filter(
         queue_id=OuterRef("pk"),
@@ -571,7 +572,8 @@ def overflow_waiting_chats(*, now: dt.datetime | None = None, limit: int = 500) 
             .order_by("queue_entered_at")
             .values_list("pk", "company_id", "queue__overflow_queue_id")[:limit]
         ):
-            due[company_id].append((conv_id, target, "no member available"))
+            if target is not None:
+                due[company_id].append((conv_id, target, "no member available"))
     moved = 0
     for company_id in sorted(due):
         with transaction.atomic():

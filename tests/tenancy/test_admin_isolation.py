@@ -530,7 +530,13 @@ def test_company_admin_index_lists_only_tenant_apps(as_admin_a: HttpClient) -> N
     response = as_admin_a.get(reverse("admin:index"))
     apps = {app["app_label"] for app in response.context["app_list"]}
     assert apps == {
-        "tenancy", "chats", "queues", "attachments", "sla_engine", "analytics", "retention"
+        "tenancy",
+        "chats",
+        "queues",
+        "attachments",
+        "sla_engine",
+        "analytics",
+        "retention",
     }
 
 
