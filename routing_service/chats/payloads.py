@@ -76,4 +76,11 @@ def message_data(
         "delivery_attempts": message.delivery_attempts,
         "delivery_error": message.delivery_error,
         "attachments": attachments,
+        # A queue's automatic message (arrival, out of hours): shown apart in the transcript.
+        **({"automatic": True, "sender": "system"} if _automatic(message) else {}),
     }
+
+
+def _automatic(message: Message) -> bool:
+    metadata = message.metadata
+    return isinstance(metadata, dict) and metadata.get("automatic") is True

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from routing_service.chats.models import RoutingPolicy
 from routing_service.chats.queries import rows
+from routing_service.queues import auto_reply
 from routing_service.queues import rules as queue_rules
 from routing_service.queues.models import Queue, QueueMembership, QueueRule
 from routing_service.router import rules as router_rules
@@ -37,6 +38,8 @@ class QueueSettings:
     overflow_after_seconds: int | None
     overflow_when_no_member_available: bool
     members: Mapping[int, int]  # user id → skill level
+    # Any automatic message on: the router enqueues the auto-reply actor for its new chats.
+    auto_reply: bool = False
 
 
 @dataclass(frozen=True)
@@ -139,6 +142,9 @@ def _load(company_id: int, version: int) -> CompanyQueues:
             overflow_after_seconds=q.overflow_after_seconds,
             overflow_when_no_member_available=q.overflow_when_no_member_available,
             members=members.get(q.pk, {}),
+            auto_reply=any(
+                auto_reply.is_enabled(q.auto_reply, kind) for kind in queue_rules.AUTO_REPLY_KINDS
+            ),
         )
         for q in queues
     }

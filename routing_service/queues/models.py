@@ -169,3 +169,36 @@ class QueueRule(TenantModel):
 
     def __str__(self) -> str:
         return f"#{self.order} → {self.queue_id}"
+
+
+class AutoReplyKind(models.TextChoices):
+    ON_ARRIVAL = "on_arrival", _("On arrival")
+    OUT_OF_HOURS = "out_of_hours", _("Out of hours")
+
+
+class AutoReplySent(TenantModel):
+    """The record that a conversation got its automatic message of one kind.
+
+    The unique (conversation, kind) constraint is what makes it "at most once": the row is
+    inserted in the same transaction as the outbound Message, so a retried actor or two
+    racing workers cannot both send (`routing_service.queues.auto_reply_actions`).
+    """
+
+    conversation = models.ForeignKey(
+        "chats.Conversation", on_delete=models.CASCADE, related_name="auto_replies"
+    )
+    kind = models.CharField(max_length=16, choices=AutoReplyKind.choices)
+    message = models.ForeignKey(
+        "chats.Message", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["conversation", "kind"], name="auto_reply_once_per_conversation"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} → {self.conversation_id}"

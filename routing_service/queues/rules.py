@@ -271,8 +271,8 @@ def calendar_errors(calendar: Any) -> dict[str, list[str]]:
 
 def auto_reply_errors(auto_reply: Any) -> dict[str, list[str]]:
     """Field errors of ``auto_reply``: ``{on_arrival|out_of_hours: {enabled: bool,
-    templates: {language: text}}}``, keyed ``auto_reply.<kind>``. An enabled kind needs at
-    least one template."""
+    templates: {language: text}}}``, keyed ``auto_reply.<kind>`` (an unknown template variable:
+    ``auto_reply.<kind>.templates.<language>``). An enabled kind needs at least one template."""
     if not isinstance(auto_reply, dict):
         return {"auto_reply": ["Must be an object."]}
     errors: dict[str, list[str]] = {}
@@ -304,6 +304,13 @@ def auto_reply_errors(auto_reply: Any) -> dict[str, list[str]]:
             ]
         elif enabled and not templates:
             errors[field] = ["An enabled auto-reply needs at least one template."]
+        else:
+            from routing_service.queues.auto_reply import template_errors
+
+            for lang, text in sorted(templates.items()):
+                problems = template_errors(text)
+                if problems:
+                    errors[f"{field}.templates.{lang}"] = problems
     return errors
 
 

@@ -161,7 +161,24 @@ class _CompanyBatch:
             route_waiting(
                 self.company_id, known={c.conversation.pk: c.conversation for c in changes.values()}
             )
+        self._enqueue_auto_replies(changes)
         return results
+
+    def _enqueue_auto_replies(self, changes: dict[int, _ChatChange]) -> None:
+        """New chats still waiting after the batch, in a queue with an automatic message: the
+        actor sends it after commit (and re-checks); nothing is read here, no round trip."""
+        ids = [
+            c.conversation.pk
+            for c in changes.values()
+            if c.created
+            and c.conversation.status == ConversationStatus.WAITING
+            and c.conversation.queue_id is not None
+            and self.queues.get(c.conversation.queue_id).auto_reply
+        ]
+        if ids:
+            from routing_service.queues.tasks import enqueue_auto_replies
+
+            transaction.on_commit(lambda: enqueue_auto_replies(ids), robust=True)
 
     def _drop_duplicates(self, results: dict[int, InboundResult]) -> list[tuple[int, InboundItem]]:
         """Messages seen before (in the database or earlier in this batch) are duplicates."""
