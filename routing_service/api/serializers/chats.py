@@ -96,6 +96,12 @@ class MessageSerializer(serializers.ModelSerializer[Message]):
             return []
         return attachment_list(obj.attachments.all())  # prefetched by the transcript
 
+    automatic = serializers.SerializerMethodField()
+
+    def get_automatic(self, obj: Message) -> bool:
+        """A queue's automatic message (arrival, out of hours), sent by no agent."""
+        return isinstance(obj.metadata, dict) and obj.metadata.get("automatic") is True
+
     class Meta:
         model = Message
         fields = [
@@ -111,6 +117,7 @@ class MessageSerializer(serializers.ModelSerializer[Message]):
             "delivery_error",
             "delivered_at",
             "attachments",
+            "automatic",
         ]
         read_only_fields = fields
 
