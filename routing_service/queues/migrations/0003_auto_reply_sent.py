@@ -5,26 +5,64 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('chats', '0010_queue_version_and_events'),
-        ('queues', '0002_default_queue_per_company'),
-        ('tenancy', '0005_user_console_alerts'),
+        ("chats", "0010_queue_version_and_events"),
+        ("queues", "0002_default_queue_per_company"),
+        ("tenancy", "0005_user_console_alerts"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='AutoReplySent',
+            name="AutoReplySent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('on_arrival', 'On arrival'), ('out_of_hours', 'Out of hours')], max_length=16)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('company', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tenancy.company')),
-                ('conversation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='auto_replies', to='chats.conversation')),
-                ('message', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='chats.message')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("on_arrival", "On arrival"), ("out_of_hours", "Out of hours")],
+                        max_length=16,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "company",
+                    models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="tenancy.company",
+                    ),
+                ),
+                (
+                    "conversation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="auto_replies",
+                        to="chats.conversation",
+                    ),
+                ),
+                (
+                    "message",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="chats.message",
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('conversation', 'kind'), name='auto_reply_once_per_conversation')],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("conversation", "kind"), name="auto_reply_once_per_conversation"
+                    )
+                ],
             },
         ),
     ]
