@@ -151,6 +151,26 @@ def private_redis() -> Iterator[str]:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+@contextlib.contextmanager
+def django_on_bench_data(database: str, key_prefix: str) -> Iterator[str]:
+    """Django set up in this process on the benchmark database `database` (created and
+    migrated once) and a private Redis (keys under `key_prefix`), as production settings with
+    no connection pool; yields the Redis URL."""
+    url = ensure_database(database)
+    with private_redis() as redis_url:
+        os.environ.update(
+            DATABASE_URL=url,
+            REDIS_URL=redis_url,
+            REDIS_KEY_PREFIX=key_prefix,
+            DJANGO_SETTINGS_MODULE=SETTINGS,
+            DATABASE_POOL="false",
+        )
+        import django
+
+        django.setup()
+        yield redis_url
+
+
 def _raise_fd_limit() -> None:
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
