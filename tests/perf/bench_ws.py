@@ -775,7 +775,10 @@ def main() -> None:
         django.setup()
         # With --waiting, one chat per agent: the chats beyond stay in the queue.
         if args.first_contact:  # every chat offered: room for all of them, no idle agents
-            world = create_world(args.agents, args.agents, 100_000)
+            world = create_world(args.agents, args.agents, 30_000)  # a smallint
+            from routing_service.chats.models import RoutingPolicy
+
+            RoutingPolicy.objects.filter(company_id=world["company"]).update(strategy="least_busy")
         else:
             world = create_world(args.agents, args.idle, 1 if args.waiting else 3)
         server_env = dict(env)
