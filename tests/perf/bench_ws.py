@@ -676,6 +676,18 @@ def create_world(agents: int, idle: int, max_chats: int = 3) -> dict[str, Any]:
         user.set_unusable_password()
         users.append(user)
     ids = [u.pk for u in User.objects.bulk_create(users, batch_size=2000)]
+    # Bulk-created users skip create_user: put them in the default queue (issue 14: a chat
+    # goes only to members of its queue).
+    from routing_service.queues.actions import bump_version, ensure_default_queue
+    from routing_service.queues.models import QueueMembership
+
+    queue = ensure_default_queue(company.pk)
+    QueueMembership.objects.bulk_create(
+        [QueueMembership(company_id=company.pk, queue=queue, user_id=pk) for pk in ids],
+        batch_size=2000,
+        ignore_conflicts=True,
+    )
+    bump_version(company.pk)
     return {"company": company.pk, "channel_uuid": str(channel.uuid), "agents": ids}
 
 
@@ -840,7 +852,7 @@ def main() -> None:
             )
             print(
                 f"company {world['company']}: {args.agents:,} available agents, "
-                f"{max(args.agents, args.idle):,} in all; {os.cpu_count()} CPUs"
+                f"{len(world['agents']):,} in all; {os.cpu_count()} CPUs"
             )
 
             # 1. seed: one chat per available agent, before any console listens.
