@@ -785,6 +785,10 @@ def main() -> None:
         import django
 
         django.setup()
+        from django.db import connection
+
+        with connection.cursor() as cursor:  # dead outbox tuples of earlier runs (no autovacuum)
+            cursor.execute("TRUNCATE events_outbox")
         # With --waiting, one chat per agent: the chats beyond stay in the queue.
         if args.first_contact:  # every chat offered: room for all of them, no idle agents
             world = create_world(args.agents, args.agents, 30_000)  # a smallint

@@ -55,6 +55,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--batches", type=int, default=4)
     parser.add_argument("--top", type=int, default=40)
+    parser.add_argument("--sort", default="cumulative", help="pstats order: cumulative, tottime")
     args = parser.parse_args()
     bench_router.configure()
     from django.db import connection
@@ -104,7 +105,7 @@ def main() -> None:
             count, ms = statements[key] / args.batches, spent / args.batches * 1000
             print(f"  {count:6.1f}× {ms:7.1f} ms  {key}")
         out = io.StringIO()
-        pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(args.top)
+        pstats.Stats(profiler, stream=out).sort_stats(args.sort).print_stats(args.top)
         print(out.getvalue())
     bench_router.delete_keys()
 
