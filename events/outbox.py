@@ -175,8 +175,11 @@ class Batch:
     """The events of one transaction opened by `batch()`: written together just before the
     commit (or before a savepoint opens), then published together by `publish()`."""
 
-    def __init__(self) -> None:
+    def __init__(self, merge: Callable[[list[Event]], list[Event]] | None = None) -> None:
         self.pending: list[Event] = []
+        # Applied to the held events before they are written (the router's: one
+        # `queue.updated` per company and audience, events/coalesce.py).
+        self.merge = merge
         self.rows: list[Row] = []
         # Savepoint depth of the batch's own block: events sent deeper than that may still be
         # rolled back on their own, so they are inserted at once instead of waiting here.
@@ -190,7 +193,7 @@ class Batch:
     def flush(self) -> None:
         if self.pending:
             events, self.pending = self.pending, []
-            self.rows.extend(_insert(events))
+            self.rows.extend(_insert(self.merge(events) if self.merge else events))
 
     def flush_before_savepoint(
         self, execute: Callable[..., Any], sql: str, *args: Any, **kwargs: Any
@@ -198,7 +201,7 @@ class Batch:
         """An execute wrapper: write what the batch holds before a savepoint opens in the
         batch's own block. Its events then precede the savepoint's (ids keep the order events
         were sent in), and stand if the savepoint is rolled back."""
-        opening = sql.startswith("SAVEPOINT") and len(connection.savepoint_ids) == self.depth
+        opening = sql.startswith("SAVEPOINT") and _savepoints() == self.depth
         if opening and self.pending:
             self.flush()
         return execute(sql, *args, **kwargs)
@@ -215,15 +218,24 @@ class Batch:
 _current: ContextVar[Batch | None] = ContextVar("outbox_batch", default=None)
 
 
+def _savepoints() -> int:
+    """Real savepoints open on the connection. An `atomic(savepoint=False)` block counts for
+    nothing: its failure fails the whole transaction, so the batch may hold its events (Django
+    records such a block as a None id — counted, the inbound action's events were written one
+    call at a time instead of with the batch)."""
+    return sum(1 for sid in connection.savepoint_ids if sid is not None)
+
+
 @contextmanager
-def batch() -> Iterator[Batch]:
+def batch(merge: Callable[[list[Event]], list[Event]] | None = None) -> Iterator[Batch]:
     """`transaction.atomic()` whose events are written together at its end — the router's
-    and the SLA timer's hot path. Call `.publish()` on it after the block."""
-    current = Batch()
+    and the SLA timer's hot path. Call `.publish()` on it after the block. `merge` may combine
+    the held events before they are written (they commit together: nobody sees them apart)."""
+    current = Batch(merge)
     token = _current.set(current)
     try:
         with transaction.atomic():
-            current.depth = len(connection.savepoint_ids)
+            current.depth = _savepoints()
             with connection.execute_wrapper(current.flush_before_savepoint):
                 yield current
             current.flush()
@@ -239,7 +251,7 @@ def publish_on_commit(events: Iterable[Event]) -> None:
         return
     current = _current.get()
     if current is not None:
-        if len(connection.savepoint_ids) == current.depth:
+        if _savepoints() == current.depth:
             current.pending.extend(new)
             return
         # Inside a savepoint of the batch: written now, so that its rollback takes them along

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
+from typing import Any
 
 from django.db import connection
 from django.db.models import Q
@@ -116,18 +117,28 @@ def schedule_timers(
     schedule_many([(conversation, policy, pauses)])
 
 
-def schedule_many(items: Sequence[tuple[Conversation, ChatSLA | None, Sequence[Pause]]]) -> None:
+def schedule_many(
+    items: Sequence[tuple[Conversation, ChatSLA | None, Sequence[Pause]]],
+    *,
+    new: Collection[int] = (),
+) -> None:
     """`schedule_timers` for many chats in three statements: read their pending rows, upsert
-    the wanted ones, cancel the stale ones."""
+    the wanted ones, cancel the stale ones. `new`: ids of chats created in this transaction,
+    which have no rows yet (a first-contact batch then skips the read)."""
     if not items:
         return
     wanted = {c.pk: planned_timers(c, policy, pauses) for c, policy, pauses in items}
     active = {c.pk: set(active_kinds(c)) for c, _, _ in items}
+    existing = [pk for pk in wanted if pk not in new]
     stale = [
         pk
-        for pk, conversation_id, kind, stage in SlaTimer.objects.unscoped()
-        .filter(conversation_id__in=list(wanted), fired_at__isnull=True)
-        .values_list("pk", "conversation_id", "kind", "stage")
+        for pk, conversation_id, kind, stage in (
+            SlaTimer.objects.unscoped()
+            .filter(conversation_id__in=existing, fired_at__isnull=True)
+            .values_list("pk", "conversation_id", "kind", "stage")
+            if existing
+            else ()
+        )
         if kind not in active[conversation_id]
         or (stage < Stage.FIRST_STEP and (kind, stage) not in wanted[conversation_id])
     ]
@@ -144,14 +155,32 @@ def schedule_many(items: Sequence[tuple[Conversation, ChatSLA | None, Sequence[P
 
 def _upsert(rows: Sequence[tuple[int, int, str, int, dt.datetime]]) -> None:
     table = SlaTimer._meta.db_table
-    values = ", ".join(["(%s, %s, %s, %s, %s, NULL, %s)"] * len(rows))
-    params: list[str | int | bool | dt.datetime] = []
-    for row in rows:
-        params += [*row, False]
+    params: list[Any]
+    if connection.vendor == "postgresql":
+        # One array per column: a fixed statement whatever the number of rows (a first-contact
+        # batch schedules hundreds), converted once by psycopg instead of per placeholder.
+        source = (
+            "SELECT c, v, k, s, d, NULL::timestamptz, false FROM unnest("
+            "%s::bigint[], %s::bigint[], %s::text[], %s::int[], %s::timestamptz[])"
+            " AS r(c, v, k, s, d)"
+        )
+        companies, conversations, kinds, stages, dues = zip(*rows, strict=True)
+        params = [
+            list(companies),
+            list(conversations),
+            [str(kind) for kind in kinds],
+            [int(stage) for stage in stages],
+            list(dues),
+        ]
+    else:
+        source = "VALUES " + ", ".join(["(%s, %s, %s, %s, %s, NULL, %s)"] * len(rows))
+        params = []
+        for row in rows:
+            params += [*row, False]
     # A pending row moves with its due time; a cancelled one is revived; a fired one stays.
     sql = (
-        f"INSERT INTO {table} (company_id, conversation_id, kind, stage, due_at, fired_at,"  # noqa: S608
-        f" cancelled) VALUES {values}"
+        f"INSERT INTO {table} (company_id, conversation_id, kind, stage, due_at, fired_at,"
+        f" cancelled) {source}"
         " ON CONFLICT (conversation_id, kind, stage) DO UPDATE"
         " SET due_at = EXCLUDED.due_at, fired_at = NULL, cancelled = EXCLUDED.cancelled"
         f" WHERE ({table}.fired_at IS NULL AND {table}.due_at <> EXCLUDED.due_at)"
@@ -205,14 +234,18 @@ def load_pauses(conversation_ids: Sequence[int]) -> dict[int, list[Pause]]:
     return pauses
 
 
-def _apply_due_times(conversations: Sequence[Conversation], policies: PolicyIndex) -> None:
+def _apply_due_times(
+    conversations: Sequence[Conversation], policies: PolicyIndex, *, new: Collection[int] = ()
+) -> None:
     """Re-derive the resolution due times with the recorded pauses, copy the due times to the
     active assignments, and reschedule. The conversations are saved by the caller."""
 
     def policy_of(conversation: Conversation) -> ChatSLA | None:
         return _policy_of(policies, conversation)
 
-    pauses = load_pauses([c.pk for c in conversations if _pausing(policy_of(c))])
+    pauses = load_pauses(
+        [c.pk for c in conversations if c.pk not in new and _pausing(policy_of(c))]
+    )
     for conversation in conversations:
         if pauses.get(conversation.pk):
             conversation.resolution_due_at = resolution_due(
@@ -231,7 +264,7 @@ def _apply_due_times(conversations: Sequence[Conversation], policies: PolicyInde
             assignment.first_response_due_at = conversation.first_response_due_at
             assignment.resolution_due_at = conversation.resolution_due_at
         ChatAssignment.objects.bulk_update(holders, ["first_response_due_at", "resolution_due_at"])
-    schedule_many([(c, policy_of(c), pauses.get(c.pk, [])) for c in conversations])
+    schedule_many([(c, policy_of(c), pauses.get(c.pk, [])) for c in conversations], new=new)
 
 
 Answer = tuple[Conversation, dt.datetime, bool]
@@ -251,9 +284,10 @@ def customer_answered(
     customer_answered_many([(conversation, received_at, due_changed)])
 
 
-def customer_answered_many(answers: Sequence[Answer]) -> None:
+def customer_answered_many(answers: Sequence[Answer], *, new: Collection[int] = ()) -> None:
     """`customer_answered` for a batch of chats (the router's batches): at most eight queries
-    whatever the batch size. Each answer is (conversation, received_at, due_changed)."""
+    whatever the batch size. Each answer is (conversation, received_at, due_changed); `new`:
+    ids of the chats the batch created (no timers, pauses or assignments to read)."""
     todo = [a for a in answers if a[2] or a[0].waiting_on_customer_since is not None]
     if not todo:
         return
@@ -279,7 +313,7 @@ def customer_answered_many(answers: Sequence[Answer]) -> None:
         # A replayed message records its pause once.
         SlaPause.objects.bulk_create(pauses, ignore_conflicts=True)
     if touched:
-        _apply_due_times(touched, policies)
+        _apply_due_times(touched, policies, new=new)
 
 
 def due_times_changed(conversation: Conversation) -> None:

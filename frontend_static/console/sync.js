@@ -142,6 +142,9 @@ export function applyEvent(frame) {
   const { type, data } = frame;
   switch (type) {
     case "queue.updated":
+      // A router batch's queue changes come as one frame listing them, in order (PROTOCOL.md).
+      for (const chat of data.changes || [data]) applyConversation(chat);
+      return {};
     case "chat.assigned":
     case "chat.offered":
     case "chat.resolved":

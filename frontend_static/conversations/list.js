@@ -60,8 +60,12 @@ function applyChat(type, data) {
 }
 
 function onEvent(frame) {
-  if (!CHAT_EVENTS.has(frame.type) || !frame.data || !frame.data.conversation_id) return;
-  applyChat(frame.type, frame.data);
+  if (!CHAT_EVENTS.has(frame.type) || !frame.data) return;
+  // A router batch's queue changes come as one `queue.updated` listing them (PROTOCOL.md).
+  const changes = frame.data.changes || [frame.data];
+  for (const data of changes) {
+    if (data.conversation_id) applyChat(frame.type, data);
+  }
 }
 
 const started = startLive("conversations-config", onEvent);

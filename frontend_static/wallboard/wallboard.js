@@ -109,6 +109,9 @@ function onEvent(frame) {
       applyAgent(data);
       break;
     case "queue.updated":
+      // A router batch's queue changes come as one frame listing them, in order (PROTOCOL.md).
+      for (const chat of data.changes || [data]) applyConversation(chat);
+      break;
     case "chat.offered":
     case "chat.assigned":
     case "chat.resolved":

@@ -3,7 +3,7 @@
 Compiling a queryset (joins, default ordering, lookups) costs more CPU than PostgreSQL spends
 answering these primary- and foreign-key look-ups: in a one-message batch — the common case at
 live rates — compilation was about a third of the router's time. `rows()` writes the statement
-directly (every concrete column, equality and `IN` conditions, no ordering) and lets
+directly (every concrete column, equality and `= ANY(array)` conditions, no ordering) and lets
 `Model.objects.raw()` build the instances, so field conversions stay Django's own.
 """
 
@@ -43,8 +43,14 @@ def rows(
         if isinstance(value, list | set | tuple | frozenset):
             if not value:
                 return []
-            conditions.append(f"{column} IN ({', '.join(['%s'] * len(value))})")
-            params.extend(value)
+            if connection.vendor == "postgresql":
+                # One array parameter: the statement's text is the same whatever the number of
+                # values, so psycopg converts it once (cached), not one placeholder per value.
+                conditions.append(f"{column} = ANY(%s)")
+                params.append(list(value))
+            else:
+                conditions.append(f"{column} IN ({', '.join(['%s'] * len(value))})")
+                params.extend(value)
         else:
             conditions.append(f"{column} = %s")
             params.append(value)

@@ -50,6 +50,7 @@ from django.db import (
 from redis.exceptions import ResponseError
 
 from events import outbox
+from events.coalesce import coalesce_queue_updates
 from events.redis_clients import REDIS_ERRORS, async_client, cluster_enabled
 from routing_service.chats.actions.inbound import InboundItem, receive_inbound_batch
 from routing_service.chats.actions.receipts import record_status_event
@@ -157,7 +158,8 @@ def process_batch(items: Sequence[StreamEntry]) -> BatchOutcome:
     channels: dict[int, Channel] = {}
     obs_logging.bind_companies(item.entry for item in good)
     try:
-        with outbox.batch() as events:
+        # A batch's queue changes reach each console as one `queue.updated` (issue 16).
+        with outbox.batch(coalesce_queue_updates) as events:
             apply_entries(good, channels)
         metrics.observe_routed(item.entry for item in good)
         logger.debug("routed a batch of %d entries", len(good))
@@ -183,7 +185,7 @@ def process_batch(items: Sequence[StreamEntry]) -> BatchOutcome:
             continue
         obs_logging.bind_companies([item.entry])
         try:
-            with outbox.batch() as events:
+            with outbox.batch(coalesce_queue_updates) as events:
                 apply_entries([item], channels)
             metrics.observe_routed([item.entry])
             events.publish()

@@ -19,7 +19,6 @@ the same run; then the plan of the first page's query.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import time
@@ -32,7 +31,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT))
 
 from bench_wallboard import explain  # noqa: E402
-from bench_ws import ensure_database, private_redis  # noqa: E402
+from bench_ws import django_on_bench_data  # noqa: E402
 
 BENCH_DB = "switchboard_bench_conversations"
 TARGET_MS = 100.0
@@ -129,18 +128,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=30)
     args = parser.parse_args()
 
-    url = ensure_database(BENCH_DB)
-    with private_redis() as redis_url:
-        os.environ.update(
-            DATABASE_URL=url,
-            REDIS_URL=redis_url,
-            REDIS_KEY_PREFIX="cvbench",
-            DJANGO_SETTINGS_MODULE="routing_service.settings",
-            DATABASE_POOL="false",
-        )
-        import django
-
-        django.setup()
+    with django_on_bench_data(BENCH_DB, "cvbench"):
         from django.db import connection
         from django.test.utils import CaptureQueriesContext
 

@@ -23,7 +23,6 @@ It prints, in the same run:
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import sys
 import time
@@ -35,7 +34,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT))
 
 from bench_wallboard import explain, populate, summary, timed  # noqa: E402
-from bench_ws import ensure_database, private_redis  # noqa: E402
+from bench_ws import django_on_bench_data  # noqa: E402
 
 BENCH_DB = "switchboard_bench_live_metrics"
 NEW_INDEXES = ("conv_company_answered_idx", "conv_company_ended_idx")
@@ -49,18 +48,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=50)
     args = parser.parse_args()
 
-    url = ensure_database(BENCH_DB)
-    with private_redis() as redis_url:
-        os.environ.update(
-            DATABASE_URL=url,
-            REDIS_URL=redis_url,
-            REDIS_KEY_PREFIX="lmbench",
-            DJANGO_SETTINGS_MODULE="routing_service.settings",
-            DATABASE_POOL="false",
-        )
-        import django
-
-        django.setup()
+    with django_on_bench_data(BENCH_DB, "lmbench"):
         from django.db import connection, transaction
         from django.test.utils import CaptureQueriesContext
 

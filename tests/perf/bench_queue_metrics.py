@@ -31,7 +31,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT))
 
 from bench_wallboard import summary, timed  # noqa: E402
-from bench_ws import ensure_database, private_redis  # noqa: E402
+from bench_ws import django_on_bench_data  # noqa: E402
 
 BENCH_DB = "switchboard_bench_queue_metrics"
 
@@ -157,18 +157,7 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="cProfile three ticks too.")
     args = parser.parse_args()
 
-    url = ensure_database(BENCH_DB)
-    with private_redis() as redis_url:
-        os.environ.update(
-            DATABASE_URL=url,
-            REDIS_URL=redis_url,
-            REDIS_KEY_PREFIX="qmbench",
-            DJANGO_SETTINGS_MODULE="routing_service.settings",
-            DATABASE_POOL="false",
-        )
-        import django
-
-        django.setup()
+    with django_on_bench_data(BENCH_DB, "qmbench"):
         from django.utils import timezone
 
         from analytics.live_metrics import queues_metrics, window_figures

@@ -28,6 +28,12 @@ their ratio — attachment-bearing traffic must stay within 5 % of text-only.
 sending every chat to a second queue holding every agent), ``--repeats`` times each; reported:
 the median rate of each and their ratio. Issue 14 allows rules to cost at most 10 % of messages/s.
 
+``--first-contact``: every message of the backlog from a new client (``--messages`` default
+4,000 here, one company, 20 agents, least busy), then the same number of follow-ups from those
+same clients into their now open chats — each run ``--repeats`` times, alternated; reported:
+routed/s of each (median) and each as a ratio to the bare append rate of its own fill (issue 16:
+≥ 5,000/s new, ≥ 8,000/s returning for one router).
+
 ``--cluster`` adds, for each router count, the same run on a local Redis Cluster (3 primaries
 with a replica each, started for the run on free ports and killed at the end:
 tests/support/redis_cluster.py) with ``REDIS_CLUSTER=true``, and reports routed/s on the
@@ -95,6 +101,9 @@ def reset_data() -> None:
             "chats_assignmentevent, chats_chatnotification, sla_engine_slatimer, "
             "sla_engine_slapause, chats_conversation, chats_client RESTART IDENTITY CASCADE"
         )
+        # Published outbox rows are deleted at once; without autovacuum (the test server runs
+        # without it) their dead tuples pile up run after run and slow every claim down.
+        cursor.execute("TRUNCATE events_outbox")
 
 
 def delete_keys() -> None:
@@ -118,7 +127,7 @@ def use_redis(url: str, *, cluster: bool) -> dict[str, str]:
     return {"REDIS_URL": url, "REDIS_CLUSTER": "true" if cluster else "false"}
 
 
-def set_up_companies(companies: int, agents: int) -> list[object]:
+def set_up_companies(companies: int, agents: int, *, strategy: str | None = None) -> list[object]:
     from routing_service.chats.models import Channel, Provider, RoutingPolicy
     from routing_service.tenancy.actions import create_company, create_user
     from routing_service.tenancy.models import AgentStatus, Company, Role, User
@@ -129,6 +138,8 @@ def set_up_companies(companies: int, agents: int) -> list[object]:
             f"Bench {n}", f"bench-{n}"
         )
         RoutingPolicy.objects.unscoped().filter(company=company).update(offer_timeout_seconds=3600)
+        if strategy:
+            RoutingPolicy.objects.unscoped().filter(company=company).update(strategy=strategy)
         for a in range(agents):
             username = f"bench-{n}-agent-{a}"
             if not User.objects.filter(username=username).exists():
@@ -144,7 +155,12 @@ def set_up_companies(companies: int, agents: int) -> list[object]:
 
 
 def fill_stream(
-    channels: list[object], messages: int, clients: int, *, attachments: bool = False
+    channels: list[object],
+    messages: int,
+    clients: int,
+    *,
+    attachments: bool = False,
+    client_prefix: str = "client",
 ) -> float:
     """Append like the webhook does; returns the append rate (entries/s, pipelined)."""
 
@@ -177,7 +193,7 @@ def fill_stream(
             message=InboundMessage(
                 provider="generic",
                 provider_message_id=f"{run}-{n}",
-                client_external_id=f"client-{n % clients}",
+                client_external_id=f"{client_prefix}-{n % clients}",
                 client_name=f"Client {n % clients}",
                 text="Hello, where is my order? It was due yesterday.",
                 sent_at=now,
@@ -233,8 +249,14 @@ def pids_of(name: str) -> list[int]:
 
 
 def run_routers(
-    count: int, messages: int, url: str, redis_env: dict[str, str] | None = None
+    count: int,
+    messages: int,
+    url: str,
+    redis_env: dict[str, str] | None = None,
+    *,
+    already: int = 0,
 ) -> dict[str, float]:
+    """Start `count` routers and time them until `messages` more than `already` are recorded."""
     from routing_service.chats.models import Message
 
     # The routers as deployed: with the psycopg pool (this process itself runs without it).
@@ -265,7 +287,7 @@ def run_routers(
     deadline = time.monotonic() + 600
     done = 0
     while time.monotonic() < deadline:
-        done = Message.objects.count()
+        done = Message.objects.count() - already
         if done and first is None:
             first = time.perf_counter()
         if done >= messages:
@@ -315,6 +337,11 @@ def main() -> None:
         "--cluster", action="store_true", help="also on a local Redis Cluster, same run"
     )
     parser.add_argument(
+        "--first-contact",
+        action="store_true",
+        help="new clients only, then the same clients returning (issue 16); per router count",
+    )
+    parser.add_argument(
         "--queue-rules",
         type=int,
         default=0,
@@ -333,6 +360,12 @@ def main() -> None:
     if args.attachments:
         try:
             compare_attachments(args, url)
+        finally:
+            delete_keys()
+        return
+    if args.first_contact:
+        try:
+            compare_first_contact(args, url)
         finally:
             delete_keys()
         return
@@ -397,6 +430,43 @@ def compare_attachments(args: argparse.Namespace, url: str) -> None:
         f"→ ratio {files / text:.1%} (runs: {', '.join(f'{r:,.0f}' for r in rates[False])} | "
         f"{', '.join(f'{r:,.0f}' for r in rates[True])})"
     )
+
+
+def compare_first_contact(args: argparse.Namespace, url: str) -> None:
+    """Per router count: a backlog of first messages from new clients, then as many follow-ups
+    from the same clients (their chats open and offered by now), `--repeats` times."""
+    import statistics
+
+    messages = args.messages if args.messages != 20_000 else 4_000
+    for count in args.routers:
+        rates: dict[str, list[float]] = {"new": [], "returning": []}
+        ratios: dict[str, list[float]] = {"new": [], "returning": []}
+        for repeat in range(args.repeats):
+            reset_data()
+            delete_keys()
+            channels = set_up_companies(1, 20, strategy="least_busy")
+            prefix = f"fc{repeat}"
+            for kind, already in (("new", 0), ("returning", messages)):
+                append_rate = fill_stream(channels, messages, messages, client_prefix=prefix)
+                result = run_routers(count, messages, url, already=already)
+                rates[kind].append(result["rate"])
+                ratios[kind].append(result["rate"] / append_rate)
+                print(
+                    f"routers={count} {kind}: {result['rate']:,.0f} msg/s "
+                    f"({result['routed']:,} in {result['elapsed']:.2f} s; router CPU "
+                    f"{result['router_cpu']:.1f} s, PostgreSQL+Redis CPU "
+                    f"{result['shared_cpu']:.1f} s) | bare append {append_rate:,.0f}/s "
+                    f"→ ratio {result['rate'] / append_rate:.1%}",
+                    flush=True,
+                )
+            delete_keys()
+        for kind in rates:
+            print(
+                f"routers={count} {kind} clients: median {statistics.median(rates[kind]):,.0f} "
+                f"msg/s, median ratio to bare append {statistics.median(ratios[kind]):.1%} "
+                f"(runs: {', '.join(f'{r:,.0f}' for r in rates[kind])})",
+                flush=True,
+            )
 
 
 def set_up_queue_rules(channels: list[Any], count: int) -> None:

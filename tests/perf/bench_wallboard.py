@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
-import os
 import random
 import re
 import statistics
@@ -35,7 +34,7 @@ ROOT = HERE.parents[1]
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT))
 
-from bench_ws import ensure_database, private_redis  # noqa: E402
+from bench_ws import django_on_bench_data  # noqa: E402
 
 BENCH_DB = "switchboard_bench_wallboard"
 
@@ -224,18 +223,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=50)
     args = parser.parse_args()
 
-    url = ensure_database(BENCH_DB)
-    with private_redis() as redis_url:
-        os.environ.update(
-            DATABASE_URL=url,
-            REDIS_URL=redis_url,
-            REDIS_KEY_PREFIX="wbbench",
-            DJANGO_SETTINGS_MODULE="routing_service.settings",
-            DATABASE_POOL="false",
-        )
-        import django
-
-        django.setup()
+    with django_on_bench_data(BENCH_DB, "wbbench") as redis_url:
         from django.db import connection
         from django.test.utils import CaptureQueriesContext
 

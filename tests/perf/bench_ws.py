@@ -32,6 +32,13 @@ Phases, in this order (fan-out to thousands of consoles would distort the later 
    ``publish``: the realtime part alone, `publish_now` of the same events → the socket.
    Reported: p50/p95/p99/max, achieved rate, messages lost, CPU of each process.
 
+``--first-contact`` (issue 16): no seed, memory or storm phase; `--agents` consoles of one
+company (room for every chat), then paced webhooks at each of `--rates` (default 200/s), every
+one from a new client: webhook → router (client, chat, offer) → `chat.offered` on the offered
+agent's socket, timed from when the webhook was due (the chat's subject carries the stamp).
+Every console also gets the company's `queue.updated` frames (the fan-out being measured).
+Targets there: p50 ≤ 15 ms, p99 ≤ 50 ms with 20 consoles, p99 ≤ 100 ms with 2,000.
+
 Targets (the realtime issue): p50 ≤ 15 ms and p99 ≤ 100 ms at 500 msg/s with 2,000 agents;
 ≤ 50 KB per idle socket; 5,000 reconnects absorbed within 15 s.
 """
@@ -151,6 +158,26 @@ def private_redis() -> Iterator[str]:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+@contextlib.contextmanager
+def django_on_bench_data(database: str, key_prefix: str) -> Iterator[str]:
+    """Django set up in this process on the benchmark database `database` (created and
+    migrated once) and a private Redis (keys under `key_prefix`), as production settings with
+    no connection pool; yields the Redis URL."""
+    url = ensure_database(database)
+    with private_redis() as redis_url:
+        os.environ.update(
+            DATABASE_URL=url,
+            REDIS_URL=redis_url,
+            REDIS_KEY_PREFIX=key_prefix,
+            DJANGO_SETTINGS_MODULE=SETTINGS,
+            DATABASE_POOL="false",
+        )
+        import django
+
+        django.setup()
+        yield redis_url
+
+
 def _raise_fd_limit() -> None:
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
@@ -257,6 +284,8 @@ class ClientState:
     latencies: list[float] = field(default_factory=list)
     received: set[int] = field(default_factory=set)
     measure_after: float = float("inf")
+    # --first-contact: time `chat.offered` (a new client's chat) instead of `chat.message`.
+    timed_type: str = '"chat.message"'
     pending_acks: dict[str, asyncio.Future[float]] = field(default_factory=dict)
 
 
@@ -275,13 +304,16 @@ async def _reader(state: ClientState, console: Console) -> None:
     try:
         async for raw in console.conn:
             now = time.time()
-            if '"chat.message"' in raw:
+            if state.timed_type in raw:
                 frame = json.loads(raw)
+                if frame.get("type") != state.timed_type.strip('"'):
+                    console.last_seq = max(console.last_seq, frame["seq"])
+                    continue
                 console.last_seq = max(console.last_seq, frame["seq"])
                 data = frame["data"]
                 sent = data.get("bench_sent")
                 if sent is None:
-                    parts = data.get("text", "").split()
+                    parts = (data.get("text") or data.get("subject") or "").split()
                     if len(parts) != 3 or parts[0] != "bench":
                         continue
                     number, sent = int(parts[1]), float(parts[2])
@@ -403,8 +435,11 @@ async def storm(state: ClientState) -> dict[str, Any]:
 class Webhooks:
     """An open-loop webhook sender: a pool of keep-alive HTTP/1.1 connections."""
 
-    def __init__(self, state: ClientState, connections: int = 48) -> None:
+    def __init__(
+        self, state: ClientState, connections: int = 48, *, first_contact: bool = False
+    ) -> None:
         self.state = state
+        self.first_contact = first_contact
         self.queue: asyncio.Queue[tuple[int, int, float] | None] = asyncio.Queue()
         self.connections = connections
         self.statuses: dict[int, int] = {}
@@ -416,7 +451,12 @@ class Webhooks:
         body = json.dumps(
             {
                 "message_id": f"{self.run_id}-{number}",
-                "client": {"id": f"bench-{client}", "name": f"Bench client {client}"},
+                "client": {
+                    "id": f"new-{self.run_id}-{number}"
+                    if self.first_contact
+                    else f"bench-{client}",
+                    "name": f"Bench client {client}",
+                },
                 "text": f"bench {number} {due:.6f}",
                 "sent_at": "2025-03-14T10:26:53+00:00",
             }
@@ -521,9 +561,12 @@ def client_main(config: dict[str, Any], pipe: Connection) -> None:
             elif command in {"webhook", "collect"}:
                 state.latencies, state.received = [], set()
                 state.measure_after = time.time() + args["warmup"]
+                state.timed_type = (
+                    '"chat.offered"' if args.get("first_contact") else '"chat.message"'
+                )
                 expected: int | None = None
                 if command == "webhook":
-                    sender = Webhooks(state)
+                    sender = Webhooks(state, first_contact=bool(args.get("first_contact")))
                     sent = await sender.send(
                         args["rate"], args["warmup"] + args["seconds"], args["clients"], numbers
                     )
@@ -653,6 +696,18 @@ def create_world(agents: int, idle: int, max_chats: int = 3) -> dict[str, Any]:
         user.set_unusable_password()
         users.append(user)
     ids = [u.pk for u in User.objects.bulk_create(users, batch_size=2000)]
+    # Bulk-created users skip create_user: put them in the default queue (issue 14: a chat
+    # goes only to members of its queue).
+    from routing_service.queues.actions import bump_version, ensure_default_queue
+    from routing_service.queues.models import QueueMembership
+
+    queue = ensure_default_queue(company.pk)
+    QueueMembership.objects.bulk_create(
+        [QueueMembership(company_id=company.pk, queue=queue, user_id=pk) for pk in ids],
+        batch_size=2000,
+        ignore_conflicts=True,
+    )
+    bump_version(company.pk)
     return {"company": company.pk, "channel_uuid": str(channel.uuid), "agents": ids}
 
 
@@ -711,7 +766,17 @@ def main() -> None:
     parser.add_argument("--server", choices=["daphne", "uvicorn"], default="uvicorn")
     parser.add_argument("--workers", type=int, default=1, help="web processes")
     parser.add_argument("--profile", action="store_true", help="py-spy the web during the storm")
+    parser.add_argument(
+        "--first-contact",
+        action="store_true",
+        help="every webhook a new client; time chat.offered on the agent's socket (issue 16)",
+    )
     args = parser.parse_args()
+    if args.first_contact:
+        args.skip = "memory,storm"
+        args.path = "webhook"
+        if args.rates == "100,500,1500":
+            args.rates = "200"
     global LOG_DIR
     LOG_DIR = Path(tempfile.mkdtemp(prefix="sb-bench-ws-"))
     rates = [float(r) for r in args.rates.split(",") if r]
@@ -740,8 +805,18 @@ def main() -> None:
         import django
 
         django.setup()
+        from django.db import connection
+
+        with connection.cursor() as cursor:  # dead outbox tuples of earlier runs (no autovacuum)
+            cursor.execute("TRUNCATE events_outbox")
         # With --waiting, one chat per agent: the chats beyond stay in the queue.
-        world = create_world(args.agents, args.idle, 1 if args.waiting else 3)
+        if args.first_contact:  # every chat offered: room for all of them, no idle agents
+            world = create_world(args.agents, args.agents, 30_000)  # a smallint
+            from routing_service.chats.models import RoutingPolicy
+
+            RoutingPolicy.objects.filter(company_id=world["company"]).update(strategy="least_busy")
+        else:
+            world = create_world(args.agents, args.idle, 1 if args.waiting else 3)
         server_env = dict(env)
         if args.layer == "batching":
             # A settings module of our own for the server only (the repository's is untouched).
@@ -801,19 +876,24 @@ def main() -> None:
             )
             print(
                 f"company {world['company']}: {args.agents:,} available agents, "
-                f"{max(args.agents, args.idle):,} in all; {os.cpu_count()} CPUs"
+                f"{len(world['agents']):,} in all; {os.cpu_count()} CPUs"
             )
 
             # 1. seed: one chat per available agent, before any console listens.
             started = time.monotonic()
-            seeded = client("seed", rate=min(400.0, args.agents), count=args.agents + args.waiting)
-            deadline = time.monotonic() + 120
-            while assigned_chats(world["company"]) < args.agents and time.monotonic() < deadline:
-                time.sleep(0.5)
-            print(
-                f"seed: {args.agents:,} chats offered, {args.waiting:,} more waiting, in "
-                f"{time.monotonic() - started:.1f} s (webhook answers {seeded['statuses']})"
-            )
+            if not args.first_contact:  # first contact: the agents start with no chat
+                seeded = client(
+                    "seed", rate=min(400.0, args.agents), count=args.agents + args.waiting
+                )
+                deadline = time.monotonic() + 120
+                while (
+                    assigned_chats(world["company"]) < args.agents and time.monotonic() < deadline
+                ):
+                    time.sleep(0.5)
+                print(
+                    f"seed: {args.agents:,} chats offered, {args.waiting:,} more waiting, in "
+                    f"{time.monotonic() - started:.1f} s (webhook answers {seeded['statuses']})"
+                )
 
             # 2. memory: idle sockets.
             if "memory" not in skip or "storm" not in skip:
@@ -878,6 +958,7 @@ def main() -> None:
                                 seconds=args.seconds,
                                 warmup=args.warmup,
                                 clients=args.agents,
+                                first_contact=args.first_contact,
                             )
                         else:
                             thread = threading.Thread(

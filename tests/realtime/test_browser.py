@@ -731,3 +731,56 @@ def test_the_open_chat_stays_read_through_a_replay(
     expect(page.locator("#unread-total")).to_be_hidden()
     assert console.problems == []
     stack.alive()
+
+
+def test_a_coalesced_queue_frame_puts_each_of_its_chats_in_the_console_queue(
+    stack: Stack,
+    browser: Browser,
+    company_a: Company,
+    web_channel: Channel,
+    make_agent: Callable[..., User],
+) -> None:
+    """Issue 16: a router batch's queue changes arrive as one `queue.updated` listing them in
+    `data.changes`; the console applies each (a frame the JS took for one chat would show
+    none: `data` itself has no conversation id)."""
+    from playwright.sync_api import expect
+
+    from events.log import publish_now
+    from events.schema import EventType, make_event
+    from routing_service.chats.models import Client, Conversation, ConversationStatus
+    from routing_service.chats.payloads import conversation_data
+
+    ada = make_agent(company_a, username="ada", password=PASSWORD)
+    console, _ = browser.tab()
+    console.log_in(ada, "/console/")
+    console.wait_live()
+    now = dt.datetime.now(dt.UTC)
+    chats = []
+    for n, name in enumerate(["Ida", "Joan", "Kay"]):
+        client = Client.objects.create(company=company_a, external_id=f"c-{n}", name=name)
+        chats.append(
+            Conversation.objects.create(
+                company=company_a,
+                client=client,
+                channel=web_channel,
+                # Resolved in the database: only the frame can show them waiting (a snapshot
+                # after a reconnect would not list them).
+                status=ConversationStatus.RESOLVED,
+                created_at=now,
+                queued_at=now,
+                last_message_at=now,
+            )
+        )
+    for chat in chats:
+        chat.status = ConversationStatus.WAITING
+    changes = [conversation_data(chat) for chat in chats]
+    publish_now(
+        [make_event(EventType.QUEUE_UPDATED, company_a.pk, {"changes": changes}, queue=True)]
+    )
+
+    queue = console.page.locator("#queue li")
+    expect(queue).to_have_count(3, timeout=WAIT_MS)
+    for name in ("Ida", "Joan", "Kay"):
+        expect(console.page.locator("#queue")).to_contain_text(name)
+    assert console.problems == []
+    stack.alive()

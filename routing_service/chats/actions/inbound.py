@@ -157,20 +157,36 @@ class _CompanyBatch:
         live_counting.count_arrivals(
             self.company_id, [c.conversation for c in changes.values() if c.created]
         )
+        offered: set[int] = set()
         if any(c.conversation.status == ConversationStatus.WAITING for c in changes.values()):
-            route_waiting(
-                self.company_id, known={c.conversation.pk: c.conversation for c in changes.values()}
-            )
-        self._enqueue_auto_replies(changes)
+            offered = {
+                a.conversation_id
+                for a in route_waiting(
+                    self.company_id,
+                    known={c.conversation.pk: c.conversation for c in changes.values()},
+                    new={c.conversation.pk for c in changes.values() if c.created},
+                )
+            }
+        # A chat this batch opened enters the queue with one `queue.updated`, after routing:
+        # offered at once, its offer's event says so (the waiting state was never committed,
+        # so no console needs it: half the queue fan-out of a first contact); else its state
+        # now, after any overflow move.
+        publish_on_commit(
+            queue_event(c.conversation)
+            for c in changes.values()
+            if c.created and c.conversation.pk not in offered
+        )
+        self._enqueue_auto_replies(changes, offered)
         return results
 
-    def _enqueue_auto_replies(self, changes: dict[int, _ChatChange]) -> None:
+    def _enqueue_auto_replies(self, changes: dict[int, _ChatChange], offered: set[int]) -> None:
         """New chats still waiting after the batch, in a queue with an automatic message: the
         actor sends it after commit (and re-checks); nothing is read here, no round trip."""
         ids = [
             c.conversation.pk
             for c in changes.values()
             if c.created
+            and c.conversation.pk not in offered
             and c.conversation.status == ConversationStatus.WAITING
             and c.conversation.queue_id is not None
             and self.queues.get(c.conversation.queue_id).auto_reply
@@ -457,7 +473,9 @@ class _CompanyBatch:
             conversation.last_message_at = max(conversation.last_message_at, received_at)
             conversation.message_count += len(change.received)
         # Before clearing the wait: a customer answering after a pause moves the due times.
-        customer_answered_many(answers)
+        customer_answered_many(
+            answers, new={c.conversation.pk for c in changes.values() if c.created}
+        )
         for change in changes.values():
             change.conversation.waiting_on_customer_since = None
         update_rows(
@@ -477,14 +495,13 @@ class _CompanyBatch:
     def _notify(self, changes: dict[int, _ChatChange]) -> list[Event]:
         """Unread counts and live messages for chats someone holds; queue and urgent events."""
         by_conversation = {c.conversation.pk: c for c in changes.values()}
+        # A chat the batch opened has no assignment yet: only the others are looked up.
+        held = [pk for pk, c in by_conversation.items() if not c.created]
         assignments = {
             a.conversation_id: a
             for a in rows(
                 ChatAssignment,
-                {
-                    "conversation_id": list(by_conversation),
-                    "status": ACTIVE_ASSIGNMENT_STATUSES,
-                },
+                {"conversation_id": held, "status": ACTIVE_ASSIGNMENT_STATUSES},
                 fields=_ASSIGNMENT_SUMMARY,
             )
         }
@@ -515,7 +532,10 @@ class _CompanyBatch:
                         agents=agents,
                     )
                 )
-            if change.priority_changed or conversation.status == ConversationStatus.WAITING:
+            # A chat the batch opened gets its queue event after the routing pass (`record`).
+            if not change.created and (
+                change.priority_changed or conversation.status == ConversationStatus.WAITING
+            ):
                 events.append(queue_event(conversation, assignment))
             if change.became_urgent:
                 events.append(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 from django.db import transaction
 from django.db.models import Case, F, Max, Value, When
@@ -216,6 +216,7 @@ def route_waiting(
     *,
     now: dt.datetime | None = None,
     known: Mapping[int, Conversation] | None = None,
+    new: Collection[int] = (),
 ) -> list[ChatAssignment]:
     """Offer the company's waiting chats, in queue order, to whoever can take them.
 
@@ -227,7 +228,8 @@ def route_waiting(
     Called whenever a chat starts waiting or capacity frees (resolve, decline, expiry, an agent
     becoming available, a raised limit). Precondition: routing lock held, inside a transaction.
     `known`: up-to-date conversations the caller holds (with client and channel), by id — the
-    inbound batch's own chats are used as they are instead of being read back.
+    inbound batch's own chats are used as they are instead of being read back. `new`: ids of
+    chats opened in this transaction (never offered yet: no past offers to read for them).
     """
     now = now or timezone.now()
     policy = routing_policy(company_id)
@@ -273,10 +275,13 @@ def route_waiting(
     locked = lock_agents(agents)
     tried: dict[int, set[int]] = defaultdict(set)
     cooling: dict[int, set[int]] = defaultdict(set)
+    offered_before = [c.pk for c in waiting if c.pk not in new]
     for conv_id, agent_id, cooldown_until in (
         ChatAssignment.objects.unscoped()
-        .filter(conversation__in=[c.pk for c in waiting], status__in=_TRIED_STATUSES)
+        .filter(conversation__in=offered_before, status__in=_TRIED_STATUSES)
         .values_list("conversation_id", "agent_id", "cooldown_until")
+        if offered_before
+        else ()
     ):
         tried[conv_id].add(agent_id)
         if cooldown_until is not None and cooldown_until > now:
