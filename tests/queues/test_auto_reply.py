@@ -263,3 +263,22 @@ def test_companies_do_not_see_each_others_queue_or_settings(
     assert list(AutoReplySent.objects.unscoped().values_list("company_id", flat=True)) == [
         company_a.pk
     ]
+
+
+@pytest.mark.django_db
+def test_the_router_batch_costs_no_extra_query_with_auto_replies_on(
+    company_a: Company, company_b: Company
+) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    configure(company_a, on_arrival={"en": ARRIVAL})
+    configure(company_b)
+    counts = []
+    for company in (company_a, company_b):
+        channel = generic_channel(company)
+        arrive(channel, "warm-up")  # loads the queue configuration into the cache
+        with CaptureQueriesContext(connection) as queries:
+            arrive(channel, "measured")
+        counts.append(len(queries) - 1)  # the test's own read of the conversation
+    assert counts[0] == counts[1]
