@@ -59,7 +59,8 @@ class Queue(TenantModel):
 
     ``auto_reply`` is ``{"on_arrival": {"enabled": bool, "templates": {lang: text}},
     "out_of_hours": {...}}``: the messages the customer is sent on arrival and outside business
-    hours. This model stores and validates them; sending them is the outbound side's job.
+    hours. This model stores them (validated by `rules.auto_reply_errors`, template variables
+    in `auto_reply`); `auto_reply_actions` sends them.
     """
 
     name = models.CharField(_("name"), max_length=120)
