@@ -247,7 +247,10 @@ class QueueIntervalsCSVView(QueueIntervalsView):
 
     def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
         # CSV whatever the Accept header asked for; `?format=` may only say csv (or json,
-        # which the schema lists because errors are JSON).
+        # which the schema lists because errors are JSON). OPTIONS describes the view in JSON,
+        # as on every other path.
+        if request.method == "OPTIONS":
+            return JSONRenderer(), JSONRenderer.media_type
         if request.query_params.get("format", "csv") not in ("", "csv", "json"):
             raise ValidationError({"format": ["Only `csv` here."]})
         return CSVRenderer(), CSVRenderer.media_type
