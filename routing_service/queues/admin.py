@@ -20,19 +20,9 @@ from routing_service.tenancy.admin_mixins import (
     TenantModelForm,
 )
 
-_QUEUE_FORM_FIELDS = (
-    "name",
-    "strategy",
-    "offer_timeout_seconds",
-    "service_level_seconds",
-    "service_level_target",
-    "abandoned_count_as",
-    "short_abandon_seconds",
-    "calendar",
-    "overflow_after_seconds",
-    "overflow_when_no_member_available",
-    "auto_reply",
-)
+# What the form passes to the actions' checks: every queue setting but the two the form
+# handles itself (the default flag, and the overflow target, taken as the chosen row).
+_QUEUE_FORM_FIELDS = actions.QUEUE_FIELDS - {"is_default", "overflow_queue"}
 
 
 class QueueForm(TenantModelForm):

@@ -460,14 +460,7 @@ def plan_assignments(
     _check_strategy(strategy)
     if strategy == "manual":
         return []
-    agents: dict[int, AgentCandidate] = {}
-    for agent in candidates:
-        if agent.id in agents:
-            raise ValueError(f"duplicate candidate agent id {agent.id}")
-        agents[agent.id] = agent
-
-    latest = max((a.last_assigned_at for a in agents.values() if a.last_assigned_at), default=None)
-    stamp = assignment_stamps(now, latest, 1)[0]
+    agents, stamp = _by_id_and_first_stamp(candidates, now)
     plan: list[tuple[int, int]] = []
     planned: set[int] = set()
     for chat in order_queue(waiting_chats):
@@ -481,6 +474,19 @@ def plan_assignments(
         planned.add(chat.conversation_id)
         plan.append((chat.conversation_id, pick.id))
     return plan
+
+
+def _by_id_and_first_stamp(
+    candidates: Iterable[AgentCandidate], now: datetime
+) -> tuple[dict[int, AgentCandidate], datetime]:
+    """The candidates by id (ids must be unique) and the stamp a plan's first offer gets."""
+    agents: dict[int, AgentCandidate] = {}
+    for agent in candidates:
+        if agent.id in agents:
+            raise ValueError(f"duplicate candidate agent id {agent.id}")
+        agents[agent.id] = agent
+    latest = max((a.last_assigned_at for a in agents.values() if a.last_assigned_at), default=None)
+    return agents, assignment_stamps(now, latest, 1)[0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -508,14 +514,7 @@ def plan_queue_assignments(
     """
     for plan_ in queues.values():
         _check_strategy(plan_.strategy)
-    agents: dict[int, AgentCandidate] = {}
-    for agent in candidates:
-        if agent.id in agents:
-            raise ValueError(f"duplicate candidate agent id {agent.id}")
-        agents[agent.id] = agent
-
-    latest = max((a.last_assigned_at for a in agents.values() if a.last_assigned_at), default=None)
-    stamp = assignment_stamps(now, latest, 1)[0]
+    agents, stamp = _by_id_and_first_stamp(candidates, now)
     plan: list[tuple[int, int]] = []
     planned: set[int] = set()
     for chat in order_queue(waiting_chats):
