@@ -122,11 +122,8 @@ async def _run_scripts(calls: list[ScriptCall]) -> list[Any]:
             if isinstance(reply, NoScriptError):
                 # A node without the script (a cluster node that took over a slot, or a
                 # primary promoted after a failover): the plain call loads it and runs again.
-                call = calls[index]
                 try:
-                    reply = await script(client, call.source)(
-                        keys=list(call.keys), args=list(call.args)
-                    )
+                    reply = await _run_one(client, calls[index])
                 except Exception as exc:
                     reply = exc
             results[index] = reply

@@ -4,26 +4,25 @@ hands it out (look-up, then download)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
 import pytest
 
 from routing_service.attachments.models import Attachment
 from routing_service.chats.actions import receive_inbound_message
 from routing_service.chats.models import Channel, ChatAssignment, Message
-from routing_service.ingest.adapters import ADAPTERS, InboundMessage, WebhookRequest
+from routing_service.ingest.adapters import InboundMessage
 from routing_service.tenancy import actions as tenancy_actions
 from routing_service.tenancy.models import AgentStatus, Company, Role, User
 from tests.attachments import media
 from tests.support.fixtures import dramatiq_worker, provider_server  # noqa: F401
+from tests.support.inbound import WEBHOOK_FIXTURES, parse_webhook
 from tests.support.provider_server import ProviderServer, Reply
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "webhooks"
+FIXTURES = WEBHOOK_FIXTURES
 SECRET = "attachment-channel-secret-0123456789"
 BOT_TOKEN = "123456:ABC-attachments-bot-token"
 WA_TOKEN = "EAAG-whatsapp-access-token"
@@ -54,19 +53,7 @@ def parse_fixture(provider: str, name: str, server: ProviderServer) -> InboundMe
     raw = (FIXTURES / provider / f"{name}.json").read_text()
     raw = raw.replace("https://files.example.com", server.url)
     raw = raw.replace("https://api.twilio.com", server.url)
-    body = raw.encode()
-    content_type = "application/json"
-    if provider == "twilio":
-        body = urlencode(json.loads(raw)).encode()
-        content_type = "application/x-www-form-urlencoded"
-    request = WebhookRequest(
-        method="POST",
-        url=f"https://switchboard.example.com/webhooks/{provider}/x/",
-        headers={"content-type": content_type},
-        body=body,
-        content_type=content_type,
-    )
-    return ADAPTERS[provider].parse(request).messages[0]
+    return parse_webhook(provider, raw)
 
 
 def serve_provider_media(provider: str, server: ProviderServer, files: dict[str, bytes]) -> None:

@@ -18,14 +18,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.conf import LazySettings
 from django.db import connections
 
 from routing_service.tenancy import actions as tenancy_actions
 from routing_service.tenancy.models import Company, Role, User
 from tests.analytics.sample import import_sessions, session_rows
+from tests.analytics.test_browser import media_dir, server, shared_media  # noqa: F401  (fixtures)
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, CspWatch
-from tests.support.processes import ROOT, child_env, serving_asgi, wait_for_other_sessions_to_end
+from tests.support.processes import ROOT
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -33,24 +33,6 @@ ARTIFACTS = ROOT / "test-artifacts" / "i18n"
 PASSWORD = "browser-pw-123"
 WAIT_MS = 15_000
 GERMAN_DATE = re.compile(r"\b\d{2}\.\d{2}\.\d{4}\b")
-
-
-@pytest.fixture(scope="module")
-def media_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("i18n-media")
-
-
-@pytest.fixture(scope="module")
-def server(django_db_setup: Any, django_db_blocker: Any, media_dir: Path) -> Iterator[str]:
-    """daphne serving the whole ASGI application (pages, sockets) on the test database."""
-    with django_db_blocker.unblock():
-        env = child_env(MEDIA_ROOT=str(media_dir))
-    try:
-        with serving_asgi(env) as (port, _):
-            yield f"http://127.0.0.1:{port}"
-    finally:
-        with django_db_blocker.unblock():
-            wait_for_other_sessions_to_end()
 
 
 @pytest.fixture
@@ -134,7 +116,7 @@ def browser_formats(tab: Tab) -> dict[str, str]:
 
 
 @pytest.fixture
-def german_supervisor(company_a: Company, shared_media: Path) -> User:
+def german_supervisor(company_a: Company, shared_media: Path) -> User:  # noqa: F811
     user = tenancy_actions.create_user(
         username="greta",
         password=PASSWORD,
@@ -150,14 +132,10 @@ def german_supervisor(company_a: Company, shared_media: Path) -> User:
     return user
 
 
-@pytest.fixture
-def shared_media(settings: LazySettings, media_dir: Path) -> Path:
-    settings.MEDIA_ROOT = media_dir
-    return media_dir
-
-
 def test_a_german_user_reads_every_page_in_german_in_their_time_zone(
-    server: str, chromium: Any, german_supervisor: User
+    server: str,  # noqa: F811
+    chromium: Any,
+    german_supervisor: User,
 ) -> None:
     # The browser asks for English: the profile's German wins.
     tab = Tab(chromium, server, locale="en-US")
@@ -228,7 +206,9 @@ def test_a_german_user_reads_every_page_in_german_in_their_time_zone(
 
 
 def test_a_spanish_browser_without_a_profile_choice_gets_spanish(
-    server: str, chromium: Any, company_a: Company
+    server: str,  # noqa: F811
+    chromium: Any,
+    company_a: Company,
 ) -> None:
     agent = tenancy_actions.create_user(
         username="lucia", password=PASSWORD, role=Role.AGENT, company=company_a
@@ -254,7 +234,9 @@ def test_a_spanish_browser_without_a_profile_choice_gets_spanish(
 
 
 def test_the_language_switcher_changes_the_pages_and_the_profile(
-    server: str, chromium: Any, company_a: Company
+    server: str,  # noqa: F811
+    chromium: Any,
+    company_a: Company,
 ) -> None:
     agent = tenancy_actions.create_user(
         username="tom", password=PASSWORD, role=Role.AGENT, company=company_a

@@ -3,23 +3,21 @@ a real worker, and a local provider server the channels point at."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
 import pytest
 
 from routing_service.chats.actions import receive_inbound_message, send_agent_reply
 from routing_service.chats.models import Channel, ChatAssignment, Message
-from routing_service.ingest.adapters import ADAPTERS, InboundMessage, WebhookRequest
+from routing_service.ingest.adapters import InboundMessage
 from routing_service.outbound.tasks import deliver_message
 from routing_service.tenancy.models import AgentStatus, Company, Role, User
 from tests.support.fixtures import dramatiq_worker, provider_server  # noqa: F401
+from tests.support.inbound import WEBHOOK_FIXTURES, parse_webhook
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "webhooks"
+FIXTURES = WEBHOOK_FIXTURES
 SECRET = "outbound-signing-secret-0123456789"
 INBOUND_FIXTURE = {
     "generic": "message",
@@ -31,19 +29,8 @@ INBOUND_FIXTURE = {
 
 def inbound_from_fixture(provider: str, name: str | None = None) -> InboundMessage:
     """A customer message as the provider's webhook would bring it (parsed by its adapter)."""
-    raw = (FIXTURES / provider / f"{name or INBOUND_FIXTURE[provider]}.json").read_bytes()
-    content_type = "application/json"
-    if provider == "twilio":
-        raw = urlencode(json.loads(raw)).encode()
-        content_type = "application/x-www-form-urlencoded"
-    request = WebhookRequest(
-        method="POST",
-        url=f"https://switchboard.example.com/webhooks/{provider}/x/",
-        headers={"content-type": content_type},
-        body=raw,
-        content_type=content_type,
-    )
-    return ADAPTERS[provider].parse(request).messages[0]
+    raw = (FIXTURES / provider / f"{name or INBOUND_FIXTURE[provider]}.json").read_text()
+    return parse_webhook(provider, raw)
 
 
 @pytest.fixture

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import redis
 from django.conf import settings
 
 from routing_service.chats.models import Channel
 from routing_service.ingest import stream
+from routing_service.ingest.adapters import ADAPTERS, WebhookRequest
 from routing_service.ingest.adapters.base import InboundMessage
+
+WEBHOOK_FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "webhooks"
 
 
 def inbound_message(
@@ -35,6 +41,25 @@ def inbound_message(
         language=language,
         category=category,
     )
+
+
+def parse_webhook(provider: str, raw: str) -> InboundMessage:
+    """The first customer message of a provider's webhook body, parsed by its adapter: `raw`
+    is the JSON of a fixture (tests/fixtures/webhooks/<provider>/), sent form-encoded for
+    Twilio as Twilio does."""
+    body = raw.encode()
+    content_type = "application/json"
+    if provider == "twilio":
+        body = urlencode(json.loads(raw)).encode()
+        content_type = "application/x-www-form-urlencoded"
+    request = WebhookRequest(
+        method="POST",
+        url=f"https://switchboard.example.com/webhooks/{provider}/x/",
+        headers={"content-type": content_type},
+        body=body,
+        content_type=content_type,
+    )
+    return ADAPTERS[provider].parse(request).messages[0]
 
 
 def append_inbound(client: redis.Redis, channel: Channel, message: InboundMessage) -> str | None:
