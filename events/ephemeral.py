@@ -18,7 +18,7 @@ from typing import Any
 
 import msgpack
 
-from events.log import _client, encode_data, envelope_parts, group_channel, live_group
+from events.log import encode_data, envelope_parts, group_channel, live_group, log_client
 from events.redis_clients import REDIS_ERRORS, cluster_enabled
 from events.schema import Event
 
@@ -34,7 +34,7 @@ def publish_ephemeral(events: Iterable[Event]) -> int:
     Best effort: a Redis failure is logged and swallowed (the signal is not worth failing the
     action or the router batch that raised it).
     """
-    client, _script = _client()
+    client, _script = log_client()
     messages: list[tuple[str, bytes]] = []
     for event in events:
         head, tail = envelope_parts(event.type, event.id, event.at, encode_data(event.data))

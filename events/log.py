@@ -108,7 +108,7 @@ def group_channel(group: str, prefix: str | None = None) -> str:
 _clients: dict[str, tuple[redis.Redis, Script]] = {}
 
 
-def _client() -> tuple[redis.Redis, Script]:
+def log_client() -> tuple[redis.Redis, Script]:
     """One client and registered script per process and URL (tests point the URL elsewhere)."""
     url = settings.CHANNEL_LAYER_REDIS_URL
     found = _clients.get(url)
@@ -156,7 +156,7 @@ def publish_entries(entries: Sequence[Entry]) -> list[int]:
     (0 for an outbox row that was logged before)."""
     if not entries:
         return []
-    client, script = _client()
+    client, script = log_client()
     maxlen = settings.EVENT_LOG_MAXLEN
     # The key and channel names of seq_key, logged_row_key, log_key and group_channel, spelled
     # out: settings are read once per call, not a few times per event (the router's hot path).

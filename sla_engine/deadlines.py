@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Iterable
-from typing import NamedTuple
+from collections.abc import Iterable, Mapping
+from typing import Any, NamedTuple
 
 from sla_engine.calendar import (
     BusinessCalendar,
@@ -50,10 +50,26 @@ def calendar_for(policy: ChatSLA) -> BusinessCalendar:
     )
 
 
+def calendar_from_fields(fields: Mapping[str, Any]) -> BusinessCalendar:
+    """The calendar of a stored ``calendar`` object (a queue's: the SLA policy's fields as the
+    API writes them, with their defaults). Raises ValueError/TypeError/KeyError on a bad one."""
+    return _calendar(
+        fields.get("work_start", "09:00"),
+        fields.get("work_end", "17:00"),
+        tuple(fields.get("weekdays", (0, 1, 2, 3, 4))),
+        bool(fields.get("include_weekends", False)),
+        fields.get("timezone", "UTC"),
+        fields.get("holiday_country") or None,
+        fields.get("holiday_subdivision") or None,
+        tuple(fields.get("holidays", ())),
+        tuple(tuple(pair) for pair in fields.get("work_intervals") or ()),
+    )
+
+
 @functools.lru_cache(maxsize=1024)
 def _calendar(
-    work_start: dt.time,
-    work_end: dt.time,
+    work_start: dt.time | str,
+    work_end: dt.time | str,
     weekdays: tuple[int, ...],
     include_weekends: bool,
     timezone: str,

@@ -125,23 +125,23 @@ def sync_user_queues(user: User) -> None:
 
 # --- queues --------------------------------------------------------------------------------
 
-QUEUE_FIELDS = frozenset(
-    {
-        "name",
-        "is_default",
-        "strategy",
-        "offer_timeout_seconds",
-        "service_level_seconds",
-        "service_level_target",
-        "abandoned_count_as",
-        "short_abandon_seconds",
-        "calendar",
-        "overflow_queue",
-        "overflow_after_seconds",
-        "overflow_when_no_member_available",
-        "auto_reply",
-    }
+# The fields a queue is written with, in the order the API shows them.
+QUEUE_FIELD_ORDER = (
+    "name",
+    "is_default",
+    "strategy",
+    "offer_timeout_seconds",
+    "service_level_seconds",
+    "service_level_target",
+    "abandoned_count_as",
+    "short_abandon_seconds",
+    "calendar",
+    "overflow_queue",
+    "overflow_after_seconds",
+    "overflow_when_no_member_available",
+    "auto_reply",
 )
+QUEUE_FIELDS = frozenset(QUEUE_FIELD_ORDER)
 
 
 def _int_between(value: Any, low: int, high: int, *, nullable: bool) -> str | None:

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -49,7 +48,6 @@ from sla_engine.calendar import (
     BusinessCalendar,
     is_working_time,
     next_working_moment,
-    parse_clock,
 )
 
 logger = logging.getLogger(__name__)
@@ -58,38 +56,12 @@ AUTOMATIC_KEY = "automatic"
 AUTO_REPLY_KIND_KEY = "auto_reply"
 
 
-def queue_calendar(calendar: dict[str, Any]) -> BusinessCalendar:
-    """A queue's stored calendar (validated by `rules.calendar_errors`) as a BusinessCalendar;
-    explicit ``work_intervals`` win over ``work_start``/``work_end``, as for SLA policies."""
-    weekdays = calendar.get("weekdays", [0, 1, 2, 3, 4])
-    base = BusinessCalendar.simple(
-        work_start=calendar.get("work_start", "09:00"),
-        work_end=calendar.get("work_end", "17:00"),
-        weekdays=weekdays,
-        include_weekends=calendar.get("include_weekends", False),
-        timezone=calendar.get("timezone", "UTC"),
-        holiday_country=calendar.get("holiday_country") or None,
-        holiday_subdivision=calendar.get("holiday_subdivision") or None,
-        holidays=calendar.get("holidays", []),
-    )
-    intervals = calendar.get("work_intervals") or []
-    if not intervals:
-        return base
-    parsed = tuple((parse_clock(s), parse_clock(e, end=True)) for s, e in intervals)
-    return BusinessCalendar(
-        timezone=base.timezone,
-        intervals=dict.fromkeys(base.intervals, parsed),
-        holiday_country=base.holiday_country,
-        holiday_subdivision=base.holiday_subdivision,
-        custom_holidays=base.custom_holidays,
-    )
-
-
 def calendar_of(queue: Queue, conversation: Conversation) -> BusinessCalendar | None:
     """The queue's calendar, else the company's SLA calendar for the chat; None: always open."""
+    from sla_engine.deadlines import calendar_for, calendar_from_fields, policy_for
+
     if queue.calendar:
-        return queue_calendar(queue.calendar)
-    from sla_engine.deadlines import calendar_for, policy_for
+        return calendar_from_fields(queue.calendar)
 
     policy = policy_for(conversation.company_id, conversation.priority, queue.pk)
     return calendar_for(policy) if policy is not None else None

@@ -220,7 +220,7 @@ def calendar_errors(calendar: Any) -> dict[str, list[str]]:
 
     The same fields as an SLA policy's calendar; valid when `sla_engine` can build it.
     """
-    from sla_engine.calendar import BusinessCalendar, parse_clock
+    from sla_engine.deadlines import calendar_from_fields
 
     if calendar is None:
         return {}
@@ -251,19 +251,7 @@ def calendar_errors(calendar: Any) -> dict[str, list[str]]:
     if errors:
         return errors
     try:
-        for start, end in intervals:
-            parse_clock(start)
-            parse_clock(end, end=True)
-        BusinessCalendar.simple(
-            work_start=calendar.get("work_start", "09:00"),
-            work_end=calendar.get("work_end", "17:00"),
-            weekdays=weekdays,
-            include_weekends=calendar.get("include_weekends", False),
-            timezone=calendar.get("timezone", "UTC"),
-            holiday_country=calendar.get("holiday_country") or None,
-            holiday_subdivision=calendar.get("holiday_subdivision") or None,
-            holidays=holidays,
-        )
+        calendar_from_fields(calendar)
     except (ValueError, TypeError, KeyError) as exc:
         return {"calendar": [str(exc)]}
     return {}

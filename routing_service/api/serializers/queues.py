@@ -13,6 +13,7 @@ from rest_framework import serializers
 
 from routing_service.api.serializers.base import JsonTypesMixin
 from routing_service.chats.models import RoutingStrategy
+from routing_service.queues.actions import QUEUE_FIELD_ORDER
 from routing_service.queues.models import (
     DEFAULT_SKILL_LEVEL,
     MAX_SKILL_LEVEL,
@@ -80,25 +81,7 @@ class QueueSerializer(JsonTypesMixin, serializers.ModelSerializer[Queue]):
 
     class Meta:
         model = Queue
-        fields = [
-            "id",
-            "name",
-            "is_default",
-            "members",
-            "strategy",
-            "offer_timeout_seconds",
-            "service_level_seconds",
-            "service_level_target",
-            "abandoned_count_as",
-            "short_abandon_seconds",
-            "calendar",
-            "overflow_queue",
-            "overflow_after_seconds",
-            "overflow_when_no_member_available",
-            "auto_reply",
-            "created_at",
-            "updated_at",
-        ]
+        fields = ["id", *QUEUE_FIELD_ORDER, "members", "created_at", "updated_at"]
         read_only_fields = ["id", "created_at", "updated_at"]
         extra_kwargs = {"name": {"required": True}}
 
