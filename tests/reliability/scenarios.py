@@ -463,6 +463,9 @@ def worker_kill(counts: Counts, workdir: Path, *, kills: int = 2, budget: float 
             finally:
                 stop_session(worker)
                 broker.flush_all()
+            # A worker killed (or stopped) between a reply's commit and its publish leaves the
+            # row to the routers' relays, which publish it OUTBOX_RELAY_AFTER_MS later.
+            drain(client, [], 0, timeout=30)
             reply_ledger(ledger, sent, server.requests, kill_times)
 
         ledger = run_messages(
