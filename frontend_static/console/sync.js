@@ -48,6 +48,8 @@ export function normaliseMessage(row) {
     delivery_status: row.delivery_status,
     delivery_error: row.delivery_error || "",
     attachments: row.attachments || [],
+    // A queue's automatic message (arrival, out of hours): sent by no agent.
+    automatic: row.automatic === true,
   };
 }
 

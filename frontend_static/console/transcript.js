@@ -56,7 +56,17 @@ function whisperItem(message) {
       class: "message whisper",
       dataset: { messageId: message.id, delivery: "", meta: timeOfDay(message.sent_at) },
     },
-    h("span", { class: "whisper-label" }, `Whisper${message.author_name ? ` from ${message.author_name}` : ""} (only you see this)`),
+    h(
+      "span",
+      { class: "whisper-label" },
+      message.author_name
+        ? interpolate(
+            gettext("Whisper from %(name)s (only you see this)"),
+            { name: message.author_name },
+            true,
+          )
+        : gettext("Whisper (only you see this)"),
+    ),
     h("p", { class: "message-text" }, message.text),
     h("span", { class: "message-meta" }, timeOfDay(message.sent_at)),
   );
@@ -66,6 +76,7 @@ function messageItem(message) {
   if (message.direction === "whisper") return whisperItem(message);
   const note = message.kind === "note";
   const outbound = message.direction === "outbound";
+  const automatic = outbound && !note && message.automatic;
   const delivery = outbound && !note ? DELIVERY_TEXT[message.delivery_status] || "" : "";
   const meta = [
     timeOfDay(message.sent_at),
@@ -78,7 +89,9 @@ function messageItem(message) {
   return h(
     "li",
     {
-      class: note ? "message internal-note" : `message ${outbound ? "outbound" : "inbound"}`,
+      class: note
+        ? "message internal-note"
+        : `message ${outbound ? "outbound" : "inbound"}${automatic ? " automatic" : ""}`,
       dataset: {
         messageId: message.id,
         kind: message.kind || "message",
@@ -88,6 +101,9 @@ function messageItem(message) {
       },
     },
     note ? h("span", { class: "note-flag" }, gettext("Internal note · not sent to the customer")) : null,
+    automatic
+      ? h("span", { class: "automatic-flag" }, gettext("Automatic message · sent by the queue"))
+      : null,
     message.text ? h("p", { class: "message-text" }, message.text) : null,
     attachmentList(message.attachments),
     h("span", { class: "message-meta" }, meta),

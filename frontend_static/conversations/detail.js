@@ -94,7 +94,12 @@ function onEvent(frame) {
         kind: "message",
         id: data.message_id,
         direction: data.direction,
-        who: data.direction === "inbound" ? strings().customer : agentName(data.sender_id),
+        who:
+          data.direction === "inbound"
+            ? strings().customer
+            : data.automatic
+              ? gettext("Switchboard")
+              : agentName(data.sender_id),
         at: data.sent_at,
         text: data.text,
       });

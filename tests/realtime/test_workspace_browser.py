@@ -21,6 +21,9 @@ from routing_service.chats.models import (
     ChatAssignment,
     Client,
     Conversation,
+    DeliveryStatus,
+    Message,
+    MessageDirection,
     MessageKind,
 )
 from routing_service.tenancy.models import Company, Role, User
@@ -97,6 +100,18 @@ def test_profile_labels_canned_picker_and_notes_in_the_console(
         admin, company_a.pk, scope="company", shortcode="hello", title="Hello", text="Hello!"
     )
     old = _past_chat(web_channel, agent)
+    # The queue's automatic answer in that chat (what `auto_reply_actions` stores).
+    first = Message.objects.unscoped().filter(conversation_id=old).earliest("sent_at")
+    Message.objects.create(
+        company=company_a,
+        conversation_id=old,
+        channel=web_channel,
+        direction=MessageDirection.OUTBOUND,
+        text="Thanks for writing: you are first in line.",
+        sent_at=first.sent_at,
+        delivery_status=DeliveryStatus.SENT,
+        metadata={"automatic": True, "auto_reply": "on_arrival"},
+    )
     client = Client.objects.unscoped().get(company=company_a, external_id="cust-7")
     client_actions.add_client_note(client, admin, "Pays by invoice, never by card.")
     provider_server.wait_for_requests(1, timeout=WAIT_MS / 1000)  # the old reply, delivered
@@ -130,6 +145,15 @@ def test_profile_labels_canned_picker_and_notes_in_the_console(
         ["Where is my invoice?"], timeout=WAIT_MS
     )
     expect(page.locator("#conversation-state")).to_have_text("This chat is resolved.")
+    automatic = page.locator("#transcript .message.outbound.automatic")
+    expect(automatic).to_have_count(1)
+    expect(automatic.locator(".automatic-flag")).to_have_text(
+        "Automatic message · sent by the queue"
+    )
+    expect(automatic.locator(".message-text")).to_have_text(
+        "Thanks for writing: you are first in line."
+    )
+    expect(page.locator("#transcript .message.outbound:not(.automatic)")).to_have_count(1)
     mine.locator("button.chat-open").click()
     expect(page.locator("#transcript .message.inbound .message-text")).to_have_text(
         ["Still no refund?"], timeout=WAIT_MS
