@@ -44,6 +44,17 @@ export function chatButton(chat, details, tags = null) {
       h("span", { class: "chat-name" }, clientName(chat)),
       chat.client && chat.client.vip ? h("span", { class: "tag tag-vip" }, gettext("VIP")) : null,
       h("span", { class: `tag priority priority-${chat.priority}` }, priorityLabel(chat.priority)),
+      // The named queue it waits in or came from (chats outside any named queue have none).
+      chat.queue && chat.queue.name
+        ? h(
+            "span",
+            {
+              class: "tag tag-queue",
+              title: interpolate(gettext("Queue: %(name)s"), { name: chat.queue.name }, true),
+            },
+            chat.queue.name,
+          )
+        : null,
       ...(chat.labels || []).map((name) => h("span", { class: "tag tag-label" }, name)),
       customerTyping(id) ? h("span", { class: "tag tag-typing" }, gettext("typing…")) : null,
       tags,

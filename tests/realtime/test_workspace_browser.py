@@ -131,7 +131,11 @@ def test_profile_labels_canned_picker_and_notes_in_the_console(
     page.get_by_role("button", name="Accept chat with Grace Hopper").click()
     mine = page.locator("#my-chats li[data-assignment=accepted]")
     expect(mine).to_have_count(1, timeout=WAIT_MS)
-    new = Conversation.objects.unscoped().filter(client=client).exclude(pk=old).get().pk
+    chat = Conversation.objects.unscoped().filter(client=client).exclude(pk=old).get()
+    new = chat.pk
+    # The queue the chat came through, named on its line.
+    assert chat.queue is not None
+    expect(mine.locator(".tag-queue")).to_have_text([chat.queue.name])
 
     # The customer panel: profile, both conversations, the note about them.
     expect(page.locator("#profile-name")).to_have_value("Grace Hopper", timeout=WAIT_MS)
