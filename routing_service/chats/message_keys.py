@@ -12,9 +12,9 @@ statement and transaction, with no code of ours to forget:
   inserts the keys of the rows that have a provider id; a key already taken — by an earlier
   message of any month, or twice in the same statement — raises a unique violation, so the
   INSERT fails exactly as it did on the unique index (`IntegrityError`);
-* UPDATE: rows whose channel, provider id or `created_at` changed get their key moved (the old
-  key deleted, the new one inserted: a taken one raises); rows are paired by `id`, which no
-  code changes;
+* UPDATE: a row whose channel, provider id or `created_at` changes gets its key moved (the
+  old key deleted, the new one inserted: a taken one raises), by a row-level trigger whose
+  WHEN clause leaves every other UPDATE alone;
 * DELETE: their keys go; a TRUNCATE (tests, benchmarks) empties the key table too.
 
 Dropping or detaching a partition fires no trigger: `retention.partitions` deletes the month's
@@ -43,18 +43,15 @@ END $$""",
     """
 CREATE OR REPLACE FUNCTION chats_message_keys_update() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    DELETE FROM chats_messagekey k USING old_rows o JOIN new_rows n ON n.id = o.id
-    WHERE k.channel_id = o.channel_id AND k.provider_message_id = o.provider_message_id
-        AND k.message_id = o.id
-        AND (n.channel_id, n.provider_message_id, n.created_at)
-            IS DISTINCT FROM (o.channel_id, o.provider_message_id, o.created_at);
-    INSERT INTO chats_messagekey (channel_id, provider_message_id, message_id, created_at)
-    SELECT n.channel_id, n.provider_message_id, n.id, n.created_at
-    FROM new_rows n JOIN old_rows o ON o.id = n.id
-    WHERE n.provider_message_id IS NOT NULL
-        AND (n.channel_id, n.provider_message_id, n.created_at)
-            IS DISTINCT FROM (o.channel_id, o.provider_message_id, o.created_at);
-    RETURN NULL;
+    IF OLD.provider_message_id IS NOT NULL THEN
+        DELETE FROM chats_messagekey WHERE channel_id = OLD.channel_id
+            AND provider_message_id = OLD.provider_message_id AND message_id = OLD.id;
+    END IF;
+    IF NEW.provider_message_id IS NOT NULL THEN
+        INSERT INTO chats_messagekey (channel_id, provider_message_id, message_id, created_at)
+        VALUES (NEW.channel_id, NEW.provider_message_id, NEW.id, NEW.created_at);
+    END IF;
+    RETURN NEW;
 END $$""",
     """
 CREATE OR REPLACE FUNCTION chats_message_keys_delete() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -74,8 +71,13 @@ END $$""",
     "CREATE TRIGGER chats_message_keys_insert AFTER INSERT ON chats_message "
     "REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT "
     "EXECUTE FUNCTION chats_message_keys_insert()",
-    "CREATE TRIGGER chats_message_keys_update AFTER UPDATE ON chats_message "
-    "REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT "
+    # Row by row, but only for rows whose key columns change (the WHEN is checked without
+    # calling the function): the many UPDATEs of delivery status, text or metadata cost
+    # nothing. BEFORE, because a row that moves to another month's partition fires its
+    # BEFORE UPDATE triggers (and no AFTER UPDATE one).
+    "CREATE TRIGGER chats_message_keys_update BEFORE UPDATE ON chats_message FOR EACH ROW "
+    "WHEN ((OLD.channel_id, OLD.provider_message_id, OLD.created_at) IS DISTINCT FROM "
+    "(NEW.channel_id, NEW.provider_message_id, NEW.created_at)) "
     "EXECUTE FUNCTION chats_message_keys_update()",
     "CREATE TRIGGER chats_message_keys_delete AFTER DELETE ON chats_message "
     "REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT "
