@@ -182,8 +182,9 @@ def drop_expired(
                 break
             mode = " CONCURRENTLY" if concurrently else ""
             release = _RELEASE.get(spec.table)
-            if release is not None and name not in _pending_detach(spec.table):
-                # While still attached: a crash before the drop leaves it for the next turn.
+            if release is not None:
+                # Before the detach (or its FINALIZE, after a crash half-way): a crash before
+                # the drop leaves the month listed, so the next turn releases it again.
                 release(name, end)
             with connection.cursor() as cursor:
                 if name in _pending_detach(spec.table):
