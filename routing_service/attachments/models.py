@@ -35,12 +35,16 @@ class AttachmentSource(models.TextChoices):
 
 
 class Attachment(TenantModel):
+    # No foreign key in the database: the message table is partitioned by month and its
+    # primary key there is (id, created_at). The ORM still cascades; dropping a month of
+    # messages deletes their attachments (and files) first (retention.partitions).
     message = models.ForeignKey(
         "chats.Message",
         on_delete=models.CASCADE,
         null=True,
         blank=True,
         related_name="attachments",
+        db_constraint=False,
     )
     # The public handle: the file's storage name and nothing a client could guess.
     key = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)

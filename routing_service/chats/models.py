@@ -4,7 +4,8 @@ These models are written only by `routing_service.chats.actions` (and the router
 them); the rules that must always hold are database constraints, not hopes:
 
 * one open conversation (queue entry) per client and company;
-* one message per channel and provider message id (webhook retries are harmless);
+* one message per channel and provider message id (webhook retries are harmless): the
+  primary key of `MessageKey`, kept by triggers on the (partitioned) message table;
 * at most one active assignment per conversation.
 """
 
@@ -301,13 +302,9 @@ class Message(TenantModel):
 
     class Meta:
         ordering = ["sent_at", "id"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["channel", "provider_message_id"],
-                condition=Q(provider_message_id__isnull=False),
-                name="message_unique_provider_id",
-            )
-        ]
+        # One message per (channel, provider message id): not a unique index here (the table
+        # is partitioned by month of `created_at`, and a partitioned unique index would have
+        # to include it) but `MessageKey`'s primary key, written by the table's triggers.
         indexes = [
             # Transcript: "WHERE conversation_id = ? ORDER BY sent_at, id".
             models.Index(fields=["conversation", "sent_at", "id"], name="message_transcript_idx"),
@@ -315,6 +312,35 @@ class Message(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.direction} {self.text[:40]}"
+
+
+class MessageKey(models.Model):
+    """The de-duplication key of a message: (channel, provider message id), unique for as long
+    as the message exists, across every month of the partitioned message table.
+
+    Written only by database triggers on `chats_message` (routing_service/chats/message_keys.py):
+    an insert of a message adds its key in the same statement — a taken key raises a unique
+    violation, exactly as the unique index did before the table was partitioned —, a change of
+    channel, provider id or `created_at` moves it, a delete removes it, a TRUNCATE empties the
+    table. Dropping a month of messages deletes its keys first (`retention.partitions`).
+    Not tenant-scoped: no personal data, read only by the router's and receipts' look-ups.
+    """
+
+    pk = models.CompositePrimaryKey("channel_id", "provider_message_id")
+    # Plain columns, no foreign keys: no referential check on the router's insert path; the
+    # triggers keep them equal to the message's.
+    channel_id = models.BigIntegerField()
+    provider_message_id = models.CharField(max_length=255)
+    message_id = models.BigIntegerField()
+    # The message's `created_at` (its partition): the keys of a dropped month go by it.
+    created_at = models.DateTimeField()
+
+    # Plus, on PostgreSQL, a BRIN index on `created_at` (migration chats.0011: not here, SQLite
+    # has none): keys arrive in time order, so block ranges find a month's keys for the drop at
+    # almost no cost per insert, where a B-tree would be one more index on the router's path.
+
+    def __str__(self) -> str:
+        return f"{self.channel_id}:{self.provider_message_id} → {self.message_id}"
 
 
 class ChatAssignment(TenantModel):

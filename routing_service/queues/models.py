@@ -189,8 +189,15 @@ class AutoReplySent(TenantModel):
         "chats.Conversation", on_delete=models.CASCADE, related_name="auto_replies"
     )
     kind = models.CharField(max_length=16, choices=AutoReplyKind.choices)
+    # No foreign key in the database (messages are partitioned by month; the ORM still sets
+    # null on delete, and dropping a month of messages clears it: retention.partitions).
     message = models.ForeignKey(
-        "chats.Message", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        "chats.Message",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
     )
     created_at = models.DateTimeField(auto_now_add=True)
 

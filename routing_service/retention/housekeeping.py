@@ -34,9 +34,7 @@ def run_turn(
     if connection.vendor != "postgresql":
         return TurnResult(purged=purge.purge_all(now) if purge_rows else Counter())
     keep = purge.longest_retention()
-    result = TurnResult(
-        created=partitions.ensure_partitions(now, ahead=ahead, back_days=keep["events"])
-    )
+    result = TurnResult(created=partitions.ensure_partitions(now, ahead=ahead, back_days=keep))
     if purge_rows:
         result.purged = purge.purge_all(now)
     concurrently = not connection.in_atomic_block

@@ -59,7 +59,8 @@ ROOT = Path(__file__).resolve().parents[2]
 os.environ.setdefault("SECRET_KEY", "benchmark-only-secret-key-0123456789-abcdefghijklmn")
 sys.path.insert(0, str(ROOT))
 
-BENCH_DB = "switchboard_bench_router"
+# Overridable: a branch whose migrations differ benches in a database of its own.
+BENCH_DB = os.environ.get("BENCH_ROUTER_DB", "switchboard_bench_router")
 DEFAULT_DATABASE_URL = "postgres://postgres:postgres@127.0.0.1:5432/switchboard"
 PREFIX = "sbbench-router"
 

@@ -93,7 +93,8 @@ def test_months_are_created_ahead_and_expired_ones_dropped(
     for offset in range(6):
         assert partitions.add_months(this_month, offset) in months
     assert partitions.ensure_partitions(now, ahead=5) == []  # idempotent
-    assert all(name.startswith(f"{TABLE}_p") for name in created)
+    tables = tuple(f"{spec.table}_p" for spec in partitions.PARTITIONED)
+    assert all(name.startswith(tables) for name in created)
 
     # Months 30 and 14 months back, a row in each, and one row of this month.
     ancient, recent = partitions.add_months(this_month, -30), partitions.add_months(this_month, -14)

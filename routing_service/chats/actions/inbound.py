@@ -7,7 +7,8 @@ duplicates, clients, open chats, active assignments and notifications each, and 
 the cost per message stays flat as batches grow.
 
 Idempotent: the same provider message id on the same channel is recorded once, whatever the
-number of deliveries (checked under the company lock, backed by a unique constraint).
+number of deliveries (checked under the company lock, backed by the unique key that the
+message table's triggers write: routing_service/chats/message_keys.py).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from routing_service.chats.actions import csat as csat_actions
 from routing_service.chats.actions.routing import queue_event, route_waiting, routing_policy
 from routing_service.chats.bulk import insert_rows, update_rows
 from routing_service.chats.locks import lock_company_routing
+from routing_service.chats.message_keys import known_keys
 from routing_service.chats.models import (
     ACTIVE_ASSIGNMENT_STATUSES,
     OPEN_CONVERSATION_STATUSES,
@@ -199,17 +201,8 @@ class _CompanyBatch:
     def _drop_duplicates(self, results: dict[int, InboundResult]) -> list[tuple[int, InboundItem]]:
         """Messages seen before (in the database or earlier in this batch) are duplicates."""
         wanted = {(item.channel.pk, item.message.provider_message_id) for _, item in self.items}
-        known = {
-            (m.channel_id, m.provider_message_id)
-            for m in rows(
-                Message,
-                {
-                    "channel_id": {c for c, _ in wanted},
-                    "provider_message_id": {m for _, m in wanted},
-                },
-                fields=("channel", "provider_message_id"),
-            )
-        }
+        # The key table, not the messages: one index look-up whatever the months partitioned.
+        known = known_keys(wanted)
         fresh: list[tuple[int, InboundItem]] = []
         for index, item in self.items:
             key = (item.channel.pk, item.message.provider_message_id)

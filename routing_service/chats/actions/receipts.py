@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from routing_service.chats.message_keys import message_id_for
 from routing_service.chats.models import DeliveryStatus, Message
 from routing_service.ingest.adapters.base import StatusEvent
 
@@ -20,10 +21,10 @@ def record_status_event(channel_id: int, event: StatusEvent) -> bool:
 
     Returns whether anything changed.
     """
+    # By the key table (one index look-up), then by id: messages are partitioned by month.
+    message_id = message_id_for(channel_id, event.provider_message_id)
     message = (
-        Message.objects.unscoped()
-        .filter(channel_id=channel_id, provider_message_id=event.provider_message_id)
-        .first()
+        Message.objects.unscoped().filter(pk=message_id).first() if message_id is not None else None
     )
     if message is None:
         return False
