@@ -35,12 +35,15 @@ class AttachmentSource(models.TextChoices):
 
 
 class Attachment(TenantModel):
+    # Indexed by `attachment_message_idx` (message, id), not a second index of its own: every
+    # index is one more write per file on the router's path.
     message = models.ForeignKey(
         "chats.Message",
         on_delete=models.CASCADE,
         null=True,
         blank=True,
         related_name="attachments",
+        db_index=False,
     )
     # The public handle: the file's storage name and nothing a client could guess.
     key = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
@@ -60,8 +63,14 @@ class Attachment(TenantModel):
     # The name in Django's default storage ("" until stored). A plain column, not a FileField:
     # the bytes are written by the download worker, streamed, never through a model save.
     storage_name = models.CharField(max_length=255, blank=True, default="")
+    # Indexed only where set (`attachment_uploader_idx`): inbound files have no uploader.
     uploaded_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
     )
     attempts = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -81,6 +90,12 @@ class Attachment(TenantModel):
             ),
             # The quota: "SUM(size) WHERE company_id = ? AND status = 'ready'".
             models.Index(fields=["company", "status"], name="attachment_company_idx"),
+            # An agent's uploads (a user's deletion sets them to NULL): inbound rows stay out.
+            models.Index(
+                fields=["uploaded_by"],
+                condition=Q(uploaded_by__isnull=False),
+                name="attachment_uploader_idx",
+            ),
         ]
 
     def __str__(self) -> str:

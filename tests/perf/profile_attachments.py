@@ -62,9 +62,8 @@ def entries(channels: list[Any], count: int, clients: int, run: int, files: bool
         )
         # Through the stream's own encoding and decoding, as the router receives it.
         payload = stream.encode(entry)
-        items.append(
-            StreamEntry(stream="x", entry_id=f"{n}-0", payload=payload, entry=stream.decode(payload))
-        )
+        decoded = stream.decode(payload)
+        items.append(StreamEntry(stream="x", entry_id=f"{n}-0", payload=payload, entry=decoded))
     return items
 
 
@@ -107,8 +106,7 @@ def main() -> None:
             channels = bench_router.set_up_companies(args.companies, args.agents)
             backlog = entries(channels, args.messages, args.clients, time.time_ns(), files)
             batches = [
-                backlog[start : start + args.batch]
-                for start in range(0, len(backlog), args.batch)
+                backlog[start : start + args.batch] for start in range(0, len(backlog), args.batch)
             ]
             statements.clear()
             seconds.clear()
