@@ -77,6 +77,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--top", type=int, default=45)
     parser.add_argument("--sort", default="tottime", help="pstats order: cumulative, tottime")
+    parser.add_argument("--dump", help="save each run's pstats to DUMP-text.prof / DUMP-files.prof")
     parser.add_argument(
         "--no-profile", action="store_true", help="time the batches only (no cProfile overhead)"
     )
@@ -136,6 +137,8 @@ def main() -> None:
             for key, spent in seconds.most_common(25):
                 count, ms = statements[key] / len(batches), spent / len(batches) * 1000
                 print(f"  {count:6.1f}× {ms:7.1f} ms  {key}")
+            if args.dump:
+                profiler.dump_stats(f"{args.dump}-{'files' if files else 'text'}.prof")
             out = io.StringIO()
             pstats.Stats(profiler, stream=out).sort_stats(args.sort).print_stats(args.top)
             print(out.getvalue(), flush=True)
