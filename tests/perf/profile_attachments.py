@@ -5,8 +5,9 @@ Run: ``.venv/bin/python tests/perf/profile_attachments.py [--messages 6000] [--b
 companies, ``--clients`` clients, as `bench_router.py --attachments`). Each repeat records the
 same backlog twice from empty tables — text only, then with one generic-URL file per message —
 through `process_batch` (the router's batch function: database, outbox publish and the
-download task's enqueue after the commit), and prints for each the wall time per batch, the
-SQL statements per batch with their time, and the top of cProfile's listing.
+download task's enqueue after the commit), and prints for each the wall time per batch and
+this process's CPU per message (the router's own share: steadier than wall time on a shared
+machine), the SQL statements per batch with their time, and the top of cProfile's listing.
 """
 
 from __future__ import annotations
@@ -100,6 +101,7 @@ def main() -> None:
             seconds[key] += time.perf_counter() - started
 
     rates: dict[bool, list[float]] = {False: [], True: []}
+    cpus: dict[bool, list[float]] = {False: [], True: []}
     for _ in range(args.repeats):
         for files in (False, True):
             bench_router.reset_data()
@@ -112,7 +114,7 @@ def main() -> None:
             statements.clear()
             seconds.clear()
             profiler = cProfile.Profile()
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.process_time()
             with contextlib.ExitStack() as stack:
                 if not args.no_profile:
                     stack.enter_context(connection.execute_wrapper(spy))
@@ -122,11 +124,17 @@ def main() -> None:
                     assert len(outcome.acked) == len(batch), outcome.failed[:1]
                 profiler.disable()
             elapsed = time.perf_counter() - started
+            cpu = time.process_time() - cpu_started
             rates[files].append(args.messages / elapsed)
+            cpus[files].append(cpu / args.messages * 1e6)
             per_batch = elapsed / len(batches)
             label = "one file each" if files else "text only"
             print(f"\n=== {label}: {per_batch * 1000:.0f} ms per batch of {args.batch}", end="")
-            print(f" ({args.messages / elapsed:,.0f} msg/s in-process)", flush=True)
+            print(
+                f" ({args.messages / elapsed:,.0f} msg/s in-process; this process's CPU "
+                f"{cpu / args.messages * 1e6:.0f} µs a message)",
+                flush=True,
+            )
             if args.no_profile:
                 continue
             total_sql = sum(seconds.values())
@@ -145,7 +153,11 @@ def main() -> None:
     text, files_rate = statistics.median(rates[False]), statistics.median(rates[True])
     print(
         f"median text only {text:,.0f} msg/s, with files {files_rate:,.0f} msg/s "
-        f"→ ratio {files_rate / text:.1%}"
+        f"→ ratio {files_rate / text:.1%}; CPU a message: text only "
+        f"{statistics.median(cpus[False]):.0f} µs, "
+        f"with files {statistics.median(cpus[True]):.0f} µs"
+        f" (runs: {', '.join(f'{c:.0f}' for c in cpus[False])} | "
+        f"{', '.join(f'{c:.0f}' for c in cpus[True])})"
     )
     bench_router.delete_keys()
 
