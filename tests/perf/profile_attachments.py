@@ -6,8 +6,9 @@ companies, ``--clients`` clients, as `bench_router.py --attachments`). Each repe
 same backlog twice from empty tables — text only, then with one generic-URL file per message —
 through `process_batch` (the router's batch function: database, outbox publish and the
 download task's enqueue after the commit), and prints for each the wall time per batch and
-this process's CPU per message (the router's own share: steadier than wall time on a shared
-machine), the SQL statements per batch with their time, and the top of cProfile's listing.
+this process's and its PostgreSQL backend's CPU per message (steadier than wall time on a
+shared machine; the backend's read from /proc: a local server), the SQL statements per batch
+with their time, and the top of cProfile's listing.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import contextlib
 import cProfile
 import datetime as dt
 import io
+import os
 import pstats
 import statistics
 import sys
@@ -68,6 +70,20 @@ def entries(channels: list[Any], count: int, clients: int, run: int, files: bool
     return items
 
 
+def backend_pid(connection: Any) -> int:
+    connection.ensure_connection()
+    return int(connection.connection.info.backend_pid)
+
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds of a local process (the PostgreSQL backend: same machine); 0 if unreadable."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--messages", type=int, default=6000)
@@ -102,6 +118,7 @@ def main() -> None:
 
     rates: dict[bool, list[float]] = {False: [], True: []}
     cpus: dict[bool, list[float]] = {False: [], True: []}
+    pg_cpus: dict[bool, list[float]] = {False: [], True: []}
     for _ in range(args.repeats):
         for files in (False, True):
             bench_router.reset_data()
@@ -119,20 +136,26 @@ def main() -> None:
                 if not args.no_profile:
                     stack.enter_context(connection.execute_wrapper(spy))
                     profiler.enable()
+                pg_cpu = 0.0
                 for batch in batches:
+                    pid = backend_pid(connection)
+                    before = process_cpu(pid)
                     outcome = process_batch(batch)
                     assert len(outcome.acked) == len(batch), outcome.failed[:1]
+                    pg_cpu += process_cpu(pid) - before
                 profiler.disable()
             elapsed = time.perf_counter() - started
             cpu = time.process_time() - cpu_started
             rates[files].append(args.messages / elapsed)
             cpus[files].append(cpu / args.messages * 1e6)
+            pg_cpus[files].append(pg_cpu / args.messages * 1e6)
             per_batch = elapsed / len(batches)
             label = "one file each" if files else "text only"
             print(f"\n=== {label}: {per_batch * 1000:.0f} ms per batch of {args.batch}", end="")
             print(
                 f" ({args.messages / elapsed:,.0f} msg/s in-process; this process's CPU "
-                f"{cpu / args.messages * 1e6:.0f} µs a message)",
+                f"{cpu / args.messages * 1e6:.0f} µs a message, its PostgreSQL backend's "
+                f"{pg_cpu / args.messages * 1e6:.0f} µs)",
                 flush=True,
             )
             if args.no_profile:
@@ -157,7 +180,9 @@ def main() -> None:
         f"{statistics.median(cpus[False]):.0f} µs, "
         f"with files {statistics.median(cpus[True]):.0f} µs"
         f" (runs: {', '.join(f'{c:.0f}' for c in cpus[False])} | "
-        f"{', '.join(f'{c:.0f}' for c in cpus[True])})"
+        f"{', '.join(f'{c:.0f}' for c in cpus[True])}); PostgreSQL backend: text only "
+        f"{statistics.median(pg_cpus[False]):.0f} µs, with files "
+        f"{statistics.median(pg_cpus[True]):.0f} µs"
     )
     bench_router.delete_keys()
 
