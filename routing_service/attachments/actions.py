@@ -76,9 +76,9 @@ def record_inbound(
     """Pending rows for the files of a batch's messages (`(message id, ref)`); their download is
     enqueued at commit. Returns `(message id, payload)` per file, in the order given.
 
-    On the router's path, so built without model instances: the rows go as column arrays into
-    one `INSERT … SELECT FROM unnest(…)` (the key drawn by PostgreSQL), and the payloads are
-    made from the same values and the returned ids — what `attachment_data` says of the row.
+    On the router's path, so built without model instances: the rows go as one JSON document
+    (one parameter, dumped in C) into one `INSERT … SELECT`, and the payloads are made from the
+    same values and the returned ids — what `attachment_data` says of the row.
     Precondition: inside the router's transaction, the messages inserted (they have ids).
     """
     if not files:
@@ -102,7 +102,7 @@ def record_inbound(
                 _INSERT_PENDING,
                 [company_id, AttachmentStatus.PENDING.value, now, now, orjson.dumps(rows).decode()],
             )
-            # The ids come from the sequence in the SELECT's order (`ORDER BY n`): sorted, they
+            # The ids come from the sequence in the SELECT's order (`ORDER BY`): sorted, they
             # are the files' in the order given, whatever order RETURNING lists them in.
             ids = sorted(row[0] for row in cursor.fetchall())
     else:  # the SQLite demo
@@ -127,15 +127,14 @@ def record_inbound(
     ]
 
 
-# Every column written (the others are nullable: `uploaded_by_id`); `key` as the model's
-# default would draw it (a random UUID), in C instead of one `uuid4()` per row.
+# Every column written (the others are nullable: `uploaded_by_id`).
 _INSERT_PENDING = """
 INSERT INTO attachments_attachment (
     company_id, status, created_at, updated_at, message_id, source, source_ref, name,
-    declared_type, size, key, content_type, failure_reason, storage_name, attempts
+    declared_type, size, content_type, failure_reason, storage_name, attempts
 )
 SELECT %s, %s, %s, %s, f.message_id, f.source, f.source_ref, f.name, f.declared_type, f.size,
-       gen_random_uuid(), '', '', '', 0
+       '', '', '', 0
 FROM ROWS FROM (json_populate_recordset(NULL::attachments_attachment, %s::json))
      WITH ORDINALITY AS f
 ORDER BY f.ordinality

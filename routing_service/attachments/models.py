@@ -9,8 +9,6 @@ that sends it.
 
 from __future__ import annotations
 
-import uuid
-
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -45,8 +43,6 @@ class Attachment(TenantModel):
         related_name="attachments",
         db_index=False,
     )
-    # The public handle: the file's storage name and nothing a client could guess.
-    key = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     source = models.CharField(max_length=16, choices=AttachmentSource.choices)
     # The provider's media id, file id or URL (never shown to agents: it may carry credentials).
     source_ref = models.TextField(blank=True, default="")
@@ -99,7 +95,7 @@ class Attachment(TenantModel):
         ]
 
     def __str__(self) -> str:
-        return f"{self.name or self.key} ({self.status})"
+        return f"{self.name or f'attachment {self.pk}'} ({self.status})"
 
 
 class AttachmentPolicy(TenantModel):

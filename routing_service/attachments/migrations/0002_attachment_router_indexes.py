@@ -1,9 +1,10 @@
-"""Two indexes fewer to write per inbound file (the router records a pending row per file).
+"""Three indexes fewer to write per inbound file (the router records a pending row per file).
 
 `message_id` had an index of its own beside `attachment_message_idx` (message, id), which
 serves the same look-ups; `uploaded_by_id` is set on agents' uploads only, so its index is
-partial. The foreign keys themselves are untouched: only the indexes are dropped (Django's own
-AlterField would drop and re-validate the constraints).
+partial; `key`, a random UUID with a unique index, was never read (storage names draw their
+own), so it goes. The foreign keys themselves are untouched: only the indexes are dropped
+(Django's own AlterField would drop and re-validate the constraints).
 """
 
 import django.db.models.deletion
@@ -66,4 +67,5 @@ class Migration(migrations.Migration):
                 name="attachment_uploader_idx",
             ),
         ),
+        migrations.RemoveField(model_name="attachment", name="key"),
     ]
