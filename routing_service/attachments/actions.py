@@ -17,8 +17,9 @@ import logging
 from collections.abc import Iterable, Sequence
 from typing import IO, Any
 
+import orjson
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
@@ -31,9 +32,8 @@ from routing_service.attachments.models import (
     AttachmentSource,
     AttachmentStatus,
 )
-from routing_service.attachments.payloads import attachment_list
+from routing_service.attachments.payloads import attachment_list, pending_data
 from routing_service.chats.actions.errors import ActionError
-from routing_service.chats.bulk import insert_rows
 from routing_service.chats.models import ACTIVE_ASSIGNMENT_STATUSES, ChatAssignment, Message
 from routing_service.ingest.adapters.base import MediaRef
 
@@ -70,32 +70,76 @@ def used_bytes(company_id: int) -> int:
 # --- inbound (the router) --------------------------------------------------------------------
 
 
-def record_inbound(company_id: int, files: Sequence[tuple[Message, MediaRef]]) -> list[Attachment]:
-    """Pending rows for the files of a batch's messages; their download is enqueued at commit.
+def record_inbound(
+    company_id: int, files: Sequence[tuple[int, MediaRef]]
+) -> list[tuple[int, dict[str, Any]]]:
+    """Pending rows for the files of a batch's messages (`(message id, ref)`); their download is
+    enqueued at commit. Returns `(message id, payload)` per file, in the order given.
 
+    On the router's path, so built without model instances: the rows go as one JSON document
+    (one parameter, dumped in C) into one `INSERT … SELECT`, and the payloads are made from the
+    same values and the returned ids — what `attachment_data` says of the row.
     Precondition: inside the router's transaction, the messages inserted (they have ids).
     """
     if not files:
         return []
-    # One statement through the router's JSON insert (chats/bulk.py), like its other rows.
-    created = insert_rows(
-        [
+    names = [rules.safe_name(ref.name, fallback="") for _, ref in files]
+    if connection.vendor == "postgresql":
+        now = timezone.now()
+        rows = [
+            {
+                "message_id": message_id,
+                "source": ref.source,
+                "source_ref": ref.ref,
+                "name": name,
+                "declared_type": ref.content_type,
+                "size": ref.size,
+            }
+            for (message_id, ref), name in zip(files, names, strict=True)
+        ]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _INSERT_PENDING,
+                [company_id, AttachmentStatus.PENDING.value, now, now, orjson.dumps(rows).decode()],
+            )
+            # The ids come from the sequence in the SELECT's order (`ORDER BY`): sorted, they
+            # are the files' in the order given, whatever order RETURNING lists them in.
+            ids = sorted(row[0] for row in cursor.fetchall())
+    else:  # the SQLite demo
+        created = Attachment.objects.unscoped().bulk_create(
             Attachment(
                 company_id=company_id,
-                message=message,
+                message_id=message_id,
                 source=ref.source,
                 source_ref=ref.ref,
-                name=rules.safe_name(ref.name, fallback=""),
+                name=name,
                 declared_type=ref.content_type,
                 size=ref.size,
                 status=AttachmentStatus.PENDING,
             )
-            for message, ref in files
-        ]
-    )
-    ids = [attachment.pk for attachment in created]
+            for (message_id, ref), name in zip(files, names, strict=True)
+        )
+        ids = [attachment.pk for attachment in created]
     transaction.on_commit(lambda: enqueue_fetch(ids), robust=True)
-    return created
+    return [
+        (message_id, pending_data(pk, name, ref.content_type, ref.size))
+        for pk, name, (message_id, ref) in zip(ids, names, files, strict=True)
+    ]
+
+
+# Every column written (the others are nullable: `uploaded_by_id`).
+_INSERT_PENDING = """
+INSERT INTO attachments_attachment (
+    company_id, status, created_at, updated_at, message_id, source, source_ref, name,
+    declared_type, size, content_type, failure_reason, storage_name, attempts
+)
+SELECT %s, %s, %s, %s, f.message_id, f.source, f.source_ref, f.name, f.declared_type, f.size,
+       '', '', '', 0
+FROM ROWS FROM (json_populate_recordset(NULL::attachments_attachment, %s::json))
+     WITH ORDINALITY AS f
+ORDER BY f.ordinality
+RETURNING id
+"""
 
 
 def enqueue_fetch(ids: list[int]) -> None:
@@ -260,8 +304,6 @@ def store_upload(
 def _lock_company_quota(company_id: int) -> None:
     """A transaction-scoped advisory lock per company (namespace 0x5B0C): serialises quota
     checks of one company. Not taken by the router, never with the routing lock held after it."""
-    from django.db import connection
-
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [0x5B0C, company_id])

@@ -9,8 +9,6 @@ that sends it.
 
 from __future__ import annotations
 
-import uuid
-
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -38,6 +36,8 @@ class Attachment(TenantModel):
     # No foreign key in the database: the message table is partitioned by month and its
     # primary key there is (id, created_at). The ORM still cascades; dropping a month of
     # messages deletes their attachments (and files) first (retention.partitions).
+    # Indexed by `attachment_message_idx` (message, id), not a second index of its own: every
+    # index is one more write per file on the router's path.
     message = models.ForeignKey(
         "chats.Message",
         on_delete=models.CASCADE,
@@ -45,9 +45,8 @@ class Attachment(TenantModel):
         blank=True,
         related_name="attachments",
         db_constraint=False,
+        db_index=False,
     )
-    # The public handle: the file's storage name and nothing a client could guess.
-    key = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     source = models.CharField(max_length=16, choices=AttachmentSource.choices)
     # The provider's media id, file id or URL (never shown to agents: it may carry credentials).
     source_ref = models.TextField(blank=True, default="")
@@ -64,8 +63,14 @@ class Attachment(TenantModel):
     # The name in Django's default storage ("" until stored). A plain column, not a FileField:
     # the bytes are written by the download worker, streamed, never through a model save.
     storage_name = models.CharField(max_length=255, blank=True, default="")
+    # Indexed only where set (`attachment_uploader_idx`): inbound files have no uploader.
     uploaded_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
     )
     attempts = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -85,10 +90,16 @@ class Attachment(TenantModel):
             ),
             # The quota: "SUM(size) WHERE company_id = ? AND status = 'ready'".
             models.Index(fields=["company", "status"], name="attachment_company_idx"),
+            # An agent's uploads (a user's deletion sets them to NULL): inbound rows stay out.
+            models.Index(
+                fields=["uploaded_by"],
+                condition=Q(uploaded_by__isnull=False),
+                name="attachment_uploader_idx",
+            ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.name or self.key} ({self.status})"
+        return f"{self.name or f'attachment {self.pk}'} ({self.status})"
 
 
 class AttachmentPolicy(TenantModel):

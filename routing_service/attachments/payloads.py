@@ -16,10 +16,11 @@ from routing_service.attachments.models import Attachment, AttachmentStatus
 
 def attachment_data(attachment: Attachment) -> dict[str, Any]:
     ready = attachment.status == AttachmentStatus.READY
+    content_type = attachment.content_type or attachment.declared_type
     data: dict[str, Any] = {
         "id": attachment.pk,
-        "name": attachment.name or _fallback_name(attachment),
-        "content_type": attachment.content_type or attachment.declared_type,
+        "name": attachment.name or _fallback_name(content_type, attachment.pk),
+        "content_type": content_type,
         "size": attachment.size,
         "url": signing.agent_url(attachment.company_id, attachment.pk) if ready else None,
         "status": attachment.status,
@@ -33,9 +34,25 @@ def attachment_list(attachments: Iterable[Attachment]) -> list[dict[str, Any]]:
     return [attachment_data(a) for a in attachments]
 
 
-def _fallback_name(attachment: Attachment) -> str:
-    kind = (attachment.content_type or attachment.declared_type).partition("/")[0]
-    return f"{kind or 'file'}-{attachment.pk}"
+_PENDING = AttachmentStatus.PENDING.value
+
+
+def pending_data(pk: int, name: str, declared_type: str, size: int | None) -> dict[str, Any]:
+    """`attachment_data` of an inbound file just recorded (pending, nothing sniffed yet), from
+    the values written: the router builds its event without a model instance per file."""
+    return {
+        "id": pk,
+        "name": name or _fallback_name(declared_type, pk),
+        "content_type": declared_type,
+        "size": size,
+        "url": None,
+        "status": _PENDING,
+    }
+
+
+def _fallback_name(content_type: str, pk: int) -> str:
+    kind = content_type.partition("/")[0]
+    return f"{kind or 'file'}-{pk}"
 
 
 def attachments_by_message(message_ids: Iterable[int]) -> dict[int, list[dict[str, Any]]]:

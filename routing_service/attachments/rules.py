@@ -144,7 +144,10 @@ def human_size(size: int) -> str:
 def safe_name(name: str, fallback: str = "file") -> str:
     """A file name fit for a header and a page: no path, no control characters, ≤ 200 chars."""
     base = name.replace("\\", "/").rsplit("/", 1)[-1]
-    cleaned = "".join(c for c in base if c.isprintable() and c not in '"<>').strip(" .")
+    if base.isprintable() and not ('"' in base or "<" in base or ">" in base):
+        cleaned = base.strip(" .")  # the common name, whole: no character to drop
+    else:
+        cleaned = "".join(c for c in base if c.isprintable() and c not in '"<>').strip(" .")
     return cleaned[:200] or fallback
 
 

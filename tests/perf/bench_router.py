@@ -5,9 +5,9 @@ Run: ``.venv/bin/python tests/perf/bench_router.py [--messages 20000] [--routers
 reader per shard), so with one shard a second router is a hot standby; throughput scales with
 shards.
 Named ``bench_*`` so pytest never collects it. Everything goes to a database of its own,
-``switchboard_bench_router`` (created and migrated on the server of ``DATABASE_URL``, default
-the local server; emptied at every run) and to Redis keys under ``sbbench-router`` (deleted at
-the end).
+``switchboard_bench_router`` or ``$BENCH_ROUTER_DB`` (created and migrated on the server of
+``DATABASE_URL``, default the local server; emptied at every run) and to Redis keys under
+``sbbench-router`` (deleted at the end).
 
 For each router count: the inbound stream is filled the way the webhook fills it (the same
 dedupe-and-append script) with ``--messages`` messages from ``--clients`` clients of
@@ -59,7 +59,7 @@ ROOT = Path(__file__).resolve().parents[2]
 os.environ.setdefault("SECRET_KEY", "benchmark-only-secret-key-0123456789-abcdefghijklmn")
 sys.path.insert(0, str(ROOT))
 
-# Overridable: a branch whose migrations differ benches in a database of its own.
+# BENCH_ROUTER_DB: another database, e.g. for a branch whose migrations the others lack.
 BENCH_DB = os.environ.get("BENCH_ROUTER_DB", "switchboard_bench_router")
 DEFAULT_DATABASE_URL = "postgres://postgres:postgres@127.0.0.1:5432/switchboard"
 PREFIX = "sbbench-router"
@@ -424,7 +424,11 @@ def compare_attachments(args: argparse.Namespace, url: str) -> None:
             result = run_routers(count, args.messages, url)
             rates[with_files].append(result["rate"])
             label = "with a file each" if with_files else "text only"
-            print(f"routers={count} {label}: {result['rate']:,.0f} msg/s")
+            print(
+                f"routers={count} {label}: {result['rate']:,.0f} msg/s (router CPU "
+                f"{result['router_cpu']:.1f} s, PostgreSQL+Redis CPU {result['shared_cpu']:.1f} s)",
+                flush=True,
+            )
     text, files = statistics.median(rates[False]), statistics.median(rates[True])
     print(
         f"median text only {text:,.0f} msg/s, with files {files:,.0f} msg/s "

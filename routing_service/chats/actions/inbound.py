@@ -25,7 +25,6 @@ from analytics import live_counting
 from events.outbox import publish_on_commit
 from events.schema import Event, EventType, make_event
 from routing_service.attachments.actions import record_inbound
-from routing_service.attachments.payloads import attachment_data
 from routing_service.chats import csat
 from routing_service.chats.actions import csat as csat_actions
 from routing_service.chats.actions.routing import queue_event, route_waiting, routing_policy
@@ -403,13 +402,12 @@ class _CompanyBatch:
             change.received.append((item, message))
         insert_rows(list(messages.values()))
         files = [
-            (messages[index], ref) for index, item in fresh for ref in item.message.attachments
+            (messages[index].pk, ref) for index, item in fresh for ref in item.message.attachments
         ]
         if files:
             # Pending rows only: the download runs in a worker after the commit.
-            for attachment in record_inbound(self.company_id, files):
-                assert attachment.message_id is not None
-                self.files.setdefault(attachment.message_id, []).append(attachment_data(attachment))
+            for message_id, data in record_inbound(self.company_id, files):
+                self.files.setdefault(message_id, []).append(data)
         return messages
 
     def _due(self, priority: str, start: dt.datetime, queue_id: int | None) -> DueTimes:
