@@ -165,6 +165,31 @@ def _pgbouncer_clients() -> int:
     return sum(1 for row in rows if row["database"] == db["NAME"] and row["port"] != own)
 
 
+def wait_for_pgbouncer_logins(timeout: float = 60) -> None:
+    """Until PgBouncer serves a new client of the test database again, then this process's
+    connection closed (Django opens a new one). After PostgreSQL refused a login PgBouncer
+    fails every client at once for `server_login_retry` (15 s by default), closing it."""
+    db = connection.settings_dict
+
+    def serves() -> bool:
+        try:
+            with psycopg.connect(
+                host=db["HOST"] or "127.0.0.1",
+                port=db["PORT"] or 5432,
+                user=db["USER"],
+                password=db.get("PASSWORD") or "",
+                dbname=db["NAME"],
+                connect_timeout=5,
+            ) as client:
+                client.execute("SELECT 1")
+        except psycopg.Error:
+            return False
+        return True
+
+    wait_for(serves, timeout=timeout, interval=0.5)
+    connection.close()
+
+
 def other_sessions() -> int:
     """Other sessions on the test database than this process's: PostgreSQL's backends, or
     behind PgBouncer its client connections (its server connections stay pooled by design)."""
