@@ -286,9 +286,9 @@ def postgres_faults(counts: Counts, workdir: Path, *, blocked_for: float = 4.0) 
             ledger.faults += 1
             time.sleep(blocked_for)
         if behind_pgbouncer():
-            # The referee is PgBouncer's client, not a backend it can spare: its refusals go on
-            # for PgBouncer's `server_login_retry` after the block; the deployed processes must
-            # ride that out too. The referee waits for it before it counts.
+            # The referee is PgBouncer's client, not a backend it can spare: PgBouncer may go
+            # on refusing every client for up to `server_login_retry` after the block (the
+            # deployed processes must ride that out too); the referee waits before it counts.
             started = time.monotonic()
             wait_for_pgbouncer_logins()
             ledger.notes["pgbouncer_refusing_s"] = round(time.monotonic() - started, 1)

@@ -166,9 +166,9 @@ def _pgbouncer_clients() -> int:
 
 
 def wait_for_pgbouncer_logins(timeout: float = 60) -> None:
-    """Until PgBouncer serves a new client of the test database again, then this process's
-    connection closed (Django opens a new one). After PostgreSQL refused a login PgBouncer
-    fails every client at once for `server_login_retry` (15 s by default), closing it."""
+    """Until PgBouncer serves a client of the test database again. Once PostgreSQL refused its
+    login with no server connection left in the pool, PgBouncer fails (and closes) every client
+    at once until a login succeeds, retried every `server_login_retry` (15 s by default)."""
     db = connection.settings_dict
 
     def serves() -> bool:
@@ -187,7 +187,6 @@ def wait_for_pgbouncer_logins(timeout: float = 60) -> None:
         return True
 
     wait_for(serves, timeout=timeout, interval=0.5)
-    connection.close()
 
 
 def other_sessions() -> int:
