@@ -3,7 +3,6 @@ over several connections ("lanes") inserting in parallel. Same report, same rule
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -15,6 +14,7 @@ from analytics.importer import Outcome, run_import
 from analytics.models import ChatSession, DataSource
 from routing_service.tenancy.models import Company
 from tests.analytics.conftest import csv_text
+from tests.support.processes import wait_for_other_sessions_to_end
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -84,20 +84,5 @@ def test_lanes_stop_when_the_source_is_deleted(
     monkeypatch.setattr(importer._PostgresWriter, "write", delete_during_second_batch)
     assert run_import(source.pk, batch_rows=4, lanes=2).outcome is Outcome.SKIPPED
     assert ChatSession.objects.count() == 0
-    assert _other_backends_after_exit() == 0  # the extra connection was closed
-
-
-def _other_backends_after_exit(timeout: float = 5.0) -> int:
-    """Other server processes on the test database, waiting for closed ones to go: a backend
-    leaves pg_stat_activity a moment after its client hangs up (longer on a busy machine)."""
-    deadline = time.monotonic() + timeout
-    with connection.cursor() as cursor:
-        while True:
-            cursor.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                "AND pid <> pg_backend_pid()"
-            )
-            count = int(cursor.fetchone()[0])
-            if count == 0 or time.monotonic() > deadline:
-                return count
-            time.sleep(0.05)
+    # The extra connection was closed (behind PgBouncer: its client connection to it).
+    assert wait_for_other_sessions_to_end(timeout=5) == 0

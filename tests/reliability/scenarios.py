@@ -46,6 +46,7 @@ from sla_engine.models import ChatSLA, SlaTimer
 from tests.reliability.ledger import Ledger, event_ledger, install_outbox_audit, message_ledger
 from tests.reliability.pipeline import Pipeline, drain, fault_env
 from tests.reliability.traffic import Inbox, Traffic
+from tests.support.processes import behind_pgbouncer, wait_for_pgbouncer_logins
 from tests.support.provider_server import ProviderServer, RecordedRequest, Reply
 from tests.support.servers import RedisServer, connections_blocked, terminate_backends
 
@@ -108,7 +109,8 @@ def make_inboxes(counts: Counts, *, sla: bool = False, config: dict[str, Any] | 
 
 
 def own_backend() -> int:
-    """This process's database session: the referee, spared by every termination."""
+    """This process's database session: the referee, spared by every termination. Behind
+    PgBouncer it is only the server connection of this transaction (see postgres_faults)."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
         row = cursor.fetchone()
@@ -283,6 +285,13 @@ def postgres_faults(counts: Counts, workdir: Path, *, blocked_for: float = 4.0) 
         with connections_blocked(referee):
             ledger.faults += 1
             time.sleep(blocked_for)
+        if behind_pgbouncer():
+            # The referee is PgBouncer's client, not a backend it can spare: PgBouncer may go
+            # on refusing every client for up to `server_login_retry` after the block (the
+            # deployed processes must ride that out too); the referee waits before it counts.
+            started = time.monotonic()
+            wait_for_pgbouncer_logins()
+            ledger.notes["pgbouncer_refusing_s"] = round(time.monotonic() - started, 1)
         ledger.notes["sessions_terminated"] = terminated
 
     with RedisServer() as server:

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
+import psycopg
 from django.db import connection
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -127,20 +128,90 @@ def serving_asgi(env: dict[str, str]) -> Iterator[tuple[int, subprocess.Popen[by
         stop(process, timeout=10)
 
 
-def wait_for_other_sessions_to_end(timeout: float = 10) -> None:
-    """PostgreSQL ends a dead child's session a moment after it exits; the test database can
-    only be flushed and dropped once it has."""
-    deadline = time.monotonic() + timeout
+def behind_pgbouncer() -> bool:
+    """The run reaches PostgreSQL through PgBouncer (tests/pgbouncer's nested run)."""
+    return os.environ.get("DATABASE_PGBOUNCER", "").lower() in ("1", "true", "yes", "on")
+
+
+def _own_client_port() -> int | None:
+    """The local port of this process's database connection, if one is open."""
+    raw = connection.connection
+    if raw is None or raw.closed:
+        return None
+    with socket.socket(fileno=os.dup(raw.pgconn.socket)) as sock:
+        return int(sock.getsockname()[1])
+
+
+def _pgbouncer_clients() -> int:
+    """Client connections PgBouncer holds for the test database, this process's aside.
+
+    Behind PgBouncer, PostgreSQL's backends are its pooled server connections, kept by design
+    (until `server_idle_timeout`) whoever the clients were; a process's session is its client
+    connection, listed by the admin console's SHOW CLIENTS."""
+    db = connection.settings_dict
+    own = _own_client_port()
+    with psycopg.connect(
+        host=db["HOST"] or "127.0.0.1",
+        port=db["PORT"] or 5432,
+        user=db["USER"],
+        password=db.get("PASSWORD") or "",
+        dbname="pgbouncer",
+        autocommit=True,
+        connect_timeout=10,
+    ) as admin:
+        cursor = admin.execute("SHOW CLIENTS")
+        names = [column.name for column in cursor.description or []]
+        rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    return sum(1 for row in rows if row["database"] == db["NAME"] and row["port"] != own)
+
+
+def wait_for_pgbouncer_logins(timeout: float = 60) -> None:
+    """Until PgBouncer serves a client of the test database again. Once PostgreSQL refused its
+    login with no server connection left in the pool, PgBouncer fails (and closes) every client
+    at once until a login succeeds, retried every `server_login_retry` (15 s by default)."""
+    db = connection.settings_dict
+
+    def serves() -> bool:
+        try:
+            with psycopg.connect(
+                host=db["HOST"] or "127.0.0.1",
+                port=db["PORT"] or 5432,
+                user=db["USER"],
+                password=db.get("PASSWORD") or "",
+                dbname=db["NAME"],
+                connect_timeout=5,
+            ) as client:
+                client.execute("SELECT 1")
+        except psycopg.Error:
+            return False
+        return True
+
+    wait_for(serves, timeout=timeout, interval=0.5)
+
+
+def other_sessions() -> int:
+    """Other sessions on the test database than this process's: PostgreSQL's backends, or
+    behind PgBouncer its client connections (its server connections stay pooled by design)."""
+    if behind_pgbouncer():
+        return _pgbouncer_clients()
     with connection.cursor() as cursor:
-        while time.monotonic() < deadline:
-            cursor.execute(
-                "SELECT count(*) FROM pg_stat_activity "
-                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-            )
-            row = cursor.fetchone()
-            if not row or row[0] == 0:
-                return
-            time.sleep(0.1)
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        row = cursor.fetchone()
+    return int(row[0]) if row else 0
+
+
+def wait_for_other_sessions_to_end(timeout: float = 10) -> int:
+    """PostgreSQL ends a dead child's session a moment after it exits; the test database can
+    only be flushed and dropped once it has. Returns how many are left at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = other_sessions()
+        if left == 0 or time.monotonic() >= deadline:
+            return left
+        time.sleep(0.1)
 
 
 @contextmanager
