@@ -11,7 +11,7 @@ import datetime as dt
 from collections import Counter, defaultdict
 from collections.abc import Collection, Mapping, Sequence
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Case, F, Max, Value, When
 from django.utils import timezone
 
@@ -19,7 +19,7 @@ from analytics import live_counting
 from events.outbox import publish_on_commit
 from events.schema import Event, EventType, make_event
 from routing_service.chats.actions.audit import log_event
-from routing_service.chats.bulk import insert_rows
+from routing_service.chats.bulk import insert_rows, insert_values, new
 from routing_service.chats.locks import lock_agents, lock_company_routing
 from routing_service.chats.models import (
     AssignmentEvent,
@@ -123,16 +123,20 @@ def offer_chats(
     }
     assignments = insert_rows(
         [
-            ChatAssignment(
-                company_id=conversation.company_id,
-                conversation=conversation,
-                agent=agent,
-                status=AssignmentStatus.OFFERED,
-                offered_at=now,
-                offer_expires_at=expiry[conversation.pk],
-                first_response_due_at=conversation.first_response_due_at,
-                resolution_due_at=conversation.resolution_due_at,
-                escalation_level=conversation.escalation_level,
+            new(
+                ChatAssignment,
+                {
+                    "company_id": conversation.company_id,
+                    "conversation_id": conversation.pk,
+                    "agent_id": agent.pk,
+                    "status": AssignmentStatus.OFFERED,
+                    "offered_at": now,
+                    "offer_expires_at": expiry[conversation.pk],
+                    "first_response_due_at": conversation.first_response_due_at,
+                    "resolution_due_at": conversation.resolution_due_at,
+                    "escalation_level": conversation.escalation_level,
+                },
+                related={"conversation": conversation, "agent": agent},
             )
             for conversation, agent in offers
         ]
@@ -158,23 +162,24 @@ def offer_chats(
             ),
             idle_since=None,
         )
-    Conversation.objects.unscoped().filter(pk__in=[c.pk for c, _ in offers]).update(
-        status=ConversationStatus.ASSIGNED
-    )
-    insert_rows(
+    _set_status([c.pk for c, _ in offers], ConversationStatus.ASSIGNED)
+    # The audit rows as plain values: nobody reads them back as instances.
+    expires_at = {pk: value.isoformat() for pk, value in expiry.items()}
+    insert_values(
+        AssignmentEvent,
         [
-            AssignmentEvent(
-                company_id=conversation.company_id,
-                conversation=conversation,
-                assignment=assignment,
-                action=AssignmentEvent.Action.OFFERED,
-                actor_id=actor_id,
-                to_agent_id=agent.pk,
-                reason=reason,
-                data={"expires_at": expiry[conversation.pk].isoformat()},
-            )
+            {
+                "company_id": conversation.company_id,
+                "conversation_id": conversation.pk,
+                "assignment_id": assignment.pk,
+                "action": AssignmentEvent.Action.OFFERED,
+                "actor_id": actor_id,
+                "to_agent_id": agent.pk,
+                "reason": reason,
+                "data": {"expires_at": expires_at[conversation.pk]},
+            }
             for (conversation, agent), assignment in zip(offers, assignments, strict=True)
-        ]
+        ],
     )
     events: list[Event] = []
     for (conversation, agent), assignment in zip(offers, assignments, strict=True):
@@ -184,6 +189,20 @@ def offer_chats(
         events.append(make_event(EventType.QUEUE_UPDATED, company_id, data, queue=True))
     publish_on_commit(events)
     return assignments
+
+
+def _set_status(conversation_ids: list[int], status: str) -> None:
+    """One UPDATE whatever the number of chats: on PostgreSQL one array parameter, not one
+    placeholder (and one adapted value) per id."""
+    if connection.vendor != "postgresql":
+        Conversation.objects.unscoped().filter(pk__in=conversation_ids).update(status=status)
+        return
+    table = connection.ops.quote_name(Conversation._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET status = %s WHERE id = ANY(%s)",  # noqa: S608 - model's table
+            [status, conversation_ids],
+        )
 
 
 def release_agent(agent_id: int, *, now: dt.datetime) -> None:
