@@ -167,6 +167,7 @@ class _CompanyBatch:
                     self.company_id,
                     known={c.conversation.pk: c.conversation for c in changes.values()},
                     new={c.conversation.pk for c in changes.values() if c.created},
+                    policy=self.policy,  # read under this transaction's lock
                 )
             }
         # A chat this batch opened enters the queue with one `queue.updated`, after routing:

@@ -236,6 +236,7 @@ def route_waiting(
     now: dt.datetime | None = None,
     known: Mapping[int, Conversation] | None = None,
     new: Collection[int] = (),
+    policy: RoutingPolicy | None = None,
 ) -> list[ChatAssignment]:
     """Offer the company's waiting chats, in queue order, to whoever can take them.
 
@@ -249,9 +250,10 @@ def route_waiting(
     `known`: up-to-date conversations the caller holds (with client and channel), by id — the
     inbound batch's own chats are used as they are instead of being read back. `new`: ids of
     chats opened in this transaction (never offered yet: no past offers to read for them).
+    `policy`: the company's routing policy, if the caller read it under the same lock.
     """
     now = now or timezone.now()
-    policy = routing_policy(company_id)
+    policy = policy or routing_policy(company_id)
     queues = company_queues(company_id, policy)
     plans = queues.plans(policy)
     overflows = any(
