@@ -114,8 +114,6 @@ def insert_values(model: type[models.Model], rows: Sequence[Mapping[str, Any]]) 
     plan = _plan(model)
     now = timezone.now()
     base = dict(plan.defaults)
-    for attname, field in plan.factories:
-        base[attname] = field.get_default()  # serialised at once: one instance serves all
     for _column, attname, how, _field in plan.reads:
         if how == _STAMP:
             base[attname] = now
@@ -123,6 +121,9 @@ def insert_values(model: type[models.Model], rows: Sequence[Mapping[str, Any]]) 
     records = []
     for row in rows:
         values = {**base, **row}
+        for attname, field in plan.factories:
+            if attname not in row:  # each row its own (a uuid default must differ per row)
+                values[attname] = field.get_default()
         records.append({column: values[attname] for attname, column in attnames.items()})
     return _insert_json(model, plan, records)
 

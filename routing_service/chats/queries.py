@@ -80,9 +80,8 @@ Converter = Callable[[Any, Any, Any], Any]
 def _converters(field: models.Field) -> tuple[Any, tuple[Converter, ...]]:
     """The column expression and converters `Model.objects.raw()` would apply to the field."""
     column = field.get_col(field.model._meta.db_table)
-    return column, tuple(
-        connection.ops.get_db_converters(column) + field.get_db_converters(connection)
-    )
+    own: list[Converter] = getattr(field, "get_db_converters")(connection)  # noqa: B009 - untyped in the stubs
+    return column, tuple(connection.ops.get_db_converters(column) + own)
 
 
 def _instances(
@@ -94,6 +93,7 @@ def _instances(
         column, converters = _converters(field)
         if converters:
             converting.append((index, column, converters))
+    rows_: list[Any] = found
     if converting:
         converted = []
         for row in found:
@@ -104,14 +104,14 @@ def _instances(
                     value = converter(value, column, connection)
                 values[index] = value
             converted.append(values)
-        found = converted  # type: ignore[assignment]
+        rows_ = converted
     alias = connection.alias
     if pre_init.has_listeners(model) or post_init.has_listeners(model):
         names = [f.attname for f in fields]
-        return [model.from_db(alias, names, values) for values in found]
+        return [model.from_db(alias, names, values) for values in rows_]
     attnames = tuple(f.attname for f in fields)
     result = []
-    for values in found:
+    for values in rows_:
         obj = model.__new__(model)
         state = obj._state = ModelState()
         state.adding = False
