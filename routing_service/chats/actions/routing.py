@@ -24,7 +24,9 @@ from routing_service.chats.locks import lock_agents, lock_company_routing
 from routing_service.chats.models import (
     AssignmentEvent,
     AssignmentStatus,
+    Channel,
     ChatAssignment,
+    Client,
     Conversation,
     ConversationStatus,
     RoutingPolicy,
@@ -281,13 +283,7 @@ def route_waiting(
     if not head:
         return []
     known = known or {}
-    loaded = (
-        Conversation.objects.unscoped()
-        .select_related("client", "channel")
-        .in_bulk([pk for pk in head if pk not in known])
-        if any(pk not in known for pk in head)
-        else {}
-    )
+    loaded = _with_client_and_channel([pk for pk in head if pk not in known])
     waiting = [known.get(pk) or loaded[pk] for pk in head]
     if overflows:
         _overflow_unstaffed(queues, waiting, {pk for pk, _a, _m in available}, now=now)
@@ -332,6 +328,21 @@ def route_waiting(
     return offer_chats(
         [(by_id[conv_id], locked[agent_id]) for conv_id, agent_id in plan], now=now, policy=policy
     )
+
+
+def _with_client_and_channel(conversation_ids: list[int]) -> dict[int, Conversation]:
+    """Conversations by id with their client and channel attached (what payloads show): three
+    flat reads through `rows()` instead of a joined ORM query, whose per-row model building
+    cost more than the queries (a busy batch reads the queue's head of 200 chats)."""
+    if not conversation_ids:
+        return {}
+    conversations = rows(Conversation, {"id": conversation_ids})
+    clients = {c.pk: c for c in rows(Client, {"id": {c.client_id for c in conversations}})}
+    channels = {c.pk: c for c in rows(Channel, {"id": {c.channel_id for c in conversations}})}
+    for conversation in conversations:
+        conversation.client = clients[conversation.client_id]
+        conversation.channel = channels[conversation.channel_id]
+    return {c.pk: c for c in conversations}
 
 
 def _overflow_unstaffed(
