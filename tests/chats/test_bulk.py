@@ -7,10 +7,13 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from routing_service.chats.bulk import _json_default, insert_rows, update_rows
+from routing_service.chats.bulk import _json_default, insert_rows, insert_values, new, update_rows
 from routing_service.chats.models import (
+    AssignmentEvent,
     Channel,
     Client,
     Conversation,
@@ -113,3 +116,67 @@ def test_values_json_cannot_carry_are_converted_or_refused() -> None:
     assert _json_default(dt.timedelta(minutes=2)) == "120.0 seconds"
     with pytest.raises(TypeError):
         _json_default(b"bytes")
+
+
+def test_new_builds_the_instance_the_constructor_would(conversation: Conversation) -> None:
+    sent_at = timezone.now()
+    values = {
+        "company_id": conversation.company_id,
+        "conversation_id": conversation.pk,
+        "channel_id": conversation.channel_id,
+        "direction": MessageDirection.INBOUND,
+        "provider_message_id": "p-new",
+        "text": "hello",
+        "sent_at": sent_at,
+        "delivery_status": DeliveryStatus.RECEIVED,
+    }
+    built = new(Message, values, related={"conversation": conversation})
+    expected = Message(**values)
+
+    fields = [f.attname for f in Message._meta.concrete_fields]
+    assert [getattr(built, f) for f in fields] == [getattr(expected, f) for f in fields]
+    assert built._state.adding and built.pk is None
+    assert built.metadata == {} and built.metadata is not new(Message, values).metadata
+    with CaptureQueriesContext(connection) as queries:
+        assert built.conversation is conversation  # cached: no query
+    assert not queries.captured_queries
+    (saved,) = insert_rows([built])
+    row = Message.objects.unscoped().get(pk=saved.pk)
+    assert (row.text, row.sent_at, row.metadata) == ("hello", sent_at, {})
+
+
+def test_insert_values_fills_defaults_and_one_timestamp_per_call(
+    conversation: Conversation, company_a: Company
+) -> None:
+    before = timezone.now()
+    ids = insert_values(
+        AssignmentEvent,
+        [
+            {
+                "company_id": conversation.company_id,
+                "conversation_id": conversation.pk,
+                "action": AssignmentEvent.Action.QUEUED,
+                "reason": f"r{n}",
+                "data": {"n": n, "text": TRICKY_TEXTS[n % len(TRICKY_TEXTS)]},
+            }
+            for n in range(3)
+        ]
+        + [{"company_id": conversation.company_id, "conversation_id": conversation.pk}],
+    )
+
+    found = {e.pk: e for e in AssignmentEvent.objects.unscoped().filter(pk__in=ids)}
+    assert list(found) == sorted(found) and sorted(found) == ids
+    events = [found[pk] for pk in ids]
+    assert [e.reason for e in events] == ["r0", "r1", "r2", ""]
+    assert events[1].data == {"n": 1, "text": TRICKY_TEXTS[1]}
+    assert events[3].data == {} and events[3].assignment_id is None
+    assert len({e.created_at for e in events}) == 1 and events[0].created_at >= before
+    # A callable default is called for each row (a uuid default must not repeat).
+    channel_ids = insert_values(
+        Channel,
+        [
+            {"company_id": company_a.pk, "name": f"c{n}", "provider": Provider.GENERIC}
+            for n in range(2)
+        ],
+    )
+    assert len(set(Channel.objects.unscoped().filter(pk__in=channel_ids).values_list("uuid"))) == 2

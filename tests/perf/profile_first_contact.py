@@ -4,7 +4,8 @@ Run: ``.venv/bin/python tests/perf/profile_first_contact.py [--batch 500] [--bat
 Uses bench_router's database and data set-up (one company, 20 agents, least busy). Records
 ``--batches`` batches of first messages from new clients, then as many batches of follow-ups
 from the same clients, through `process_batch` (the router's batch function: database and
-outbox publish), and prints for each kind the wall time per batch, the SQL statements per
+outbox publish; with the router process's garbage-collector settings, `worker.tune_gc`), and
+prints for each kind the wall time per batch, the SQL statements per
 batch with their time, and the top of cProfile's cumulative listing.
 """
 
@@ -64,11 +65,12 @@ def main() -> None:
     bench_router.configure()
     from django.db import connection
 
-    from routing_service.router.worker import process_batch
+    from routing_service.router.worker import process_batch, tune_gc
 
     bench_router.reset_data()
     bench_router.delete_keys()
     (channel,) = bench_router.set_up_companies(1, 20, strategy="least_busy")
+    tune_gc()  # as `run_router` does at start-up
     run = time.time_ns()
     statements: Counter[str] = Counter()
     seconds: Counter[str] = Counter()

@@ -409,3 +409,50 @@ def test_silent_waiting_chat_is_abandoned_after_the_policy_wait(
     assert AssignmentEvent.objects.filter(
         conversation=waiting, action=AssignmentEvent.Action.ABANDONED
     ).exists()
+
+
+def test_a_batchs_new_chats_are_written_whole_with_their_messages_priority_and_due_times(
+    channel_a: Channel, redis_client: object
+) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from sla_engine.models import ChatSLA
+
+    RoutingPolicy.objects.filter(company=channel_a.company).update(urgent_keywords=["fraud"])
+    ChatSLA.objects.create(
+        company=channel_a.company,
+        priority="urgent",
+        first_response_minutes=5,
+        resolution_minutes=60,
+    )
+    start = timezone.now().replace(microsecond=0)
+    later = start + dt.timedelta(seconds=3)
+    items = [
+        InboundItem(channel_a, inbound_message("m-1", "c-1", "a question"), start),
+        InboundItem(channel_a, inbound_message("m-2", "c-2", "calm"), start),
+        InboundItem(channel_a, inbound_message("m-3", "c-1", "this is FRAUD"), later),
+    ]
+
+    with CaptureQueriesContext(connection) as queries:
+        results = receive_inbound_batch(items)
+
+    # Nobody is available: nothing is offered, and no chat of the batch is written twice.
+    updates = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("UPDATE")]
+    assert not [sql for sql in updates if "chats_conversation" in sql], updates
+    urgent = Conversation.objects.get(pk=results[0].conversation_id)
+    assert results[2].conversation_id == urgent.pk and results[0].new_conversation
+    assert (urgent.priority, urgent.priority_rank, urgent.message_count) == ("urgent", 3, 2)
+    assert (urgent.created_at, urgent.last_message_at) == (start, later)
+    assert urgent.first_response_due_at is not None
+    assert urgent.first_response_due_at > start
+    calm = Conversation.objects.get(pk=results[1].conversation_id)
+    assert (calm.priority, calm.message_count, calm.first_response_due_at) == ("medium", 1, None)
+    assert (
+        list(
+            AssignmentEvent.objects.filter(conversation__in=[urgent, calm])
+            .order_by("conversation_id")
+            .values_list("action", "reason")
+        )
+        == [("queued", "first message")] * 2
+    )

@@ -17,6 +17,7 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -28,7 +29,7 @@ from routing_service.attachments.actions import record_inbound
 from routing_service.chats import csat
 from routing_service.chats.actions import csat as csat_actions
 from routing_service.chats.actions.routing import queue_event, route_waiting, routing_policy
-from routing_service.chats.bulk import insert_rows, update_rows
+from routing_service.chats.bulk import insert_rows, insert_values, new, update_rows
 from routing_service.chats.locks import lock_company_routing
 from routing_service.chats.message_keys import known_keys
 from routing_service.chats.models import (
@@ -116,6 +117,7 @@ class _ChatChange:
     created: bool
     received: list[tuple[InboundItem, Message]] = field(default_factory=list)
     priority_changed: bool = False
+    previous_priority: str = ""
     became_urgent: bool = False
     urgent_text: str = ""
 
@@ -166,6 +168,7 @@ class _CompanyBatch:
                     self.company_id,
                     known={c.conversation.pk: c.conversation for c in changes.values()},
                     new={c.conversation.pk for c in changes.values() if c.created},
+                    policy=self.policy,  # read under this transaction's lock
                 )
             }
         # A chat this batch opened enters the queue with one `queue.updated`, after routing:
@@ -281,19 +284,22 @@ class _CompanyBatch:
             c.external_id: c
             for c in rows(Client, {"company_id": self.company_id, "external_id": list(latest)})
         }
-        new = [
-            Client(
-                company_id=self.company_id,
-                external_id=external_id,
-                name=m.client_name,
-                email=m.client_email or "",
-                phone=m.client_phone or "",
-                language=(m.language or "").lower(),
+        new_clients = [
+            new(
+                Client,
+                {
+                    "company_id": self.company_id,
+                    "external_id": external_id,
+                    "name": m.client_name,
+                    "email": m.client_email or "",
+                    "phone": m.client_phone or "",
+                    "language": (m.language or "").lower(),
+                },
             )
             for external_id, m in latest.items()
             if external_id not in clients
         ]
-        for client in insert_rows(new):
+        for client in insert_rows(new_clients):
             clients[client.external_id] = client
         changed: list[Client] = []
         for external_id, m in latest.items():
@@ -338,10 +344,16 @@ class _CompanyBatch:
                 )
             conversation.channel = channels[conversation.channel_id]
             changes[conversation.client_id] = _ChatChange(conversation, created=False)
-        new: dict[int, Conversation] = {}
+        opened: dict[int, _ChatChange] = {}
+        # A new chat's messages of the batch, by client: its priority, due times and counters
+        # are worked out before its row is written (one INSERT, no UPDATE of it afterwards).
+        first_messages: dict[int, list[InboundItem]] = defaultdict(list)
         for _, item in fresh:
             client = clients[item.message.client_external_id]
-            if client.pk in changes or client.pk in new:
+            if client.pk in changes:
+                continue
+            first_messages[client.pk].append(item)
+            if client.pk in opened:
                 continue
             language = (item.message.language or client.language or "").lower()
             category = (item.message.category or "").lower()
@@ -355,24 +367,31 @@ class _CompanyBatch:
                     attributes=client.attributes or {},
                 )
             )
-            new[client.pk] = Conversation(
-                company_id=self.company_id,
-                client=client,
-                channel=item.channel,
-                queue_id=queue_id,
-                queue_entered_at=item.received_at,
-                status=ConversationStatus.WAITING,
-                priority=Priority.MEDIUM,
-                priority_rank=PRIORITY_RANK[Priority.MEDIUM],
-                language=language,
-                category=category,
-                subject=item.message.text[:255],
-                created_at=item.received_at,
-                queued_at=item.received_at,
-                last_message_at=item.received_at,
+            conversation = new(
+                Conversation,
+                {
+                    "company_id": self.company_id,
+                    "client_id": client.pk,
+                    "channel_id": item.channel.pk,
+                    "queue_id": queue_id,
+                    "queue_entered_at": item.received_at,
+                    "status": ConversationStatus.WAITING,
+                    "priority": Priority.MEDIUM,
+                    "priority_rank": PRIORITY_RANK[Priority.MEDIUM],
+                    "language": language,
+                    "category": category,
+                    "subject": item.message.text[:255],
+                    "created_at": item.received_at,
+                    "queued_at": item.received_at,
+                    "last_message_at": item.received_at,
+                },
+                related={"client": client, "channel": item.channel},
             )
-        for conversation in insert_rows(list(new.values())):
-            changes[conversation.client_id] = _ChatChange(conversation, created=True)
+            opened[client.pk] = _ChatChange(conversation, created=True)
+        for client_id, change in opened.items():
+            self._take_messages(change, first_messages[client_id])
+        insert_rows([change.conversation for change in opened.values()])
+        changes.update(opened)
         return changes
 
     def _insert_messages(
@@ -387,16 +406,20 @@ class _CompanyBatch:
             metadata = item.message.metadata
             if item.message.attachments:
                 metadata = {**metadata, ATTACHMENT_COUNT_KEY: len(item.message.attachments)}
-            message = Message(
-                company_id=self.company_id,
-                conversation=change.conversation,
-                channel=item.channel,
-                direction=MessageDirection.INBOUND,
-                provider_message_id=item.message.provider_message_id,
-                text=item.message.text,
-                sent_at=item.message.sent_at,
-                delivery_status=DeliveryStatus.RECEIVED,
-                metadata=metadata,
+            message = new(
+                Message,
+                {
+                    "company_id": self.company_id,
+                    "conversation_id": change.conversation.pk,
+                    "channel_id": item.channel.pk,
+                    "direction": MessageDirection.INBOUND,
+                    "provider_message_id": item.message.provider_message_id,
+                    "text": item.message.text,
+                    "sent_at": item.message.sent_at,
+                    "delivery_status": DeliveryStatus.RECEIVED,
+                    "metadata": metadata,
+                },
+                related={"conversation": change.conversation, "channel": item.channel},
             )
             messages[index] = message
             change.received.append((item, message))
@@ -417,60 +440,37 @@ class _CompanyBatch:
 
     def _update_conversations(self, changes: dict[int, _ChatChange]) -> None:
         """Priority, counters, due times and the audit trail of every chat the batch touched."""
-        audit: list[AssignmentEvent] = []
+        audit: list[dict[str, Any]] = []
         answers: list[tuple[Conversation, dt.datetime, bool]] = []
-        keywords = self.policy.urgent_keywords or []
         for change in changes.values():
             conversation = change.conversation
-            priority = None if change.created else conversation.priority
-            for item, _ in change.received:
-                before = priority
-                priority = rules.detect_priority(
-                    item.message.text,
-                    item.message.priority,
-                    is_vip=conversation.client.is_vip,
-                    urgent_keywords=keywords,
-                    vip_priority=self.policy.vip_priority,
-                    current=priority,
-                )
-                if priority == Priority.URGENT and before != Priority.URGENT:
-                    change.became_urgent = True
-                    change.urgent_text = item.message.text[:500]
-            assert priority is not None
-            received_at = max(item.received_at for item, _ in change.received)
-            change.priority_changed = change.created or priority != conversation.priority
-            if change.created:
+            if change.created:  # settled before its row was written (`_open_conversations`)
                 audit.append(_audit(conversation, AssignmentEvent.Action.QUEUED, "first message"))
-            elif change.priority_changed:
-                audit.append(
-                    _audit(
-                        conversation,
-                        AssignmentEvent.Action.PRIORITY_CHANGED,
-                        "inbound message",
-                        old=conversation.priority,
-                        new=priority,
+            else:
+                self._take_messages(change, [item for item, _ in change.received])
+                if change.priority_changed:
+                    audit.append(
+                        _audit(
+                            conversation,
+                            AssignmentEvent.Action.PRIORITY_CHANGED,
+                            "inbound message",
+                            old=change.previous_priority,
+                            new=conversation.priority,
+                        )
                     )
-                )
-            if change.priority_changed:
-                conversation.priority = priority
-                conversation.priority_rank = PRIORITY_RANK[Priority(priority)]
-                # Due times follow the priority; the clock still starts at the first message.
-                due = self._due(priority, conversation.created_at, conversation.queue_id)
-                conversation.first_response_due_at = due.first_response
-                conversation.resolution_due_at = due.resolution
             # The customer's first message of the batch is what ended a wait on them.
             answered_at = min(item.received_at for item, _ in change.received)
             answers.append((conversation, answered_at, change.priority_changed))
-            conversation.last_message_at = max(conversation.last_message_at, received_at)
-            conversation.message_count += len(change.received)
         # Before clearing the wait: a customer answering after a pause moves the due times.
         customer_answered_many(
             answers, new={c.conversation.pk for c in changes.values() if c.created}
         )
         for change in changes.values():
             change.conversation.waiting_on_customer_since = None
+        # A chat the batch opened was written whole, and the SLA scheduler changes nothing of
+        # it (no pause to read back): only the chats that were open before are updated.
         update_rows(
-            [c.conversation for c in changes.values()],
+            [c.conversation for c in changes.values() if not c.created],
             [
                 "priority",
                 "priority_rank",
@@ -481,7 +481,40 @@ class _CompanyBatch:
                 "waiting_on_customer_since",
             ],
         )
-        insert_rows(audit)
+        insert_values(AssignmentEvent, audit)
+
+    def _take_messages(self, change: _ChatChange, items: Sequence[InboundItem]) -> None:
+        """A chat's priority, due times, last message time and count after the batch's
+        messages `items` (in order); a new chat's priority comes from its messages alone."""
+        conversation = change.conversation
+        keywords = self.policy.urgent_keywords or []
+        priority = None if change.created else conversation.priority
+        for item in items:
+            before = priority
+            priority = rules.detect_priority(
+                item.message.text,
+                item.message.priority,
+                is_vip=conversation.client.is_vip,
+                urgent_keywords=keywords,
+                vip_priority=self.policy.vip_priority,
+                current=priority,
+            )
+            if priority == Priority.URGENT and before != Priority.URGENT:
+                change.became_urgent = True
+                change.urgent_text = item.message.text[:500]
+        assert priority is not None
+        change.previous_priority = conversation.priority
+        change.priority_changed = change.created or priority != conversation.priority
+        if change.priority_changed:
+            conversation.priority = priority
+            conversation.priority_rank = PRIORITY_RANK[Priority(priority)]
+            # Due times follow the priority; the clock still starts at the first message.
+            due = self._due(priority, conversation.created_at, conversation.queue_id)
+            conversation.first_response_due_at = due.first_response
+            conversation.resolution_due_at = due.resolution
+        received_at = max(item.received_at for item in items)
+        conversation.last_message_at = max(conversation.last_message_at, received_at)
+        conversation.message_count += len(items)
 
     def _notify(self, changes: dict[int, _ChatChange]) -> list[Event]:
         """Unread counts and live messages for chats someone holds; queue and urgent events."""
@@ -606,14 +639,15 @@ class _CompanyBatch:
         return result
 
 
-def _audit(conversation: Conversation, action: str, reason: str, **data: object) -> AssignmentEvent:
-    return AssignmentEvent(
-        company_id=conversation.company_id,
-        conversation=conversation,
-        action=action,
-        reason=reason,
-        data=data,
-    )
+def _audit(conversation: Conversation, action: str, reason: str, **data: object) -> dict[str, Any]:
+    """An audit row as `insert_values` writes it (nobody needs the instance)."""
+    return {
+        "company_id": conversation.company_id,
+        "conversation_id": conversation.pk,
+        "action": action,
+        "reason": reason,
+        "data": data,
+    }
 
 
 def notification_data(notification: ChatNotification) -> dict[str, object]:

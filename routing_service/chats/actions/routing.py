@@ -11,7 +11,7 @@ import datetime as dt
 from collections import Counter, defaultdict
 from collections.abc import Collection, Mapping, Sequence
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Case, F, Max, Value, When
 from django.utils import timezone
 
@@ -19,12 +19,14 @@ from analytics import live_counting
 from events.outbox import publish_on_commit
 from events.schema import Event, EventType, make_event
 from routing_service.chats.actions.audit import log_event
-from routing_service.chats.bulk import insert_rows
+from routing_service.chats.bulk import insert_rows, insert_values, new
 from routing_service.chats.locks import lock_agents, lock_company_routing
 from routing_service.chats.models import (
     AssignmentEvent,
     AssignmentStatus,
+    Channel,
     ChatAssignment,
+    Client,
     Conversation,
     ConversationStatus,
     RoutingPolicy,
@@ -123,16 +125,20 @@ def offer_chats(
     }
     assignments = insert_rows(
         [
-            ChatAssignment(
-                company_id=conversation.company_id,
-                conversation=conversation,
-                agent=agent,
-                status=AssignmentStatus.OFFERED,
-                offered_at=now,
-                offer_expires_at=expiry[conversation.pk],
-                first_response_due_at=conversation.first_response_due_at,
-                resolution_due_at=conversation.resolution_due_at,
-                escalation_level=conversation.escalation_level,
+            new(
+                ChatAssignment,
+                {
+                    "company_id": conversation.company_id,
+                    "conversation_id": conversation.pk,
+                    "agent_id": agent.pk,
+                    "status": AssignmentStatus.OFFERED,
+                    "offered_at": now,
+                    "offer_expires_at": expiry[conversation.pk],
+                    "first_response_due_at": conversation.first_response_due_at,
+                    "resolution_due_at": conversation.resolution_due_at,
+                    "escalation_level": conversation.escalation_level,
+                },
+                related={"conversation": conversation, "agent": agent},
             )
             for conversation, agent in offers
         ]
@@ -158,23 +164,24 @@ def offer_chats(
             ),
             idle_since=None,
         )
-    Conversation.objects.unscoped().filter(pk__in=[c.pk for c, _ in offers]).update(
-        status=ConversationStatus.ASSIGNED
-    )
-    insert_rows(
+    _set_status([c.pk for c, _ in offers], ConversationStatus.ASSIGNED)
+    # The audit rows as plain values: nobody reads them back as instances.
+    expires_at = {pk: value.isoformat() for pk, value in expiry.items()}
+    insert_values(
+        AssignmentEvent,
         [
-            AssignmentEvent(
-                company_id=conversation.company_id,
-                conversation=conversation,
-                assignment=assignment,
-                action=AssignmentEvent.Action.OFFERED,
-                actor_id=actor_id,
-                to_agent_id=agent.pk,
-                reason=reason,
-                data={"expires_at": expiry[conversation.pk].isoformat()},
-            )
+            {
+                "company_id": conversation.company_id,
+                "conversation_id": conversation.pk,
+                "assignment_id": assignment.pk,
+                "action": AssignmentEvent.Action.OFFERED,
+                "actor_id": actor_id,
+                "to_agent_id": agent.pk,
+                "reason": reason,
+                "data": {"expires_at": expires_at[conversation.pk]},
+            }
             for (conversation, agent), assignment in zip(offers, assignments, strict=True)
-        ]
+        ],
     )
     events: list[Event] = []
     for (conversation, agent), assignment in zip(offers, assignments, strict=True):
@@ -184,6 +191,20 @@ def offer_chats(
         events.append(make_event(EventType.QUEUE_UPDATED, company_id, data, queue=True))
     publish_on_commit(events)
     return assignments
+
+
+def _set_status(conversation_ids: list[int], status: str) -> None:
+    """One UPDATE whatever the number of chats: on PostgreSQL one array parameter, not one
+    placeholder (and one adapted value) per id."""
+    if connection.vendor != "postgresql":
+        Conversation.objects.unscoped().filter(pk__in=conversation_ids).update(status=status)
+        return
+    table = connection.ops.quote_name(Conversation._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET status = %s WHERE id = ANY(%s)",  # noqa: S608 - model's table
+            [status, conversation_ids],
+        )
 
 
 def release_agent(agent_id: int, *, now: dt.datetime) -> None:
@@ -217,6 +238,7 @@ def route_waiting(
     now: dt.datetime | None = None,
     known: Mapping[int, Conversation] | None = None,
     new: Collection[int] = (),
+    policy: RoutingPolicy | None = None,
 ) -> list[ChatAssignment]:
     """Offer the company's waiting chats, in queue order, to whoever can take them.
 
@@ -230,9 +252,10 @@ def route_waiting(
     `known`: up-to-date conversations the caller holds (with client and channel), by id — the
     inbound batch's own chats are used as they are instead of being read back. `new`: ids of
     chats opened in this transaction (never offered yet: no past offers to read for them).
+    `policy`: the company's routing policy, if the caller read it under the same lock.
     """
     now = now or timezone.now()
-    policy = routing_policy(company_id)
+    policy = policy or routing_policy(company_id)
     queues = company_queues(company_id, policy)
     plans = queues.plans(policy)
     overflows = any(
@@ -260,13 +283,7 @@ def route_waiting(
     if not head:
         return []
     known = known or {}
-    loaded = (
-        Conversation.objects.unscoped()
-        .select_related("client", "channel")
-        .in_bulk([pk for pk in head if pk not in known])
-        if any(pk not in known for pk in head)
-        else {}
-    )
+    loaded = _with_client_and_channel([pk for pk in head if pk not in known])
     waiting = [known.get(pk) or loaded[pk] for pk in head]
     if overflows:
         _overflow_unstaffed(queues, waiting, {pk for pk, _a, _m in available}, now=now)
@@ -311,6 +328,21 @@ def route_waiting(
     return offer_chats(
         [(by_id[conv_id], locked[agent_id]) for conv_id, agent_id in plan], now=now, policy=policy
     )
+
+
+def _with_client_and_channel(conversation_ids: list[int]) -> dict[int, Conversation]:
+    """Conversations by id with their client and channel attached (what payloads show): three
+    flat reads through `rows()` instead of a joined ORM query, whose per-row model building
+    cost more than the queries (a busy batch reads the queue's head of 200 chats)."""
+    if not conversation_ids:
+        return {}
+    conversations = rows(Conversation, {"id": conversation_ids})
+    clients = {c.pk: c for c in rows(Client, {"id": {c.client_id for c in conversations}})}
+    channels = {c.pk: c for c in rows(Channel, {"id": {c.channel_id for c in conversations}})}
+    for conversation in conversations:
+        conversation.client = clients[conversation.client_id]
+        conversation.channel = channels[conversation.channel_id]
+    return {c.pk: c for c in conversations}
 
 
 def _overflow_unstaffed(

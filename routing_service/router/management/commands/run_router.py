@@ -8,7 +8,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from routing_service.router.worker import Router
+from routing_service.router.worker import Router, tune_gc
 
 
 class Command(BaseCommand):
@@ -27,6 +27,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         logging.getLogger("routing_service").setLevel(logging.INFO)
         router = Router(name=options["name"], batch_size=options["batch_size"])
+        tune_gc()
 
         async def main() -> None:
             router.install_signal_handlers()
